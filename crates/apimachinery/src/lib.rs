@@ -1,0 +1,20 @@
+//! kaiser's API machinery: names, errors, selectors, options, patches and
+//! body formats for Kubernetes objects held as JSON values.
+//!
+//! Owns pure logic only: no I/O, no tokio, no HTTP.
+
+pub mod codec;
+pub mod field;
+pub mod fields;
+pub mod gvk;
+pub mod labels;
+pub mod list;
+pub mod meta;
+pub mod patch;
+pub mod status;
+pub mod table;
+pub mod time;
+pub mod validation;
+
+pub use gvk::{GroupResource, GroupVersion};
+pub use status::{Result, StatusError};

@@ -1,0 +1,115 @@
+//! Accessors for `metadata` on objects held as JSON values.
+
+use serde_json::{Map, Value};
+
+pub fn metadata(obj: &Value) -> Option<&Map<String, Value>> {
+    obj.get("metadata").and_then(Value::as_object)
+}
+
+/// The `metadata` map, created when missing or not an object.
+pub fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
+    if !obj.is_object() {
+        *obj = Value::Object(Map::new());
+    }
+    let Value::Object(o) = obj else {
+        unreachable!("made an object above")
+    };
+    let m = o
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !m.is_object() {
+        *m = Value::Object(Map::new());
+    }
+    match m {
+        Value::Object(m) => m,
+        _ => unreachable!("made an object above"),
+    }
+}
+
+pub fn str_field<'a>(obj: &'a Value, field: &str) -> &'a str {
+    metadata(obj)
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+pub fn name(obj: &Value) -> &str {
+    str_field(obj, "name")
+}
+
+pub fn namespace(obj: &Value) -> &str {
+    str_field(obj, "namespace")
+}
+
+pub fn resource_version(obj: &Value) -> &str {
+    str_field(obj, "resourceVersion")
+}
+
+pub fn uid(obj: &Value) -> &str {
+    str_field(obj, "uid")
+}
+
+pub fn labels(obj: &Value) -> Option<&Map<String, Value>> {
+    metadata(obj)
+        .and_then(|m| m.get("labels"))
+        .and_then(Value::as_object)
+}
+
+pub fn finalizers(obj: &Value) -> Vec<String> {
+    metadata(obj)
+        .and_then(|m| m.get("finalizers"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn deletion_timestamp(obj: &Value) -> Option<&str> {
+    metadata(obj)
+        .and_then(|m| m.get("deletionTimestamp"))
+        .and_then(Value::as_str)
+}
+
+pub fn set_str(obj: &mut Value, field: &str, value: &str) {
+    metadata_mut(obj).insert(field.to_string(), Value::String(value.to_string()));
+}
+
+pub fn set_resource_version(obj: &mut Value, rv: i64) {
+    set_str(obj, "resourceVersion", &rv.to_string());
+}
+
+/// Parses a resourceVersion string; empty is `None`, garbage is an error.
+pub fn parse_resource_version(rv: &str) -> Result<Option<i64>, String> {
+    if rv.is_empty() {
+        return Ok(None);
+    }
+    match rv.parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(Some(n)),
+        _ => Err(format!("invalid resource version: {rv:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn accessors() {
+        let mut o = json!({"metadata": {"name": "a", "labels": {"x": "y"}}});
+        assert_eq!(name(&o), "a");
+        assert_eq!(namespace(&o), "");
+        assert_eq!(labels(&o).map(|l| l.len()), Some(1));
+        set_resource_version(&mut o, 7);
+        assert_eq!(resource_version(&o), "7");
+        let mut bare = json!(null);
+        set_str(&mut bare, "name", "b");
+        assert_eq!(name(&bare), "b");
+        assert_eq!(parse_resource_version(""), Ok(None));
+        assert_eq!(parse_resource_version("12"), Ok(Some(12)));
+        assert!(parse_resource_version("x").is_err());
+    }
+}

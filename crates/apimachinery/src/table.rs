@@ -1,0 +1,140 @@
+//! Server-side `Table` output (`meta.k8s.io/v1`): column definitions and rows.
+
+use serde_json::{Value, json};
+
+/// One `TableColumnDefinition`.
+#[derive(Clone, Copy, Debug)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub format: &'static str,
+    pub description: &'static str,
+    /// 0 is shown by default; higher only with `-o wide`.
+    pub priority: u8,
+}
+
+impl Column {
+    pub const fn new(name: &'static str, kind: &'static str, description: &'static str) -> Self {
+        Column {
+            name,
+            kind,
+            format: "",
+            description,
+            priority: 0,
+        }
+    }
+    pub const fn format(mut self, format: &'static str) -> Self {
+        self.format = format;
+        self
+    }
+    pub const fn wide(mut self) -> Self {
+        self.priority = 1;
+        self
+    }
+    pub fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "type": self.kind,
+            "format": self.format,
+            "description": self.description,
+            "priority": self.priority,
+        })
+    }
+}
+
+/// The NAME column every table starts with.
+pub const NAME_COLUMN: Column = Column::new(
+    "Name",
+    "string",
+    "Name must be unique within a namespace.",
+)
+.format("name");
+
+/// The AGE column.
+pub const AGE_COLUMN: Column = Column::new(
+    "Age",
+    "string",
+    "CreationTimestamp is a timestamp representing the server time when this object was created.",
+);
+
+/// How much of each object a row carries (`includeObject`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IncludeObject {
+    None,
+    Metadata,
+    Object,
+}
+
+impl IncludeObject {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "" | "Metadata" => Ok(IncludeObject::Metadata),
+            "None" => Ok(IncludeObject::None),
+            "Object" => Ok(IncludeObject::Object),
+            other => Err(format!(
+                "includeObject: Unsupported value: {other:?}: supported values: \"Metadata\", \"None\", \"Object\""
+            )),
+        }
+    }
+}
+
+/// The object embedded in a row, as `includeObject` asks.
+pub fn row_object(obj: &Value, include: IncludeObject) -> Value {
+    match include {
+        IncludeObject::None => Value::Null,
+        IncludeObject::Object => obj.clone(),
+        IncludeObject::Metadata => json!({
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+        }),
+    }
+}
+
+/// Builds a `Table` from columns and (cells, object) rows.
+pub fn table(
+    columns: Option<&[Column]>,
+    rows: Vec<(Vec<Value>, Value)>,
+    list_meta: Value,
+) -> Value {
+    let rows: Vec<Value> = rows
+        .into_iter()
+        .map(|(cells, object)| {
+            let mut r = json!({ "cells": cells });
+            if !object.is_null() {
+                r["object"] = object;
+            }
+            r
+        })
+        .collect();
+    let mut t = json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": list_meta,
+    });
+    if let Some(cols) = columns {
+        t["columnDefinitions"] = Value::Array(cols.iter().map(Column::to_json).collect());
+    }
+    t["rows"] = Value::Array(rows);
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_rows() {
+        let obj = json!({"metadata": {"name": "a"}, "data": {}});
+        let t = table(
+            Some(&[NAME_COLUMN, AGE_COLUMN]),
+            vec![(vec![json!("a"), json!("1s")], row_object(&obj, IncludeObject::Metadata))],
+            json!({"resourceVersion": "5"}),
+        );
+        assert_eq!(t["columnDefinitions"][0]["name"], "Name");
+        assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+        assert!(t["rows"][0]["object"].get("data").is_none());
+        assert_eq!(IncludeObject::parse("None"), Ok(IncludeObject::None));
+        assert!(IncludeObject::parse("x").is_err());
+    }
+}
