@@ -1,1 +1,153 @@
-//! placeholder
+//! kaiser's storage layer: an etcd3-like MVCC key-value interface.
+//!
+//! Owns the [`Storage`] trait (one global revision, create-if-absent, update and
+//! delete compared on mod revision, reads at a revision with limits, watch from
+//! a revision with previous values, compaction), the embedded durable backend
+//! and the conformance suite in [`testing`]. Knows nothing of Kubernetes: keys,
+//! bytes, revisions and events only.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+pub mod embedded;
+pub mod testing;
+
+/// One stored key at one revision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: Bytes,
+    pub create_revision: i64,
+    pub mod_revision: i64,
+    /// Writes since creation, starting at 1.
+    pub version: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    Put,
+    Delete,
+}
+
+/// A change: for `Put` the new value; for `Delete` the key with the deleting
+/// revision as `mod_revision` and an empty value. `prev` is the value before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub kind: EventType,
+    pub kv: KeyValue,
+    pub prev: Option<KeyValue>,
+}
+
+impl Event {
+    pub fn revision(&self) -> i64 {
+        self.kv.mod_revision
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    #[error("key not found: {0}")]
+    NotFound(String),
+    #[error("key exists: {0}")]
+    KeyExists(String),
+    /// The compare failed; carries what is stored now, if anything.
+    #[error("revision conflict on {key}")]
+    Conflict {
+        key: String,
+        current: Option<Box<KeyValue>>,
+    },
+    #[error("required revision {requested} has been compacted (compacted at {compacted})")]
+    Compacted { requested: i64, compacted: i64 },
+    #[error("required revision {requested} is a future revision (current {current})")]
+    FutureRevision { requested: i64, current: i64 },
+    #[error("value too large: {size} bytes (limit {limit})")]
+    TooLarge { size: usize, limit: usize },
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage I/O error: {0}")]
+    Io(String),
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A page of a range read.
+#[derive(Clone, Debug, Default)]
+pub struct RangeResult {
+    pub kvs: Vec<KeyValue>,
+    /// Whether keys remain after the last one returned.
+    pub more: bool,
+    /// How many keys the range holds from its start, returned or not.
+    pub count: i64,
+    /// The revision the read was served at.
+    pub revision: i64,
+}
+
+/// What a watch delivers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WatchItem {
+    Event(Event),
+    /// The watch cannot continue (compacted revision, backend failure).
+    Error(StorageError),
+    /// Every event up to this revision has been delivered.
+    Progress(i64),
+}
+
+/// The receiving end of a watch; dropping it cancels the watch.
+pub struct WatchStream {
+    rx: mpsc::Receiver<WatchItem>,
+}
+
+impl WatchStream {
+    pub fn new(rx: mpsc::Receiver<WatchItem>) -> Self {
+        WatchStream { rx }
+    }
+    /// The next item; `None` when the backend closed the watch.
+    pub async fn recv(&mut self) -> Option<WatchItem> {
+        self.rx.recv().await
+    }
+}
+
+impl fmt::Debug for WatchStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WatchStream")
+    }
+}
+
+/// The MVCC interface every backend implements.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Writes `value` if `key` is absent; returns the new revision.
+    async fn create(&self, key: &str, value: Bytes) -> Result<i64>;
+    /// Writes `value` if the key's mod revision is `expected`; returns the new revision.
+    async fn update(&self, key: &str, value: Bytes, expected: i64) -> Result<i64>;
+    /// Deletes the key (if its mod revision is `expected`, when given);
+    /// returns the deleting revision and the deleted value.
+    async fn delete(&self, key: &str, expected: Option<i64>) -> Result<(i64, KeyValue)>;
+    /// Reads one key at `revision` (latest when `None`); also returns the
+    /// revision the read was served at.
+    async fn get(&self, key: &str, revision: Option<i64>) -> Result<(Option<KeyValue>, i64)>;
+    /// Reads keys with `prefix`, from `start` (inclusive, a full key; the
+    /// prefix when empty), at `revision`, at most `limit` keys (0: no limit).
+    async fn range(
+        &self,
+        prefix: &str,
+        start: &str,
+        revision: Option<i64>,
+        limit: usize,
+    ) -> Result<RangeResult>;
+    /// Streams changes under `prefix` with revisions greater than `after`.
+    async fn watch(&self, prefix: &str, after: i64) -> Result<WatchStream>;
+    /// Forgets history older than `revision`.
+    async fn compact(&self, revision: i64) -> Result<()>;
+    /// The newest revision.
+    async fn current_revision(&self) -> Result<i64>;
+    /// The oldest revision still readable (the compaction point).
+    async fn compacted_revision(&self) -> Result<i64>;
+    /// Whether the backend can serve (for /livez and /readyz).
+    async fn check_health(&self) -> Result<()>;
+    /// Makes every acknowledged write durable and stops background work.
+    async fn close(&self) -> Result<()>;
+}

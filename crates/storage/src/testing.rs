@@ -1,0 +1,243 @@
+//! The storage conformance suite: every backend must pass [`run_all`].
+//!
+//! Each check uses its own key prefix so checks can share one store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::{EventType, Storage, StorageError, WatchItem, WatchStream};
+
+/// Runs every check against `store`.
+pub async fn run_all(store: &dyn Storage) {
+    revisions_and_conflicts(store).await;
+    reads_at_past_revisions(store).await;
+    range_pagination_at_fixed_revision(store).await;
+    watch_replays_from_old_revision(store).await;
+    watch_sees_live_changes_with_prev(store).await;
+    large_values(store).await;
+    compaction(store).await;
+}
+
+/// Runs the concurrency check, which needs an owned handle.
+pub async fn run_concurrent(store: Arc<dyn Storage>) {
+    concurrent_writers(store).await;
+}
+
+fn b(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+async fn next_event(w: &mut WatchStream) -> WatchItem {
+    tokio::time::timeout(Duration::from_secs(5), w.recv())
+        .await
+        .expect("watch event within 5s")
+        .expect("watch stays open")
+}
+
+pub async fn revisions_and_conflicts(s: &dyn Storage) {
+    let r1 = s.create("/t/rc/a", b("1")).await.expect("create");
+    assert!(r1 > 0);
+    let err = s.create("/t/rc/a", b("x")).await.expect_err("exists");
+    assert!(matches!(err, StorageError::KeyExists(_)), "{err:?}");
+    let r2 = s.update("/t/rc/a", b("2"), r1).await.expect("update");
+    assert!(r2 > r1);
+    match s.update("/t/rc/a", b("3"), r1).await {
+        Err(StorageError::Conflict { current: Some(c), .. }) => {
+            assert_eq!(c.mod_revision, r2);
+            assert_eq!(c.value, b("2"));
+        }
+        other => panic!("expected conflict, got {other:?}"),
+    }
+    let err = s.update("/t/rc/none", b("x"), 1).await.expect_err("missing");
+    assert!(matches!(err, StorageError::NotFound(_)));
+    assert!(matches!(
+        s.delete("/t/rc/a", Some(r1)).await,
+        Err(StorageError::Conflict { .. })
+    ));
+    let (r3, prev) = s.delete("/t/rc/a", Some(r2)).await.expect("delete");
+    assert!(r3 > r2);
+    assert_eq!(prev.value, b("2"));
+    assert_eq!(prev.version, 2);
+    assert_eq!(prev.create_revision, r1);
+    assert!(matches!(
+        s.delete("/t/rc/a", None).await,
+        Err(StorageError::NotFound(_))
+    ));
+    let (kv, at) = s.get("/t/rc/a", None).await.expect("get");
+    assert!(kv.is_none());
+    assert!(at >= r3);
+    // Re-creating starts a new life: version 1, new create revision.
+    let r4 = s.create("/t/rc/a", b("again")).await.expect("recreate");
+    let kv = s.get("/t/rc/a", None).await.expect("get").0.expect("exists");
+    assert_eq!((kv.create_revision, kv.version), (r4, 1));
+}
+
+pub async fn reads_at_past_revisions(s: &dyn Storage) {
+    let r1 = s.create("/t/past/a", b("v1")).await.expect("create");
+    let r2 = s.update("/t/past/a", b("v2"), r1).await.expect("update");
+    let (r3, _) = s.delete("/t/past/a", None).await.expect("delete");
+    let at = |r| async move { s.get("/t/past/a", Some(r)).await.expect("get").0 };
+    assert_eq!(at(r1).await.expect("v1").value, b("v1"));
+    assert_eq!(at(r2).await.expect("v2").value, b("v2"));
+    assert!(at(r3).await.is_none());
+    let cur = s.current_revision().await.expect("rev");
+    assert!(matches!(
+        s.get("/t/past/a", Some(cur + 1000)).await,
+        Err(StorageError::FutureRevision { .. })
+    ));
+}
+
+pub async fn range_pagination_at_fixed_revision(s: &dyn Storage) {
+    for i in 0..25 {
+        s.create(&format!("/t/page/{i:02}"), b(&i.to_string()))
+            .await
+            .expect("create");
+    }
+    s.create("/t/pagex", b("outside")).await.expect("create");
+    let first = s.range("/t/page/", "", None, 10).await.expect("range");
+    assert_eq!(first.kvs.len(), 10);
+    assert!(first.more);
+    assert_eq!(first.count, 25);
+    let pinned = first.revision;
+    // Writes after the first page must not show in later pages.
+    s.create("/t/page/99", b("late")).await.expect("create late");
+    let k = first.kvs.last().expect("kv").key.clone();
+    s.delete("/t/page/15", None).await.expect("delete");
+    let mut keys: Vec<String> = first.kvs.iter().map(|kv| kv.key.clone()).collect();
+    let mut start = format!("{k}\0");
+    loop {
+        let page = s.range("/t/page/", &start, Some(pinned), 10).await.expect("page");
+        assert_eq!(page.revision, pinned);
+        keys.extend(page.kvs.iter().map(|kv| kv.key.clone()));
+        if !page.more {
+            break;
+        }
+        start = format!("{}\0", page.kvs.last().expect("kv").key);
+    }
+    let want: Vec<String> = (0..25).map(|i| format!("/t/page/{i:02}")).collect();
+    assert_eq!(keys, want);
+    let now = s.range("/t/page/", "", None, 0).await.expect("range");
+    assert_eq!(now.kvs.len(), 25);
+    assert!(!now.more);
+}
+
+pub async fn watch_replays_from_old_revision(s: &dyn Storage) {
+    let r1 = s.create("/t/wr/a", b("1")).await.expect("create");
+    let r2 = s.update("/t/wr/a", b("2"), r1).await.expect("update");
+    s.create("/t/other/x", b("noise")).await.expect("create");
+    let (r3, _) = s.delete("/t/wr/a", None).await.expect("delete");
+    let mut w = s.watch("/t/wr/", r1).await.expect("watch");
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        match next_event(&mut w).await {
+            WatchItem::Event(e) => seen.push((e.kind, e.revision(), e.prev.map(|p| p.value))),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (EventType::Put, r2, Some(b("1"))),
+            (EventType::Delete, r3, Some(b("2"))),
+        ]
+    );
+}
+
+pub async fn watch_sees_live_changes_with_prev(s: &dyn Storage) {
+    let start = s.current_revision().await.expect("rev");
+    let mut w = s.watch("/t/live/", start).await.expect("watch");
+    let r1 = s.create("/t/live/a", b("1")).await.expect("create");
+    s.update("/t/live/a", b("2"), r1).await.expect("update");
+    match next_event(&mut w).await {
+        WatchItem::Event(e) => {
+            assert_eq!((e.kind, e.revision(), e.prev), (EventType::Put, r1, None));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match next_event(&mut w).await {
+        WatchItem::Event(e) => {
+            assert_eq!(e.kv.value, b("2"));
+            assert_eq!(e.prev.expect("prev").value, b("1"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+pub async fn large_values(s: &dyn Storage) {
+    let big = Bytes::from(vec![b'x'; 1536 * 1024 - 512]);
+    let r = s.create("/t/big/a", big.clone()).await.expect("large value fits");
+    let kv = s.get("/t/big/a", Some(r)).await.expect("get").0.expect("exists");
+    assert_eq!(kv.value.len(), big.len());
+    let too_big = Bytes::from(vec![b'x'; 2 * 1024 * 1024]);
+    let err = s.create("/t/big/b", too_big).await.expect_err("too large");
+    assert!(matches!(err, StorageError::TooLarge { .. }), "{err:?}");
+    assert!(s.get("/t/big/b", None).await.expect("get").0.is_none());
+}
+
+pub async fn compaction(s: &dyn Storage) {
+    let r1 = s.create("/t/cmp/a", b("1")).await.expect("create");
+    let r2 = s.update("/t/cmp/a", b("2"), r1).await.expect("update");
+    let r3 = s.update("/t/cmp/a", b("3"), r2).await.expect("update");
+    s.compact(r3).await.expect("compact");
+    assert!(s.compacted_revision().await.expect("compacted") >= r3);
+    assert!(matches!(
+        s.get("/t/cmp/a", Some(r1)).await,
+        Err(StorageError::Compacted { .. })
+    ));
+    assert_eq!(
+        s.get("/t/cmp/a", Some(r3)).await.expect("get").0.expect("kv").value,
+        b("3")
+    );
+    match s.watch("/t/cmp/", r1).await {
+        Err(StorageError::Compacted { .. }) => {}
+        Ok(mut w) => assert!(matches!(
+            next_event(&mut w).await,
+            WatchItem::Error(StorageError::Compacted { .. })
+        )),
+        Err(e) => panic!("unexpected {e:?}"),
+    }
+    assert!(s.compact(r2).await.is_err(), "compacting backwards fails");
+}
+
+pub async fn concurrent_writers(s: Arc<dyn Storage>) {
+    let mut tasks = Vec::new();
+    for w in 0..32 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut revs = Vec::new();
+            for i in 0..20 {
+                revs.push(
+                    s.create(&format!("/t/conc/{w}/{i}"), b("v"))
+                        .await
+                        .expect("create"),
+                );
+            }
+            revs
+        }));
+    }
+    // And writers racing on one key: exactly one wins each round.
+    let r0 = s.create("/t/conc-one", b("0")).await.expect("create");
+    let mut racers = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        racers.push(tokio::spawn(async move {
+            s.update("/t/conc-one", b("x"), r0).await.is_ok()
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    let mut winners = 0;
+    for r in racers {
+        winners += usize::from(r.await.expect("task"));
+    }
+    assert_eq!(winners, 1);
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 640, "every write has its own revision");
+    let r = s.range("/t/conc/", "", None, 0).await.expect("range");
+    assert_eq!(r.kvs.len(), 640);
+}
