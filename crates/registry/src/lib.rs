@@ -1,1 +1,14 @@
-//! placeholder
+//! kaiser's generic registry: the REST store every resource is served
+//! through, the `Strategy` trait for per-resource rules, and `ResourceInfo`.
+//!
+//! Sits on `storage`; knows nothing of HTTP.
+
+pub mod resource;
+pub mod store;
+pub mod strategy;
+pub mod watch;
+
+pub use resource::ResourceInfo;
+pub use store::{AdmitFn, DeleteOptions, Deleted, Store};
+pub use strategy::{DefaultStrategy, Strategy};
+pub use watch::{ObjectWatch, WatchEvent};

@@ -1,0 +1,93 @@
+//! `ResourceInfo`: what the server knows of one served resource, as data.
+
+use kaiser_apimachinery::{GroupResource, GroupVersion};
+
+/// The verbs of a resource that supports everything.
+pub const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+/// One resource in one group version, as discovery lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceInfo {
+    pub group: String,
+    pub version: String,
+    /// Plural lowercase name, the URL segment.
+    pub resource: String,
+    pub singular: String,
+    pub kind: String,
+    pub namespaced: bool,
+    pub verbs: Vec<String>,
+    pub short_names: Vec<String>,
+    pub categories: Vec<String>,
+    /// Subresources served, e.g. `status`.
+    pub subresources: Vec<String>,
+    /// Storage key prefix; `/registry/<resource>/` unless set.
+    pub storage_prefix: String,
+}
+
+impl ResourceInfo {
+    /// A resource with every verb and the default key prefix.
+    pub fn new(group: &str, version: &str, resource: &str, kind: &str, namespaced: bool) -> Self {
+        ResourceInfo {
+            group: group.into(),
+            version: version.into(),
+            resource: resource.into(),
+            singular: kind.to_lowercase(),
+            kind: kind.into(),
+            namespaced,
+            verbs: ALL_VERBS.iter().map(|v| v.to_string()).collect(),
+            short_names: Vec::new(),
+            categories: Vec::new(),
+            subresources: Vec::new(),
+            storage_prefix: format!("/registry/{resource}/"),
+        }
+    }
+
+    pub fn short_names(mut self, names: &[&str]) -> Self {
+        self.short_names = names.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn categories(mut self, cats: &[&str]) -> Self {
+        self.categories = cats.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn verbs(mut self, verbs: &[&str]) -> Self {
+        self.verbs = verbs.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn subresources(mut self, subs: &[&str]) -> Self {
+        self.subresources = subs.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn group_resource(&self) -> GroupResource {
+        GroupResource::new(&self.group, &self.resource)
+    }
+
+    pub fn group_version(&self) -> GroupVersion {
+        GroupVersion::new(&self.group, &self.version)
+    }
+
+    pub fn api_version(&self) -> String {
+        self.group_version().api_version()
+    }
+
+    pub fn list_kind(&self) -> String {
+        format!("{}List", self.kind)
+    }
+
+    pub fn has_verb(&self, verb: &str) -> bool {
+        self.verbs.iter().any(|v| v == verb)
+    }
+}

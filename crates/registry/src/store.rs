@@ -1,0 +1,600 @@
+//! The generic REST store: every verb over `Storage` for one resource, with
+//! upstream's metadata handling, optimistic concurrency, finalizers and
+//! dry run. Objects are JSON values; stored bytes omit `resourceVersion`,
+//! which is the storage revision and is filled in on every read.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kaiser_apimachinery::field::ErrorList;
+use kaiser_apimachinery::list::{ContinueToken, ListOptions, RvMatch};
+use kaiser_apimachinery::validation::{validate_object_meta, validate_object_meta_update};
+use kaiser_apimachinery::{StatusError, meta, time};
+use kaiser_storage::{KeyValue, Storage, StorageError};
+use serde_json::{Map, Value, json};
+
+use crate::resource::ResourceInfo;
+use crate::strategy::Strategy;
+use crate::watch::ObjectWatch;
+
+/// A check run on the final object before it is written (validating
+/// admission); gets the new object and the old one on update.
+pub type AdmitFn<'a> = &'a (dyn Fn(&Value, Option<&Value>) -> Result<(), StatusError> + Sync);
+
+/// Guaranteed-update retries before giving up on a busy object.
+const MAX_UPDATE_RETRIES: usize = 16;
+
+/// `DeleteOptions` as the store uses them.
+#[derive(Clone, Debug, Default)]
+pub struct DeleteOptions {
+    pub precondition_uid: Option<String>,
+    pub precondition_resource_version: Option<String>,
+    pub dry_run: bool,
+    pub grace_period_seconds: Option<i64>,
+    pub propagation_policy: Option<String>,
+}
+
+/// What a delete did.
+#[derive(Clone, Debug)]
+pub struct Deleted {
+    /// The object (or a `Status` when the strategy says so).
+    pub body: Value,
+    /// False when the object remains, waiting for finalizers (HTTP 202).
+    pub gone: bool,
+}
+
+/// The generic store for one resource.
+pub struct Store {
+    pub info: Arc<ResourceInfo>,
+    pub strategy: Arc<dyn Strategy>,
+    storage: Arc<dyn Storage>,
+}
+
+impl Store {
+    pub fn new(info: ResourceInfo, strategy: Arc<dyn Strategy>, storage: Arc<dyn Storage>) -> Self {
+        Store {
+            info: Arc::new(info),
+            strategy,
+            storage,
+        }
+    }
+
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    fn key(&self, ns: &str, name: &str) -> String {
+        if self.info.namespaced {
+            format!("{}{ns}/{name}", self.info.storage_prefix)
+        } else {
+            format!("{}{name}", self.info.storage_prefix)
+        }
+    }
+
+    /// The key prefix for a list in `ns` (all namespaces when empty).
+    fn list_prefix(&self, ns: &str) -> String {
+        if self.info.namespaced && !ns.is_empty() {
+            format!("{}{ns}/", self.info.storage_prefix)
+        } else {
+            self.info.storage_prefix.clone()
+        }
+    }
+
+    fn not_found(&self, name: &str) -> StatusError {
+        StatusError::not_found(&self.info.group_resource(), name)
+    }
+
+    /// Maps a storage error to the `Status` a client sees.
+    pub fn status_error(&self, e: StorageError, name: &str) -> StatusError {
+        let gr = self.info.group_resource();
+        match e {
+            StorageError::NotFound(_) => self.not_found(name),
+            StorageError::KeyExists(_) => StatusError::already_exists(&gr, name),
+            StorageError::Conflict { .. } => StatusError::conflict(
+                &gr,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            ),
+            StorageError::Compacted { .. } => StatusError::resource_expired(
+                "The resourceVersion for the provided list is too old.",
+            ),
+            StorageError::FutureRevision { requested, current } => {
+                let mut e = StatusError::timeout(format!(
+                    "Too large resource version: {requested}, current: {current}"
+                ));
+                e.details = Some(kaiser_apimachinery::status::StatusDetails {
+                    causes: vec![kaiser_apimachinery::status::StatusCause {
+                        kind: "ResourceVersionTooLarge".into(),
+                        message: "Too large resource version".into(),
+                        field: String::new(),
+                    }],
+                    retry_after_seconds: Some(1),
+                    ..Default::default()
+                });
+                e
+            }
+            StorageError::TooLarge { .. } => StatusError::request_entity_too_large(
+                "Request entity too large: limit is 3145728",
+            ),
+            StorageError::Unavailable(m) => StatusError::service_unavailable(m),
+            StorageError::Io(m) => StatusError::internal(m),
+        }
+    }
+
+    /// Decodes stored bytes and stamps the revision as `resourceVersion`.
+    pub fn decode(&self, kv: &KeyValue) -> Result<Value, StatusError> {
+        decode_kv(kv)
+    }
+
+    fn encode(obj: &Value) -> Result<Bytes, StatusError> {
+        let mut o = obj.clone();
+        if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        serde_json::to_vec(&o)
+            .map(Bytes::from)
+            .map_err(StatusError::internal)
+    }
+
+    pub async fn get(&self, ns: &str, name: &str) -> Result<Value, StatusError> {
+        let (kv, _) = self
+            .storage
+            .get(&self.key(ns, name), None)
+            .await
+            .map_err(|e| self.status_error(e, name))?;
+        let kv = kv.ok_or_else(|| self.not_found(name))?;
+        self.decode(&kv)
+    }
+
+    /// Checks that every field selector names a supported field.
+    pub fn check_field_selector(&self, opts: &ListOptions) -> Result<(), StatusError> {
+        for r in &opts.field_selector.requirements {
+            let ok = matches!(r.field.as_str(), "metadata.name" | "metadata.namespace")
+                || self.strategy.extra_selectable_fields().contains(&r.field.as_str());
+            if !ok {
+                return Err(StatusError::bad_request(format!(
+                    "field label not supported: {}",
+                    r.field
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether an object passes the label and field selectors.
+    pub fn matches(&self, opts: &ListOptions, obj: &Value) -> bool {
+        opts.label_selector.matches(meta::labels(obj))
+            && opts
+                .field_selector
+                .matches(|f| self.strategy.field_value(obj, f))
+    }
+
+    /// LIST with selectors, pagination and resourceVersion semantics.
+    pub async fn list(&self, ns: &str, opts: &ListOptions) -> Result<Value, StatusError> {
+        self.check_field_selector(opts)?;
+        let prefix = self.list_prefix(ns);
+        let (mut revision, mut start) = match &opts.continue_token {
+            Some(t) => (Some(t.revision), format!("{}{}", self.info.storage_prefix, t.start)),
+            None => (None, String::new()),
+        };
+        if opts.continue_token.is_none() {
+            if let Some(rv) = opts.resource_version.filter(|rv| *rv > 0) {
+                let exact = opts.resource_version_match == RvMatch::Exact
+                    || (opts.resource_version_match == RvMatch::Unset && opts.limit > 0);
+                if exact {
+                    revision = Some(rv);
+                } else {
+                    let cur = self.storage.current_revision().await.map_err(|e| self.status_error(e, ""))?;
+                    if rv > cur {
+                        return Err(self.status_error(
+                            StorageError::FutureRevision { requested: rv, current: cur },
+                            "",
+                        ));
+                    }
+                }
+            }
+        }
+        // A field selector on the name narrows the read to one key.
+        if let Some(name) = opts.field_selector.exact("metadata.name") {
+            if self.info.namespaced && ns.is_empty() {
+                // Across namespaces: still a range, filtered below.
+            } else if start.is_empty() {
+                start = self.key(ns, name);
+            }
+        }
+        let limit = usize::try_from(opts.limit.max(0)).unwrap_or(0);
+        let filtered = !opts.label_selector.is_empty() || !opts.field_selector.is_empty();
+        let mut items = Vec::new();
+        let mut next_start: Option<String> = None;
+        let mut remaining = None;
+        let mut at = revision;
+        loop {
+            let page_size = if limit == 0 { 0 } else { (limit - items.len()).max(if filtered { 100 } else { 0 }) };
+            let page = self
+                .storage
+                .range(&prefix, &start, at, page_size)
+                .await
+                .map_err(|e| match e {
+                    StorageError::Compacted { .. } if opts.continue_token.is_some() => {
+                        StatusError::resource_expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
+                    }
+                    e => self.status_error(e, ""),
+                })?;
+            at = Some(page.revision);
+            let mut last_key = None;
+            for kv in &page.kvs {
+                last_key = Some(kv.key.clone());
+                let obj = self.decode(kv)?;
+                if !filtered || self.matches(opts, &obj) {
+                    items.push(obj);
+                    if limit > 0 && items.len() == limit {
+                        break;
+                    }
+                }
+            }
+            let examined_all_of_page = last_key.as_deref() == page.kvs.last().map(|k| k.key.as_str());
+            let more = page.more || !examined_all_of_page;
+            if limit > 0 && items.len() == limit && more {
+                if let Some(k) = &last_key {
+                    next_start = Some(format!("{k}\0"));
+                }
+                if !filtered {
+                    remaining = Some(page.count - items_in_page(&page.kvs, last_key.as_deref()));
+                }
+                break;
+            }
+            if !page.more {
+                break;
+            }
+            match page.kvs.last() {
+                Some(kv) => start = format!("{}\0", kv.key),
+                None => break,
+            }
+        }
+        let revision = at.unwrap_or(0);
+        let mut list_meta = json!({ "resourceVersion": revision.to_string() });
+        if let Some(k) = next_start {
+            let rel = k.strip_prefix(&self.info.storage_prefix).unwrap_or(&k).to_string();
+            list_meta["continue"] = Value::from(ContinueToken::new(revision, rel).encode());
+            if let Some(r) = remaining.filter(|r| *r > 0) {
+                list_meta["remainingItemCount"] = Value::from(r);
+            }
+        }
+        Ok(json!({
+            "kind": self.info.list_kind(),
+            "apiVersion": self.info.api_version(),
+            "metadata": list_meta,
+            "items": items,
+        }))
+    }
+
+    /// Sets identity fields and runs defaulting, preparation and validation
+    /// for a new object.
+    fn prepare_create(&self, obj: &mut Value) -> Result<(), StatusError> {
+        let m = meta::metadata_mut(obj);
+        for f in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+            m.remove(f);
+        }
+        let generate = m.get("generateName").and_then(Value::as_str).unwrap_or("").to_string();
+        let name_empty = m.get("name").and_then(Value::as_str).unwrap_or("").is_empty();
+        if name_empty && !generate.is_empty() {
+            m.insert("name".into(), Value::from(generate_name(&generate)));
+        }
+        m.insert("uid".into(), Value::from(uuid::Uuid::new_v4().to_string()));
+        m.insert("creationTimestamp".into(), Value::from(time::now_rfc3339()));
+        self.strategy.default(obj);
+        self.strategy.prepare_for_create(obj);
+        let mut errs = self.validate_meta(obj);
+        errs.extend(self.strategy.validate(obj));
+        self.check(obj, &errs)
+    }
+
+    fn validate_meta(&self, obj: &Value) -> ErrorList {
+        let empty = Map::new();
+        validate_object_meta(
+            meta::metadata(obj).unwrap_or(&empty),
+            self.info.namespaced,
+            self.strategy.name_validator(),
+        )
+    }
+
+    fn check(&self, obj: &Value, errs: &ErrorList) -> Result<(), StatusError> {
+        if errs.is_empty() {
+            return Ok(());
+        }
+        Err(StatusError::invalid(
+            &self.info.kind,
+            &self.info.group,
+            meta::name(obj),
+            errs,
+        ))
+    }
+
+    /// CREATE. `ns` is the request's namespace, already checked against the body.
+    pub async fn create(&self, mut obj: Value, admit: AdmitFn<'_>, dry_run: bool) -> Result<Value, StatusError> {
+        self.prepare_create(&mut obj)?;
+        admit(&obj, None)?;
+        if dry_run {
+            return Ok(obj);
+        }
+        let name = meta::name(&obj).to_string();
+        let key = self.key(meta::namespace(&obj), &name);
+        let rev = self
+            .storage
+            .create(&key, Self::encode(&obj)?)
+            .await
+            .map_err(|e| self.status_error(e, &name))?;
+        meta::set_resource_version(&mut obj, rev);
+        Ok(obj)
+    }
+
+    /// UPDATE and PATCH: reads the current object, lets `apply` build the new
+    /// one, checks preconditions and rules, and writes with a compare on the
+    /// revision read, retrying on a concurrent write (upstream's guaranteed
+    /// update). Returns the object and whether it was created.
+    pub async fn update(
+        &self,
+        ns: &str,
+        name: &str,
+        apply: &(dyn Fn(Option<&Value>) -> Result<Value, StatusError> + Sync),
+        admit: AdmitFn<'_>,
+        dry_run: bool,
+    ) -> Result<(Value, bool), StatusError> {
+        let key = self.key(ns, name);
+        for _ in 0..MAX_UPDATE_RETRIES {
+            let (kv, _) = self.storage.get(&key, None).await.map_err(|e| self.status_error(e, name))?;
+            let Some(kv) = kv else {
+                if !self.strategy.allow_create_on_update() {
+                    return Err(self.not_found(name));
+                }
+                let obj = apply(None)?;
+                return match self.create(obj, admit, dry_run).await {
+                    Err(e) if e.reason == "AlreadyExists" => continue,
+                    other => other.map(|o| (o, true)),
+                };
+            };
+            let old = self.decode(&kv)?;
+            let mut new = apply(Some(&old))?;
+            let rv = meta::resource_version(&new).to_string();
+            if !rv.is_empty() && rv != kv.mod_revision.to_string() {
+                return Err(self.status_error(
+                    StorageError::Conflict { key: key.clone(), current: None },
+                    name,
+                ));
+            }
+            let new_uid = meta::uid(&new);
+            if !new_uid.is_empty() && new_uid != meta::uid(&old) {
+                return Err(StatusError::conflict(
+                    &self.info.group_resource(),
+                    name,
+                    &format!("Precondition failed: UID in precondition: {}, UID in object meta: {new_uid}", meta::uid(&old)),
+                ));
+            }
+            self.prepare_update(&mut new, &old)?;
+            admit(&new, Some(&old))?;
+            if dry_run {
+                return Ok((new, false));
+            }
+            if same_ignoring_rv(&new, &old) {
+                return Ok((old, false));
+            }
+            // The last finalizer gone from a deleting object: it goes now.
+            if meta::deletion_timestamp(&new).is_some()
+                && meta::finalizers(&new).is_empty()
+                && !self.strategy.has_pending_finalizers(&new)
+            {
+                match self.storage.delete(&key, Some(kv.mod_revision)).await {
+                    Ok((rev, _)) => {
+                        meta::set_resource_version(&mut new, rev);
+                        return Ok((new, false));
+                    }
+                    Err(StorageError::Conflict { .. }) => continue,
+                    Err(e) => return Err(self.status_error(e, name)),
+                }
+            }
+            match self.storage.update(&key, Self::encode(&new)?, kv.mod_revision).await {
+                Ok(rev) => {
+                    meta::set_resource_version(&mut new, rev);
+                    return Ok((new, false));
+                }
+                Err(StorageError::Conflict { .. }) if rv.is_empty() => continue,
+                Err(e) => return Err(self.status_error(e, name)),
+            }
+        }
+        Err(self.status_error(
+            StorageError::Conflict { key, current: None },
+            name,
+        ))
+    }
+
+    fn prepare_update(&self, new: &mut Value, old: &Value) -> Result<(), StatusError> {
+        // Identity and server-set fields carry over from the stored object.
+        let old_meta = meta::metadata(old).cloned().unwrap_or_default();
+        let m = meta::metadata_mut(new);
+        for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+            match old_meta.get(f) {
+                Some(v) => {
+                    m.insert(f.into(), v.clone());
+                }
+                None => {
+                    m.remove(f);
+                }
+            }
+        }
+        if m.get("name").and_then(Value::as_str).unwrap_or("").is_empty() {
+            if let Some(n) = old_meta.get("name") {
+                m.insert("name".into(), n.clone());
+            }
+        }
+        if self.info.namespaced && m.get("namespace").and_then(Value::as_str).unwrap_or("").is_empty() {
+            if let Some(n) = old_meta.get("namespace") {
+                m.insert("namespace".into(), n.clone());
+            }
+        }
+        m.remove("selfLink");
+        self.strategy.default(new);
+        self.strategy.prepare_for_update(new, old);
+        let mut errs = self.validate_meta(new);
+        let empty = Map::new();
+        errs.extend(validate_object_meta_update(
+            meta::metadata(new).unwrap_or(&empty),
+            meta::metadata(old).unwrap_or(&empty),
+        ));
+        errs.extend(self.strategy.validate_update(new, old));
+        self.check(new, &errs)
+    }
+
+    /// DELETE with preconditions and finalizers.
+    pub async fn delete(&self, ns: &str, name: &str, opts: &DeleteOptions, admit: AdmitFn<'_>) -> Result<Deleted, StatusError> {
+        let key = self.key(ns, name);
+        for _ in 0..MAX_UPDATE_RETRIES {
+            let (kv, _) = self.storage.get(&key, None).await.map_err(|e| self.status_error(e, name))?;
+            let kv = kv.ok_or_else(|| self.not_found(name))?;
+            let mut obj = self.decode(&kv)?;
+            self.check_preconditions(&obj, opts, name)?;
+            admit(&obj, None)?;
+            let graceful = !meta::finalizers(&obj).is_empty() | self.strategy.begin_graceful_delete(&mut obj);
+            if graceful {
+                if meta::deletion_timestamp(&obj).is_none() {
+                    let m = meta::metadata_mut(&mut obj);
+                    m.insert("deletionTimestamp".into(), Value::from(time::now_rfc3339()));
+                    m.insert("deletionGracePeriodSeconds".into(), Value::from(0));
+                    if opts.dry_run {
+                        return Ok(Deleted { body: obj, gone: false });
+                    }
+                    match self.storage.update(&key, Self::encode(&obj)?, kv.mod_revision).await {
+                        Ok(rev) => meta::set_resource_version(&mut obj, rev),
+                        Err(StorageError::Conflict { .. }) => continue,
+                        Err(e) => return Err(self.status_error(e, name)),
+                    }
+                }
+                return Ok(Deleted { body: obj, gone: false });
+            }
+            if opts.dry_run {
+                return Ok(Deleted { body: self.deleted_body(obj), gone: true });
+            }
+            match self.storage.delete(&key, Some(kv.mod_revision)).await {
+                Ok((rev, _)) => {
+                    meta::set_resource_version(&mut obj, rev);
+                    return Ok(Deleted { body: self.deleted_body(obj), gone: true });
+                }
+                Err(StorageError::Conflict { .. }) => continue,
+                Err(e) => return Err(self.status_error(e, name)),
+            }
+        }
+        Err(self.status_error(StorageError::Conflict { key, current: None }, name))
+    }
+
+    fn check_preconditions(&self, obj: &Value, opts: &DeleteOptions, name: &str) -> Result<(), StatusError> {
+        let gr = self.info.group_resource();
+        if let Some(uid) = &opts.precondition_uid {
+            if uid != meta::uid(obj) {
+                return Err(StatusError::conflict(&gr, name, &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta::uid(obj)
+                )));
+            }
+        }
+        if let Some(rv) = &opts.precondition_resource_version {
+            if rv != meta::resource_version(obj) {
+                return Err(StatusError::conflict(&gr, name, &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    meta::resource_version(obj)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn deleted_body(&self, obj: Value) -> Value {
+        if self.strategy.return_deleted_object() {
+            return obj;
+        }
+        kaiser_apimachinery::status::success_status(kaiser_apimachinery::status::StatusDetails {
+            name: meta::name(&obj).to_string(),
+            group: self.info.group.clone(),
+            kind: self.info.resource.clone(),
+            uid: meta::uid(&obj).to_string(),
+            ..Default::default()
+        })
+    }
+
+    /// DELETECOLLECTION: deletes each matching object; returns the list of
+    /// what was deleted (or marked for deletion).
+    pub async fn delete_collection(&self, ns: &str, list_opts: &ListOptions, opts: &DeleteOptions, admit: AdmitFn<'_>) -> Result<Value, StatusError> {
+        let mut list = self.list(ns, list_opts).await?;
+        let items = list.get_mut("items").and_then(Value::as_array_mut).map(std::mem::take).unwrap_or_default();
+        let mut deleted = Vec::new();
+        for item in items {
+            let per_item = DeleteOptions { precondition_uid: None, precondition_resource_version: None, ..opts.clone() };
+            match self.delete(meta::namespace(&item), meta::name(&item), &per_item, admit).await {
+                Ok(_) => deleted.push(item),
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        list["items"] = Value::Array(deleted);
+        Ok(list)
+    }
+
+    /// WATCH from the options' resourceVersion (initial state first when
+    /// none is given, as upstream).
+    pub async fn watch(&self, ns: &str, opts: &ListOptions) -> Result<ObjectWatch, StatusError> {
+        self.check_field_selector(opts)?;
+        ObjectWatch::start(self, ns, opts).await
+    }
+
+    pub(crate) fn prefix_for(&self, ns: &str) -> String {
+        self.list_prefix(ns)
+    }
+}
+
+/// Decodes stored bytes and stamps the revision as `resourceVersion`.
+pub fn decode_kv(kv: &KeyValue) -> Result<Value, StatusError> {
+    let mut obj: Value = serde_json::from_slice(&kv.value)
+        .map_err(|e| StatusError::internal(format!("stored object {} is corrupt: {e}", kv.key)))?;
+    meta::set_resource_version(&mut obj, kv.mod_revision);
+    Ok(obj)
+}
+
+fn items_in_page(kvs: &[KeyValue], last: Option<&str>) -> i64 {
+    match last {
+        Some(l) => kvs.iter().position(|kv| kv.key == l).map_or(0, |i| i as i64 + 1),
+        None => 0,
+    }
+}
+
+fn same_ignoring_rv(a: &Value, b: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        v
+    };
+    strip(a) == strip(b)
+}
+
+/// `generateName` plus five random characters from upstream's alphabet.
+fn generate_name(base: &str) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let base = if base.len() > 58 { &base[..58] } else { base };
+    let r = uuid::Uuid::new_v4();
+    let suffix: String = r.as_bytes()[..5]
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect();
+    format!("{base}{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_names_keep_the_prefix() {
+        let n = generate_name("web-");
+        assert!(n.starts_with("web-") && n.len() == 9, "{n}");
+        assert_ne!(generate_name("a-"), generate_name("a-"));
+    }
+}

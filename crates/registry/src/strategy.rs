@@ -1,0 +1,109 @@
+//! The per-resource rules the generic store consults: defaulting, preparing,
+//! validation, selectable fields and table columns. Synchronous and pure.
+
+use kaiser_apimachinery::field::ErrorList;
+use kaiser_apimachinery::table::{Column, NAME_COLUMN};
+use kaiser_apimachinery::validation::{NameValidator, name_is_dns_subdomain};
+use kaiser_apimachinery::meta;
+use serde_json::Value;
+
+/// Upstream's default table: name and creation time.
+pub const DEFAULT_COLUMNS: &[Column] = &[
+    NAME_COLUMN,
+    Column::new(
+        "Created At",
+        "date",
+        "CreationTimestamp is a timestamp representing the server time when this object was created.",
+    ),
+];
+
+/// Everything resource-specific; each method has upstream's generic default.
+pub trait Strategy: Send + Sync {
+    /// How `metadata.name` is checked.
+    fn name_validator(&self) -> NameValidator {
+        name_is_dns_subdomain
+    }
+
+    /// Fills in defaults (on create, update and patch).
+    fn default(&self, _obj: &mut Value) {}
+
+    /// Resets what clients may not set on create (status, generation …).
+    fn prepare_for_create(&self, _obj: &mut Value) {}
+
+    /// Carries over what clients may not change on update.
+    fn prepare_for_update(&self, _new: &mut Value, _old: &Value) {}
+
+    /// Type-specific validation of a new object (metadata is checked already).
+    fn validate(&self, _obj: &Value) -> ErrorList {
+        ErrorList::new()
+    }
+
+    /// Type-specific validation of an update.
+    fn validate_update(&self, new: &Value, _old: &Value) -> ErrorList {
+        self.validate(new)
+    }
+
+    /// Whether PUT on a missing object creates it.
+    fn allow_create_on_update(&self) -> bool {
+        false
+    }
+
+    /// Whether DELETE answers with the object instead of a `Status`.
+    fn return_deleted_object(&self) -> bool {
+        false
+    }
+
+    /// Marks an object as being deleted when something must finish first
+    /// (beyond `metadata.finalizers`); returns whether it did.
+    fn begin_graceful_delete(&self, _obj: &mut Value) -> bool {
+        false
+    }
+
+    /// Whether a deleting object still waits for something besides
+    /// `metadata.finalizers` (a namespace's `spec.finalizers`).
+    fn has_pending_finalizers(&self, _obj: &Value) -> bool {
+        false
+    }
+
+    /// Field names a field selector may use, beyond `metadata.name` and
+    /// `metadata.namespace`.
+    fn extra_selectable_fields(&self) -> &[&'static str] {
+        &[]
+    }
+
+    /// The value of a selectable field.
+    fn field_value(&self, obj: &Value, field: &str) -> Option<String> {
+        match field {
+            "metadata.name" => Some(meta::name(obj).to_string()),
+            "metadata.namespace" => Some(meta::namespace(obj).to_string()),
+            _ => lookup_path(obj, field),
+        }
+    }
+
+    fn table_columns(&self) -> &[Column] {
+        DEFAULT_COLUMNS
+    }
+
+    fn table_row(&self, obj: &Value) -> Vec<Value> {
+        let ts = meta::str_field(obj, "creationTimestamp");
+        vec![Value::from(meta::name(obj)), Value::from(ts)]
+    }
+}
+
+/// Reads a dotted path such as `spec.type` as a string.
+pub fn lookup_path(obj: &Value, path: &str) -> Option<String> {
+    let mut cur = obj;
+    for part in path.split('.') {
+        cur = cur.get(part)?;
+    }
+    match cur {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// A strategy with only upstream's defaults.
+pub struct DefaultStrategy;
+
+impl Strategy for DefaultStrategy {}

@@ -1,0 +1,169 @@
+//! Object-level watches: storage events turned into ADDED / MODIFIED /
+//! DELETED / BOOKMARK / ERROR events for one resource, filtered by selectors.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use kaiser_apimachinery::list::ListOptions;
+use kaiser_apimachinery::{StatusError, meta};
+use kaiser_storage::{EventType, StorageError, WatchItem, WatchStream};
+use serde_json::{Value, json};
+
+use crate::resource::ResourceInfo;
+use crate::store::{Store, decode_kv};
+use crate::strategy::Strategy;
+
+/// One event as it goes on the wire.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WatchEvent {
+    pub kind: &'static str,
+    pub object: Value,
+}
+
+/// A running watch on one resource.
+pub struct ObjectWatch {
+    info: Arc<ResourceInfo>,
+    strategy: Arc<dyn Strategy>,
+    opts: ListOptions,
+    queued: VecDeque<WatchEvent>,
+    stream: Option<WatchStream>,
+    last_revision: i64,
+}
+
+impl ObjectWatch {
+    pub(crate) async fn start(store: &Store, ns: &str, opts: &ListOptions) -> Result<Self, StatusError> {
+        let prefix = store.prefix_for(ns);
+        let mut w = ObjectWatch {
+            info: store.info.clone(),
+            strategy: store.strategy.clone(),
+            opts: opts.clone(),
+            queued: VecDeque::new(),
+            stream: None,
+            last_revision: 0,
+        };
+        let after = match opts.resource_version {
+            Some(rv) if rv > 0 && opts.send_initial_events != Some(true) => rv,
+            _ => {
+                // No resourceVersion (or 0): the current state first, as ADDED.
+                let page = store
+                    .storage()
+                    .range(&prefix, "", None, 0)
+                    .await
+                    .map_err(|e| store.status_error(e, ""))?;
+                for kv in &page.kvs {
+                    let obj = decode_kv(kv)?;
+                    if store.matches(opts, &obj) {
+                        w.queued.push_back(WatchEvent { kind: "ADDED", object: obj });
+                    }
+                }
+                if opts.send_initial_events == Some(true) {
+                    let mut b = w.bookmark_at(page.revision);
+                    b.object["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+                    w.queued.push_back(b);
+                }
+                page.revision
+            }
+        };
+        w.last_revision = after;
+        match store.storage().watch(&prefix, after).await {
+            Ok(s) => w.stream = Some(s),
+            Err(StorageError::Compacted { compacted, .. }) => {
+                w.queued.push_back(too_old(after, compacted));
+            }
+            Err(e) => return Err(store.status_error(e, "")),
+        }
+        Ok(w)
+    }
+
+    /// The revision of the newest event delivered (or the start point).
+    pub fn last_revision(&self) -> i64 {
+        self.last_revision
+    }
+
+    /// A BOOKMARK event at the newest delivered revision.
+    pub fn bookmark(&self) -> WatchEvent {
+        self.bookmark_at(self.last_revision)
+    }
+
+    fn bookmark_at(&self, rev: i64) -> WatchEvent {
+        WatchEvent {
+            kind: "BOOKMARK",
+            object: json!({
+                "kind": self.info.kind,
+                "apiVersion": self.info.api_version(),
+                "metadata": {"resourceVersion": rev.to_string()},
+            }),
+        }
+    }
+
+    /// The next event; `None` when the watch has ended.
+    pub async fn next(&mut self) -> Option<WatchEvent> {
+        loop {
+            if let Some(e) = self.queued.pop_front() {
+                return Some(e);
+            }
+            let item = self.stream.as_mut()?.recv().await;
+            match item {
+                None => {
+                    self.stream = None;
+                    return None;
+                }
+                Some(WatchItem::Progress(rev)) => self.last_revision = self.last_revision.max(rev),
+                Some(WatchItem::Error(StorageError::Compacted { requested, compacted })) => {
+                    self.stream = None;
+                    return Some(too_old(requested - 1, compacted));
+                }
+                Some(WatchItem::Error(e)) => {
+                    self.stream = None;
+                    let s = StatusError::internal(e);
+                    return Some(WatchEvent { kind: "ERROR", object: s.to_status() });
+                }
+                Some(WatchItem::Event(ev)) => {
+                    self.last_revision = ev.revision();
+                    if let Some(e) = self.convert(ev) {
+                        return Some(e);
+                    }
+                }
+            }
+        }
+    }
+
+    fn matches(&self, obj: &Value) -> bool {
+        self.opts.label_selector.matches(meta::labels(obj))
+            && self.opts.field_selector.matches(|f| self.strategy.field_value(obj, f))
+    }
+
+    fn convert(&self, ev: kaiser_storage::Event) -> Option<WatchEvent> {
+        let rev = ev.revision();
+        let prev = ev.prev.as_ref().and_then(|p| decode_kv(p).ok());
+        let prev_matches = prev.as_ref().is_some_and(|p| self.matches(p));
+        match ev.kind {
+            EventType::Delete => {
+                let mut obj = prev?;
+                if !prev_matches {
+                    return None;
+                }
+                meta::set_resource_version(&mut obj, rev);
+                Some(WatchEvent { kind: "DELETED", object: obj })
+            }
+            EventType::Put => {
+                let obj = decode_kv(&ev.kv).ok()?;
+                let now = self.matches(&obj);
+                let kind = match (prev_matches, now) {
+                    (true, true) => "MODIFIED",
+                    (false, true) => "ADDED",
+                    (true, false) => "DELETED",
+                    (false, false) => return None,
+                };
+                Some(WatchEvent { kind, object: obj })
+            }
+        }
+    }
+}
+
+fn too_old(requested: i64, compacted: i64) -> WatchEvent {
+    let s = StatusError::resource_expired(format!(
+        "too old resource version: {requested} ({compacted})"
+    ));
+    WatchEvent { kind: "ERROR", object: s.to_status() }
+}
