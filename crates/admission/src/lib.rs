@@ -1,1 +1,67 @@
-//! placeholder
+//! kaiser's admission chain: plugins that may refuse a write after
+//! authorization and before storage.
+//!
+//! Holds the chain and the built-in plugins (NamespaceLifecycle so far).
+//! Takes typed attributes; never serves HTTP.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kaiser_apimachinery::{GroupResource, StatusError};
+use kaiser_auth::UserInfo;
+use serde_json::Value;
+
+mod namespace_lifecycle;
+
+pub use namespace_lifecycle::NamespaceLifecycle;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+    Connect,
+}
+
+/// What admission sees of a request.
+#[derive(Clone, Debug)]
+pub struct Attributes<'a> {
+    pub operation: Operation,
+    pub resource: GroupResource,
+    pub subresource: &'a str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub object: Option<&'a Value>,
+    pub user: &'a UserInfo,
+    pub dry_run: bool,
+}
+
+/// One admission plugin.
+#[async_trait]
+pub trait Plugin: Send + Sync {
+    fn name(&self) -> &'static str;
+    async fn validate(&self, attrs: &Attributes<'_>) -> Result<(), StatusError>;
+}
+
+/// The plugins in order; the first refusal wins.
+#[derive(Clone, Default)]
+pub struct Chain {
+    plugins: Vec<Arc<dyn Plugin>>,
+}
+
+impl Chain {
+    pub fn new(plugins: Vec<Arc<dyn Plugin>>) -> Self {
+        Chain { plugins }
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.plugins.iter().map(|p| p.name()).collect()
+    }
+
+    pub async fn validate(&self, attrs: &Attributes<'_>) -> Result<(), StatusError> {
+        for p in &self.plugins {
+            p.validate(attrs).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,1 +1,11 @@
-//! placeholder
+//! kaiser's authentication and authorization.
+//!
+//! Owns `UserInfo`, the authenticators (x509 client certificates so far) and
+//! the authorizers (the bootstrap policy subset: `system:masters`, discovery
+//! and public-info paths). Takes typed inputs; never speaks HTTP.
+
+pub mod authn;
+pub mod authz;
+
+pub use authn::{UserInfo, anonymous, user_from_certificate};
+pub use authz::{Attributes, Decision, authorize, forbidden_message};

@@ -1,0 +1,73 @@
+//! NamespaceLifecycle: no new content in a missing or terminating namespace,
+//! and the system namespaces cannot be deleted.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kaiser_apimachinery::status::{StatusCause, StatusDetails};
+use kaiser_apimachinery::{GroupResource, StatusError, meta};
+use kaiser_registry::Store;
+
+use crate::{Attributes, Operation, Plugin};
+
+/// Namespaces that exist for the cluster's own use and are never deleted.
+pub const IMMORTAL: &[&str] = &["default", "kube-system", "kube-public"];
+
+pub struct NamespaceLifecycle {
+    namespaces: Arc<Store>,
+}
+
+impl NamespaceLifecycle {
+    pub fn new(namespaces: Arc<Store>) -> Self {
+        NamespaceLifecycle { namespaces }
+    }
+}
+
+#[async_trait]
+impl Plugin for NamespaceLifecycle {
+    fn name(&self) -> &'static str {
+        "NamespaceLifecycle"
+    }
+
+    async fn validate(&self, a: &Attributes<'_>) -> Result<(), StatusError> {
+        let ns_gr = GroupResource::new("", "namespaces");
+        if a.resource == ns_gr {
+            if a.operation == Operation::Delete && IMMORTAL.contains(&a.name) {
+                return Err(StatusError::forbidden_object(
+                    &ns_gr,
+                    a.name,
+                    "this namespace may not be deleted",
+                ));
+            }
+            return Ok(());
+        }
+        if a.namespace.is_empty() || a.operation != Operation::Create {
+            return Ok(());
+        }
+        let ns = match self.namespaces.get("", a.namespace).await {
+            Ok(ns) => ns,
+            Err(e) if e.code == 404 => {
+                return Err(StatusError::not_found(&ns_gr, a.namespace));
+            }
+            Err(e) => return Err(e),
+        };
+        if meta::deletion_timestamp(&ns).is_some() {
+            let mut e = StatusError::forbidden_object(
+                &a.resource,
+                a.name,
+                &format!(
+                    "unable to create new content in namespace {} because it is being terminated",
+                    a.namespace
+                ),
+            );
+            let d = e.details.get_or_insert_with(StatusDetails::default);
+            d.causes.push(StatusCause {
+                kind: "NamespaceTerminating".into(),
+                message: format!("namespace {} is being terminated", a.namespace),
+                field: "metadata.namespace".into(),
+            });
+            return Err(e);
+        }
+        Ok(())
+    }
+}
