@@ -1,0 +1,167 @@
+//! The generic API server around the chain: the filters that run once per
+//! request (panic recovery, request info, authentication, authorization,
+//! body limit, timeout) and the paths PrepareRun installs (health, version,
+//! OpenAPI).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::header;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use kaiser_apimachinery::StatusError;
+use kaiser_auth::{Attributes, Decision, UserInfo};
+use serde_json::Value;
+
+use crate::healthz::{self, HealthChecks};
+use crate::http::{ApiRequest, Handler, Response, json_response, status_response};
+use crate::negotiation;
+use crate::openapi;
+use crate::request_info;
+use crate::resource_table::ResourceTable;
+
+/// Request bodies above this are refused with 413, as upstream (3 MiB).
+pub const MAX_REQUEST_BODY_BYTES: usize = 3 * 1024 * 1024;
+/// Non-watch requests end after this (upstream's `--request-timeout`).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything the serving loop needs to answer a request.
+pub struct GenericServer {
+    /// Aggregator → KubeAPIServer → APIExtensionsServer → 404.
+    pub chain: Handler,
+    pub health: HealthChecks,
+    /// The `/version` document.
+    pub version: Value,
+    /// Every table whose resources appear in OpenAPI.
+    pub tables: Vec<Arc<ResourceTable>>,
+}
+
+impl GenericServer {
+    /// Serves one request from a connection whose client certificate (if any)
+    /// authenticated `cert_user`.
+    pub async fn handle(self: Arc<Self>, req: http::Request<Incoming>, cert_user: Option<UserInfo>) -> Response {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let resp = AssertUnwindSafe(self.filters(req, cert_user)).catch_unwind().await;
+        let resp = resp.unwrap_or_else(|panic| {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            tracing::error!(%method, %path, panic = %msg, "handler panicked");
+            status_response(&StatusError::internal("a handler panicked; see the server log"))
+        });
+        tracing::debug!(%method, %path, code = resp.status().as_u16(), latency_us = started.elapsed().as_micros() as u64, "request");
+        resp
+    }
+
+    async fn filters(&self, req: http::Request<Incoming>, cert_user: Option<UserInfo>) -> Response {
+        let (parts, body) = req.into_parts();
+        let query: Vec<(String, String)> = parts
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let watch_param = query
+            .iter()
+            .any(|(k, v)| k == "watch" && matches!(v.as_str(), "true" | "1" | ""));
+        let info = request_info::parse(&parts.method, parts.uri.path(), watch_param);
+
+        // Authentication: a credential we cannot verify is a 401, no credential
+        // is the anonymous user.
+        let user = if parts.headers.contains_key(header::AUTHORIZATION) {
+            return status_response(&StatusError::unauthorized("Unauthorized"));
+        } else {
+            cert_user.unwrap_or_else(kaiser_auth::anonymous)
+        };
+
+        // Authorization.
+        let attrs = Attributes {
+            user: &user,
+            verb: &info.verb,
+            resource_request: info.is_resource_request,
+            path: &info.path,
+            namespace: &info.namespace,
+            api_group: &info.api_group,
+            resource: &info.resource,
+            subresource: &info.subresource,
+            name: &info.name,
+        };
+        if let Decision::Deny(reason) = kaiser_auth::authorize(&attrs) {
+            let err = if info.is_resource_request {
+                let gr = kaiser_apimachinery::GroupResource::new(&info.api_group, &info.resource);
+                StatusError::forbidden_object(&gr, &info.name, &reason)
+            } else {
+                StatusError::forbidden(reason)
+            };
+            return status_response(&err);
+        }
+
+        if !info.is_resource_request {
+            if let Some(r) = self.non_resource(&parts, &info.path, &query).await {
+                return r;
+            }
+        }
+
+        // Bodies are read whole, up to the limit.
+        let body = match Limited::new(body, MAX_REQUEST_BODY_BYTES).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return status_response(&StatusError::request_entity_too_large(format!(
+                    "Request entity too large: limit is {MAX_REQUEST_BODY_BYTES}"
+                )));
+            }
+            Err(e) => return status_response(&StatusError::bad_request(format!("error reading the request body: {e}"))),
+        };
+        let is_watch = info.verb == "watch";
+        let req = ApiRequest { parts, body, info, user, query };
+        let fut = (self.chain)(req);
+        if is_watch {
+            return fut.await;
+        }
+        match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
+            Ok(r) => r,
+            Err(_) => status_response(&StatusError::timeout(
+                "request did not complete within requested timeout - context deadline exceeded",
+            )),
+        }
+    }
+
+    /// Health, version and OpenAPI paths.
+    async fn non_resource(&self, parts: &http::request::Parts, path: &str, query: &[(String, String)]) -> Option<Response> {
+        if let Some(r) = healthz::serve(&self.health, path, query).await {
+            return Some(r);
+        }
+        let stores = || self.tables.iter().flat_map(|t| t.all()).collect::<Vec<_>>();
+        let version = self.version["gitVersion"].as_str().unwrap_or("");
+        let doc = match path {
+            "/version" | "/version/" => Some(self.version.clone()),
+            "/openapi/v2" => {
+                let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+                if let Err(e) = negotiation::negotiate(accept, negotiation::PLAIN) {
+                    return Some(status_response(&e));
+                }
+                Some(openapi::v2(&stores(), version))
+            }
+            "/openapi/v3" | "/openapi/v3/" => Some(openapi::v3_root(&stores(), version)),
+            p => match p.strip_prefix("/openapi/v3/") {
+                Some(gv) => match openapi::v3_group_version(&stores(), gv, version) {
+                    Some(d) => Some(d),
+                    None => return Some(status_response(&StatusError::path_not_found())),
+                },
+                None => None,
+            },
+        }?;
+        Some(json_response(200, &doc, false))
+    }
+}
+
+/// Reads a whole body (used by tests and small helpers).
+pub async fn read_body(body: Incoming) -> Result<Bytes, hyper::Error> {
+    body.collect().await.map(|b| b.to_bytes())
+}

@@ -1,0 +1,397 @@
+//! Verb handlers: one generic implementation of get, list, watch, create,
+//! update, patch, delete and deletecollection over any resource-table entry.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header;
+use kaiser_admission::{Attributes, Chain, Operation};
+use kaiser_apimachinery::codec::{self, Format};
+use kaiser_apimachinery::list::ListOptions;
+use kaiser_apimachinery::patch::{self, PatchType};
+use kaiser_apimachinery::table::{self, IncludeObject};
+use kaiser_apimachinery::{GroupVersion, StatusError, meta};
+use kaiser_registry::{DeleteOptions, Store, WatchEvent};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+
+use crate::http::{ApiRequest, ChannelBody, Response, negotiated_response, status_response};
+use crate::negotiation::{self, Negotiated, Target};
+
+/// Watches without `timeoutSeconds` end after this long (upstream's
+/// `--min-request-timeout`), so clients re-establish them now and then.
+const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
+const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
+
+/// What verb handlers share.
+#[derive(Clone)]
+pub struct Scope {
+    pub admission: Chain,
+    /// Flips to true when the server starts shutting down; watches end.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// No-op validating admission inside the store's retry loop; the chain runs
+/// before the store call.
+fn admit_all(_: &Value, _: Option<&Value>) -> Result<(), StatusError> {
+    Ok(())
+}
+
+/// Serves one resource request against `store`.
+pub async fn serve(store: Arc<Store>, scope: &Scope, req: ApiRequest) -> Response {
+    match handle(&store, scope, &req).await {
+        Ok(r) => r,
+        Err(e) => status_response(&e),
+    }
+}
+
+async fn handle(store: &Arc<Store>, scope: &Scope, req: &ApiRequest) -> Result<Response, StatusError> {
+    let info = &store.info;
+    let ri = &req.info;
+    let gr = info.group_resource();
+    if !ri.subresource.is_empty() && !info.subresources.contains(&ri.subresource) || ri.parts.len() > 3 {
+        return Err(StatusError::path_not_found());
+    }
+    // Scope of the path must fit the resource.
+    let ns = ri.namespace.as_str();
+    let cluster_path_for_namespaced = info.namespaced && ns.is_empty() && !matches!(ri.verb.as_str(), "list" | "watch");
+    let namespaced_path_for_cluster = !info.namespaced && !ns.is_empty() && info.resource != "namespaces";
+    if cluster_path_for_namespaced || namespaced_path_for_cluster {
+        return Err(StatusError::path_not_found());
+    }
+    let ns = if info.namespaced { ns } else { "" };
+    if !info.has_verb(&ri.verb) {
+        return Err(StatusError::method_not_supported(&gr, &ri.verb));
+    }
+    let dry_run = dry_run(req)?;
+    let pretty = req.pretty();
+    match ri.verb.as_str() {
+        "get" => {
+            let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::OBJECTS)?;
+            let obj = store.get(ns, &ri.name).await?;
+            respond_object(store, req, 200, obj, n, pretty)
+        }
+        "list" => {
+            let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::OBJECTS)?;
+            let opts = ListOptions::from_query(req.query_pairs())?;
+            let list = store.list(ns, &opts).await?;
+            respond_list(store, req, list, n, pretty)
+        }
+        "watch" => {
+            let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::OBJECTS)?;
+            let mut opts = ListOptions::from_query(req.query_pairs())?;
+            opts.watch = true;
+            serve_watch(store, scope, req, ns, opts, n).await
+        }
+        "create" => {
+            let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
+            let mut obj = decode_body(req)?;
+            check_type(store, &mut obj, ns)?;
+            let name = meta::name(&obj).to_string();
+            admission(scope, req, Operation::Create, &gr, ns, &name, Some(&obj), dry_run).await?;
+            let created = store.create(obj, &admit_all, dry_run).await?;
+            Ok(negotiated_response(201, &created, n, pretty))
+        }
+        "update" => {
+            let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
+            let mut obj = decode_body(req)?;
+            check_type(store, &mut obj, ns)?;
+            let body_name = meta::name(&obj);
+            if body_name != ri.name {
+                return Err(StatusError::bad_request(format!(
+                    "the name of the object ({body_name}) does not match the name on the URL ({})",
+                    ri.name
+                )));
+            }
+            admission(scope, req, Operation::Update, &gr, ns, &ri.name, Some(&obj), dry_run).await?;
+            let apply = move |_old: Option<&Value>| Ok(obj.clone());
+            let (out, created) = store.update(ns, &ri.name, &apply, &admit_all, dry_run).await?;
+            Ok(negotiated_response(if created { 201 } else { 200 }, &out, n, pretty))
+        }
+        "patch" => {
+            let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
+            let ct = req.header(header::CONTENT_TYPE).unwrap_or("");
+            let base = ct.split(';').next().unwrap_or("").trim();
+            let Some(kind) = PatchType::from_content_type(base) else {
+                return Err(StatusError::unsupported_media_type(ct));
+            };
+            if kind == PatchType::Apply {
+                return Err(StatusError::unsupported_media_type(ct));
+            }
+            admission(scope, req, Operation::Update, &gr, ns, &ri.name, None, dry_run).await?;
+            let body = req.body.clone();
+            let expected_gv = info.api_version();
+            let kind_name = info.kind.clone();
+            let apply = move |old: Option<&Value>| {
+                let old = old.ok_or_else(|| StatusError::not_found(&gr, ""))?;
+                let mut patched = match kind {
+                    PatchType::Json => patch::apply_json_patch(old, &body)?,
+                    PatchType::Merge | PatchType::StrategicMerge => patch::apply_merge_patch(old, &body)?,
+                    PatchType::Apply => return Err(StatusError::unsupported_media_type("application/apply-patch+yaml")),
+                };
+                check_patched_type(&mut patched, &expected_gv, &kind_name)?;
+                Ok(patched)
+            };
+            let (out, _) = store.update(ns, &ri.name, &apply, &admit_all, dry_run).await?;
+            Ok(negotiated_response(200, &out, n, pretty))
+        }
+        "delete" => {
+            let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
+            let opts = delete_options(req, dry_run)?;
+            admission(scope, req, Operation::Delete, &gr, ns, &ri.name, None, opts.dry_run).await?;
+            let deleted = store.delete(ns, &ri.name, &opts, &admit_all).await?;
+            Ok(negotiated_response(if deleted.gone { 200 } else { 202 }, &deleted.body, n, pretty))
+        }
+        "deletecollection" => {
+            let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
+            let opts = delete_options(req, dry_run)?;
+            let list_opts = ListOptions::from_query(req.query_pairs())?;
+            admission(scope, req, Operation::Delete, &gr, ns, "", None, opts.dry_run).await?;
+            let out = store.delete_collection(ns, &list_opts, &opts, &admit_all).await?;
+            Ok(negotiated_response(200, &out, n, pretty))
+        }
+        other => Err(StatusError::method_not_supported(&gr, other)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn admission(
+    scope: &Scope,
+    req: &ApiRequest,
+    operation: Operation,
+    gr: &kaiser_apimachinery::GroupResource,
+    ns: &str,
+    name: &str,
+    object: Option<&Value>,
+    dry_run: bool,
+) -> Result<(), StatusError> {
+    scope
+        .admission
+        .validate(&Attributes {
+            operation,
+            resource: gr.clone(),
+            subresource: &req.info.subresource,
+            namespace: ns,
+            name,
+            object,
+            user: &req.user,
+            dry_run,
+        })
+        .await
+}
+
+fn dry_run(req: &ApiRequest) -> Result<bool, StatusError> {
+    let mut dry = false;
+    for (k, v) in req.query_pairs() {
+        if k == "dryRun" {
+            if v != "All" {
+                return Err(StatusError::bad_request(format!(
+                    "Invalid dryRun value: dryRun: Unsupported value: {v:?}: supported values: \"All\""
+                )));
+            }
+            dry = true;
+        }
+    }
+    Ok(dry)
+}
+
+fn decode_body(req: &ApiRequest) -> Result<Value, StatusError> {
+    let format = negotiation::body_format(req.header(header::CONTENT_TYPE))?;
+    if req.body.is_empty() {
+        return Err(StatusError::bad_request("the request body is empty; an object was expected"));
+    }
+    codec::decode(&req.body, format)
+}
+
+/// Fills in and checks `apiVersion`, `kind` and `metadata.namespace`.
+fn check_type(store: &Store, obj: &mut Value, ns: &str) -> Result<(), StatusError> {
+    let info = &store.info;
+    let expected_gv = info.api_version();
+    let Some(o) = obj.as_object_mut() else {
+        return Err(StatusError::bad_request("the body must be a JSON object"));
+    };
+    let api_version = o.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = o.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    if !api_version.is_empty() && GroupVersion::parse(&api_version) != info.group_version() {
+        return Err(StatusError::bad_request(format!(
+            "the API version in the data ({api_version}) does not match the expected API version ({expected_gv})"
+        )));
+    }
+    if !kind.is_empty() && kind != info.kind {
+        return Err(StatusError::bad_request(format!(
+            "the object provided is unrecognized (must be of type {}): kind {kind:?} was given",
+            info.kind
+        )));
+    }
+    o.insert("apiVersion".into(), Value::from(expected_gv));
+    o.insert("kind".into(), Value::from(info.kind.clone()));
+    if info.namespaced {
+        let body_ns = meta::namespace(obj).to_string();
+        if body_ns.is_empty() {
+            meta::set_str(obj, "namespace", ns);
+        } else if body_ns != ns {
+            return Err(StatusError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_patched_type(obj: &mut Value, expected_gv: &str, kind: &str) -> Result<(), StatusError> {
+    let Some(o) = obj.as_object_mut() else {
+        return Err(StatusError::bad_request("the patch produced something that is not an object"));
+    };
+    let av = o.get("apiVersion").and_then(Value::as_str).unwrap_or(expected_gv);
+    let k = o.get("kind").and_then(Value::as_str).unwrap_or(kind);
+    if av != expected_gv || k != kind {
+        return Err(StatusError::bad_request(format!(
+            "the patch changed the object's type to {av}, Kind={k}; it must stay {expected_gv}, Kind={kind}"
+        )));
+    }
+    Ok(())
+}
+
+fn delete_options(req: &ApiRequest, dry_run: bool) -> Result<DeleteOptions, StatusError> {
+    let mut opts = DeleteOptions { dry_run, ..Default::default() };
+    if !req.body.is_empty() {
+        let format = negotiation::body_format(req.header(header::CONTENT_TYPE))?;
+        let body = codec::decode(&req.body, format)?;
+        opts.grace_period_seconds = body.get("gracePeriodSeconds").and_then(Value::as_i64);
+        opts.propagation_policy = body.get("propagationPolicy").and_then(Value::as_str).map(str::to_string);
+        if let Some(p) = body.get("preconditions") {
+            opts.precondition_uid = p.get("uid").and_then(Value::as_str).map(str::to_string);
+            opts.precondition_resource_version = p.get("resourceVersion").and_then(Value::as_str).map(str::to_string);
+        }
+        if let Some(d) = body.get("dryRun").and_then(Value::as_array) {
+            for v in d {
+                if v.as_str() != Some("All") {
+                    return Err(StatusError::bad_request(format!("Invalid dryRun value: dryRun: Unsupported value: {v}: supported values: \"All\"")));
+                }
+                opts.dry_run = true;
+            }
+        }
+    }
+    if let Some(g) = req.query("gracePeriodSeconds") {
+        opts.grace_period_seconds = Some(g.parse().map_err(|_| StatusError::bad_request(format!("invalid gracePeriodSeconds: {g:?}")))?);
+    }
+    if let Some(p) = req.query("propagationPolicy") {
+        opts.propagation_policy = Some(p.to_string());
+    }
+    if let Some(p) = &opts.propagation_policy {
+        if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
+            return Err(StatusError::new(422, "Invalid", format!(
+                "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+            )));
+        }
+    }
+    Ok(opts)
+}
+
+fn include_object(req: &ApiRequest) -> Result<IncludeObject, StatusError> {
+    IncludeObject::parse(req.query("includeObject").unwrap_or(""))
+        .map_err(|m| StatusError::bad_request(format!("Unable to convert to Table as requested: {m}")))
+}
+
+/// A table of `objs`; `headers` adds the column definitions.
+fn to_table(store: &Store, req: &ApiRequest, objs: &[Value], list_meta: Value, headers: bool) -> Result<Value, StatusError> {
+    let include = include_object(req)?;
+    let strategy = &store.strategy;
+    let rows = objs
+        .iter()
+        .map(|o| (strategy.table_row(o), table::row_object(o, include)))
+        .collect();
+    let cols = headers.then(|| strategy.table_columns());
+    Ok(table::table(cols, rows, list_meta))
+}
+
+fn partial(obj: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+    })
+}
+
+fn respond_object(store: &Store, req: &ApiRequest, code: u16, obj: Value, n: Negotiated, pretty: bool) -> Result<Response, StatusError> {
+    let body = match n.target {
+        Target::Table => to_table(store, req, std::slice::from_ref(&obj), json!({"resourceVersion": meta::resource_version(&obj)}), true)?,
+        Target::PartialObjectMetadata => partial(&obj),
+        Target::PartialObjectMetadataList => {
+            return Err(StatusError::not_acceptable("you requested PartialObjectMetadataList, but the requested object is not a list"));
+        }
+        _ => obj,
+    };
+    Ok(negotiated_response(code, &body, n, pretty))
+}
+
+fn respond_list(store: &Store, req: &ApiRequest, list: Value, n: Negotiated, pretty: bool) -> Result<Response, StatusError> {
+    let items = list.get("items").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    let list_meta = list.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    let body = match n.target {
+        Target::Table => to_table(store, req, items, list_meta, true)?,
+        Target::PartialObjectMetadataList => json!({
+            "kind": "PartialObjectMetadataList",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": list_meta,
+            "items": items.iter().map(partial).collect::<Vec<_>>(),
+        }),
+        Target::PartialObjectMetadata => {
+            return Err(StatusError::not_acceptable("you requested PartialObjectMetadata, but the requested object is a list"));
+        }
+        _ => list,
+    };
+    Ok(negotiated_response(200, &body, n, pretty))
+}
+
+async fn serve_watch(store: &Arc<Store>, scope: &Scope, req: &ApiRequest, ns: &str, opts: ListOptions, n: Negotiated) -> Result<Response, StatusError> {
+    let include = include_object(req)?;
+    let timeout = opts.timeout_seconds.map(Duration::from_secs).unwrap_or(DEFAULT_WATCH_TIMEOUT);
+    let bookmarks = opts.allow_watch_bookmarks;
+    let mut w = store.watch(ns, &opts).await?;
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    let store = store.clone();
+    let mut shutdown = scope.shutdown.clone();
+    let target = n.target;
+    tokio::spawn(async move {
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut ticker = tokio::time::interval(BOOKMARK_INTERVAL);
+        ticker.tick().await;
+        let mut headers = true;
+        loop {
+            let event = tokio::select! {
+                e = w.next() => match e { Some(e) => e, None => break },
+                _ = ticker.tick(), if bookmarks => w.bookmark(),
+                _ = &mut deadline => break,
+                _ = shutdown.wait_for(|s| *s) => break,
+                _ = tx.closed() => break,
+            };
+            let line = encode_event(&store, event, target, include, &mut headers);
+            if tx.send(line).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut resp = http::Response::new(ChannelBody::new(rx));
+    resp.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json;stream=watch"));
+    Ok(resp)
+}
+
+/// One watch event as a JSON line, converted to a table row when asked.
+fn encode_event(store: &Store, e: WatchEvent, target: Target, include: IncludeObject, headers: &mut bool) -> Bytes {
+    let object = match (target, e.kind) {
+        (_, "ERROR" | "BOOKMARK") => e.object,
+        (Target::Table, _) => {
+            let row = (store.strategy.table_row(&e.object), table::row_object(&e.object, include));
+            let cols = std::mem::take(headers).then(|| store.strategy.table_columns());
+            table::table(cols, vec![row], json!({"resourceVersion": meta::resource_version(&e.object)}))
+        }
+        (Target::PartialObjectMetadata | Target::PartialObjectMetadataList, _) => partial(&e.object),
+        _ => e.object,
+    };
+    let mut line = codec::encode(&json!({"type": e.kind, "object": object}), Format::Json, false);
+    line.push(b'\n');
+    Bytes::from(line)
+}

@@ -1,0 +1,125 @@
+//! The request and response types every server in the chain shares, and
+//! the helpers that write bodies and `Status` errors.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http::{HeaderValue, StatusCode, header};
+use http_body::Frame;
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use kaiser_apimachinery::StatusError;
+use kaiser_apimachinery::codec::{self, Format};
+use kaiser_auth::UserInfo;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::negotiation::Negotiated;
+use crate::request_info::RequestInfo;
+
+pub type Body = BoxBody<Bytes, Infallible>;
+pub type Response = http::Response<Body>;
+
+/// A request after the filters: parsed, authenticated, authorized, body read.
+pub struct ApiRequest {
+    pub parts: http::request::Parts,
+    pub body: Bytes,
+    pub info: RequestInfo,
+    pub user: UserInfo,
+    pub query: Vec<(String, String)>,
+}
+
+impl ApiRequest {
+    pub fn query(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn query_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.query.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Pretty JSON when asked, or for command-line user agents, as upstream.
+    pub fn pretty(&self) -> bool {
+        match self.query("pretty") {
+            Some(v) => v == "true" || v == "1",
+            None => self
+                .header(header::USER_AGENT)
+                .is_some_and(|ua| ua.starts_with("curl") || ua.starts_with("Wget")),
+        }
+    }
+}
+
+/// A server in the chain: serves what it owns, hands the rest on.
+pub type Handler = Arc<dyn Fn(ApiRequest) -> BoxFuture<'static, Response> + Send + Sync>;
+
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
+
+pub fn bytes_response(code: u16, content_type: &str, body: impl Into<Bytes>) -> Response {
+    let mut r = http::Response::new(full(body));
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+pub fn json_response(code: u16, v: &Value, pretty: bool) -> Response {
+    bytes_response(code, "application/json", codec::encode(v, Format::Json, pretty))
+}
+
+/// Encodes `v` as negotiated.
+pub fn negotiated_response(code: u16, v: &Value, n: Negotiated, pretty: bool) -> Response {
+    bytes_response(code, &n.content_type(), codec::encode(v, n.format, pretty))
+}
+
+/// A `Status` error as JSON with its HTTP code.
+pub fn status_response(e: &StatusError) -> Response {
+    let mut r = json_response(e.code, &e.to_status(), false);
+    if let Some(secs) = e.details.as_ref().and_then(|d| d.retry_after_seconds) {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    r
+}
+
+pub fn text_response(code: u16, text: impl Into<String>) -> Response {
+    bytes_response(code, "text/plain; charset=utf-8", text.into())
+}
+
+/// A streamed body fed by a channel (watch responses).
+pub struct ChannelBody {
+    rx: mpsc::Receiver<Bytes>,
+}
+
+impl ChannelBody {
+    pub fn new(rx: mpsc::Receiver<Bytes>) -> Body {
+        ChannelBody { rx }.boxed()
+    }
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|o| o.map(|b| Ok(Frame::data(b))))
+    }
+}

@@ -1,0 +1,224 @@
+//! OpenAPI v2 and v3 documents generated from the resource tables: paths
+//! and operations with their group-version-kind and query parameters (what
+//! kubectl reads to learn, e.g., that `fieldValidation` is supported).
+//! Object schemas are placeholders until the schema engine lands.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use kaiser_registry::{ResourceInfo, Store};
+use serde_json::{Map, Value, json};
+
+/// The definition name upstream uses for a kind, e.g. `io.k8s.api.core.v1.ConfigMap`.
+pub fn definition_name(i: &ResourceInfo) -> String {
+    let pkg = if i.group.is_empty() {
+        "core".to_string()
+    } else if i.group.ends_with(".k8s.io") || !i.group.contains('.') {
+        i.group.split('.').next().unwrap_or("").to_string()
+    } else {
+        // Custom groups: reversed domain, as upstream names CRD definitions.
+        return format!("{}.{}.{}", i.group.split('.').rev().collect::<Vec<_>>().join("."), i.version, i.kind);
+    };
+    format!("io.k8s.api.{pkg}.{}.{}", i.version, i.kind)
+}
+
+fn op_id(verb: &str, i: &ResourceInfo, namespaced_path: bool, all_ns: bool) -> String {
+    let group: String = if i.group.is_empty() {
+        "Core".into()
+    } else {
+        i.group
+            .split('.')
+            .next()
+            .unwrap_or("")
+            .split('-')
+            .map(capitalize)
+            .collect()
+    };
+    let scope = if all_ns {
+        "ForAllNamespaces"
+    } else {
+        ""
+    };
+    let ns = if namespaced_path { "Namespaced" } else { "" };
+    format!("{verb}{group}{}{ns}{}{scope}", capitalize(&i.version), i.kind)
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn params(names: &[&str], v3: bool) -> Vec<Value> {
+    names
+        .iter()
+        .map(|n| {
+            if v3 {
+                json!({"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": true}})
+            } else {
+                json!({"name": n, "in": "query", "type": "string", "uniqueItems": true})
+            }
+        })
+        .collect()
+}
+
+fn operation(verb: &str, action: &str, i: &ResourceInfo, nsp: bool, all_ns: bool, query: &[&str], v3: bool) -> Value {
+    let schema_ref = if v3 {
+        format!("#/components/schemas/{}", definition_name(i))
+    } else {
+        format!("#/definitions/{}", definition_name(i))
+    };
+    let response = if v3 {
+        json!({"description": "OK", "content": {"application/json": {"schema": {"$ref": schema_ref}}}})
+    } else {
+        json!({"description": "OK", "schema": {"$ref": schema_ref}})
+    };
+    json!({
+        "operationId": op_id(verb, i, nsp, all_ns),
+        "tags": [i.group_version().api_version().replace(['/', '.'], "_")],
+        "parameters": params(query, v3),
+        "responses": {"200": response},
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": {"group": i.group, "version": i.version, "kind": i.kind},
+    })
+}
+
+const WRITE_PARAMS: &[&str] = &["dryRun", "fieldManager", "fieldValidation", "pretty"];
+const PATCH_PARAMS: &[&str] = &["dryRun", "fieldManager", "fieldValidation", "force", "pretty"];
+const LIST_PARAMS: &[&str] = &[
+    "allowWatchBookmarks",
+    "continue",
+    "fieldSelector",
+    "labelSelector",
+    "limit",
+    "resourceVersion",
+    "resourceVersionMatch",
+    "sendInitialEvents",
+    "timeoutSeconds",
+    "watch",
+    "pretty",
+];
+
+fn add_paths(paths: &mut Map<String, Value>, i: &ResourceInfo, v3: bool) {
+    let root = if i.group.is_empty() {
+        format!("/api/{}", i.version)
+    } else {
+        format!("/apis/{}/{}", i.group, i.version)
+    };
+    let has = |v: &str| i.has_verb(v);
+    let coll = if i.namespaced {
+        format!("{root}/namespaces/{{namespace}}/{}", i.resource)
+    } else {
+        format!("{root}/{}", i.resource)
+    };
+    let mut c = Map::new();
+    if has("list") {
+        c.insert("get".into(), operation("list", "list", i, i.namespaced, false, LIST_PARAMS, v3));
+    }
+    if has("create") {
+        c.insert("post".into(), operation("create", "post", i, i.namespaced, false, WRITE_PARAMS, v3));
+    }
+    if has("deletecollection") {
+        c.insert("delete".into(), operation("deleteCollection", "deletecollection", i, i.namespaced, false, LIST_PARAMS, v3));
+    }
+    if !c.is_empty() {
+        paths.insert(coll.clone(), Value::Object(c));
+    }
+    let mut o = Map::new();
+    if has("get") {
+        o.insert("get".into(), operation("read", "get", i, i.namespaced, false, &["pretty"], v3));
+    }
+    if has("update") {
+        o.insert("put".into(), operation("replace", "put", i, i.namespaced, false, WRITE_PARAMS, v3));
+    }
+    if has("patch") {
+        o.insert("patch".into(), operation("patch", "patch", i, i.namespaced, false, PATCH_PARAMS, v3));
+    }
+    if has("delete") {
+        o.insert("delete".into(), operation("delete", "delete", i, i.namespaced, false, &["dryRun", "gracePeriodSeconds", "propagationPolicy", "pretty"], v3));
+    }
+    if !o.is_empty() {
+        paths.insert(format!("{coll}/{{name}}"), Value::Object(o));
+    }
+    if i.namespaced && has("list") {
+        let mut all = Map::new();
+        all.insert("get".into(), operation("list", "list", i, false, true, LIST_PARAMS, v3));
+        paths.insert(format!("{root}/{}", i.resource), Value::Object(all));
+    }
+}
+
+fn schema(i: &ResourceInfo) -> Value {
+    json!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+        "x-kubernetes-group-version-kind": [{"group": i.group, "version": i.version, "kind": i.kind}],
+    })
+}
+
+/// `/openapi/v2`.
+pub fn v2(stores: &[Arc<Store>], version: &str) -> Value {
+    let mut paths = Map::new();
+    let mut defs = Map::new();
+    for s in stores {
+        add_paths(&mut paths, &s.info, false);
+        defs.insert(definition_name(&s.info), schema(&s.info));
+    }
+    json!({
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": version},
+        "paths": paths,
+        "definitions": defs,
+    })
+}
+
+/// The `/openapi/v3/<prefix>` path of a group version.
+fn gv_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+/// One group version's v3 document, or `None` when nothing serves it.
+pub fn v3_group_version(stores: &[Arc<Store>], path: &str, version: &str) -> Option<Value> {
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    for s in stores {
+        if gv_path(&s.info.group, &s.info.version) == path {
+            add_paths(&mut paths, &s.info, true);
+            schemas.insert(definition_name(&s.info), schema(&s.info));
+        }
+    }
+    if paths.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": version},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }))
+}
+
+/// `/openapi/v3`: each group version with a content-hash URL.
+pub fn v3_root(stores: &[Arc<Store>], version: &str) -> Value {
+    let mut paths = Map::new();
+    for s in stores {
+        let p = gv_path(&s.info.group, &s.info.version);
+        if paths.contains_key(&p) {
+            continue;
+        }
+        let doc = v3_group_version(stores, &p, version).unwrap_or(Value::Null);
+        let mut h = DefaultHasher::new();
+        doc.to_string().hash(&mut h);
+        paths.insert(
+            p.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={:016X}", h.finish())}),
+        );
+    }
+    json!({"paths": paths})
+}
