@@ -1,1 +1,253 @@
-fn main() {}
+//! The `kaiser` binary: options → complete → validate → CreateServerChain →
+//! PrepareRun → Run, and signal handling. The only place the three servers
+//! (Aggregator, KubeAPIServer, APIExtensionsServer) meet.
+
+mod options;
+mod pki;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use kaiser_aggregator::Aggregator;
+use kaiser_apiextensions::ApiExtensionsServer;
+use kaiser_kubeapiserver::KubeApiServer;
+use kaiser_server::healthz::{Check, HealthChecks};
+use kaiser_server::{GenericServer, ResourceTable, Scope, chain, serve};
+use kaiser_storage::Storage;
+use kaiser_storage::embedded::EmbeddedStore;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use options::{Completed, Options};
+
+fn main() -> ExitCode {
+    let opts = match Options::try_parse() {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp => ExitCode::SUCCESS,
+                _ => ExitCode::from(1),
+            };
+        }
+    };
+    match opts.version.as_deref() {
+        Some("raw") => {
+            println!("{}", serde_json::to_string_pretty(&version_info()).unwrap_or_default());
+            return ExitCode::SUCCESS;
+        }
+        Some("false") | None => {}
+        Some(_) => {
+            println!("Kubernetes {}", options::git_version());
+            return ExitCode::SUCCESS;
+        }
+    }
+    let completed = match opts.complete() {
+        Ok(c) => c,
+        Err(errs) => {
+            for e in &errs {
+                eprintln!("Error: {e}");
+            }
+            eprintln!("kaiser did not start: {} invalid option(s)", errs.len());
+            return ExitCode::from(1);
+        }
+    };
+    init_logging(completed.verbosity);
+    if completed.verbosity >= 1 {
+        for f in options::describe(&opts) {
+            tracing::info!("FLAG: {f}");
+        }
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run(completed)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(v: u8) {
+    let level = match v {
+        0..=2 => tracing::Level::INFO,
+        3 | 4 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// The `/version` document, with upstream's fields.
+fn version_info() -> Value {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    json!({
+        "major": options::KUBE_MAJOR,
+        "minor": options::KUBE_MINOR,
+        "emulationMajor": options::KUBE_MAJOR,
+        "emulationMinor": options::KUBE_MINOR,
+        "minCompatibilityMajor": options::KUBE_MAJOR,
+        "minCompatibilityMinor": "32",
+        "gitVersion": options::git_version(),
+        "gitCommit": option_env!("KAISER_GIT_COMMIT").unwrap_or("unknown"),
+        "gitTreeState": "clean",
+        "buildDate": option_env!("KAISER_BUILD_DATE").unwrap_or("unknown"),
+        "goVersion": "none (rust)",
+        "compiler": "rustc",
+        "platform": format!("{}/{arch}", std::env::consts::OS),
+    })
+}
+
+/// Signals: the first SIGINT/SIGTERM starts a graceful shutdown, a second
+/// one exits at once.
+fn watch_signals(tx: watch::Sender<bool>) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::spawn(async move {
+        for n in 0.. {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            if n == 0 {
+                tracing::info!("shutdown signal received; shutting down gracefully (send another to exit at once)");
+                let _ = tx.send(true);
+            } else {
+                eprintln!("second shutdown signal: exiting now");
+                std::process::exit(1);
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The three servers joined by delegation, and what they share.
+struct ServerChain {
+    kube: KubeApiServer,
+    extensions: ApiExtensionsServer,
+    generic: Arc<GenericServer>,
+}
+
+fn create_server_chain(c: &Completed, storage: Arc<dyn Storage>, addr: SocketAddr, shutdown: watch::Receiver<bool>) -> ServerChain {
+    let kube = KubeApiServer::new(storage.clone());
+    let extensions = ApiExtensionsServer::new();
+    let scope = Scope {
+        admission: kube.admission(),
+        shutdown: shutdown.clone(),
+    };
+    let tables: Vec<Arc<ResourceTable>> = vec![kube.table.clone(), extensions.table.clone()];
+    // Built back to front: each server is handed its delegate.
+    let not_found = chain::not_found();
+    let extensions_handler = extensions.handler(scope.clone(), not_found);
+    let kube_handler = kube.handler(scope, extensions_handler);
+    let server_address = format!("{}:{}", c.advertise_address, addr.port());
+    let aggregator = Arc::new(Aggregator::new(tables.clone(), server_address));
+    let handler = aggregator.handler(kube_handler);
+    let generic = Arc::new(GenericServer {
+        chain: handler,
+        health: health_checks(storage, shutdown),
+        version: version_info(),
+        tables,
+    });
+    ServerChain { kube, extensions, generic }
+}
+
+fn health_checks(storage: Arc<dyn Storage>, shutdown: watch::Receiver<bool>) -> HealthChecks {
+    let store_check = {
+        let s = storage.clone();
+        Check::new("storage", move || {
+            let s = s.clone();
+            Box::pin(async move { s.check_health().await.map_err(|e| e.to_string()) })
+        })
+    };
+    let shutdown_check = Check::new("shutdown", move || {
+        let down = *shutdown.borrow();
+        Box::pin(async move { if down { Err("the server is shutting down".to_string()) } else { Ok(()) } })
+    });
+    HealthChecks {
+        livez: vec![Check::ping(), store_check.clone()],
+        readyz: vec![Check::ping(), store_check, shutdown_check],
+    }
+}
+
+fn load_tls(c: &Completed, pki: &pki::Pki) -> Result<Arc<rustls::ServerConfig>> {
+    let (cert_path, key_path) = match (&c.tls_cert_file, &c.tls_private_key_file) {
+        (Some(cert), Some(key)) => (cert.clone(), key.clone()),
+        _ => (pki.serving_cert.clone(), pki.serving_key.clone()),
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
+        .with_context(|| format!("reading {}", cert_path.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing {}", cert_path.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
+    let ca_path = c.client_ca_file.clone().unwrap_or_else(|| pki.ca_cert.clone());
+    let client_ca: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&ca_path)
+        .with_context(|| format!("reading {}", ca_path.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing {}", ca_path.display()))?;
+    Ok(serve::tls_config(chain, key, client_ca)?)
+}
+
+async fn run(c: Completed) -> Result<()> {
+    let started = Instant::now();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    watch_signals(shutdown_tx)?;
+
+    if !c.etcd_servers.is_empty() {
+        bail!("--etcd-servers: the etcd storage backend is not available in this build yet; omit the flag to use the embedded store");
+    }
+    std::fs::create_dir_all(&c.data_dir).with_context(|| format!("creating --data-dir {}", c.data_dir.display()))?;
+    let storage: Arc<dyn Storage> = Arc::new(
+        EmbeddedStore::open(&c.data_dir.join("store")).with_context(|| format!("opening the store in {}", c.data_dir.display()))?,
+    );
+    let pki = pki::ensure(&c.cert_dir, &[c.first_service_ip, c.advertise_address, c.bind_address])?;
+    let tls = load_tls(&c, &pki)?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(c.bind_address, c.secure_port))
+        .await
+        .with_context(|| format!("listening on {}:{}", c.bind_address, c.secure_port))?;
+    let addr = listener.local_addr()?;
+
+    // CreateServerChain.
+    let ServerChain { kube, extensions, generic } = create_server_chain(&c, storage.clone(), addr, shutdown_rx.clone());
+
+    // PrepareRun: bootstrap objects, controllers, kubeconfig.
+    kube.bootstrap().await.map_err(|e| anyhow::anyhow!("creating the system namespaces: {e}"))?;
+    kube.start_controllers(vec![kube.table.clone(), extensions.table.clone()], shutdown_rx.clone());
+    tokio::spawn(kaiser_storage::compactor::run(storage.clone(), c.compaction_interval, shutdown_rx.clone()));
+    let host = match c.advertise_address {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    let kubeconfig = c.data_dir.join("admin.kubeconfig");
+    let ca_pem = std::fs::read(&pki.ca_cert)?;
+    pki::write_kubeconfig(&kubeconfig, &format!("https://{host}:{}", addr.port()), &ca_pem, &pki)?;
+
+    // Run.
+    tracing::info!(address = %addr, startup_ms = started.elapsed().as_millis() as u64, "Serving securely on {addr}");
+    println!("kaiser is ready: kubectl --kubeconfig {} get ns", kubeconfig.display());
+    serve::serve(listener, tls, generic, shutdown_rx, c.shutdown_grace).await?;
+    storage.close().await.context("flushing the store")?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}

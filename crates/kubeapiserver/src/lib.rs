@@ -1,1 +1,91 @@
-//! placeholder
+//! **KubeAPIServer**: the built-in resources, their strategies, the
+//! bootstrap objects and the in-process controllers that upstream's
+//! control plane runs for them (namespace finalization).
+//!
+//! Knows nothing of CRDs or the aggregator; reaches clients only through
+//! the generic server's handlers.
+
+pub mod core;
+mod namespace_controller;
+
+use std::sync::Arc;
+
+use kaiser_admission::{Chain, NamespaceLifecycle};
+use kaiser_apimachinery::StatusError;
+use kaiser_registry::{ResourceInfo, Store, Strategy};
+use kaiser_server::{Handler, ResourceTable, Scope, chain};
+use kaiser_storage::Storage;
+use serde_json::json;
+use tokio::sync::watch;
+
+/// The namespaces every cluster has.
+pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// The built-in API server.
+pub struct KubeApiServer {
+    pub table: Arc<ResourceTable>,
+    pub namespaces: Arc<Store>,
+    namespace_finalizer: Arc<Store>,
+}
+
+fn store(info: ResourceInfo, strategy: impl Strategy + 'static, storage: &Arc<dyn Storage>) -> Arc<Store> {
+    Arc::new(Store::new(info, Arc::new(strategy), storage.clone()))
+}
+
+impl KubeApiServer {
+    /// Builds the resource table over `storage`.
+    pub fn new(storage: Arc<dyn Storage>) -> Self {
+        let namespaces = store(core::namespace::info(), core::namespace::NamespaceStrategy, &storage);
+        let namespace_finalizer = store(
+            core::namespace::info(),
+            core::namespace::NamespaceFinalizeStrategy,
+            &storage,
+        );
+        let table = Arc::new(ResourceTable::new());
+        table.insert(vec![
+            store(core::configmap::info(), core::configmap::ConfigMapStrategy, &storage),
+            store(core::event::info(), core::event::EventStrategy, &storage),
+            namespaces.clone(),
+            store(core::secret::info(), core::secret::SecretStrategy, &storage),
+            store(core::serviceaccount::info(), core::serviceaccount::ServiceAccountStrategy, &storage),
+        ]);
+        KubeApiServer {
+            table,
+            namespaces,
+            namespace_finalizer,
+        }
+    }
+
+    /// The admission plugins for the whole chain.
+    pub fn admission(&self) -> Chain {
+        Chain::new(vec![Arc::new(NamespaceLifecycle::new(self.namespaces.clone()))])
+    }
+
+    /// Serves the built-in resources; everything else goes to `delegate`.
+    pub fn handler(&self, scope: Scope, delegate: Handler) -> Handler {
+        chain::resource_server(self.table.clone(), scope, delegate)
+    }
+
+    /// Creates the system namespaces when missing (a post-start hook).
+    pub async fn bootstrap(&self) -> Result<(), StatusError> {
+        for ns in SYSTEM_NAMESPACES {
+            let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            match self.namespaces.create(obj, &|_, _| Ok(()), false).await {
+                Ok(_) => tracing::info!(namespace = ns, "created system namespace"),
+                Err(e) if e.reason == "AlreadyExists" => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the in-process controllers; they stop when `shutdown` turns true.
+    pub fn start_controllers(&self, content: Vec<Arc<ResourceTable>>, shutdown: watch::Receiver<bool>) {
+        tokio::spawn(namespace_controller::run(
+            self.namespaces.clone(),
+            self.namespace_finalizer.clone(),
+            content,
+            shutdown,
+        ));
+    }
+}

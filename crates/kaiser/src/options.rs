@@ -1,0 +1,323 @@
+//! The command line: kube-apiserver's flag names where upstream has the
+//! flag, completed with defaults, then validated with every error reported.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// The Kubernetes API version kaiser serves.
+pub const KUBE_MAJOR: &str = "1";
+pub const KUBE_MINOR: &str = "33";
+
+/// `v1.33.0-kaiser.<crate version>`.
+pub fn git_version() -> String {
+    format!("v{KUBE_MAJOR}.{KUBE_MINOR}.0-kaiser.{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// kaiser: a Kubernetes API server (the Kubernetes 1.33 API) in one binary.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "kaiser", disable_version_flag = true, allow_negative_numbers = true)]
+pub struct Options {
+    /// Print version information and quit (`--version=raw` prints the JSON document).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "true|raw")]
+    pub version: Option<String>,
+
+    /// Log level verbosity: 0 for start-up lines and warnings, 1 adds the flags,
+    /// 3 adds every request, 5 everything.
+    #[arg(short = 'v', long = "v", default_value_t = 0, value_name = "LEVEL")]
+    pub verbosity: u8,
+
+    /// The IP address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_address: String,
+
+    /// The port to serve HTTPS on (0 picks a free port).
+    #[arg(long, default_value_t = 6443)]
+    pub secure_port: i64,
+
+    /// Where kaiser keeps its store, certificates and admin kubeconfig.
+    #[arg(long, default_value = "kaiser-data")]
+    pub data_dir: PathBuf,
+
+    /// Where generated certificates live (default: <data-dir>/pki).
+    #[arg(long)]
+    pub cert_dir: Option<PathBuf>,
+
+    /// Serving certificate (PEM); with --tls-private-key-file replaces the generated one.
+    #[arg(long)]
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// Private key of --tls-cert-file (PEM).
+    #[arg(long)]
+    pub tls_private_key_file: Option<PathBuf>,
+
+    /// CA bundle (PEM) that client certificates must chain to (default: the generated CA).
+    #[arg(long)]
+    pub client_ca_file: Option<PathBuf>,
+
+    /// etcd v3 endpoints, comma separated; empty means the embedded store.
+    #[arg(long, value_delimiter = ',')]
+    pub etcd_servers: Vec<String>,
+
+    /// How often history older than one interval is compacted (Go duration, 0 disables).
+    #[arg(long, default_value = "5m")]
+    pub etcd_compaction_interval: String,
+
+    /// The CIDR from which Service cluster IPs are allocated.
+    #[arg(long, default_value = "10.0.0.0/24")]
+    pub service_cluster_ip_range: String,
+
+    /// The address advertised to clients (default: the bind address, or 127.0.0.1).
+    #[arg(long)]
+    pub advertise_address: Option<String>,
+
+    /// How long in-flight requests may run after a shutdown signal (Go duration).
+    #[arg(long, default_value = "30s")]
+    pub shutdown_grace_period: String,
+}
+
+/// Options after defaulting and validation, in the types the server uses.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub verbosity: u8,
+    pub bind_address: IpAddr,
+    pub secure_port: u16,
+    pub data_dir: PathBuf,
+    pub cert_dir: PathBuf,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_private_key_file: Option<PathBuf>,
+    pub client_ca_file: Option<PathBuf>,
+    pub etcd_servers: Vec<String>,
+    pub compaction_interval: Duration,
+    pub first_service_ip: IpAddr,
+    pub advertise_address: IpAddr,
+    pub shutdown_grace: Duration,
+}
+
+impl Options {
+    /// Completes defaults and validates; returns every error found.
+    pub fn complete(&self) -> Result<Completed, Vec<String>> {
+        let mut errs = Vec::new();
+        let bind_address = match self.bind_address.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) => {
+                errs.push(format!("--bind-address {:?} is not a valid IP address", self.bind_address));
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            }
+        };
+        let secure_port = match u16::try_from(self.secure_port) {
+            Ok(p) => p,
+            Err(_) => {
+                errs.push(format!(
+                    "--secure-port {} must be between 0 and 65535, inclusive (0 picks a free port)",
+                    self.secure_port
+                ));
+                0
+            }
+        };
+        match (&self.tls_cert_file, &self.tls_private_key_file) {
+            (Some(_), None) => errs.push("--tls-private-key-file is required when --tls-cert-file is set".into()),
+            (None, Some(_)) => errs.push("--tls-cert-file is required when --tls-private-key-file is set".into()),
+            _ => {}
+        }
+        for (flag, f) in [
+            ("--tls-cert-file", &self.tls_cert_file),
+            ("--tls-private-key-file", &self.tls_private_key_file),
+            ("--client-ca-file", &self.client_ca_file),
+        ] {
+            if let Some(p) = f {
+                if !p.is_file() {
+                    errs.push(format!("{flag} {}: no such file", p.display()));
+                }
+            }
+        }
+        for s in &self.etcd_servers {
+            if let Err(e) = validate_etcd_server(s) {
+                errs.push(format!("--etcd-servers: {e}"));
+            }
+        }
+        let compaction_interval = parse_duration(&self.etcd_compaction_interval).unwrap_or_else(|e| {
+            errs.push(format!("--etcd-compaction-interval: {e}"));
+            Duration::ZERO
+        });
+        let shutdown_grace = parse_duration(&self.shutdown_grace_period).unwrap_or_else(|e| {
+            errs.push(format!("--shutdown-grace-period: {e}"));
+            Duration::ZERO
+        });
+        let first_service_ip = match parse_cidr(&self.service_cluster_ip_range) {
+            Ok(c) => first_ip(c),
+            Err(e) => {
+                errs.push(format!("--service-cluster-ip-range: {e}"));
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            }
+        };
+        let advertise_address = match &self.advertise_address {
+            Some(a) => a.parse::<IpAddr>().unwrap_or_else(|_| {
+                errs.push(format!("--advertise-address {a:?} is not a valid IP address"));
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            }),
+            None if bind_address.is_unspecified() => match bind_address {
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            },
+            None => bind_address,
+        };
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        let cert_dir = self.cert_dir.clone().unwrap_or_else(|| self.data_dir.join("pki"));
+        Ok(Completed {
+            verbosity: self.verbosity,
+            bind_address,
+            secure_port,
+            data_dir: self.data_dir.clone(),
+            cert_dir,
+            tls_cert_file: self.tls_cert_file.clone(),
+            tls_private_key_file: self.tls_private_key_file.clone(),
+            client_ca_file: self.client_ca_file.clone(),
+            etcd_servers: self.etcd_servers.clone(),
+            compaction_interval,
+            first_service_ip,
+            advertise_address,
+            shutdown_grace,
+        })
+    }
+}
+
+fn validate_etcd_server(s: &str) -> Result<(), String> {
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+        .ok_or_else(|| format!("{s:?} must start with http:// or https://"))?;
+    let hostport = rest.trim_end_matches('/');
+    let (host, port) = hostport
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{s:?} must name a port"))?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!("{s:?} is not a valid host:port"));
+    }
+    Ok(())
+}
+
+/// Parses a Go-style duration: `300ms`, `30s`, `5m`, `1h30m`, `0`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = Duration::ZERO;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        if c == 'm' && chars.peek() == Some(&'s') {
+            unit.push('s');
+            chars.next();
+        }
+        let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+        let secs = match unit.as_str() {
+            "ms" => n / 1000.0,
+            "s" => n,
+            "m" => n * 60.0,
+            "h" => n * 3600.0,
+            _ => return Err(format!("invalid duration {s:?}: unknown unit {unit:?}")),
+        };
+        total += Duration::from_secs_f64(secs);
+        num.clear();
+        any = true;
+    }
+    if !num.is_empty() || !any {
+        return Err(format!("invalid duration {s:?}: a unit (ms, s, m, h) is required"));
+    }
+    Ok(total)
+}
+
+fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
+    let (ip, bits) = s.split_once('/').ok_or_else(|| format!("{s:?} is not a CIDR"))?;
+    let ip: IpAddr = ip.parse().map_err(|_| format!("{s:?} is not a CIDR"))?;
+    let bits: u8 = bits.parse().map_err(|_| format!("{s:?} is not a CIDR"))?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    if bits > max || bits + 2 > max {
+        return Err(format!("{s:?} is too small to allocate service IPs from"));
+    }
+    Ok((ip, bits))
+}
+
+/// The first usable address of a CIDR (the `kubernetes` Service's IP).
+fn first_ip((ip, bits): (IpAddr, u8)) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            IpAddr::V4(Ipv4Addr::from((u32::from(v4) & mask) + 1))
+        }
+        IpAddr::V6(v6) => {
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            IpAddr::V6(Ipv6Addr::from((u128::from(v6) & mask) + 1))
+        }
+    }
+}
+
+/// The flags as `--name=value` lines, for the start-up log.
+pub fn describe(o: &Options) -> Vec<String> {
+    let opt = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    vec![
+        format!("--advertise-address={}", o.advertise_address.clone().unwrap_or_default()),
+        format!("--bind-address={}", o.bind_address),
+        format!("--cert-dir={}", opt(&o.cert_dir)),
+        format!("--client-ca-file={}", opt(&o.client_ca_file)),
+        format!("--data-dir={}", o.data_dir.display()),
+        format!("--etcd-compaction-interval={}", o.etcd_compaction_interval),
+        format!("--etcd-servers={}", o.etcd_servers.join(",")),
+        format!("--secure-port={}", o.secure_port),
+        format!("--service-cluster-ip-range={}", o.service_cluster_ip_range),
+        format!("--shutdown-grace-period={}", o.shutdown_grace_period),
+        format!("--tls-cert-file={}", opt(&o.tls_cert_file)),
+        format!("--tls-private-key-file={}", opt(&o.tls_private_key_file)),
+        format!("--v={}", o.verbosity),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Options {
+        Options::try_parse_from(std::iter::once("kaiser").chain(args.iter().copied())).expect("parses")
+    }
+
+    #[test]
+    fn defaults_complete() {
+        let c = parse(&[]).complete().expect("valid");
+        assert_eq!(c.secure_port, 6443);
+        assert_eq!(c.bind_address.to_string(), "127.0.0.1");
+        assert_eq!(c.first_service_ip.to_string(), "10.0.0.1");
+        assert_eq!(c.cert_dir, PathBuf::from("kaiser-data/pki"));
+        assert_eq!(c.compaction_interval, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn every_error_is_reported() {
+        let errs = parse(&["--secure-port=-1", "--bind-address=nope", "--etcd-servers=foo", "--service-cluster-ip-range=x"])
+            .complete()
+            .expect_err("invalid");
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(errs[0].contains("--bind-address"));
+        assert!(errs[1].contains("--secure-port -1"));
+    }
+
+    #[test]
+    fn durations_and_cidrs() {
+        assert_eq!(parse_duration("1h30m").expect("ok"), Duration::from_secs(5400));
+        assert_eq!(parse_duration("250ms").expect("ok"), Duration::from_millis(250));
+        assert!(parse_duration("5").is_err());
+        assert_eq!(first_ip(parse_cidr("fd00::/108").expect("ok")).to_string(), "fd00::1");
+        assert!(validate_etcd_server("https://127.0.0.1:2379").is_ok());
+        assert!(Options::try_parse_from(["kaiser", "--no-such-flag"]).is_err());
+    }
+}

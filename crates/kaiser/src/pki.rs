@@ -1,0 +1,212 @@
+//! Zero-config certificates: a CA, a serving certificate and an admin client
+//! certificate, generated once in the cert dir and reused (renewed when
+//! close to expiry), and the admin kubeconfig.
+
+use std::fs;
+use std::io::Write;
+use std::net::IpAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use base64::Engine;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+
+const CA_DAYS: i64 = 3650;
+const LEAF_DAYS: i64 = 365;
+/// Leaf certificates are renewed this close to expiry.
+const RENEW_BEFORE_DAYS: i64 = 30;
+
+/// The user and group of the admin client certificate.
+pub const ADMIN_USER: &str = "kubernetes-admin";
+pub const ADMIN_GROUP: &str = "system:masters";
+
+/// Paths of the PEM files in use.
+#[derive(Debug, Clone)]
+pub struct Pki {
+    pub ca_cert: PathBuf,
+    pub serving_cert: PathBuf,
+    pub serving_key: PathBuf,
+    pub admin_cert: PathBuf,
+    pub admin_key: PathBuf,
+}
+
+fn write_private(path: &Path, contents: &str, mode: u32) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()?;
+    fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn validity(params: &mut CertificateParams, days: i64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let to = |secs: i64| rcgen::date_time_ymd(1970, 1, 1) + time_offset(secs);
+    params.not_before = to(now - 3600);
+    params.not_after = to(now + days * 86_400);
+}
+
+fn time_offset(secs: i64) -> std::time::Duration {
+    std::time::Duration::from_secs(secs.max(0) as u64)
+}
+
+/// Seconds until the certificate in `pem` expires; `None` if unreadable.
+fn seconds_left(pem: &str) -> Option<i64> {
+    let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
+    let cert = p.parse_x509().ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs() as i64;
+    Some(cert.validity().not_after.timestamp() - now)
+}
+
+fn fresh(cert: &Path, key: &Path) -> bool {
+    key.is_file()
+        && fs::read_to_string(cert)
+            .ok()
+            .and_then(|p| seconds_left(&p))
+            .is_some_and(|s| s > RENEW_BEFORE_DAYS * 86_400)
+}
+
+/// Creates what is missing or near expiry in `dir`; returns the paths.
+pub fn ensure(dir: &Path, sans_ips: &[IpAddr]) -> Result<Pki> {
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let pki = Pki {
+        ca_cert: dir.join("ca.crt"),
+        serving_cert: dir.join("apiserver.crt"),
+        serving_key: dir.join("apiserver.key"),
+        admin_cert: dir.join("admin.crt"),
+        admin_key: dir.join("admin.key"),
+    };
+    let ca_key_path = dir.join("ca.key");
+    let (ca_key, issuer) = if fresh(&pki.ca_cert, &ca_key_path) {
+        let key = KeyPair::from_pem(&fs::read_to_string(&ca_key_path)?).context("reading the CA key")?;
+        let pem = fs::read_to_string(&pki.ca_cert)?;
+        let issuer = Issuer::from_ca_cert_pem(&pem, KeyPair::from_pem(&key.serialize_pem())?)
+            .context("reading the CA certificate")?;
+        (key, issuer)
+    } else {
+        tracing::info!(dir = %dir.display(), "generating a new cluster CA");
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, "kaiser-ca");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        validity(&mut params, CA_DAYS);
+        let cert = params.self_signed(&key)?;
+        write_private(&ca_key_path, &key.serialize_pem(), 0o600)?;
+        write_private(&pki.ca_cert, &cert.pem(), 0o644)?;
+        // A new CA invalidates every leaf signed by the old one.
+        let _ = fs::remove_file(&pki.serving_cert);
+        let _ = fs::remove_file(&pki.admin_cert);
+        let issuer = Issuer::new(params, KeyPair::from_pem(&key.serialize_pem())?);
+        (key, issuer)
+    };
+    drop(ca_key);
+    if !fresh(&pki.serving_cert, &pki.serving_key) {
+        let mut names: Vec<String> = [
+            "localhost",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        names.extend(["127.0.0.1".to_string(), "::1".to_string()]);
+        for ip in sans_ips {
+            if !ip.is_unspecified() && !names.contains(&ip.to_string()) {
+                names.push(ip.to_string());
+            }
+        }
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.subject_alt_names = names
+            .iter()
+            .map(|n| match n.parse::<IpAddr>() {
+                Ok(ip) => Ok(SanType::IpAddress(ip)),
+                Err(_) => n.clone().try_into().map(SanType::DnsName),
+            })
+            .collect::<Result<_, _>>()?;
+        params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        validity(&mut params, LEAF_DAYS);
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &issuer)?;
+        write_private(&pki.serving_key, &key.serialize_pem(), 0o600)?;
+        write_private(&pki.serving_cert, &cert.pem(), 0o644)?;
+    }
+    if !fresh(&pki.admin_cert, &pki.admin_key) {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, ADMIN_USER);
+        params.distinguished_name.push(DnType::OrganizationName, ADMIN_GROUP);
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        validity(&mut params, LEAF_DAYS);
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &issuer)?;
+        write_private(&pki.admin_key, &key.serialize_pem(), 0o600)?;
+        write_private(&pki.admin_cert, &cert.pem(), 0o644)?;
+    }
+    Ok(pki)
+}
+
+/// Writes `<data-dir>/admin.kubeconfig` for `server` (rewritten each start,
+/// since the port may change).
+pub fn write_kubeconfig(path: &Path, server: &str, ca_pem: &[u8], pki: &Pki) -> Result<()> {
+    let b64 = |p: &Path| -> Result<String> {
+        Ok(base64::engine::general_purpose::STANDARD.encode(fs::read(p).with_context(|| format!("reading {}", p.display()))?))
+    };
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let cfg = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: kaiser\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: {ADMIN_USER}\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: kaiser\n  context:\n    cluster: kaiser\n    user: {ADMIN_USER}\n    namespace: default\ncurrent-context: kaiser\npreferences: {{}}\n",
+        b64(&pki.admin_cert)?,
+        b64(&pki.admin_key)?,
+    );
+    write_private(path, &cfg, 0o600)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generates_once_and_reuses() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ip: IpAddr = "10.0.0.1".parse().expect("ip");
+        let p = ensure(dir.path(), &[ip]).expect("generate");
+        let first = fs::read(&p.serving_cert).expect("read");
+        let p2 = ensure(dir.path(), &[ip]).expect("reuse");
+        assert_eq!(fs::read(&p2.serving_cert).expect("read"), first);
+        let pem = fs::read_to_string(&p.serving_cert).expect("read");
+        let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).expect("pem");
+        let cert = parsed.parse_x509().expect("x509");
+        let sans = format!("{:?}", cert.subject_alternative_name().expect("ext").expect("sans").value);
+        for want in ["kubernetes.default.svc.cluster.local", "localhost"] {
+            assert!(sans.contains(want), "{sans}");
+        }
+        let admin = fs::read(&p.admin_cert).expect("read");
+        let (_, apem) = x509_parser::pem::parse_x509_pem(&admin).expect("pem");
+        let user = kaiser_auth::user_from_certificate(&apem.contents).expect("user");
+        assert_eq!(user.name, ADMIN_USER);
+        assert!(user.groups.contains(&ADMIN_GROUP.to_string()));
+        let key_mode = fs::metadata(dir.path().join("ca.key")).expect("meta");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(key_mode.permissions().mode() & 0o777, 0o600);
+    }
+}
