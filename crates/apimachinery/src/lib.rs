@@ -11,6 +11,7 @@ pub mod labels;
 pub mod list;
 pub mod meta;
 pub mod patch;
+pub mod protobuf;
 pub mod status;
 pub mod table;
 pub mod time;

@@ -81,17 +81,22 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(v: u8) {
-    let level = match v {
-        0..=2 => tracing::Level::INFO,
-        3 | 4 => tracing::Level::DEBUG,
-        _ => tracing::Level::TRACE,
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let ours = match v {
+        0..=2 => LevelFilter::INFO,
+        3 | 4 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
     };
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
+    // Libraries (hyper, h2, rustls) speak only at -v=6 and above.
+    let others = if v >= 6 { LevelFilter::DEBUG } else { LevelFilter::WARN };
+    let filter = Targets::new().with_target("kaiser", ours).with_default(others);
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = tracing_subscriber::registry().with(fmt).with(filter).try_init();
 }
 
 /// The `/version` document, with upstream's fields.

@@ -17,7 +17,7 @@ use kaiser_auth::{Attributes, Decision, UserInfo};
 use serde_json::Value;
 
 use crate::healthz::{self, HealthChecks};
-use crate::http::{ApiRequest, Handler, Response, json_response, status_response};
+use crate::http::{ApiRequest, Handler, Response, bytes_response, json_response, status_response};
 use crate::negotiation;
 use crate::openapi;
 use crate::request_info;
@@ -143,10 +143,18 @@ impl GenericServer {
             "/version" | "/version/" => Some(self.version.clone()),
             "/openapi/v2" => {
                 let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+                let doc = openapi::v2(&stores(), version);
+                if accept.is_some_and(|a| a.contains(openapi::V2_PROTOBUF)) {
+                    return Some(bytes_response(
+                        200,
+                        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+                        openapi::v2_protobuf(&doc),
+                    ));
+                }
                 if let Err(e) = negotiation::negotiate(accept, negotiation::PLAIN) {
                     return Some(status_response(&e));
                 }
-                Some(openapi::v2(&stores(), version))
+                Some(doc)
             }
             "/openapi/v3" | "/openapi/v3/" => Some(openapi::v3_root(&stores(), version)),
             p => match p.strip_prefix("/openapi/v3/") {

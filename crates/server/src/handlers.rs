@@ -10,6 +10,7 @@ use kaiser_admission::{Attributes, Chain, Operation};
 use kaiser_apimachinery::codec::{self, Format};
 use kaiser_apimachinery::list::ListOptions;
 use kaiser_apimachinery::patch::{self, PatchType};
+use kaiser_apimachinery::protobuf;
 use kaiser_apimachinery::table::{self, IncludeObject};
 use kaiser_apimachinery::{GroupVersion, StatusError, meta};
 use kaiser_registry::{DeleteOptions, Store, WatchEvent};
@@ -86,7 +87,7 @@ async fn handle(store: &Arc<Store>, scope: &Scope, req: &ApiRequest) -> Result<R
         }
         "create" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
-            let mut obj = decode_body(req)?;
+            let mut obj = decode_body(store, req)?;
             check_type(store, &mut obj, ns)?;
             let name = meta::name(&obj).to_string();
             admission(scope, req, Operation::Create, &gr, ns, &name, Some(&obj), dry_run).await?;
@@ -95,7 +96,7 @@ async fn handle(store: &Arc<Store>, scope: &Scope, req: &ApiRequest) -> Result<R
         }
         "update" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
-            let mut obj = decode_body(req)?;
+            let mut obj = decode_body(store, req)?;
             check_type(store, &mut obj, ns)?;
             let body_name = meta::name(&obj);
             if body_name != ri.name {
@@ -196,12 +197,25 @@ fn dry_run(req: &ApiRequest) -> Result<bool, StatusError> {
     Ok(dry)
 }
 
-fn decode_body(req: &ApiRequest) -> Result<Value, StatusError> {
-    let format = negotiation::body_format(req.header(header::CONTENT_TYPE))?;
+fn decode_body(store: &Store, req: &ApiRequest) -> Result<Value, StatusError> {
     if req.body.is_empty() {
         return Err(StatusError::bad_request("the request body is empty; an object was expected"));
     }
-    codec::decode(&req.body, format)
+    let ct = req.header(header::CONTENT_TYPE);
+    if ct.is_some_and(|c| c.split(';').next().unwrap_or("").trim() == protobuf::MEDIA_TYPE) {
+        let Some(msg) = store.strategy.protobuf() else {
+            return Err(StatusError::unsupported_media_type(protobuf::MEDIA_TYPE));
+        };
+        let bad = |e: String| StatusError::bad_request(format!("unable to decode the protobuf body: {e}"));
+        let (api_version, kind, raw) = protobuf::decode_envelope(&req.body).map_err(bad)?;
+        let mut obj = protobuf::decode_message(msg, &raw).map_err(bad)?;
+        if let Some(o) = obj.as_object_mut() {
+            o.insert("apiVersion".into(), Value::from(api_version));
+            o.insert("kind".into(), Value::from(kind));
+        }
+        return Ok(obj);
+    }
+    codec::decode(&req.body, negotiation::body_format(ct)?)
 }
 
 /// Fills in and checks `apiVersion`, `kind` and `metadata.namespace`.

@@ -222,3 +222,147 @@ pub fn v3_root(stores: &[Arc<Store>], version: &str) -> Value {
     }
     json!({"paths": paths})
 }
+
+/// The media type of the protobuf form of `/openapi/v2` (gnostic's `openapi.v2.Document`).
+pub const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+
+/// Encodes a Swagger 2.0 document (as [`v2`] builds it) in gnostic's
+/// protobuf form, which kubectl and client-go ask for.
+pub fn v2_protobuf(doc: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    pb::string(&mut out, 1, doc["swagger"].as_str().unwrap_or("2.0"));
+    let mut info = Vec::new();
+    pb::string(&mut info, 1, doc["info"]["title"].as_str().unwrap_or(""));
+    pb::string(&mut info, 2, doc["info"]["version"].as_str().unwrap_or(""));
+    pb::message(&mut out, 2, &info);
+    let mut paths = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        let mut pi = Vec::new();
+        for (method, num) in [("get", 2), ("put", 3), ("post", 4), ("delete", 5), ("patch", 8)] {
+            if let Some(op) = item.get(method) {
+                pb::message(&mut pi, num, &operation_pb(op));
+            }
+        }
+        let mut named = Vec::new();
+        pb::string(&mut named, 1, path);
+        pb::message(&mut named, 2, &pi);
+        pb::message(&mut paths, 2, &named);
+    }
+    pb::message(&mut out, 8, &paths);
+    let mut defs = Vec::new();
+    for (name, schema) in doc["definitions"].as_object().into_iter().flatten() {
+        let mut named = Vec::new();
+        pb::string(&mut named, 1, name);
+        pb::message(&mut named, 2, &schema_pb(schema));
+        pb::message(&mut defs, 1, &named);
+    }
+    pb::message(&mut out, 9, &defs);
+    out
+}
+
+fn vendor_extensions(out: &mut Vec<u8>, field: u32, obj: &Value) {
+    for (k, v) in obj.as_object().into_iter().flatten() {
+        if !k.starts_with("x-") {
+            continue;
+        }
+        let mut any = Vec::new();
+        // JSON is YAML: the `yaml` field carries the value's text.
+        pb::string(&mut any, 2, &v.to_string());
+        let mut named = Vec::new();
+        pb::string(&mut named, 1, k);
+        pb::message(&mut named, 2, &any);
+        pb::message(out, field, &named);
+    }
+}
+
+fn operation_pb(op: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    for t in op["tags"].as_array().into_iter().flatten() {
+        pb::string(&mut out, 1, t.as_str().unwrap_or(""));
+    }
+    pb::string(&mut out, 5, op["operationId"].as_str().unwrap_or(""));
+    for p in op["parameters"].as_array().into_iter().flatten() {
+        let mut q = Vec::new();
+        pb::string(&mut q, 2, p["in"].as_str().unwrap_or("query"));
+        pb::string(&mut q, 4, p["name"].as_str().unwrap_or(""));
+        pb::string(&mut q, 6, p["type"].as_str().unwrap_or("string"));
+        if p["uniqueItems"].as_bool() == Some(true) {
+            pb::boolean(&mut q, 20, true);
+        }
+        let mut non_body = Vec::new();
+        pb::message(&mut non_body, 3, &q);
+        let mut param = Vec::new();
+        pb::message(&mut param, 2, &non_body);
+        let mut item = Vec::new();
+        pb::message(&mut item, 1, &param);
+        pb::message(&mut out, 8, &item);
+    }
+    let mut responses = Vec::new();
+    for (code, r) in op["responses"].as_object().into_iter().flatten() {
+        let mut resp = Vec::new();
+        pb::string(&mut resp, 1, r["description"].as_str().unwrap_or(""));
+        if let Some(s) = r.get("schema") {
+            let mut item = Vec::new();
+            pb::message(&mut item, 1, &schema_pb(s));
+            pb::message(&mut resp, 2, &item);
+        }
+        let mut value = Vec::new();
+        pb::message(&mut value, 1, &resp);
+        let mut named = Vec::new();
+        pb::string(&mut named, 1, code);
+        pb::message(&mut named, 2, &value);
+        pb::message(&mut responses, 1, &named);
+    }
+    pb::message(&mut out, 9, &responses);
+    vendor_extensions(&mut out, 13, op);
+    out
+}
+
+fn schema_pb(s: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Some(r) = s["$ref"].as_str() {
+        pb::string(&mut out, 1, r);
+    }
+    if let Some(d) = s["description"].as_str() {
+        pb::string(&mut out, 4, d);
+    }
+    if let Some(t) = s["type"].as_str() {
+        let mut ty = Vec::new();
+        pb::string(&mut ty, 1, t);
+        pb::message(&mut out, 22, &ty);
+    }
+    vendor_extensions(&mut out, 31, s);
+    out
+}
+
+/// Minimal protobuf writing: just what the OpenAPI document needs.
+mod pb {
+    fn varint(out: &mut Vec<u8>, mut v: u64) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    pub fn message(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+        varint(out, u64::from(field) << 3 | 2);
+        varint(out, bytes.len() as u64);
+        out.extend_from_slice(bytes);
+    }
+
+    pub fn string(out: &mut Vec<u8>, field: u32, s: &str) {
+        if !s.is_empty() {
+            message(out, field, s.as_bytes());
+        }
+    }
+
+    pub fn boolean(out: &mut Vec<u8>, field: u32, b: bool) {
+        varint(out, u64::from(field) << 3);
+        varint(out, u64::from(b));
+    }
+}

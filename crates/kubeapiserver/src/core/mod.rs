@@ -4,6 +4,7 @@
 pub mod configmap;
 pub mod event;
 pub mod namespace;
+pub mod protobuf;
 pub mod secret;
 pub mod serviceaccount;
 

@@ -1,0 +1,112 @@
+//! Bad input: each gets upstream's code and reason, the server stays
+//! healthy and nothing stored changes.
+
+use crate::harness::{Server, json, ok};
+
+fn configmaps(s: &Server) -> serde_json::Value {
+    let (code, body) = s.curl_admin(&[&s.url("/api/v1/configmaps")]);
+    assert_eq!(code, 200, "{body}");
+    let mut v = json(&body);
+    // The list's own resourceVersion may move with unrelated writes; items must not.
+    v["metadata"] = serde_json::json!({});
+    v
+}
+
+fn post(s: &Server, path: &str, content_type: &str, body_file: &std::path::Path) -> (u16, serde_json::Value) {
+    let (code, body) = s.curl_admin(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("Content-Type: {content_type}"),
+        "--data-binary",
+        &format!("@{}", body_file.display()),
+        &s.url(path),
+    ]);
+    (code, json(&body))
+}
+
+#[test]
+fn bad_requests_get_upstream_statuses_and_change_nothing() {
+    let s = Server::start();
+    ok(s.kubectl(&["create", "configmap", "keep", "--from-literal=a=1"]));
+    let before = configmaps(&s);
+    let file = s.dir.join("body");
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str, &str)> = vec![
+        ("malformed JSON", "application/json", b"{\"apiVersion\": \"v1\", \"kind\": ".to_vec(), 400, "BadRequest", "json parse error"),
+        ("malformed YAML", "application/yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n".to_vec(), 400, "BadRequest", "yaml"),
+        (
+            "invalid name",
+            "application/json",
+            br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Bad_Name"}}"#.to_vec(),
+            422,
+            "Invalid",
+            "metadata.name: Invalid value: \"Bad_Name\"",
+        ),
+        (
+            "wrong kind",
+            "application/json",
+            br#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"}}"#.to_vec(),
+            400,
+            "BadRequest",
+            "ConfigMap",
+        ),
+        (
+            "oversized body",
+            "application/json",
+            {
+                let mut b = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"huge"},"data":{"x":""#.to_vec();
+                b.extend(std::iter::repeat_n(b'a', 3 * 1024 * 1024 + 10));
+                b.extend(br#""}}"#);
+                b
+            },
+            413,
+            "RequestEntityTooLarge",
+            "limit is 3145728",
+        ),
+    ];
+    for (what, ct, body, code, reason, needle) in cases {
+        std::fs::write(&file, &body).expect("write");
+        let (got, status) = post(&s, "/api/v1/namespaces/default/configmaps", ct, &file);
+        assert_eq!(got, code, "{what}: {status}");
+        assert_eq!(status["kind"], "Status", "{what}");
+        assert_eq!(status["reason"], reason, "{what}: {status}");
+        assert_eq!(status["code"], code, "{what}");
+        let msg = status["message"].as_str().unwrap_or("");
+        assert!(msg.contains(needle), "{what}: {msg}");
+    }
+    let bad_name = {
+        std::fs::write(&file, br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Bad_Name"}}"#).expect("write");
+        post(&s, "/api/v1/namespaces/default/configmaps", "application/json", &file).1
+    };
+    assert_eq!(bad_name["details"]["causes"][0]["field"], "metadata.name");
+    assert_eq!(bad_name["details"]["causes"][0]["reason"], "FieldValueInvalid");
+
+    // An object in a namespace that does not exist.
+    std::fs::write(&file, br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}"#).expect("write");
+    let (code, status) = post(&s, "/api/v1/namespaces/missing/configmaps", "application/json", &file);
+    assert_eq!((code, status["reason"].as_str()), (404, Some("NotFound")), "{status}");
+    assert_eq!(status["message"], "namespaces \"missing\" not found");
+
+    // An unknown resource.
+    let (code, body) = s.curl_admin(&[&s.url("/api/v1/namespaces/default/widgets")]);
+    assert_eq!(code, 404);
+    assert_eq!(json(&body)["reason"], "NotFound");
+
+    // Bad selectors and options.
+    let (code, body) = s.curl_admin(&[&s.url("/api/v1/configmaps?labelSelector=a%20in%20(")]);
+    assert_eq!((code, json(&body)["reason"].as_str().map(str::to_string)), (400, Some("BadRequest".into())));
+    let (code, body) = s.curl_admin(&[&s.url("/api/v1/configmaps?fieldSelector=spec.nope%3Dx")]);
+    assert_eq!(code, 400);
+    assert!(json(&body)["message"].as_str().unwrap_or("").contains("field label not supported"));
+
+    // A bad patch.
+    let (code, body) = s.curl_admin(&[
+        "-X", "PATCH", "-H", "Content-Type: application/json-patch+json", "--data", r#"[{"op":"replace","path":"/data/nope","value":"x"}]"#,
+        &s.url("/api/v1/namespaces/default/configmaps/keep"),
+    ]);
+    assert_eq!(code, 422, "{body}");
+
+    let (code, body) = s.curl_anonymous(&[&s.url("/readyz")]);
+    assert_eq!((code, body.as_str()), (200, "ok"));
+    assert_eq!(configmaps(&s), before, "stored data changed");
+}

@@ -1,0 +1,96 @@
+//! The command line and process lifecycle of the binary.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::harness::{KAISER, Server};
+
+#[test]
+fn version_flag_prints_the_kubernetes_style_version() {
+    let out = Command::new(KAISER).arg("--version").output().expect("run");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Kubernetes v1.33.0-kaiser.0.1.0");
+}
+
+#[test]
+fn every_invalid_option_is_reported_in_one_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(KAISER)
+        .args(["--secure-port=-1", "--bind-address=nope"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--secure-port -1"), "{err}");
+    assert!(err.contains("--bind-address \"nope\""), "{err}");
+    assert!(!dir.path().join("kaiser-data").exists(), "nothing may start");
+
+    let out = Command::new(KAISER).arg("--no-such-flag").current_dir(dir.path()).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-flag"));
+}
+
+#[test]
+fn sigterm_ends_watches_and_exits_cleanly() {
+    let mut s = Server::start();
+    let mut watch = Command::new("curl")
+        .args(["-s", "-N", "--max-time", "60", "--cacert"])
+        .arg(s.pki("ca.crt"))
+        .arg("--cert")
+        .arg(s.pki("admin.crt"))
+        .arg("--key")
+        .arg(s.pki("admin.key"))
+        .arg(s.url("/api/v1/configmaps?watch=true"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("curl watch");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(watch.try_wait().expect("try_wait").is_none(), "watch should be open");
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log());
+    let mut ended = false;
+    for _ in 0..100 {
+        if watch.try_wait().expect("try_wait").is_some() {
+            ended = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = watch.kill();
+    assert!(ended, "the watch stream should end on shutdown");
+    assert!(s.log().contains("shut down cleanly"), "{}", s.log());
+}
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    let mut s = Server::start_with(&["--shutdown-grace-period=60s"]);
+    // An upload that never finishes keeps a request in flight.
+    let mut upload = Command::new("curl")
+        .args(["-s", "--max-time", "60", "-X", "POST", "-T", "-", "-H", "Content-Type: application/json", "--cacert"])
+        .arg(s.pki("ca.crt"))
+        .arg("--cert")
+        .arg(s.pki("admin.crt"))
+        .arg("--key")
+        .arg(s.pki("admin.key"))
+        .arg(s.url("/api/v1/namespaces/default/configmaps"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("curl upload");
+    let mut stdin = upload.stdin.take().expect("stdin");
+    stdin.write_all(b"{\"apiVersion\":\"v1\",").expect("write");
+    stdin.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(500));
+    s.signal("TERM");
+    // Graceful shutdown waits for the upload...
+    assert_eq!(s.wait_exit(Duration::from_millis(1500)), None, "should still be draining");
+    // ...until a second signal.
+    s.signal("TERM");
+    let code = s.wait_exit(Duration::from_secs(5));
+    assert!(matches!(code, Some(c) if c != 0), "expected a non-zero exit, got {code:?}");
+    drop(stdin);
+    let _ = upload.kill();
+    let _ = upload.wait();
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real `kaiser` binary driven by real clients
+//! (kubectl in several versions, kube-rs, curl), on loopback.
+
+mod harness;
+
+mod bad_input;
+mod binary;
+mod health;
+mod kube_rs;
+mod kubectl;
+mod persistence;

@@ -1,0 +1,82 @@
+//! Durability: objects and resourceVersions survive a restart, and every
+//! acknowledged create survives `kill -9`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, PostParams};
+
+use crate::harness::{Server, json, ok};
+use crate::kube_rs::client;
+
+#[test]
+fn objects_and_resource_versions_survive_a_restart() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut s = Server::start_in(tmp.path(), &["--secure-port=0"]);
+    ok(s.kubectl(&["create", "namespace", "keep"]));
+    ok(s.kubectl(&["-n", "keep", "create", "configmap", "c", "--from-literal=k=v"]));
+    let before = json(&ok(s.kubectl(&["-n", "keep", "get", "cm", "c", "-o", "json"])));
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log());
+    drop(s);
+    let s = Server::start_in(tmp.path(), &["--secure-port=0"]);
+    let after = json(&ok(s.kubectl(&["-n", "keep", "get", "cm", "c", "-o", "json"])));
+    assert_eq!(after, before);
+    // New writes continue the revision sequence.
+    ok(s.kubectl(&["-n", "keep", "label", "cm", "c", "x=y"]));
+    let relabeled = json(&ok(s.kubectl(&["-n", "keep", "get", "cm", "c", "-o", "json"])));
+    let rv = |v: &serde_json::Value| v["metadata"]["resourceVersion"].as_str().and_then(|r| r.parse::<i64>().ok()).expect("rv");
+    assert!(rv(&relabeled) > rv(&before));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_creates_survive_kill_9() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut s = Server::start_in(tmp.path(), &["--secure-port=0"]);
+    let c = client(&s).await;
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let api: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
+        let acked = acked.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0..2000 {
+                let name = format!("w{w}-{i}");
+                let cm: ConfigMap = serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": name},
+                    "data": {"payload": "x".repeat(512)},
+                }))
+                .expect("cm");
+                match api.create(&PostParams::default(), &cm).await {
+                    Ok(_) => acked.lock().expect("lock").push(name),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    // Let the writers get going, then pull the plug.
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if acked.lock().expect("lock").len() >= 200 {
+            break;
+        }
+    }
+    s.signal("KILL");
+    // Killed by a signal: no exit code.
+    assert_eq!(s.wait_exit(Duration::from_secs(10)), None);
+    assert!(s.child.try_wait().expect("try_wait").is_some(), "kaiser should be gone");
+    for w in writers {
+        let _ = w.await;
+    }
+    let acked = acked.lock().expect("lock").clone();
+    assert!(acked.len() >= 50, "too few writes before the kill: {}", acked.len());
+    drop(s);
+    let s = Server::start_in(tmp.path(), &["--secure-port=0"]);
+    let c = client(&s).await;
+    let api: Api<ConfigMap> = Api::namespaced(c, "default");
+    let list = api.list(&Default::default()).await.expect("list");
+    let present: std::collections::HashSet<String> = list.items.into_iter().filter_map(|c| c.metadata.name).collect();
+    let lost: Vec<&String> = acked.iter().filter(|n| !present.contains(*n)).collect();
+    assert!(lost.is_empty(), "{} acknowledged creates lost, e.g. {:?}", lost.len(), lost.first());
+}
