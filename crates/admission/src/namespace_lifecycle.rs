@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kaiser_apimachinery::status::{StatusCause, StatusDetails};
+use kaiser_apimachinery::status::StatusCause;
 use kaiser_apimachinery::{GroupResource, StatusError, meta};
 use kaiser_registry::Store;
 
@@ -60,7 +60,7 @@ impl Plugin for NamespaceLifecycle {
                     a.namespace
                 ),
             );
-            let d = e.details.get_or_insert_with(StatusDetails::default);
+            let d = e.details.get_or_insert_with(Default::default);
             d.causes.push(StatusCause {
                 kind: "NamespaceTerminating".into(),
                 message: format!("namespace {} is being terminated", a.namespace),

@@ -53,20 +53,31 @@ impl Aggregator {
                     Err(e) => return Some(status_response(&e)),
                 };
                 let doc = match n.target {
-                    Target::DiscoveryV2 => discovery::aggregated(&stores, core, "apidiscovery.k8s.io/v2"),
-                    Target::DiscoveryV2Beta1 => discovery::aggregated(&stores, core, "apidiscovery.k8s.io/v2beta1"),
+                    Target::DiscoveryV2 => {
+                        discovery::aggregated(&stores, core, "apidiscovery.k8s.io/v2")
+                    }
+                    Target::DiscoveryV2Beta1 => {
+                        discovery::aggregated(&stores, core, "apidiscovery.k8s.io/v2beta1")
+                    }
                     _ if core => discovery::api_versions(&stores, &self.server_address),
                     _ => discovery::api_group_list(&stores),
                 };
                 (doc, n)
             }
-            ["api", version] => (discovery::resource_list(&stores, "", version)?, plain(accept)?),
+            ["api", version] => (
+                discovery::resource_list(&stores, "", version)?,
+                plain(accept)?,
+            ),
             ["apis", group] => (discovery::api_group(&stores, group)?, plain(accept)?),
-            ["apis", group, version] => (discovery::resource_list(&stores, group, version)?, plain(accept)?),
+            ["apis", group, version] => (
+                discovery::resource_list(&stores, group, version)?,
+                plain(accept)?,
+            ),
             _ => return None,
         };
         let mut resp = negotiated_response(200, &doc, n, pretty);
-        resp.headers_mut().insert(header::VARY, http::HeaderValue::from_static("Accept"));
+        resp.headers_mut()
+            .insert(header::VARY, http::HeaderValue::from_static("Accept"));
         Some(resp)
     }
 }

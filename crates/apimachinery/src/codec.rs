@@ -24,9 +24,7 @@ impl Format {
 pub fn decode(body: &[u8], format: Format) -> Result<Value, StatusError> {
     let v: Value = match format {
         Format::Json => serde_json::from_slice(body).map_err(|e| {
-            StatusError::bad_request(format!(
-                "couldn't get version/kind; json parse error: {e}"
-            ))
+            StatusError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
         })?,
         Format::Yaml => {
             let text = std::str::from_utf8(body).map_err(|e| {
@@ -78,8 +76,14 @@ mod tests {
         assert_eq!(j, y);
         let e = decode(b"{bad", Format::Json).expect_err("bad json");
         assert_eq!(e.code, 400);
-        assert!(e.message.starts_with("couldn't get version/kind; json parse error"));
-        assert_eq!(decode(b"a: [", Format::Yaml).expect_err("bad yaml").code, 400);
+        assert!(
+            e.message
+                .starts_with("couldn't get version/kind; json parse error")
+        );
+        assert_eq!(
+            decode(b"a: [", Format::Yaml).expect_err("bad yaml").code,
+            400
+        );
         assert_eq!(decode(b"[1]", Format::Json).expect_err("array").code, 400);
         let round = decode(&encode(&j, Format::Yaml, false), Format::Yaml).expect("round trip");
         assert_eq!(round, j);

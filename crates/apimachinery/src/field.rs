@@ -192,7 +192,10 @@ mod tests {
     #[test]
     fn formats_like_upstream() {
         let e = FieldError::invalid("metadata.name", "Bad_Name", "bad");
-        assert_eq!(e.to_string(), "metadata.name: Invalid value: \"Bad_Name\": bad");
+        assert_eq!(
+            e.to_string(),
+            "metadata.name: Invalid value: \"Bad_Name\": bad"
+        );
         let r = FieldError::required("metadata.name", "name or generateName is required");
         assert_eq!(
             r.to_string(),
@@ -200,6 +203,12 @@ mod tests {
         );
         let list = ErrorList(vec![e.clone(), r]);
         assert!(list.to_string().starts_with("[metadata.name: Invalid"));
-        assert_eq!(ErrorList(vec![e.clone(), e]).to_string().matches("Invalid").count(), 1);
+        assert_eq!(
+            ErrorList(vec![e.clone(), e])
+                .to_string()
+                .matches("Invalid")
+                .count(),
+            1
+        );
     }
 }

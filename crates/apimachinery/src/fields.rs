@@ -31,7 +31,9 @@ impl FieldSelector {
             } else if let Some(i) = find_unescaped(&term, "=") {
                 (&term[..i], &term[i + 1..], true)
             } else {
-                return Err(format!("invalid selector: '{s}'; can't understand '{term}'"));
+                return Err(format!(
+                    "invalid selector: '{s}'; can't understand '{term}'"
+                ));
             };
             requirements.push(FieldRequirement {
                 field: field.trim().to_string(),
@@ -64,10 +66,10 @@ fn split_unescaped(s: &str, sep: char) -> Vec<String> {
     let mut escaped = false;
     for c in s.chars() {
         if escaped {
-            out.last_mut().map(|l| {
+            if let Some(l) = out.last_mut() {
                 l.push('\\');
-                l.push(c)
-            });
+                l.push(c);
+            }
             escaped = false;
         } else if c == '\\' {
             escaped = true;

@@ -72,7 +72,13 @@ mod tests {
     #[test]
     fn api_versions() {
         assert_eq!(GroupVersion::new("", "v1").api_version(), "v1");
-        assert_eq!(GroupVersion::parse("apps/v1"), GroupVersion::new("apps", "v1"));
-        assert_eq!(GroupResource::new("apps", "deployments").to_string(), "deployments.apps");
+        assert_eq!(
+            GroupVersion::parse("apps/v1"),
+            GroupVersion::new("apps", "v1")
+        );
+        assert_eq!(
+            GroupResource::new("apps", "deployments").to_string(),
+            "deployments.apps"
+        );
     }
 }

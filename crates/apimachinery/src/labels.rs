@@ -39,7 +39,10 @@ impl LabelSelector {
 
     /// Parses the query form; the error text is what a 400 carries.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let mut p = Parser { s: s.as_bytes(), i: 0 };
+        let mut p = Parser {
+            s: s.as_bytes(),
+            i: 0,
+        };
         let mut requirements = Vec::new();
         p.skip_ws();
         if p.at_end() {
@@ -80,7 +83,11 @@ impl LabelSelector {
                     ) else {
                         return false;
                     };
-                    if r.op == Op::GreaterThan { have > want } else { have < want }
+                    if r.op == Op::GreaterThan {
+                        have > want
+                    } else {
+                        have < want
+                    }
                 }
             }
         })
@@ -89,19 +96,22 @@ impl LabelSelector {
 
 fn validate(r: &Requirement) -> Result<(), String> {
     if let Some(m) = is_qualified_name(&r.key).into_iter().next() {
-        return Err(format!("unable to parse requirement: key: Invalid value: {:?}: {m}", r.key));
+        return Err(format!(
+            "unable to parse requirement: key: Invalid value: {:?}: {m}",
+            r.key
+        ));
     }
     match r.op {
         Op::In | Op::NotIn if r.values.is_empty() => {
             return Err("unable to parse requirement: values: Required value: for 'in', 'notin' operators, values set can't be empty".into());
         }
-        Op::GreaterThan | Op::LessThan => {
-            if r.values.len() != 1 || r.values[0].parse::<i64>().is_err() {
-                return Err(format!(
-                    "unable to parse requirement: values[0]: Invalid value: {:?}: for 'Gt', 'Lt' operators, the value must be an integer",
-                    r.values.first().cloned().unwrap_or_default()
-                ));
-            }
+        Op::GreaterThan | Op::LessThan
+            if r.values.len() != 1 || r.values[0].parse::<i64>().is_err() =>
+        {
+            return Err(format!(
+                "unable to parse requirement: values[0]: Invalid value: {:?}: for 'Gt', 'Lt' operators, the value must be an integer",
+                r.values.first().cloned().unwrap_or_default()
+            ));
         }
         _ => {}
     }
@@ -173,15 +183,26 @@ impl Parser<'_> {
             if key.is_empty() {
                 return Err("unable to parse requirement: found '', expected: identifier".into());
             }
-            return Ok(Requirement { key, op: Op::DoesNotExist, values: vec![] });
+            return Ok(Requirement {
+                key,
+                op: Op::DoesNotExist,
+                values: vec![],
+            });
         }
         let key = self.ident();
         if key.is_empty() {
-            return Err(format!("unable to parse requirement: found '{}', expected: identifier", self.rest()));
+            return Err(format!(
+                "unable to parse requirement: found '{}', expected: identifier",
+                self.rest()
+            ));
         }
         self.skip_ws();
         if self.at_end() || self.s[self.i] == b',' {
-            return Ok(Requirement { key, op: Op::Exists, values: vec![] });
+            return Ok(Requirement {
+                key,
+                op: Op::Exists,
+                values: vec![],
+            });
         }
         let op = if self.eat(b"==") || self.eat(b"=") {
             Op::Equals
@@ -204,7 +225,10 @@ impl Parser<'_> {
         let values = if matches!(op, Op::In | Op::NotIn) {
             self.skip_ws();
             if !self.eat(b"(") {
-                return Err(format!("unable to parse requirement: found '{}', expected: '('", self.rest()));
+                return Err(format!(
+                    "unable to parse requirement: found '{}', expected: '('",
+                    self.rest()
+                ));
             }
             let mut vals = Vec::new();
             loop {
@@ -215,7 +239,10 @@ impl Parser<'_> {
                     break;
                 }
                 if !self.eat(b",") {
-                    return Err(format!("unable to parse requirement: found '{}', expected: ',' or ')'", self.rest()));
+                    return Err(format!(
+                        "unable to parse requirement: found '{}', expected: ',' or ')'",
+                        self.rest()
+                    ));
                 }
             }
             if vals.len() == 1 && vals[0].is_empty() {
@@ -243,7 +270,9 @@ mod tests {
     use serde_json::json;
 
     fn m(sel: &str, labels: Value) -> bool {
-        LabelSelector::parse(sel).expect("parse").matches(labels.as_object())
+        LabelSelector::parse(sel)
+            .expect("parse")
+            .matches(labels.as_object())
     }
 
     #[test]
@@ -264,7 +293,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_syntax() {
-        for bad in ["a=b=c", "a in b", "=x", "a in ()", "a>b", "Bad Key=1", "a=-x-"] {
+        for bad in [
+            "a=b=c",
+            "a in b",
+            "=x",
+            "a in ()",
+            "a>b",
+            "Bad Key=1",
+            "a=-x-",
+        ] {
             assert!(LabelSelector::parse(bad).is_err(), "{bad}");
         }
     }

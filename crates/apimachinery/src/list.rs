@@ -78,9 +78,10 @@ impl ListOptions {
                 "watch" => o.watch = parse_bool(v),
                 "allowWatchBookmarks" => o.allow_watch_bookmarks = parse_bool(v),
                 "timeoutSeconds" => {
-                    o.timeout_seconds = Some(v.parse().map_err(|_| {
-                        bad(format!("invalid value for timeoutSeconds: {v:?}"))
-                    })?)
+                    o.timeout_seconds = Some(
+                        v.parse()
+                            .map_err(|_| bad(format!("invalid value for timeoutSeconds: {v:?}")))?,
+                    )
                 }
                 "sendInitialEvents" => o.send_initial_events = Some(parse_bool(v)),
                 _ => {}
@@ -93,24 +94,38 @@ impl ListOptions {
     /// Cross-field rules, as upstream's `ValidateListOptions`.
     fn check(&self) -> Result<(), StatusError> {
         let invalid = |m: &str| {
-            StatusError::new(422, "Invalid", format!("ListOptions.meta.k8s.io \"\" is invalid: {m}"))
+            StatusError::new(
+                422,
+                "Invalid",
+                format!("ListOptions.meta.k8s.io \"\" is invalid: {m}"),
+            )
         };
         if self.resource_version_match != RvMatch::Unset {
             if self.watch {
-                return Err(invalid("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch"));
+                return Err(invalid(
+                    "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch",
+                ));
             }
             if self.resource_version.is_none() {
-                return Err(invalid("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"));
+                return Err(invalid(
+                    "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+                ));
             }
             if self.continue_token.is_some() {
-                return Err(invalid("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided"));
+                return Err(invalid(
+                    "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided",
+                ));
             }
             if self.resource_version_match == RvMatch::Exact && self.resource_version == Some(0) {
-                return Err(invalid("resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+                return Err(invalid(
+                    "resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+                ));
             }
         }
         if self.send_initial_events.is_some() && !self.watch {
-            return Err(invalid("sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list"));
+            return Err(invalid(
+                "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list",
+            ));
         }
         if self.continue_token.is_some() && self.resource_version.is_some_and(|rv| rv != 0) {
             return Err(StatusError::bad_request(
@@ -155,8 +170,8 @@ impl ContinueToken {
             .decode(s.trim_end_matches('='))
             .or_else(|_| URL_SAFE.decode(s))
             .map_err(|e| format!("continue key is not valid: {e}"))?;
-        let t: ContinueToken = serde_json::from_slice(&raw)
-            .map_err(|e| format!("continue key is not valid: {e}"))?;
+        let t: ContinueToken =
+            serde_json::from_slice(&raw).map_err(|e| format!("continue key is not valid: {e}"))?;
         if t.api_version != "meta.k8s.io/v1" {
             return Err(format!(
                 "continue key is not valid: server does not recognize this encoded key version {:?}",

@@ -43,14 +43,32 @@ pub struct Field {
 
 impl Field {
     pub const fn one(number: u32, name: &'static str, kind: Kind) -> Self {
-        Field { number, name, kind, repeated: false, keep_zero: false }
+        Field {
+            number,
+            name,
+            kind,
+            repeated: false,
+            keep_zero: false,
+        }
     }
     pub const fn many(number: u32, name: &'static str, kind: Kind) -> Self {
-        Field { number, name, kind, repeated: true, keep_zero: false }
+        Field {
+            number,
+            name,
+            kind,
+            repeated: true,
+            keep_zero: false,
+        }
     }
     /// An optional (pointer) scalar whose zero value is kept.
     pub const fn ptr(number: u32, name: &'static str, kind: Kind) -> Self {
-        Field { number, name, kind, repeated: false, keep_zero: true }
+        Field {
+            number,
+            name,
+            kind,
+            repeated: false,
+            keep_zero: true,
+        }
     }
 }
 
@@ -122,21 +140,34 @@ pub static OBJECT_REFERENCE: Message = Message {
 };
 
 static TYPE_META: Message = Message {
-    fields: &[Field::one(1, "apiVersion", String), Field::one(2, "kind", String)],
+    fields: &[
+        Field::one(1, "apiVersion", String),
+        Field::one(2, "kind", String),
+    ],
 };
 
 /// Splits a protobuf body into its type (apiVersion, kind) and raw object bytes.
-pub fn decode_envelope(body: &[u8]) -> Result<(std::string::String, std::string::String, Vec<u8>), std::string::String> {
+pub fn decode_envelope(
+    body: &[u8],
+) -> Result<(std::string::String, std::string::String, Vec<u8>), std::string::String> {
     let rest = body
         .strip_prefix(MAGIC)
         .ok_or("the body does not start with the Kubernetes protobuf prefix")?;
     let mut r = Reader { buf: rest, pos: 0 };
-    let (mut api_version, mut kind, mut raw) = (std::string::String::new(), std::string::String::new(), Vec::new());
+    let (mut api_version, mut kind, mut raw) = (
+        std::string::String::new(),
+        std::string::String::new(),
+        Vec::new(),
+    );
     while let Some((num, wire)) = r.key()? {
         match (num, wire) {
             (1, 2) => {
                 let tm = decode_message(&TYPE_META, r.bytes()?)?;
-                api_version = tm.get("apiVersion").and_then(Value::as_str).unwrap_or("").into();
+                api_version = tm
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .into();
                 kind = tm.get("kind").and_then(Value::as_str).unwrap_or("").into();
             }
             (2, 2) => raw = r.bytes()?.to_vec(),
@@ -164,7 +195,10 @@ pub fn decode_message(msg: &Message, bytes: &[u8]) -> Result<Value, std::string:
         // proto2 scalars may arrive packed in one length-delimited field.
         let packed = wire == 2 && matches!(f.kind, Bool | Int32 | Int64);
         if packed {
-            let mut inner = Reader { buf: r.bytes()?, pos: 0 };
+            let mut inner = Reader {
+                buf: r.bytes()?,
+                pos: 0,
+            };
             while inner.pos < inner.buf.len() {
                 let v = scalar(f.kind, inner.varint()?);
                 push(&mut out, f, v);
@@ -221,7 +255,9 @@ fn push(out: &mut Map<std::string::String, Value>, f: &Field, v: Value) {
         return;
     }
     if f.repeated {
-        let arr = out.entry(f.name).or_insert_with(|| Value::Array(Vec::new()));
+        let arr = out
+            .entry(f.name)
+            .or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(a) = arr {
             a.push(v);
         }
@@ -239,7 +275,9 @@ fn scalar(kind: Kind, raw: u64) -> Value {
 }
 
 fn utf8(b: &[u8]) -> Result<std::string::String, std::string::String> {
-    std::str::from_utf8(b).map(str::to_string).map_err(|e| format!("invalid UTF-8 in a string field: {e}"))
+    std::str::from_utf8(b)
+        .map(str::to_string)
+        .map_err(|e| format!("invalid UTF-8 in a string field: {e}"))
 }
 
 fn time(b: &[u8], micro: bool) -> Result<Value, std::string::String> {
@@ -257,7 +295,11 @@ fn time(b: &[u8], micro: bool) -> Result<Value, std::string::String> {
     }
     let s = format_rfc3339(secs);
     if micro {
-        return Ok(Value::from(format!("{}.{:06}Z", s.trim_end_matches('Z'), nanos / 1000)));
+        return Ok(Value::from(format!(
+            "{}.{:06}Z",
+            s.trim_end_matches('Z'),
+            nanos / 1000
+        )));
     }
     Ok(Value::from(s))
 }
@@ -273,13 +315,18 @@ fn first_bytes_field(b: &[u8]) -> Result<Vec<u8>, std::string::String> {
     Ok(Vec::new())
 }
 
-fn map_entry(b: &[u8], bytes_value: bool) -> Result<(std::string::String, Value), std::string::String> {
+fn map_entry(
+    b: &[u8],
+    bytes_value: bool,
+) -> Result<(std::string::String, Value), std::string::String> {
     let mut r = Reader { buf: b, pos: 0 };
     let (mut k, mut v) = (std::string::String::new(), Value::from(""));
     while let Some((num, wire)) = r.key()? {
         match (num, wire) {
             (1, 2) => k = utf8(r.bytes()?)?,
-            (2, 2) if bytes_value => v = Value::from(base64::engine::general_purpose::STANDARD.encode(r.bytes()?)),
+            (2, 2) if bytes_value => {
+                v = Value::from(base64::engine::general_purpose::STANDARD.encode(r.bytes()?))
+            }
             (2, 2) => v = Value::from(utf8(r.bytes()?)?),
             _ => r.skip(wire)?,
         }
@@ -316,7 +363,11 @@ impl<'a> Reader<'a> {
 
     fn bytes(&mut self) -> Result<&'a [u8], std::string::String> {
         let n = usize::try_from(self.varint()?).map_err(|_| "length too large")?;
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or("truncated field")?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or("truncated field")?;
         let b = &self.buf[self.pos..end];
         self.pos = end;
         Ok(b)

@@ -48,7 +48,7 @@ pub struct StatusError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
-    pub details: Option<StatusDetails>,
+    pub details: Option<Box<StatusDetails>>,
 }
 
 pub type Result<T, E = StatusError> = std::result::Result<T, E>;
@@ -64,12 +64,12 @@ impl StatusError {
     }
 
     fn with_details(mut self, gr: &GroupResource, name: &str) -> Self {
-        self.details = Some(StatusDetails {
+        self.details = Some(Box::new(StatusDetails {
             name: name.to_string(),
             group: gr.group.clone(),
             kind: gr.resource.clone(),
             ..Default::default()
-        });
+        }));
         self
     }
 
@@ -78,8 +78,12 @@ impl StatusError {
     }
 
     pub fn already_exists(gr: &GroupResource, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{gr} \"{name}\" already exists"))
-            .with_details(gr, name)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{gr} \"{name}\" already exists"),
+        )
+        .with_details(gr, name)
     }
 
     pub fn conflict(gr: &GroupResource, name: &str, why: &str) -> Self {
@@ -101,18 +105,22 @@ impl StatusError {
                 field: e.field.clone(),
             })
             .collect();
-        let message = format!("{kind}{} \"{name}\" is invalid: {}", group_suffix(group), errs);
+        let message = format!(
+            "{kind}{} \"{name}\" is invalid: {}",
+            group_suffix(group),
+            errs
+        );
         StatusError {
             code: 422,
             reason: "Invalid",
             message,
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 name: name.to_string(),
                 group: group.to_string(),
                 kind: kind.to_string(),
                 causes,
                 ..Default::default()
-            }),
+            })),
         }
     }
 
@@ -155,7 +163,9 @@ impl StatusError {
         Self::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?})"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?})"
+            ),
         )
     }
 
@@ -194,19 +204,23 @@ impl StatusError {
 
     /// The 404 for a path no server in the chain serves.
     pub fn path_not_found() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
-            .with_causes(vec![StatusCause {
-                kind: "UnexpectedServerResponse".into(),
-                message: "404 page not found".into(),
-                field: String::new(),
-            }])
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+        .with_causes(vec![StatusCause {
+            kind: "UnexpectedServerResponse".into(),
+            message: "404 page not found".into(),
+            field: String::new(),
+        }])
     }
 
     fn with_causes(mut self, causes: Vec<StatusCause>) -> Self {
-        self.details = Some(StatusDetails {
+        self.details = Some(Box::new(StatusDetails {
             causes,
             ..Default::default()
-        });
+        }));
         self
     }
 
@@ -237,7 +251,11 @@ impl StatusError {
         Some(StatusError {
             code,
             reason,
-            message: v.get("message").and_then(Value::as_str).unwrap_or("").into(),
+            message: v
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .into(),
             details,
         })
     }

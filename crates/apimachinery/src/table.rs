@@ -43,12 +43,8 @@ impl Column {
 }
 
 /// The NAME column every table starts with.
-pub const NAME_COLUMN: Column = Column::new(
-    "Name",
-    "string",
-    "Name must be unique within a namespace.",
-)
-.format("name");
+pub const NAME_COLUMN: Column =
+    Column::new("Name", "string", "Name must be unique within a namespace.").format("name");
 
 /// The AGE column.
 pub const AGE_COLUMN: Column = Column::new(
@@ -128,7 +124,10 @@ mod tests {
         let obj = json!({"metadata": {"name": "a"}, "data": {}});
         let t = table(
             Some(&[NAME_COLUMN, AGE_COLUMN]),
-            vec![(vec![json!("a"), json!("1s")], row_object(&obj, IncludeObject::Metadata))],
+            vec![(
+                vec![json!("a"), json!("1s")],
+                row_object(&obj, IncludeObject::Metadata),
+            )],
             json!({"resourceVersion": "5"}),
         );
         assert_eq!(t["columnDefinitions"][0]["name"], "Name");

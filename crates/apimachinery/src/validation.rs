@@ -14,7 +14,8 @@ pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
 const DNS1123_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const DNS1123_SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
-const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str =
+    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const QUALIFIED_NAME_MSG: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
@@ -85,8 +86,7 @@ fn matches_qualified_part(s: &str) -> bool {
     !b.is_empty()
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b
-            .iter()
+        && b.iter()
             .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
@@ -124,7 +124,11 @@ pub fn is_qualified_name(s: &str) -> Vec<String> {
     if !matches_qualified_part(name) {
         errs.push(format!(
             "name part {}",
-            regex_error(QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
+            regex_error(
+                QUALIFIED_NAME_MSG,
+                QUALIFIED_NAME_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
         ));
     }
     errs
@@ -238,10 +242,17 @@ pub fn validate_object_meta(
     let mut errs = ErrorList::new();
     let path = "metadata";
     let name = meta.get("name").and_then(Value::as_str).unwrap_or("");
-    let generate_name = meta.get("generateName").and_then(Value::as_str).unwrap_or("");
+    let generate_name = meta
+        .get("generateName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if !generate_name.is_empty() {
         for m in name_fn(generate_name, true) {
-            errs.push(FieldError::invalid(&child(path, "generateName"), generate_name, m));
+            errs.push(FieldError::invalid(
+                &child(path, "generateName"),
+                generate_name,
+                m,
+            ));
         }
     }
     if name.is_empty() {
@@ -335,9 +346,14 @@ mod tests {
         let m = serde_json::json!({"name": "Bad_Name", "namespace": "default"});
         let errs = validate_object_meta(m.as_object().expect("obj"), true, name_is_dns_subdomain);
         assert_eq!(errs.0.len(), 1);
-        assert!(errs.to_string().starts_with("metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"));
+        assert!(errs.to_string().starts_with(
+            "metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"
+        ));
         let m = serde_json::json!({});
         let errs = validate_object_meta(m.as_object().expect("obj"), false, name_is_dns_subdomain);
-        assert_eq!(errs.to_string(), "metadata.name: Required value: name or generateName is required");
+        assert_eq!(
+            errs.to_string(),
+            "metadata.name: Required value: name or generateName is required"
+        );
     }
 }

@@ -28,7 +28,16 @@ pub enum Decision {
 /// Non-resource paths anyone may GET (`system:public-info-viewer`).
 const PUBLIC_INFO: &[&str] = &["/healthz", "/livez", "/readyz", "/version", "/version/"];
 /// Non-resource paths authenticated users may GET (`system:discovery`).
-const DISCOVERY: &[&str] = &["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/"];
+const DISCOVERY: &[&str] = &[
+    "/api",
+    "/api/*",
+    "/apis",
+    "/apis/*",
+    "/openapi",
+    "/openapi/*",
+    "/version",
+    "/version/",
+];
 
 fn path_matches(rules: &[&str], path: &str) -> bool {
     rules.iter().any(|r| match r.strip_suffix('*') {
@@ -62,7 +71,10 @@ pub fn authorize(a: &Attributes<'_>) -> Decision {
 pub fn forbidden_message(a: &Attributes<'_>) -> String {
     let user = &a.user.name;
     if !a.resource_request {
-        return format!("forbidden: User \"{user}\" cannot {} path \"{}\"", a.verb, a.path);
+        return format!(
+            "forbidden: User \"{user}\" cannot {} path \"{}\"",
+            a.verb, a.path
+        );
     }
     let what = if a.subresource.is_empty() {
         format!("resource \"{}\"", a.resource)
@@ -132,6 +144,12 @@ mod tests {
             Decision::Allow => panic!("should deny"),
         }
         let admin = user(&[GROUP_MASTERS, GROUP_AUTHENTICATED]);
-        assert_eq!(authorize(&Attributes { user: &admin, ..list }), Decision::Allow);
+        assert_eq!(
+            authorize(&Attributes {
+                user: &admin,
+                ..list
+            }),
+            Decision::Allow
+        );
     }
 }

@@ -39,7 +39,10 @@ fn main() -> ExitCode {
     };
     match opts.version.as_deref() {
         Some("raw") => {
-            println!("{}", serde_json::to_string_pretty(&version_info()).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&version_info()).unwrap_or_default()
+            );
             return ExitCode::SUCCESS;
         }
         Some("false") | None => {}
@@ -64,7 +67,10 @@ fn main() -> ExitCode {
             tracing::info!("FLAG: {f}");
         }
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("Error: cannot start the async runtime: {e}");
@@ -90,13 +96,22 @@ fn init_logging(v: u8) {
         _ => LevelFilter::TRACE,
     };
     // Libraries (hyper, h2, rustls) speak only at -v=6 and above.
-    let others = if v >= 6 { LevelFilter::DEBUG } else { LevelFilter::WARN };
-    let filter = Targets::new().with_target("kaiser", ours).with_default(others);
+    let others = if v >= 6 {
+        LevelFilter::DEBUG
+    } else {
+        LevelFilter::WARN
+    };
+    let filter = Targets::new()
+        .with_target("kaiser", ours)
+        .with_default(others);
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let _ = tracing_subscriber::registry().with(fmt).with(filter).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(filter)
+        .try_init();
 }
 
 /// The `/version` document, with upstream's fields.
@@ -136,7 +151,9 @@ fn watch_signals(tx: watch::Sender<bool>) -> Result<()> {
                 _ = term.recv() => {}
             }
             if n == 0 {
-                tracing::info!("shutdown signal received; shutting down gracefully (send another to exit at once)");
+                tracing::info!(
+                    "shutdown signal received; shutting down gracefully (send another to exit at once)"
+                );
                 let _ = tx.send(true);
             } else {
                 eprintln!("second shutdown signal: exiting now");
@@ -154,7 +171,12 @@ struct ServerChain {
     generic: Arc<GenericServer>,
 }
 
-fn create_server_chain(c: &Completed, storage: Arc<dyn Storage>, addr: SocketAddr, shutdown: watch::Receiver<bool>) -> ServerChain {
+fn create_server_chain(
+    c: &Completed,
+    storage: Arc<dyn Storage>,
+    addr: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) -> ServerChain {
     let kube = KubeApiServer::new(storage.clone());
     let extensions = ApiExtensionsServer::new();
     let scope = Scope {
@@ -175,7 +197,11 @@ fn create_server_chain(c: &Completed, storage: Arc<dyn Storage>, addr: SocketAdd
         version: version_info(),
         tables,
     });
-    ServerChain { kube, extensions, generic }
+    ServerChain {
+        kube,
+        extensions,
+        generic,
+    }
 }
 
 fn health_checks(storage: Arc<dyn Storage>, shutdown: watch::Receiver<bool>) -> HealthChecks {
@@ -188,7 +214,13 @@ fn health_checks(storage: Arc<dyn Storage>, shutdown: watch::Receiver<bool>) -> 
     };
     let shutdown_check = Check::new("shutdown", move || {
         let down = *shutdown.borrow();
-        Box::pin(async move { if down { Err("the server is shutting down".to_string()) } else { Ok(()) } })
+        Box::pin(async move {
+            if down {
+                Err("the server is shutting down".to_string())
+            } else {
+                Ok(())
+            }
+        })
     });
     HealthChecks {
         livez: vec![Check::ping(), store_check.clone()],
@@ -205,8 +237,12 @@ fn load_tls(c: &Completed, pki: &pki::Pki) -> Result<Arc<rustls::ServerConfig>> 
         .with_context(|| format!("reading {}", cert_path.display()))?
         .collect::<Result<_, _>>()
         .with_context(|| format!("parsing {}", cert_path.display()))?;
-    let key = PrivateKeyDer::from_pem_file(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
-    let ca_path = c.client_ca_file.clone().unwrap_or_else(|| pki.ca_cert.clone());
+    let key = PrivateKeyDer::from_pem_file(&key_path)
+        .with_context(|| format!("reading {}", key_path.display()))?;
+    let ca_path = c
+        .client_ca_file
+        .clone()
+        .unwrap_or_else(|| pki.ca_cert.clone());
     let client_ca: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&ca_path)
         .with_context(|| format!("reading {}", ca_path.display()))?
         .collect::<Result<_, _>>()
@@ -220,13 +256,20 @@ async fn run(c: Completed) -> Result<()> {
     watch_signals(shutdown_tx)?;
 
     if !c.etcd_servers.is_empty() {
-        bail!("--etcd-servers: the etcd storage backend is not available in this build yet; omit the flag to use the embedded store");
+        bail!(
+            "--etcd-servers: the etcd storage backend is not available in this build yet; omit the flag to use the embedded store"
+        );
     }
-    std::fs::create_dir_all(&c.data_dir).with_context(|| format!("creating --data-dir {}", c.data_dir.display()))?;
+    std::fs::create_dir_all(&c.data_dir)
+        .with_context(|| format!("creating --data-dir {}", c.data_dir.display()))?;
     let storage: Arc<dyn Storage> = Arc::new(
-        EmbeddedStore::open(&c.data_dir.join("store")).with_context(|| format!("opening the store in {}", c.data_dir.display()))?,
+        EmbeddedStore::open(&c.data_dir.join("store"))
+            .with_context(|| format!("opening the store in {}", c.data_dir.display()))?,
     );
-    let pki = pki::ensure(&c.cert_dir, &[c.first_service_ip, c.advertise_address, c.bind_address])?;
+    let pki = pki::ensure(
+        &c.cert_dir,
+        &[c.first_service_ip, c.advertise_address, c.bind_address],
+    )?;
     let tls = load_tls(&c, &pki)?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(c.bind_address, c.secure_port))
         .await
@@ -234,23 +277,44 @@ async fn run(c: Completed) -> Result<()> {
     let addr = listener.local_addr()?;
 
     // CreateServerChain.
-    let ServerChain { kube, extensions, generic } = create_server_chain(&c, storage.clone(), addr, shutdown_rx.clone());
+    let ServerChain {
+        kube,
+        extensions,
+        generic,
+    } = create_server_chain(&c, storage.clone(), addr, shutdown_rx.clone());
 
     // PrepareRun: bootstrap objects, controllers, kubeconfig.
-    kube.bootstrap().await.map_err(|e| anyhow::anyhow!("creating the system namespaces: {e}"))?;
-    kube.start_controllers(vec![kube.table.clone(), extensions.table.clone()], shutdown_rx.clone());
-    tokio::spawn(kaiser_storage::compactor::run(storage.clone(), c.compaction_interval, shutdown_rx.clone()));
+    kube.bootstrap()
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the system namespaces: {e}"))?;
+    kube.start_controllers(
+        vec![kube.table.clone(), extensions.table.clone()],
+        shutdown_rx.clone(),
+    );
+    tokio::spawn(kaiser_storage::compactor::run(
+        storage.clone(),
+        c.compaction_interval,
+        shutdown_rx.clone(),
+    ));
     let host = match c.advertise_address {
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),
         ip => ip.to_string(),
     };
     let kubeconfig = c.data_dir.join("admin.kubeconfig");
     let ca_pem = std::fs::read(&pki.ca_cert)?;
-    pki::write_kubeconfig(&kubeconfig, &format!("https://{host}:{}", addr.port()), &ca_pem, &pki)?;
+    pki::write_kubeconfig(
+        &kubeconfig,
+        &format!("https://{host}:{}", addr.port()),
+        &ca_pem,
+        &pki,
+    )?;
 
     // Run.
     tracing::info!(address = %addr, startup_ms = started.elapsed().as_millis() as u64, "Serving securely on {addr}");
-    println!("kaiser is ready: kubectl --kubeconfig {} get ns", kubeconfig.display());
+    println!(
+        "kaiser is ready: kubectl --kubeconfig {} get ns",
+        kubeconfig.display()
+    );
     serve::serve(listener, tls, generic, shutdown_rx, c.shutdown_grace).await?;
     storage.close().await.context("flushing the store")?;
     tracing::info!("shut down cleanly");

@@ -13,12 +13,19 @@ pub const KUBE_MINOR: &str = "33";
 
 /// `v1.33.0-kaiser.<crate version>`.
 pub fn git_version() -> String {
-    format!("v{KUBE_MAJOR}.{KUBE_MINOR}.0-kaiser.{}", env!("CARGO_PKG_VERSION"))
+    format!(
+        "v{KUBE_MAJOR}.{KUBE_MINOR}.0-kaiser.{}",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// kaiser: a Kubernetes API server (the Kubernetes 1.33 API) in one binary.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "kaiser", disable_version_flag = true, allow_negative_numbers = true)]
+#[command(
+    name = "kaiser",
+    disable_version_flag = true,
+    allow_negative_numbers = true
+)]
 pub struct Options {
     /// Print version information and quit (`--version=raw` prints the JSON document).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "true|raw")]
@@ -103,7 +110,10 @@ impl Options {
         let bind_address = match self.bind_address.parse::<IpAddr>() {
             Ok(ip) => ip,
             Err(_) => {
-                errs.push(format!("--bind-address {:?} is not a valid IP address", self.bind_address));
+                errs.push(format!(
+                    "--bind-address {:?} is not a valid IP address",
+                    self.bind_address
+                ));
                 IpAddr::V4(Ipv4Addr::LOCALHOST)
             }
         };
@@ -118,8 +128,12 @@ impl Options {
             }
         };
         match (&self.tls_cert_file, &self.tls_private_key_file) {
-            (Some(_), None) => errs.push("--tls-private-key-file is required when --tls-cert-file is set".into()),
-            (None, Some(_)) => errs.push("--tls-cert-file is required when --tls-private-key-file is set".into()),
+            (Some(_), None) => {
+                errs.push("--tls-private-key-file is required when --tls-cert-file is set".into())
+            }
+            (None, Some(_)) => {
+                errs.push("--tls-cert-file is required when --tls-private-key-file is set".into())
+            }
             _ => {}
         }
         for (flag, f) in [
@@ -127,10 +141,10 @@ impl Options {
             ("--tls-private-key-file", &self.tls_private_key_file),
             ("--client-ca-file", &self.client_ca_file),
         ] {
-            if let Some(p) = f {
-                if !p.is_file() {
-                    errs.push(format!("{flag} {}: no such file", p.display()));
-                }
+            if let Some(p) = f
+                && !p.is_file()
+            {
+                errs.push(format!("{flag} {}: no such file", p.display()));
             }
         }
         for s in &self.etcd_servers {
@@ -138,10 +152,11 @@ impl Options {
                 errs.push(format!("--etcd-servers: {e}"));
             }
         }
-        let compaction_interval = parse_duration(&self.etcd_compaction_interval).unwrap_or_else(|e| {
-            errs.push(format!("--etcd-compaction-interval: {e}"));
-            Duration::ZERO
-        });
+        let compaction_interval =
+            parse_duration(&self.etcd_compaction_interval).unwrap_or_else(|e| {
+                errs.push(format!("--etcd-compaction-interval: {e}"));
+                Duration::ZERO
+            });
         let shutdown_grace = parse_duration(&self.shutdown_grace_period).unwrap_or_else(|e| {
             errs.push(format!("--shutdown-grace-period: {e}"));
             Duration::ZERO
@@ -155,7 +170,9 @@ impl Options {
         };
         let advertise_address = match &self.advertise_address {
             Some(a) => a.parse::<IpAddr>().unwrap_or_else(|_| {
-                errs.push(format!("--advertise-address {a:?} is not a valid IP address"));
+                errs.push(format!(
+                    "--advertise-address {a:?} is not a valid IP address"
+                ));
                 IpAddr::V4(Ipv4Addr::LOCALHOST)
             }),
             None if bind_address.is_unspecified() => match bind_address {
@@ -167,7 +184,10 @@ impl Options {
         if !errs.is_empty() {
             return Err(errs);
         }
-        let cert_dir = self.cert_dir.clone().unwrap_or_else(|| self.data_dir.join("pki"));
+        let cert_dir = self
+            .cert_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("pki"));
         Ok(Completed {
             verbosity: self.verbosity,
             bind_address,
@@ -233,13 +253,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         any = true;
     }
     if !num.is_empty() || !any {
-        return Err(format!("invalid duration {s:?}: a unit (ms, s, m, h) is required"));
+        return Err(format!(
+            "invalid duration {s:?}: a unit (ms, s, m, h) is required"
+        ));
     }
     Ok(total)
 }
 
 fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
-    let (ip, bits) = s.split_once('/').ok_or_else(|| format!("{s:?} is not a CIDR"))?;
+    let (ip, bits) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?} is not a CIDR"))?;
     let ip: IpAddr = ip.parse().map_err(|_| format!("{s:?} is not a CIDR"))?;
     let bits: u8 = bits.parse().map_err(|_| format!("{s:?} is not a CIDR"))?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
@@ -253,11 +277,19 @@ fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
 fn first_ip((ip, bits): (IpAddr, u8)) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             IpAddr::V4(Ipv4Addr::from((u32::from(v4) & mask) + 1))
         }
         IpAddr::V6(v6) => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             IpAddr::V6(Ipv6Addr::from((u128::from(v6) & mask) + 1))
         }
     }
@@ -265,9 +297,16 @@ fn first_ip((ip, bits): (IpAddr, u8)) -> IpAddr {
 
 /// The flags as `--name=value` lines, for the start-up log.
 pub fn describe(o: &Options) -> Vec<String> {
-    let opt = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let opt = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
     vec![
-        format!("--advertise-address={}", o.advertise_address.clone().unwrap_or_default()),
+        format!(
+            "--advertise-address={}",
+            o.advertise_address.clone().unwrap_or_default()
+        ),
         format!("--bind-address={}", o.bind_address),
         format!("--cert-dir={}", opt(&o.cert_dir)),
         format!("--client-ca-file={}", opt(&o.client_ca_file)),
@@ -288,7 +327,8 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Options {
-        Options::try_parse_from(std::iter::once("kaiser").chain(args.iter().copied())).expect("parses")
+        Options::try_parse_from(std::iter::once("kaiser").chain(args.iter().copied()))
+            .expect("parses")
     }
 
     #[test]
@@ -303,9 +343,14 @@ mod tests {
 
     #[test]
     fn every_error_is_reported() {
-        let errs = parse(&["--secure-port=-1", "--bind-address=nope", "--etcd-servers=foo", "--service-cluster-ip-range=x"])
-            .complete()
-            .expect_err("invalid");
+        let errs = parse(&[
+            "--secure-port=-1",
+            "--bind-address=nope",
+            "--etcd-servers=foo",
+            "--service-cluster-ip-range=x",
+        ])
+        .complete()
+        .expect_err("invalid");
         assert_eq!(errs.len(), 4, "{errs:?}");
         assert!(errs[0].contains("--bind-address"));
         assert!(errs[1].contains("--secure-port -1"));
@@ -313,10 +358,19 @@ mod tests {
 
     #[test]
     fn durations_and_cidrs() {
-        assert_eq!(parse_duration("1h30m").expect("ok"), Duration::from_secs(5400));
-        assert_eq!(parse_duration("250ms").expect("ok"), Duration::from_millis(250));
+        assert_eq!(
+            parse_duration("1h30m").expect("ok"),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            parse_duration("250ms").expect("ok"),
+            Duration::from_millis(250)
+        );
         assert!(parse_duration("5").is_err());
-        assert_eq!(first_ip(parse_cidr("fd00::/108").expect("ok")).to_string(), "fd00::1");
+        assert_eq!(
+            first_ip(parse_cidr("fd00::/108").expect("ok")).to_string(),
+            "fd00::1"
+        );
         assert!(validate_etcd_server("https://127.0.0.1:2379").is_ok());
         assert!(Options::try_parse_from(["kaiser", "--no-such-flag"]).is_err());
     }

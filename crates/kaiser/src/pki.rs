@@ -94,7 +94,8 @@ pub fn ensure(dir: &Path, sans_ips: &[IpAddr]) -> Result<Pki> {
     };
     let ca_key_path = dir.join("ca.key");
     let (ca_key, issuer) = if fresh(&pki.ca_cert, &ca_key_path) {
-        let key = KeyPair::from_pem(&fs::read_to_string(&ca_key_path)?).context("reading the CA key")?;
+        let key =
+            KeyPair::from_pem(&fs::read_to_string(&ca_key_path)?).context("reading the CA key")?;
         let pem = fs::read_to_string(&pki.ca_cert)?;
         let issuer = Issuer::from_ca_cert_pem(&pem, KeyPair::from_pem(&key.serialize_pem())?)
             .context("reading the CA certificate")?;
@@ -103,9 +104,15 @@ pub fn ensure(dir: &Path, sans_ips: &[IpAddr]) -> Result<Pki> {
         tracing::info!(dir = %dir.display(), "generating a new cluster CA");
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name.push(DnType::CommonName, "kaiser-ca");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "kaiser-ca");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         validity(&mut params, CA_DAYS);
         let cert = params.self_signed(&key)?;
         write_private(&ca_key_path, &key.serialize_pem(), 0o600)?;
@@ -142,8 +149,13 @@ pub fn ensure(dir: &Path, sans_ips: &[IpAddr]) -> Result<Pki> {
                 Err(_) => n.clone().try_into().map(SanType::DnsName),
             })
             .collect::<Result<_, _>>()?;
-        params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "kube-apiserver");
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         validity(&mut params, LEAF_DAYS);
         let key = KeyPair::generate()?;
@@ -153,9 +165,16 @@ pub fn ensure(dir: &Path, sans_ips: &[IpAddr]) -> Result<Pki> {
     }
     if !fresh(&pki.admin_cert, &pki.admin_key) {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name.push(DnType::CommonName, ADMIN_USER);
-        params.distinguished_name.push(DnType::OrganizationName, ADMIN_GROUP);
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params
+            .distinguished_name
+            .push(DnType::CommonName, ADMIN_USER);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, ADMIN_GROUP);
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         validity(&mut params, LEAF_DAYS);
         let key = KeyPair::generate()?;
@@ -170,7 +189,8 @@ pub fn ensure(dir: &Path, sans_ips: &[IpAddr]) -> Result<Pki> {
 /// since the port may change).
 pub fn write_kubeconfig(path: &Path, server: &str, ca_pem: &[u8], pki: &Pki) -> Result<()> {
     let b64 = |p: &Path| -> Result<String> {
-        Ok(base64::engine::general_purpose::STANDARD.encode(fs::read(p).with_context(|| format!("reading {}", p.display()))?))
+        Ok(base64::engine::general_purpose::STANDARD
+            .encode(fs::read(p).with_context(|| format!("reading {}", p.display()))?))
     };
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
     let cfg = format!(
@@ -196,7 +216,13 @@ mod tests {
         let pem = fs::read_to_string(&p.serving_cert).expect("read");
         let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).expect("pem");
         let cert = parsed.parse_x509().expect("x509");
-        let sans = format!("{:?}", cert.subject_alternative_name().expect("ext").expect("sans").value);
+        let sans = format!(
+            "{:?}",
+            cert.subject_alternative_name()
+                .expect("ext")
+                .expect("sans")
+                .value
+        );
         for want in ["kubernetes.default.svc.cluster.local", "localhost"] {
             assert!(sans.contains(want), "{sans}");
         }

@@ -19,7 +19,8 @@ use serde_json::json;
 use tokio::sync::watch;
 
 /// The namespaces every cluster has.
-pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// The built-in API server.
 pub struct KubeApiServer {
@@ -28,14 +29,22 @@ pub struct KubeApiServer {
     namespace_finalizer: Arc<Store>,
 }
 
-fn store(info: ResourceInfo, strategy: impl Strategy + 'static, storage: &Arc<dyn Storage>) -> Arc<Store> {
+fn store(
+    info: ResourceInfo,
+    strategy: impl Strategy + 'static,
+    storage: &Arc<dyn Storage>,
+) -> Arc<Store> {
     Arc::new(Store::new(info, Arc::new(strategy), storage.clone()))
 }
 
 impl KubeApiServer {
     /// Builds the resource table over `storage`.
     pub fn new(storage: Arc<dyn Storage>) -> Self {
-        let namespaces = store(core::namespace::info(), core::namespace::NamespaceStrategy, &storage);
+        let namespaces = store(
+            core::namespace::info(),
+            core::namespace::NamespaceStrategy,
+            &storage,
+        );
         let namespace_finalizer = store(
             core::namespace::info(),
             core::namespace::NamespaceFinalizeStrategy,
@@ -43,11 +52,19 @@ impl KubeApiServer {
         );
         let table = Arc::new(ResourceTable::new());
         table.insert(vec![
-            store(core::configmap::info(), core::configmap::ConfigMapStrategy, &storage),
+            store(
+                core::configmap::info(),
+                core::configmap::ConfigMapStrategy,
+                &storage,
+            ),
             store(core::event::info(), core::event::EventStrategy, &storage),
             namespaces.clone(),
             store(core::secret::info(), core::secret::SecretStrategy, &storage),
-            store(core::serviceaccount::info(), core::serviceaccount::ServiceAccountStrategy, &storage),
+            store(
+                core::serviceaccount::info(),
+                core::serviceaccount::ServiceAccountStrategy,
+                &storage,
+            ),
         ]);
         KubeApiServer {
             table,
@@ -58,7 +75,9 @@ impl KubeApiServer {
 
     /// The admission plugins for the whole chain.
     pub fn admission(&self) -> Chain {
-        Chain::new(vec![Arc::new(NamespaceLifecycle::new(self.namespaces.clone()))])
+        Chain::new(vec![Arc::new(NamespaceLifecycle::new(
+            self.namespaces.clone(),
+        ))])
     }
 
     /// Serves the built-in resources; everything else goes to `delegate`.
@@ -80,7 +99,11 @@ impl KubeApiServer {
     }
 
     /// Starts the in-process controllers; they stop when `shutdown` turns true.
-    pub fn start_controllers(&self, content: Vec<Arc<ResourceTable>>, shutdown: watch::Receiver<bool>) {
+    pub fn start_controllers(
+        &self,
+        content: Vec<Arc<ResourceTable>>,
+        shutdown: watch::Receiver<bool>,
+    ) {
         tokio::spawn(namespace_controller::run(
             self.namespaces.clone(),
             self.namespace_finalizer.clone(),

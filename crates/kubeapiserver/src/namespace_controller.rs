@@ -50,12 +50,13 @@ pub async fn run(
                 _ = tokio::time::sleep(RETRY), if !pending.is_empty() => None,
                 _ = shutdown.wait_for(|s| *s) => return,
             };
-            if let Some(ev) = &ev {
-                if ev.kind != "DELETED" && meta::deletion_timestamp(&ev.object).is_some() {
-                    let name = meta::name(&ev.object).to_string();
-                    if !pending.contains(&name) {
-                        pending.push(name);
-                    }
+            if let Some(ev) = &ev
+                && ev.kind != "DELETED"
+                && meta::deletion_timestamp(&ev.object).is_some()
+            {
+                let name = meta::name(&ev.object).to_string();
+                if !pending.contains(&name) {
+                    pending.push(name);
                 }
             }
             let mut still = Vec::new();
@@ -78,7 +79,11 @@ pub async fn run(
 
 /// Deletes the namespace's content; once it is empty, drops the finalizer.
 /// Returns whether the namespace was finalized.
-async fn finalize(finalizer: &Store, content: &[Arc<ResourceTable>], ns: &str) -> Result<bool, StatusError> {
+async fn finalize(
+    finalizer: &Store,
+    content: &[Arc<ResourceTable>],
+    ns: &str,
+) -> Result<bool, StatusError> {
     let opts = ListOptions::from_query([])?;
     let mut remaining = 0;
     for table in content {
@@ -99,7 +104,12 @@ async fn finalize(finalizer: &Store, content: &[Arc<ResourceTable>], ns: &str) -
         let fins: Vec<Value> = obj
             .pointer("/spec/finalizers")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter(|f| f.as_str() != Some(FINALIZER)).cloned().collect())
+            .map(|a| {
+                a.iter()
+                    .filter(|f| f.as_str() != Some(FINALIZER))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         obj["spec"]["finalizers"] = Value::Array(fins);
         Ok(obj)

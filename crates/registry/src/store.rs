@@ -102,7 +102,7 @@ impl Store {
                 let mut e = StatusError::timeout(format!(
                     "Too large resource version: {requested}, current: {current}"
                 ));
-                e.details = Some(kaiser_apimachinery::status::StatusDetails {
+                e.details = Some(Box::new(kaiser_apimachinery::status::StatusDetails {
                     causes: vec![kaiser_apimachinery::status::StatusCause {
                         kind: "ResourceVersionTooLarge".into(),
                         message: "Too large resource version".into(),
@@ -110,12 +110,12 @@ impl Store {
                     }],
                     retry_after_seconds: Some(1),
                     ..Default::default()
-                });
+                }));
                 e
             }
-            StorageError::TooLarge { .. } => StatusError::request_entity_too_large(
-                "Request entity too large: limit is 3145728",
-            ),
+            StorageError::TooLarge { .. } => {
+                StatusError::request_entity_too_large("Request entity too large: limit is 3145728")
+            }
             StorageError::Unavailable(m) => StatusError::service_unavailable(m),
             StorageError::Io(m) => StatusError::internal(m),
         }
@@ -150,7 +150,10 @@ impl Store {
     pub fn check_field_selector(&self, opts: &ListOptions) -> Result<(), StatusError> {
         for r in &opts.field_selector.requirements {
             let ok = matches!(r.field.as_str(), "metadata.name" | "metadata.namespace")
-                || self.strategy.extra_selectable_fields().contains(&r.field.as_str());
+                || self
+                    .strategy
+                    .extra_selectable_fields()
+                    .contains(&r.field.as_str());
             if !ok {
                 return Err(StatusError::bad_request(format!(
                     "field label not supported: {}",
@@ -174,23 +177,33 @@ impl Store {
         self.check_field_selector(opts)?;
         let prefix = self.list_prefix(ns);
         let (mut revision, mut start) = match &opts.continue_token {
-            Some(t) => (Some(t.revision), format!("{}{}", self.info.storage_prefix, t.start)),
+            Some(t) => (
+                Some(t.revision),
+                format!("{}{}", self.info.storage_prefix, t.start),
+            ),
             None => (None, String::new()),
         };
-        if opts.continue_token.is_none() {
-            if let Some(rv) = opts.resource_version.filter(|rv| *rv > 0) {
-                let exact = opts.resource_version_match == RvMatch::Exact
-                    || (opts.resource_version_match == RvMatch::Unset && opts.limit > 0);
-                if exact {
-                    revision = Some(rv);
-                } else {
-                    let cur = self.storage.current_revision().await.map_err(|e| self.status_error(e, ""))?;
-                    if rv > cur {
-                        return Err(self.status_error(
-                            StorageError::FutureRevision { requested: rv, current: cur },
-                            "",
-                        ));
-                    }
+        if opts.continue_token.is_none()
+            && let Some(rv) = opts.resource_version.filter(|rv| *rv > 0)
+        {
+            let exact = opts.resource_version_match == RvMatch::Exact
+                || (opts.resource_version_match == RvMatch::Unset && opts.limit > 0);
+            if exact {
+                revision = Some(rv);
+            } else {
+                let cur = self
+                    .storage
+                    .current_revision()
+                    .await
+                    .map_err(|e| self.status_error(e, ""))?;
+                if rv > cur {
+                    return Err(self.status_error(
+                        StorageError::FutureRevision {
+                            requested: rv,
+                            current: cur,
+                        },
+                        "",
+                    ));
                 }
             }
         }
@@ -209,7 +222,11 @@ impl Store {
         let mut remaining = None;
         let mut at = revision;
         loop {
-            let page_size = if limit == 0 { 0 } else { (limit - items.len()).max(if filtered { 100 } else { 0 }) };
+            let page_size = if limit == 0 {
+                0
+            } else {
+                (limit - items.len()).max(if filtered { 100 } else { 0 })
+            };
             let page = self
                 .storage
                 .range(&prefix, &start, at, page_size)
@@ -232,7 +249,8 @@ impl Store {
                     }
                 }
             }
-            let examined_all_of_page = last_key.as_deref() == page.kvs.last().map(|k| k.key.as_str());
+            let examined_all_of_page =
+                last_key.as_deref() == page.kvs.last().map(|k| k.key.as_str());
             let more = page.more || !examined_all_of_page;
             if limit > 0 && items.len() == limit && more {
                 if let Some(k) = &last_key {
@@ -254,7 +272,10 @@ impl Store {
         let revision = at.unwrap_or(0);
         let mut list_meta = json!({ "resourceVersion": revision.to_string() });
         if let Some(k) = next_start {
-            let rel = k.strip_prefix(&self.info.storage_prefix).unwrap_or(&k).to_string();
+            let rel = k
+                .strip_prefix(&self.info.storage_prefix)
+                .unwrap_or(&k)
+                .to_string();
             list_meta["continue"] = Value::from(ContinueToken::new(revision, rel).encode());
             if let Some(r) = remaining.filter(|r| *r > 0) {
                 list_meta["remainingItemCount"] = Value::from(r);
@@ -272,11 +293,24 @@ impl Store {
     /// for a new object.
     fn prepare_create(&self, obj: &mut Value) -> Result<(), StatusError> {
         let m = meta::metadata_mut(obj);
-        for f in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+        for f in [
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
             m.remove(f);
         }
-        let generate = m.get("generateName").and_then(Value::as_str).unwrap_or("").to_string();
-        let name_empty = m.get("name").and_then(Value::as_str).unwrap_or("").is_empty();
+        let generate = m
+            .get("generateName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let name_empty = m
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty();
         if name_empty && !generate.is_empty() {
             m.insert("name".into(), Value::from(generate_name(&generate)));
         }
@@ -311,7 +345,12 @@ impl Store {
     }
 
     /// CREATE. `ns` is the request's namespace, already checked against the body.
-    pub async fn create(&self, mut obj: Value, admit: AdmitFn<'_>, dry_run: bool) -> Result<Value, StatusError> {
+    pub async fn create(
+        &self,
+        mut obj: Value,
+        admit: AdmitFn<'_>,
+        dry_run: bool,
+    ) -> Result<Value, StatusError> {
         self.prepare_create(&mut obj)?;
         admit(&obj, None)?;
         if dry_run {
@@ -342,7 +381,11 @@ impl Store {
     ) -> Result<(Value, bool), StatusError> {
         let key = self.key(ns, name);
         for _ in 0..MAX_UPDATE_RETRIES {
-            let (kv, _) = self.storage.get(&key, None).await.map_err(|e| self.status_error(e, name))?;
+            let (kv, _) = self
+                .storage
+                .get(&key, None)
+                .await
+                .map_err(|e| self.status_error(e, name))?;
             let Some(kv) = kv else {
                 if !self.strategy.allow_create_on_update() {
                     return Err(self.not_found(name));
@@ -358,7 +401,10 @@ impl Store {
             let rv = meta::resource_version(&new).to_string();
             if !rv.is_empty() && rv != kv.mod_revision.to_string() {
                 return Err(self.status_error(
-                    StorageError::Conflict { key: key.clone(), current: None },
+                    StorageError::Conflict {
+                        key: key.clone(),
+                        current: None,
+                    },
                     name,
                 ));
             }
@@ -367,7 +413,10 @@ impl Store {
                 return Err(StatusError::conflict(
                     &self.info.group_resource(),
                     name,
-                    &format!("Precondition failed: UID in precondition: {}, UID in object meta: {new_uid}", meta::uid(&old)),
+                    &format!(
+                        "Precondition failed: UID in precondition: {}, UID in object meta: {new_uid}",
+                        meta::uid(&old)
+                    ),
                 ));
             }
             self.prepare_update(&mut new, &old)?;
@@ -392,7 +441,11 @@ impl Store {
                     Err(e) => return Err(self.status_error(e, name)),
                 }
             }
-            match self.storage.update(&key, Self::encode(&new)?, kv.mod_revision).await {
+            match self
+                .storage
+                .update(&key, Self::encode(&new)?, kv.mod_revision)
+                .await
+            {
                 Ok(rev) => {
                     meta::set_resource_version(&mut new, rev);
                     return Ok((new, false));
@@ -401,17 +454,20 @@ impl Store {
                 Err(e) => return Err(self.status_error(e, name)),
             }
         }
-        Err(self.status_error(
-            StorageError::Conflict { key, current: None },
-            name,
-        ))
+        Err(self.status_error(StorageError::Conflict { key, current: None }, name))
     }
 
     fn prepare_update(&self, new: &mut Value, old: &Value) -> Result<(), StatusError> {
         // Identity and server-set fields carry over from the stored object.
         let old_meta = meta::metadata(old).cloned().unwrap_or_default();
         let m = meta::metadata_mut(new);
-        for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        for f in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
             match old_meta.get(f) {
                 Some(v) => {
                     m.insert(f.into(), v.clone());
@@ -421,15 +477,22 @@ impl Store {
                 }
             }
         }
-        if m.get("name").and_then(Value::as_str).unwrap_or("").is_empty() {
-            if let Some(n) = old_meta.get("name") {
-                m.insert("name".into(), n.clone());
-            }
+        if m.get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+            && let Some(n) = old_meta.get("name")
+        {
+            m.insert("name".into(), n.clone());
         }
-        if self.info.namespaced && m.get("namespace").and_then(Value::as_str).unwrap_or("").is_empty() {
-            if let Some(n) = old_meta.get("namespace") {
-                m.insert("namespace".into(), n.clone());
-            }
+        if self.info.namespaced
+            && m.get("namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .is_empty()
+            && let Some(n) = old_meta.get("namespace")
+        {
+            m.insert("namespace".into(), n.clone());
         }
         m.remove("selfLink");
         self.strategy.default(new);
@@ -445,38 +508,65 @@ impl Store {
     }
 
     /// DELETE with preconditions and finalizers.
-    pub async fn delete(&self, ns: &str, name: &str, opts: &DeleteOptions, admit: AdmitFn<'_>) -> Result<Deleted, StatusError> {
+    pub async fn delete(
+        &self,
+        ns: &str,
+        name: &str,
+        opts: &DeleteOptions,
+        admit: AdmitFn<'_>,
+    ) -> Result<Deleted, StatusError> {
         let key = self.key(ns, name);
         for _ in 0..MAX_UPDATE_RETRIES {
-            let (kv, _) = self.storage.get(&key, None).await.map_err(|e| self.status_error(e, name))?;
+            let (kv, _) = self
+                .storage
+                .get(&key, None)
+                .await
+                .map_err(|e| self.status_error(e, name))?;
             let kv = kv.ok_or_else(|| self.not_found(name))?;
             let mut obj = self.decode(&kv)?;
             self.check_preconditions(&obj, opts, name)?;
             admit(&obj, None)?;
-            let graceful = !meta::finalizers(&obj).is_empty() | self.strategy.begin_graceful_delete(&mut obj);
+            let graceful =
+                !meta::finalizers(&obj).is_empty() | self.strategy.begin_graceful_delete(&mut obj);
             if graceful {
                 if meta::deletion_timestamp(&obj).is_none() {
                     let m = meta::metadata_mut(&mut obj);
                     m.insert("deletionTimestamp".into(), Value::from(time::now_rfc3339()));
                     m.insert("deletionGracePeriodSeconds".into(), Value::from(0));
                     if opts.dry_run {
-                        return Ok(Deleted { body: obj, gone: false });
+                        return Ok(Deleted {
+                            body: obj,
+                            gone: false,
+                        });
                     }
-                    match self.storage.update(&key, Self::encode(&obj)?, kv.mod_revision).await {
+                    match self
+                        .storage
+                        .update(&key, Self::encode(&obj)?, kv.mod_revision)
+                        .await
+                    {
                         Ok(rev) => meta::set_resource_version(&mut obj, rev),
                         Err(StorageError::Conflict { .. }) => continue,
                         Err(e) => return Err(self.status_error(e, name)),
                     }
                 }
-                return Ok(Deleted { body: obj, gone: false });
+                return Ok(Deleted {
+                    body: obj,
+                    gone: false,
+                });
             }
             if opts.dry_run {
-                return Ok(Deleted { body: self.deleted_body(obj), gone: true });
+                return Ok(Deleted {
+                    body: self.deleted_body(obj),
+                    gone: true,
+                });
             }
             match self.storage.delete(&key, Some(kv.mod_revision)).await {
                 Ok((rev, _)) => {
                     meta::set_resource_version(&mut obj, rev);
-                    return Ok(Deleted { body: self.deleted_body(obj), gone: true });
+                    return Ok(Deleted {
+                        body: self.deleted_body(obj),
+                        gone: true,
+                    });
                 }
                 Err(StorageError::Conflict { .. }) => continue,
                 Err(e) => return Err(self.status_error(e, name)),
@@ -485,23 +575,36 @@ impl Store {
         Err(self.status_error(StorageError::Conflict { key, current: None }, name))
     }
 
-    fn check_preconditions(&self, obj: &Value, opts: &DeleteOptions, name: &str) -> Result<(), StatusError> {
+    fn check_preconditions(
+        &self,
+        obj: &Value,
+        opts: &DeleteOptions,
+        name: &str,
+    ) -> Result<(), StatusError> {
         let gr = self.info.group_resource();
-        if let Some(uid) = &opts.precondition_uid {
-            if uid != meta::uid(obj) {
-                return Err(StatusError::conflict(&gr, name, &format!(
+        if let Some(uid) = &opts.precondition_uid
+            && uid != meta::uid(obj)
+        {
+            return Err(StatusError::conflict(
+                &gr,
+                name,
+                &format!(
                     "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
                     meta::uid(obj)
-                )));
-            }
+                ),
+            ));
         }
-        if let Some(rv) = &opts.precondition_resource_version {
-            if rv != meta::resource_version(obj) {
-                return Err(StatusError::conflict(&gr, name, &format!(
+        if let Some(rv) = &opts.precondition_resource_version
+            && rv != meta::resource_version(obj)
+        {
+            return Err(StatusError::conflict(
+                &gr,
+                name,
+                &format!(
                     "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
                     meta::resource_version(obj)
-                )));
-            }
+                ),
+            ));
         }
         Ok(())
     }
@@ -521,13 +624,30 @@ impl Store {
 
     /// DELETECOLLECTION: deletes each matching object; returns the list of
     /// what was deleted (or marked for deletion).
-    pub async fn delete_collection(&self, ns: &str, list_opts: &ListOptions, opts: &DeleteOptions, admit: AdmitFn<'_>) -> Result<Value, StatusError> {
+    pub async fn delete_collection(
+        &self,
+        ns: &str,
+        list_opts: &ListOptions,
+        opts: &DeleteOptions,
+        admit: AdmitFn<'_>,
+    ) -> Result<Value, StatusError> {
         let mut list = self.list(ns, list_opts).await?;
-        let items = list.get_mut("items").and_then(Value::as_array_mut).map(std::mem::take).unwrap_or_default();
+        let items = list
+            .get_mut("items")
+            .and_then(Value::as_array_mut)
+            .map(std::mem::take)
+            .unwrap_or_default();
         let mut deleted = Vec::new();
         for item in items {
-            let per_item = DeleteOptions { precondition_uid: None, precondition_resource_version: None, ..opts.clone() };
-            match self.delete(meta::namespace(&item), meta::name(&item), &per_item, admit).await {
+            let per_item = DeleteOptions {
+                precondition_uid: None,
+                precondition_resource_version: None,
+                ..opts.clone()
+            };
+            match self
+                .delete(meta::namespace(&item), meta::name(&item), &per_item, admit)
+                .await
+            {
                 Ok(_) => deleted.push(item),
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),
@@ -559,7 +679,10 @@ pub fn decode_kv(kv: &KeyValue) -> Result<Value, StatusError> {
 
 fn items_in_page(kvs: &[KeyValue], last: Option<&str>) -> i64 {
     match last {
-        Some(l) => kvs.iter().position(|kv| kv.key == l).map_or(0, |i| i as i64 + 1),
+        Some(l) => kvs
+            .iter()
+            .position(|kv| kv.key == l)
+            .map_or(0, |i| i as i64 + 1),
         None => 0,
     }
 }

@@ -2,10 +2,10 @@
 //! validation, selectable fields and table columns. Synchronous and pure.
 
 use kaiser_apimachinery::field::ErrorList;
-use kaiser_apimachinery::table::{Column, NAME_COLUMN};
-use kaiser_apimachinery::validation::{NameValidator, name_is_dns_subdomain};
 use kaiser_apimachinery::meta;
 use kaiser_apimachinery::protobuf::Message;
+use kaiser_apimachinery::table::{Column, NAME_COLUMN};
+use kaiser_apimachinery::validation::{NameValidator, name_is_dns_subdomain};
 use serde_json::Value;
 
 /// Upstream's default table: name and creation time.

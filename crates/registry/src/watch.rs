@@ -31,7 +31,11 @@ pub struct ObjectWatch {
 }
 
 impl ObjectWatch {
-    pub(crate) async fn start(store: &Store, ns: &str, opts: &ListOptions) -> Result<Self, StatusError> {
+    pub(crate) async fn start(
+        store: &Store,
+        ns: &str,
+        opts: &ListOptions,
+    ) -> Result<Self, StatusError> {
         let prefix = store.prefix_for(ns);
         let mut w = ObjectWatch {
             info: store.info.clone(),
@@ -53,12 +57,16 @@ impl ObjectWatch {
                 for kv in &page.kvs {
                     let obj = decode_kv(kv)?;
                     if store.matches(opts, &obj) {
-                        w.queued.push_back(WatchEvent { kind: "ADDED", object: obj });
+                        w.queued.push_back(WatchEvent {
+                            kind: "ADDED",
+                            object: obj,
+                        });
                     }
                 }
                 if opts.send_initial_events == Some(true) {
                     let mut b = w.bookmark_at(page.revision);
-                    b.object["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+                    b.object["metadata"]["annotations"] =
+                        json!({"k8s.io/initial-events-end": "true"});
                     w.queued.push_back(b);
                 }
                 page.revision
@@ -109,14 +117,20 @@ impl ObjectWatch {
                     return None;
                 }
                 Some(WatchItem::Progress(rev)) => self.last_revision = self.last_revision.max(rev),
-                Some(WatchItem::Error(StorageError::Compacted { requested, compacted })) => {
+                Some(WatchItem::Error(StorageError::Compacted {
+                    requested,
+                    compacted,
+                })) => {
                     self.stream = None;
                     return Some(too_old(requested - 1, compacted));
                 }
                 Some(WatchItem::Error(e)) => {
                     self.stream = None;
                     let s = StatusError::internal(e);
-                    return Some(WatchEvent { kind: "ERROR", object: s.to_status() });
+                    return Some(WatchEvent {
+                        kind: "ERROR",
+                        object: s.to_status(),
+                    });
                 }
                 Some(WatchItem::Event(ev)) => {
                     self.last_revision = ev.revision();
@@ -130,7 +144,10 @@ impl ObjectWatch {
 
     fn matches(&self, obj: &Value) -> bool {
         self.opts.label_selector.matches(meta::labels(obj))
-            && self.opts.field_selector.matches(|f| self.strategy.field_value(obj, f))
+            && self
+                .opts
+                .field_selector
+                .matches(|f| self.strategy.field_value(obj, f))
     }
 
     fn convert(&self, ev: kaiser_storage::Event) -> Option<WatchEvent> {
@@ -144,7 +161,10 @@ impl ObjectWatch {
                     return None;
                 }
                 meta::set_resource_version(&mut obj, rev);
-                Some(WatchEvent { kind: "DELETED", object: obj })
+                Some(WatchEvent {
+                    kind: "DELETED",
+                    object: obj,
+                })
             }
             EventType::Put => {
                 let obj = decode_kv(&ev.kv).ok()?;
@@ -165,5 +185,8 @@ fn too_old(requested: i64, compacted: i64) -> WatchEvent {
     let s = StatusError::resource_expired(format!(
         "too old resource version: {requested} ({compacted})"
     ));
-    WatchEvent { kind: "ERROR", object: s.to_status() }
+    WatchEvent {
+        kind: "ERROR",
+        object: s.to_status(),
+    }
 }

@@ -10,9 +10,12 @@ use serde_json::{Value, json};
 /// Verbs a status-like subresource supports.
 const SUBRESOURCE_VERBS: &[&str] = &["get", "patch", "update"];
 
+/// A group's versions, each with its resources, in first-seen order.
+type GroupVersions = Vec<(String, Vec<Arc<ResourceInfo>>)>;
+
 /// Group versions in first-seen order, each with its resources.
-fn group_versions(stores: &[Arc<Store>], core: bool) -> Vec<(String, Vec<(String, Vec<Arc<ResourceInfo>>)>)> {
-    let mut groups: Vec<(String, Vec<(String, Vec<Arc<ResourceInfo>>)>)> = Vec::new();
+fn group_versions(stores: &[Arc<Store>], core: bool) -> Vec<(String, GroupVersions)> {
+    let mut groups: Vec<(String, GroupVersions)> = Vec::new();
     for s in stores {
         let i = &s.info;
         if i.group.is_empty() != core {
@@ -134,7 +137,8 @@ pub fn aggregated(stores: &[Arc<Store>], core: bool, api_version: &str) -> Value
             let versions: Vec<Value> = versions
                 .into_iter()
                 .map(|(version, infos)| {
-                    let resources: Vec<Value> = infos.iter().map(|i| aggregated_resource(i)).collect();
+                    let resources: Vec<Value> =
+                        infos.iter().map(|i| aggregated_resource(i)).collect();
                     json!({"version": version, "resources": resources, "freshness": "Current"})
                 })
                 .collect();
@@ -168,7 +172,9 @@ fn aggregated_resource(i: &ResourceInfo) -> Value {
         r["subresources"] = Value::Array(
             i.subresources
                 .iter()
-                .map(|s| json!({"subresource": s, "responseKind": kind, "verbs": SUBRESOURCE_VERBS}))
+                .map(
+                    |s| json!({"subresource": s, "responseKind": kind, "verbs": SUBRESOURCE_VERBS}),
+                )
                 .collect(),
         );
     }

@@ -42,11 +42,17 @@ pub struct GenericServer {
 impl GenericServer {
     /// Serves one request from a connection whose client certificate (if any)
     /// authenticated `cert_user`.
-    pub async fn handle(self: Arc<Self>, req: http::Request<Incoming>, cert_user: Option<UserInfo>) -> Response {
+    pub async fn handle(
+        self: Arc<Self>,
+        req: http::Request<Incoming>,
+        cert_user: Option<UserInfo>,
+    ) -> Response {
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
-        let resp = AssertUnwindSafe(self.filters(req, cert_user)).catch_unwind().await;
+        let resp = AssertUnwindSafe(self.filters(req, cert_user))
+            .catch_unwind()
+            .await;
         let resp = resp.unwrap_or_else(|panic| {
             let msg = panic
                 .downcast_ref::<&str>()
@@ -54,7 +60,9 @@ impl GenericServer {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             tracing::error!(%method, %path, panic = %msg, "handler panicked");
-            status_response(&StatusError::internal("a handler panicked; see the server log"))
+            status_response(&StatusError::internal(
+                "a handler panicked; see the server log",
+            ))
         });
         tracing::debug!(%method, %path, code = resp.status().as_u16(), latency_us = started.elapsed().as_micros() as u64, "request");
         resp
@@ -102,10 +110,10 @@ impl GenericServer {
             return status_response(&err);
         }
 
-        if !info.is_resource_request {
-            if let Some(r) = self.non_resource(&parts, &info.path, &query).await {
-                return r;
-            }
+        if !info.is_resource_request
+            && let Some(r) = self.non_resource(&parts, &info.path, &query).await
+        {
+            return r;
         }
 
         // Bodies are read whole, up to the limit.
@@ -116,10 +124,20 @@ impl GenericServer {
                     "Request entity too large: limit is {MAX_REQUEST_BODY_BYTES}"
                 )));
             }
-            Err(e) => return status_response(&StatusError::bad_request(format!("error reading the request body: {e}"))),
+            Err(e) => {
+                return status_response(&StatusError::bad_request(format!(
+                    "error reading the request body: {e}"
+                )));
+            }
         };
         let is_watch = info.verb == "watch";
-        let req = ApiRequest { parts, body, info, user, query };
+        let req = ApiRequest {
+            parts,
+            body,
+            info,
+            user,
+            query,
+        };
         let fut = (self.chain)(req);
         if is_watch {
             return fut.await;
@@ -133,7 +151,12 @@ impl GenericServer {
     }
 
     /// Health, version and OpenAPI paths.
-    async fn non_resource(&self, parts: &http::request::Parts, path: &str, query: &[(String, String)]) -> Option<Response> {
+    async fn non_resource(
+        &self,
+        parts: &http::request::Parts,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Option<Response> {
         if let Some(r) = healthz::serve(&self.health, path, query).await {
             return Some(r);
         }
@@ -142,7 +165,10 @@ impl GenericServer {
         let doc = match path {
             "/version" | "/version/" => Some(self.version.clone()),
             "/openapi/v2" => {
-                let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+                let accept = parts
+                    .headers
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok());
                 let doc = openapi::v2(&stores(), version);
                 if accept.is_some_and(|a| a.contains(openapi::V2_PROTOBUF)) {
                     return Some(bytes_response(

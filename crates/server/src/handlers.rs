@@ -47,17 +47,25 @@ pub async fn serve(store: Arc<Store>, scope: &Scope, req: ApiRequest) -> Respons
     }
 }
 
-async fn handle(store: &Arc<Store>, scope: &Scope, req: &ApiRequest) -> Result<Response, StatusError> {
+async fn handle(
+    store: &Arc<Store>,
+    scope: &Scope,
+    req: &ApiRequest,
+) -> Result<Response, StatusError> {
     let info = &store.info;
     let ri = &req.info;
     let gr = info.group_resource();
-    if !ri.subresource.is_empty() && !info.subresources.contains(&ri.subresource) || ri.parts.len() > 3 {
+    if !ri.subresource.is_empty() && !info.subresources.contains(&ri.subresource)
+        || ri.parts.len() > 3
+    {
         return Err(StatusError::path_not_found());
     }
     // Scope of the path must fit the resource.
     let ns = ri.namespace.as_str();
-    let cluster_path_for_namespaced = info.namespaced && ns.is_empty() && !matches!(ri.verb.as_str(), "list" | "watch");
-    let namespaced_path_for_cluster = !info.namespaced && !ns.is_empty() && info.resource != "namespaces";
+    let cluster_path_for_namespaced =
+        info.namespaced && ns.is_empty() && !matches!(ri.verb.as_str(), "list" | "watch");
+    let namespaced_path_for_cluster =
+        !info.namespaced && !ns.is_empty() && info.resource != "namespaces";
     if cluster_path_for_namespaced || namespaced_path_for_cluster {
         return Err(StatusError::path_not_found());
     }
@@ -90,7 +98,17 @@ async fn handle(store: &Arc<Store>, scope: &Scope, req: &ApiRequest) -> Result<R
             let mut obj = decode_body(store, req)?;
             check_type(store, &mut obj, ns)?;
             let name = meta::name(&obj).to_string();
-            admission(scope, req, Operation::Create, &gr, ns, &name, Some(&obj), dry_run).await?;
+            admission(
+                scope,
+                req,
+                Operation::Create,
+                &gr,
+                ns,
+                &name,
+                Some(&obj),
+                dry_run,
+            )
+            .await?;
             let created = store.create(obj, &admit_all, dry_run).await?;
             Ok(negotiated_response(201, &created, n, pretty))
         }
@@ -105,10 +123,27 @@ async fn handle(store: &Arc<Store>, scope: &Scope, req: &ApiRequest) -> Result<R
                     ri.name
                 )));
             }
-            admission(scope, req, Operation::Update, &gr, ns, &ri.name, Some(&obj), dry_run).await?;
+            admission(
+                scope,
+                req,
+                Operation::Update,
+                &gr,
+                ns,
+                &ri.name,
+                Some(&obj),
+                dry_run,
+            )
+            .await?;
             let apply = move |_old: Option<&Value>| Ok(obj.clone());
-            let (out, created) = store.update(ns, &ri.name, &apply, &admit_all, dry_run).await?;
-            Ok(negotiated_response(if created { 201 } else { 200 }, &out, n, pretty))
+            let (out, created) = store
+                .update(ns, &ri.name, &apply, &admit_all, dry_run)
+                .await?;
+            Ok(negotiated_response(
+                if created { 201 } else { 200 },
+                &out,
+                n,
+                pretty,
+            ))
         }
         "patch" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
@@ -120,7 +155,17 @@ async fn handle(store: &Arc<Store>, scope: &Scope, req: &ApiRequest) -> Result<R
             if kind == PatchType::Apply {
                 return Err(StatusError::unsupported_media_type(ct));
             }
-            admission(scope, req, Operation::Update, &gr, ns, &ri.name, None, dry_run).await?;
+            admission(
+                scope,
+                req,
+                Operation::Update,
+                &gr,
+                ns,
+                &ri.name,
+                None,
+                dry_run,
+            )
+            .await?;
             let body = req.body.clone();
             let expected_gv = info.api_version();
             let kind_name = info.kind.clone();
@@ -128,28 +173,63 @@ async fn handle(store: &Arc<Store>, scope: &Scope, req: &ApiRequest) -> Result<R
                 let old = old.ok_or_else(|| StatusError::not_found(&gr, ""))?;
                 let mut patched = match kind {
                     PatchType::Json => patch::apply_json_patch(old, &body)?,
-                    PatchType::Merge | PatchType::StrategicMerge => patch::apply_merge_patch(old, &body)?,
-                    PatchType::Apply => return Err(StatusError::unsupported_media_type("application/apply-patch+yaml")),
+                    PatchType::Merge | PatchType::StrategicMerge => {
+                        patch::apply_merge_patch(old, &body)?
+                    }
+                    PatchType::Apply => {
+                        return Err(StatusError::unsupported_media_type(
+                            "application/apply-patch+yaml",
+                        ));
+                    }
                 };
                 check_patched_type(&mut patched, &expected_gv, &kind_name)?;
                 Ok(patched)
             };
-            let (out, _) = store.update(ns, &ri.name, &apply, &admit_all, dry_run).await?;
+            let (out, _) = store
+                .update(ns, &ri.name, &apply, &admit_all, dry_run)
+                .await?;
             Ok(negotiated_response(200, &out, n, pretty))
         }
         "delete" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
             let opts = delete_options(req, dry_run)?;
-            admission(scope, req, Operation::Delete, &gr, ns, &ri.name, None, opts.dry_run).await?;
+            admission(
+                scope,
+                req,
+                Operation::Delete,
+                &gr,
+                ns,
+                &ri.name,
+                None,
+                opts.dry_run,
+            )
+            .await?;
             let deleted = store.delete(ns, &ri.name, &opts, &admit_all).await?;
-            Ok(negotiated_response(if deleted.gone { 200 } else { 202 }, &deleted.body, n, pretty))
+            Ok(negotiated_response(
+                if deleted.gone { 200 } else { 202 },
+                &deleted.body,
+                n,
+                pretty,
+            ))
         }
         "deletecollection" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
             let opts = delete_options(req, dry_run)?;
             let list_opts = ListOptions::from_query(req.query_pairs())?;
-            admission(scope, req, Operation::Delete, &gr, ns, "", None, opts.dry_run).await?;
-            let out = store.delete_collection(ns, &list_opts, &opts, &admit_all).await?;
+            admission(
+                scope,
+                req,
+                Operation::Delete,
+                &gr,
+                ns,
+                "",
+                None,
+                opts.dry_run,
+            )
+            .await?;
+            let out = store
+                .delete_collection(ns, &list_opts, &opts, &admit_all)
+                .await?;
             Ok(negotiated_response(200, &out, n, pretty))
         }
         other => Err(StatusError::method_not_supported(&gr, other)),
@@ -199,14 +279,18 @@ fn dry_run(req: &ApiRequest) -> Result<bool, StatusError> {
 
 fn decode_body(store: &Store, req: &ApiRequest) -> Result<Value, StatusError> {
     if req.body.is_empty() {
-        return Err(StatusError::bad_request("the request body is empty; an object was expected"));
+        return Err(StatusError::bad_request(
+            "the request body is empty; an object was expected",
+        ));
     }
     let ct = req.header(header::CONTENT_TYPE);
     if ct.is_some_and(|c| c.split(';').next().unwrap_or("").trim() == protobuf::MEDIA_TYPE) {
         let Some(msg) = store.strategy.protobuf() else {
             return Err(StatusError::unsupported_media_type(protobuf::MEDIA_TYPE));
         };
-        let bad = |e: String| StatusError::bad_request(format!("unable to decode the protobuf body: {e}"));
+        let bad = |e: String| {
+            StatusError::bad_request(format!("unable to decode the protobuf body: {e}"))
+        };
         let (api_version, kind, raw) = protobuf::decode_envelope(&req.body).map_err(bad)?;
         let mut obj = protobuf::decode_message(msg, &raw).map_err(bad)?;
         if let Some(o) = obj.as_object_mut() {
@@ -225,8 +309,16 @@ fn check_type(store: &Store, obj: &mut Value, ns: &str) -> Result<(), StatusErro
     let Some(o) = obj.as_object_mut() else {
         return Err(StatusError::bad_request("the body must be a JSON object"));
     };
-    let api_version = o.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
-    let kind = o.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let api_version = o
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let kind = o
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if !api_version.is_empty() && GroupVersion::parse(&api_version) != info.group_version() {
         return Err(StatusError::bad_request(format!(
             "the API version in the data ({api_version}) does not match the expected API version ({expected_gv})"
@@ -255,9 +347,14 @@ fn check_type(store: &Store, obj: &mut Value, ns: &str) -> Result<(), StatusErro
 
 fn check_patched_type(obj: &mut Value, expected_gv: &str, kind: &str) -> Result<(), StatusError> {
     let Some(o) = obj.as_object_mut() else {
-        return Err(StatusError::bad_request("the patch produced something that is not an object"));
+        return Err(StatusError::bad_request(
+            "the patch produced something that is not an object",
+        ));
     };
-    let av = o.get("apiVersion").and_then(Value::as_str).unwrap_or(expected_gv);
+    let av = o
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or(expected_gv);
     let k = o.get("kind").and_then(Value::as_str).unwrap_or(kind);
     if av != expected_gv || k != kind {
         return Err(StatusError::bad_request(format!(
@@ -268,48 +365,73 @@ fn check_patched_type(obj: &mut Value, expected_gv: &str, kind: &str) -> Result<
 }
 
 fn delete_options(req: &ApiRequest, dry_run: bool) -> Result<DeleteOptions, StatusError> {
-    let mut opts = DeleteOptions { dry_run, ..Default::default() };
+    let mut opts = DeleteOptions {
+        dry_run,
+        ..Default::default()
+    };
     if !req.body.is_empty() {
         let format = negotiation::body_format(req.header(header::CONTENT_TYPE))?;
         let body = codec::decode(&req.body, format)?;
         opts.grace_period_seconds = body.get("gracePeriodSeconds").and_then(Value::as_i64);
-        opts.propagation_policy = body.get("propagationPolicy").and_then(Value::as_str).map(str::to_string);
+        opts.propagation_policy = body
+            .get("propagationPolicy")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         if let Some(p) = body.get("preconditions") {
             opts.precondition_uid = p.get("uid").and_then(Value::as_str).map(str::to_string);
-            opts.precondition_resource_version = p.get("resourceVersion").and_then(Value::as_str).map(str::to_string);
+            opts.precondition_resource_version = p
+                .get("resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
         }
         if let Some(d) = body.get("dryRun").and_then(Value::as_array) {
             for v in d {
                 if v.as_str() != Some("All") {
-                    return Err(StatusError::bad_request(format!("Invalid dryRun value: dryRun: Unsupported value: {v}: supported values: \"All\"")));
+                    return Err(StatusError::bad_request(format!(
+                        "Invalid dryRun value: dryRun: Unsupported value: {v}: supported values: \"All\""
+                    )));
                 }
                 opts.dry_run = true;
             }
         }
     }
     if let Some(g) = req.query("gracePeriodSeconds") {
-        opts.grace_period_seconds = Some(g.parse().map_err(|_| StatusError::bad_request(format!("invalid gracePeriodSeconds: {g:?}")))?);
+        opts.grace_period_seconds =
+            Some(g.parse().map_err(|_| {
+                StatusError::bad_request(format!("invalid gracePeriodSeconds: {g:?}"))
+            })?);
     }
     if let Some(p) = req.query("propagationPolicy") {
         opts.propagation_policy = Some(p.to_string());
     }
-    if let Some(p) = &opts.propagation_policy {
-        if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
-            return Err(StatusError::new(422, "Invalid", format!(
+    if let Some(p) = &opts.propagation_policy
+        && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
+    {
+        return Err(StatusError::new(
+            422,
+            "Invalid",
+            format!(
                 "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
-            )));
-        }
+            ),
+        ));
     }
     Ok(opts)
 }
 
 fn include_object(req: &ApiRequest) -> Result<IncludeObject, StatusError> {
-    IncludeObject::parse(req.query("includeObject").unwrap_or(""))
-        .map_err(|m| StatusError::bad_request(format!("Unable to convert to Table as requested: {m}")))
+    IncludeObject::parse(req.query("includeObject").unwrap_or("")).map_err(|m| {
+        StatusError::bad_request(format!("Unable to convert to Table as requested: {m}"))
+    })
 }
 
 /// A table of `objs`; `headers` adds the column definitions.
-fn to_table(store: &Store, req: &ApiRequest, objs: &[Value], list_meta: Value, headers: bool) -> Result<Value, StatusError> {
+fn to_table(
+    store: &Store,
+    req: &ApiRequest,
+    objs: &[Value],
+    list_meta: Value,
+    headers: bool,
+) -> Result<Value, StatusError> {
     let include = include_object(req)?;
     let strategy = &store.strategy;
     let rows = objs
@@ -328,20 +450,45 @@ fn partial(obj: &Value) -> Value {
     })
 }
 
-fn respond_object(store: &Store, req: &ApiRequest, code: u16, obj: Value, n: Negotiated, pretty: bool) -> Result<Response, StatusError> {
+fn respond_object(
+    store: &Store,
+    req: &ApiRequest,
+    code: u16,
+    obj: Value,
+    n: Negotiated,
+    pretty: bool,
+) -> Result<Response, StatusError> {
     let body = match n.target {
-        Target::Table => to_table(store, req, std::slice::from_ref(&obj), json!({"resourceVersion": meta::resource_version(&obj)}), true)?,
+        Target::Table => to_table(
+            store,
+            req,
+            std::slice::from_ref(&obj),
+            json!({"resourceVersion": meta::resource_version(&obj)}),
+            true,
+        )?,
         Target::PartialObjectMetadata => partial(&obj),
         Target::PartialObjectMetadataList => {
-            return Err(StatusError::not_acceptable("you requested PartialObjectMetadataList, but the requested object is not a list"));
+            return Err(StatusError::not_acceptable(
+                "you requested PartialObjectMetadataList, but the requested object is not a list",
+            ));
         }
         _ => obj,
     };
     Ok(negotiated_response(code, &body, n, pretty))
 }
 
-fn respond_list(store: &Store, req: &ApiRequest, list: Value, n: Negotiated, pretty: bool) -> Result<Response, StatusError> {
-    let items = list.get("items").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+fn respond_list(
+    store: &Store,
+    req: &ApiRequest,
+    list: Value,
+    n: Negotiated,
+    pretty: bool,
+) -> Result<Response, StatusError> {
+    let items = list
+        .get("items")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     let list_meta = list.get("metadata").cloned().unwrap_or_else(|| json!({}));
     let body = match n.target {
         Target::Table => to_table(store, req, items, list_meta, true)?,
@@ -352,16 +499,28 @@ fn respond_list(store: &Store, req: &ApiRequest, list: Value, n: Negotiated, pre
             "items": items.iter().map(partial).collect::<Vec<_>>(),
         }),
         Target::PartialObjectMetadata => {
-            return Err(StatusError::not_acceptable("you requested PartialObjectMetadata, but the requested object is a list"));
+            return Err(StatusError::not_acceptable(
+                "you requested PartialObjectMetadata, but the requested object is a list",
+            ));
         }
         _ => list,
     };
     Ok(negotiated_response(200, &body, n, pretty))
 }
 
-async fn serve_watch(store: &Arc<Store>, scope: &Scope, req: &ApiRequest, ns: &str, opts: ListOptions, n: Negotiated) -> Result<Response, StatusError> {
+async fn serve_watch(
+    store: &Arc<Store>,
+    scope: &Scope,
+    req: &ApiRequest,
+    ns: &str,
+    opts: ListOptions,
+    n: Negotiated,
+) -> Result<Response, StatusError> {
     let include = include_object(req)?;
-    let timeout = opts.timeout_seconds.map(Duration::from_secs).unwrap_or(DEFAULT_WATCH_TIMEOUT);
+    let timeout = opts
+        .timeout_seconds
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_WATCH_TIMEOUT);
     let bookmarks = opts.allow_watch_bookmarks;
     let mut w = store.watch(ns, &opts).await?;
     let (tx, rx) = mpsc::channel::<Bytes>(64);
@@ -388,24 +547,46 @@ async fn serve_watch(store: &Arc<Store>, scope: &Scope, req: &ApiRequest, ns: &s
             }
         }
     });
-    let mut resp = http::Response::new(ChannelBody::new(rx));
-    resp.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json;stream=watch"));
+    let mut resp = http::Response::new(ChannelBody::body(rx));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json;stream=watch"),
+    );
     Ok(resp)
 }
 
 /// One watch event as a JSON line, converted to a table row when asked.
-fn encode_event(store: &Store, e: WatchEvent, target: Target, include: IncludeObject, headers: &mut bool) -> Bytes {
+fn encode_event(
+    store: &Store,
+    e: WatchEvent,
+    target: Target,
+    include: IncludeObject,
+    headers: &mut bool,
+) -> Bytes {
     let object = match (target, e.kind) {
         (_, "ERROR" | "BOOKMARK") => e.object,
         (Target::Table, _) => {
-            let row = (store.strategy.table_row(&e.object), table::row_object(&e.object, include));
+            let row = (
+                store.strategy.table_row(&e.object),
+                table::row_object(&e.object, include),
+            );
             let cols = std::mem::take(headers).then(|| store.strategy.table_columns());
-            table::table(cols, vec![row], json!({"resourceVersion": meta::resource_version(&e.object)}))
+            table::table(
+                cols,
+                vec![row],
+                json!({"resourceVersion": meta::resource_version(&e.object)}),
+            )
         }
-        (Target::PartialObjectMetadata | Target::PartialObjectMetadataList, _) => partial(&e.object),
+        (Target::PartialObjectMetadata | Target::PartialObjectMetadataList, _) => {
+            partial(&e.object)
+        }
         _ => e.object,
     };
-    let mut line = codec::encode(&json!({"type": e.kind, "object": object}), Format::Json, false);
+    let mut line = codec::encode(
+        &json!({"type": e.kind, "object": object}),
+        Format::Json,
+        false,
+    );
     line.push(b'\n');
     Bytes::from(line)
 }

@@ -51,7 +51,11 @@ impl HealthChecks {
 }
 
 /// Serves `path` if it is a health path; `None` otherwise.
-pub async fn serve(checks: &HealthChecks, path: &str, query: &[(String, String)]) -> Option<Response> {
+pub async fn serve(
+    checks: &HealthChecks,
+    path: &str,
+    query: &[(String, String)],
+) -> Option<Response> {
     let trimmed = path.trim_start_matches('/');
     let (endpoint, sub) = match trimmed.split_once('/') {
         Some((e, s)) => (e, s),
@@ -91,7 +95,9 @@ pub async fn serve(checks: &HealthChecks, path: &str, query: &[(String, String)]
     }
     for e in excluded {
         if !list.iter().any(|c| c.name == e) {
-            out.push_str(&format!("warn: some health checks cannot be excluded: no matches for \"{e}\"\n"));
+            out.push_str(&format!(
+                "warn: some health checks cannot be excluded: no matches for \"{e}\"\n"
+            ));
         }
     }
     Some(if failed {

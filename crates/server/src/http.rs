@@ -76,7 +76,11 @@ pub fn bytes_response(code: u16, content_type: &str, body: impl Into<Bytes>) -> 
 }
 
 pub fn json_response(code: u16, v: &Value, pretty: bool) -> Response {
-    bytes_response(code, "application/json", codec::encode(v, Format::Json, pretty))
+    bytes_response(
+        code,
+        "application/json",
+        codec::encode(v, Format::Json, pretty),
+    )
 }
 
 /// Encodes `v` as negotiated.
@@ -87,10 +91,10 @@ pub fn negotiated_response(code: u16, v: &Value, n: Negotiated, pretty: bool) ->
 /// A `Status` error as JSON with its HTTP code.
 pub fn status_response(e: &StatusError) -> Response {
     let mut r = json_response(e.code, &e.to_status(), false);
-    if let Some(secs) = e.details.as_ref().and_then(|d| d.retry_after_seconds) {
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+    if let Some(secs) = e.details.as_ref().and_then(|d| d.retry_after_seconds)
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
     }
     r
 }
@@ -105,7 +109,7 @@ pub struct ChannelBody {
 }
 
 impl ChannelBody {
-    pub fn new(rx: mpsc::Receiver<Bytes>) -> Body {
+    pub fn body(rx: mpsc::Receiver<Bytes>) -> Body {
         ChannelBody { rx }.boxed()
     }
 }
@@ -118,8 +122,6 @@ impl http_body::Body for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.rx
-            .poll_recv(cx)
-            .map(|o| o.map(|b| Ok(Frame::data(b))))
+        self.rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
     }
 }

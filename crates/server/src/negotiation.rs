@@ -33,10 +33,18 @@ impl Negotiated {
         match self.target {
             Target::Object => base.to_string(),
             Target::Table => format!("{base};as=Table;v=v1;g=meta.k8s.io"),
-            Target::PartialObjectMetadata => format!("{base};as=PartialObjectMetadata;v=v1;g=meta.k8s.io"),
-            Target::PartialObjectMetadataList => format!("{base};as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"),
-            Target::DiscoveryV2 => format!("{base};g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"),
-            Target::DiscoveryV2Beta1 => format!("{base};g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"),
+            Target::PartialObjectMetadata => {
+                format!("{base};as=PartialObjectMetadata;v=v1;g=meta.k8s.io")
+            }
+            Target::PartialObjectMetadataList => {
+                format!("{base};as=PartialObjectMetadataList;v=v1;g=meta.k8s.io")
+            }
+            Target::DiscoveryV2 => {
+                format!("{base};g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+            }
+            Target::DiscoveryV2Beta1 => {
+                format!("{base};g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList")
+            }
         }
     }
 }
@@ -49,9 +57,21 @@ pub struct Offer {
     pub discovery: bool,
 }
 
-pub const OBJECTS: Offer = Offer { table: true, partial: true, discovery: false };
-pub const PLAIN: Offer = Offer { table: false, partial: false, discovery: false };
-pub const DISCOVERY: Offer = Offer { table: false, partial: false, discovery: true };
+pub const OBJECTS: Offer = Offer {
+    table: true,
+    partial: true,
+    discovery: false,
+};
+pub const PLAIN: Offer = Offer {
+    table: false,
+    partial: false,
+    discovery: false,
+};
+pub const DISCOVERY: Offer = Offer {
+    table: false,
+    partial: false,
+    discovery: true,
+};
 
 struct MediaRange<'a> {
     kind: &'a str,
@@ -100,17 +120,27 @@ pub fn negotiate(accept: Option<&str>, offer: Offer) -> Result<Negotiated, Statu
         let param = |k: &str| r.params.iter().find(|(pk, _)| *pk == k).map(|(_, v)| *v);
         let target = match (param("as"), param("g"), param("v")) {
             (None, _, _) => Target::Object,
-            (Some("Table"), Some("meta.k8s.io"), Some("v1" | "v1beta1")) if offer.table => Target::Table,
-            (Some("PartialObjectMetadata"), Some("meta.k8s.io"), Some("v1" | "v1beta1")) if offer.partial => {
+            (Some("Table"), Some("meta.k8s.io"), Some("v1" | "v1beta1")) if offer.table => {
+                Target::Table
+            }
+            (Some("PartialObjectMetadata"), Some("meta.k8s.io"), Some("v1" | "v1beta1"))
+                if offer.partial =>
+            {
                 Target::PartialObjectMetadata
             }
-            (Some("PartialObjectMetadataList"), Some("meta.k8s.io"), Some("v1" | "v1beta1")) if offer.partial => {
+            (Some("PartialObjectMetadataList"), Some("meta.k8s.io"), Some("v1" | "v1beta1"))
+                if offer.partial =>
+            {
                 Target::PartialObjectMetadataList
             }
-            (Some("APIGroupDiscoveryList"), Some("apidiscovery.k8s.io"), Some("v2")) if offer.discovery => {
+            (Some("APIGroupDiscoveryList"), Some("apidiscovery.k8s.io"), Some("v2"))
+                if offer.discovery =>
+            {
                 Target::DiscoveryV2
             }
-            (Some("APIGroupDiscoveryList"), Some("apidiscovery.k8s.io"), Some("v2beta1")) if offer.discovery => {
+            (Some("APIGroupDiscoveryList"), Some("apidiscovery.k8s.io"), Some("v2beta1"))
+                if offer.discovery =>
+            {
                 Target::DiscoveryV2Beta1
             }
             _ => continue,
@@ -140,22 +170,49 @@ mod tests {
     #[test]
     fn kubectl_table_accept() {
         let a = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
-        assert_eq!(negotiate(Some(a), OBJECTS).expect("ok").target, Target::Table);
-        assert_eq!(negotiate(Some(a), PLAIN).expect("ok").target, Target::Object);
+        assert_eq!(
+            negotiate(Some(a), OBJECTS).expect("ok").target,
+            Target::Table
+        );
+        assert_eq!(
+            negotiate(Some(a), PLAIN).expect("ok").target,
+            Target::Object
+        );
     }
 
     #[test]
     fn discovery_and_fallbacks() {
         let a = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
-        assert_eq!(negotiate(Some(a), DISCOVERY).expect("ok").target, Target::DiscoveryV2);
-        assert_eq!(negotiate(Some("application/yaml"), PLAIN).expect("ok").format, Format::Yaml);
         assert_eq!(
-            negotiate(Some("application/vnd.kubernetes.protobuf, */*"), PLAIN).expect("ok").format,
+            negotiate(Some(a), DISCOVERY).expect("ok").target,
+            Target::DiscoveryV2
+        );
+        assert_eq!(
+            negotiate(Some("application/yaml"), PLAIN)
+                .expect("ok")
+                .format,
+            Format::Yaml
+        );
+        assert_eq!(
+            negotiate(Some("application/vnd.kubernetes.protobuf, */*"), PLAIN)
+                .expect("ok")
+                .format,
             Format::Json
         );
-        assert_eq!(negotiate(Some("text/html"), PLAIN).expect_err("406").code, 406);
-        assert_eq!(negotiate(Some("application/json;as=Table;v=v1;g=meta.k8s.io"), PLAIN).expect_err("406").code, 406);
-        assert_eq!(body_format(Some("application/json; charset=utf-8")).expect("ok"), Format::Json);
+        assert_eq!(
+            negotiate(Some("text/html"), PLAIN).expect_err("406").code,
+            406
+        );
+        assert_eq!(
+            negotiate(Some("application/json;as=Table;v=v1;g=meta.k8s.io"), PLAIN)
+                .expect_err("406")
+                .code,
+            406
+        );
+        assert_eq!(
+            body_format(Some("application/json; charset=utf-8")).expect("ok"),
+            Format::Json
+        );
         assert_eq!(body_format(Some("text/plain")).expect_err("415").code, 415);
     }
 }

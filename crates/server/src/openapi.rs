@@ -18,7 +18,12 @@ pub fn definition_name(i: &ResourceInfo) -> String {
         i.group.split('.').next().unwrap_or("").to_string()
     } else {
         // Custom groups: reversed domain, as upstream names CRD definitions.
-        return format!("{}.{}.{}", i.group.split('.').rev().collect::<Vec<_>>().join("."), i.version, i.kind);
+        return format!(
+            "{}.{}.{}",
+            i.group.split('.').rev().collect::<Vec<_>>().join("."),
+            i.version,
+            i.kind
+        );
     };
     format!("io.k8s.api.{pkg}.{}.{}", i.version, i.kind)
 }
@@ -35,13 +40,13 @@ fn op_id(verb: &str, i: &ResourceInfo, namespaced_path: bool, all_ns: bool) -> S
             .map(capitalize)
             .collect()
     };
-    let scope = if all_ns {
-        "ForAllNamespaces"
-    } else {
-        ""
-    };
+    let scope = if all_ns { "ForAllNamespaces" } else { "" };
     let ns = if namespaced_path { "Namespaced" } else { "" };
-    format!("{verb}{group}{}{ns}{}{scope}", capitalize(&i.version), i.kind)
+    format!(
+        "{verb}{group}{}{ns}{}{scope}",
+        capitalize(&i.version),
+        i.kind
+    )
 }
 
 fn capitalize(s: &str) -> String {
@@ -65,7 +70,15 @@ fn params(names: &[&str], v3: bool) -> Vec<Value> {
         .collect()
 }
 
-fn operation(verb: &str, action: &str, i: &ResourceInfo, nsp: bool, all_ns: bool, query: &[&str], v3: bool) -> Value {
+fn operation(
+    verb: &str,
+    action: &str,
+    i: &ResourceInfo,
+    nsp: bool,
+    all_ns: bool,
+    query: &[&str],
+    v3: bool,
+) -> Value {
     let schema_ref = if v3 {
         format!("#/components/schemas/{}", definition_name(i))
     } else {
@@ -87,7 +100,13 @@ fn operation(verb: &str, action: &str, i: &ResourceInfo, nsp: bool, all_ns: bool
 }
 
 const WRITE_PARAMS: &[&str] = &["dryRun", "fieldManager", "fieldValidation", "pretty"];
-const PATCH_PARAMS: &[&str] = &["dryRun", "fieldManager", "fieldValidation", "force", "pretty"];
+const PATCH_PARAMS: &[&str] = &[
+    "dryRun",
+    "fieldManager",
+    "fieldValidation",
+    "force",
+    "pretty",
+];
 const LIST_PARAMS: &[&str] = &[
     "allowWatchBookmarks",
     "continue",
@@ -116,36 +135,81 @@ fn add_paths(paths: &mut Map<String, Value>, i: &ResourceInfo, v3: bool) {
     };
     let mut c = Map::new();
     if has("list") {
-        c.insert("get".into(), operation("list", "list", i, i.namespaced, false, LIST_PARAMS, v3));
+        c.insert(
+            "get".into(),
+            operation("list", "list", i, i.namespaced, false, LIST_PARAMS, v3),
+        );
     }
     if has("create") {
-        c.insert("post".into(), operation("create", "post", i, i.namespaced, false, WRITE_PARAMS, v3));
+        c.insert(
+            "post".into(),
+            operation("create", "post", i, i.namespaced, false, WRITE_PARAMS, v3),
+        );
     }
     if has("deletecollection") {
-        c.insert("delete".into(), operation("deleteCollection", "deletecollection", i, i.namespaced, false, LIST_PARAMS, v3));
+        c.insert(
+            "delete".into(),
+            operation(
+                "deleteCollection",
+                "deletecollection",
+                i,
+                i.namespaced,
+                false,
+                LIST_PARAMS,
+                v3,
+            ),
+        );
     }
     if !c.is_empty() {
         paths.insert(coll.clone(), Value::Object(c));
     }
     let mut o = Map::new();
     if has("get") {
-        o.insert("get".into(), operation("read", "get", i, i.namespaced, false, &["pretty"], v3));
+        o.insert(
+            "get".into(),
+            operation("read", "get", i, i.namespaced, false, &["pretty"], v3),
+        );
     }
     if has("update") {
-        o.insert("put".into(), operation("replace", "put", i, i.namespaced, false, WRITE_PARAMS, v3));
+        o.insert(
+            "put".into(),
+            operation("replace", "put", i, i.namespaced, false, WRITE_PARAMS, v3),
+        );
     }
     if has("patch") {
-        o.insert("patch".into(), operation("patch", "patch", i, i.namespaced, false, PATCH_PARAMS, v3));
+        o.insert(
+            "patch".into(),
+            operation("patch", "patch", i, i.namespaced, false, PATCH_PARAMS, v3),
+        );
     }
     if has("delete") {
-        o.insert("delete".into(), operation("delete", "delete", i, i.namespaced, false, &["dryRun", "gracePeriodSeconds", "propagationPolicy", "pretty"], v3));
+        o.insert(
+            "delete".into(),
+            operation(
+                "delete",
+                "delete",
+                i,
+                i.namespaced,
+                false,
+                &[
+                    "dryRun",
+                    "gracePeriodSeconds",
+                    "propagationPolicy",
+                    "pretty",
+                ],
+                v3,
+            ),
+        );
     }
     if !o.is_empty() {
         paths.insert(format!("{coll}/{{name}}"), Value::Object(o));
     }
     if i.namespaced && has("list") {
         let mut all = Map::new();
-        all.insert("get".into(), operation("list", "list", i, false, true, LIST_PARAMS, v3));
+        all.insert(
+            "get".into(),
+            operation("list", "list", i, false, true, LIST_PARAMS, v3),
+        );
         paths.insert(format!("{root}/{}", i.resource), Value::Object(all));
     }
 }
@@ -238,7 +302,13 @@ pub fn v2_protobuf(doc: &Value) -> Vec<u8> {
     let mut paths = Vec::new();
     for (path, item) in doc["paths"].as_object().into_iter().flatten() {
         let mut pi = Vec::new();
-        for (method, num) in [("get", 2), ("put", 3), ("post", 4), ("delete", 5), ("patch", 8)] {
+        for (method, num) in [
+            ("get", 2),
+            ("put", 3),
+            ("post", 4),
+            ("delete", 5),
+            ("patch", 8),
+        ] {
             if let Some(op) = item.get(method) {
                 pb::message(&mut pi, num, &operation_pb(op));
             }

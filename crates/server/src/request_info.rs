@@ -123,9 +123,20 @@ mod tests {
     fn resource_paths() {
         let i = p(Method::GET, "/api/v1/namespaces/default/configmaps/x");
         assert!(i.is_resource_request);
-        assert_eq!((i.verb.as_str(), i.namespace.as_str(), i.resource.as_str(), i.name.as_str()), ("get", "default", "configmaps", "x"));
+        assert_eq!(
+            (
+                i.verb.as_str(),
+                i.namespace.as_str(),
+                i.resource.as_str(),
+                i.name.as_str()
+            ),
+            ("get", "default", "configmaps", "x")
+        );
         let i = p(Method::GET, "/apis/apps/v1/deployments");
-        assert_eq!((i.verb.as_str(), i.api_group.as_str(), i.resource.as_str()), ("list", "apps", "deployments"));
+        assert_eq!(
+            (i.verb.as_str(), i.api_group.as_str(), i.resource.as_str()),
+            ("list", "apps", "deployments")
+        );
         let i = parse(&Method::GET, "/api/v1/configmaps", true);
         assert_eq!(i.verb, "watch");
         let i = p(Method::GET, "/api/v1/watch/namespaces/a/configmaps");
@@ -133,16 +144,33 @@ mod tests {
         let i = p(Method::DELETE, "/api/v1/namespaces/a/configmaps");
         assert_eq!(i.verb, "deletecollection");
         let i = p(Method::PUT, "/api/v1/namespaces/a/status");
-        assert_eq!((i.resource.as_str(), i.name.as_str(), i.subresource.as_str()), ("namespaces", "a", "status"));
+        assert_eq!(
+            (i.resource.as_str(), i.name.as_str(), i.subresource.as_str()),
+            ("namespaces", "a", "status")
+        );
         let i = p(Method::GET, "/api/v1/namespaces/a");
-        assert_eq!((i.resource.as_str(), i.name.as_str(), i.namespace.as_str()), ("namespaces", "a", "a"));
+        assert_eq!(
+            (i.resource.as_str(), i.name.as_str(), i.namespace.as_str()),
+            ("namespaces", "a", "a")
+        );
         let i = p(Method::POST, "/api/v1/namespaces");
-        assert_eq!((i.verb.as_str(), i.resource.as_str()), ("create", "namespaces"));
+        assert_eq!(
+            (i.verb.as_str(), i.resource.as_str()),
+            ("create", "namespaces")
+        );
     }
 
     #[test]
     fn non_resource_paths() {
-        for path in ["/healthz", "/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1", "/no/such"] {
+        for path in [
+            "/healthz",
+            "/api",
+            "/api/v1",
+            "/apis",
+            "/apis/apps",
+            "/apis/apps/v1",
+            "/no/such",
+        ] {
             let i = p(Method::GET, path);
             assert!(!i.is_resource_request, "{path}");
             assert_eq!(i.verb, "get");

@@ -61,7 +61,11 @@ impl ResourceTable {
             let ordered = cur
                 .ordered
                 .iter()
-                .filter(|s| !(s.info.group == group && s.info.version == version && s.info.resource == resource))
+                .filter(|s| {
+                    !(s.info.group == group
+                        && s.info.version == version
+                        && s.info.resource == resource)
+                })
                 .cloned()
                 .collect();
             Arc::new(build(ordered))
@@ -75,7 +79,11 @@ fn build(ordered: Vec<Arc<Store>>) -> Entries {
         .enumerate()
         .map(|(i, s)| {
             (
-                (s.info.group.clone(), s.info.version.clone(), s.info.resource.clone()),
+                (
+                    s.info.group.clone(),
+                    s.info.version.clone(),
+                    s.info.resource.clone(),
+                ),
                 i,
             )
         })

@@ -44,7 +44,9 @@ pub fn tls_config(
     } else {
         let mut roots = rustls::RootCertStore::empty();
         for c in client_ca {
-            roots.add(c).map_err(|e| ServeError::Tls(format!("client CA: {e}")))?;
+            roots
+                .add(c)
+                .map_err(|e| ServeError::Tls(format!("client CA: {e}")))?;
         }
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .allow_unauthenticated()
@@ -89,7 +91,8 @@ pub async fn serve(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+            {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -119,8 +122,14 @@ pub async fn serve(
     }
     drop(listener);
     tracing::info!("stopped accepting connections; waiting for in-flight requests");
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish within the grace period");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "in-flight requests did not finish within the grace period"
+        );
     }
     Ok(())
 }

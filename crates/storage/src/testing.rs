@@ -44,13 +44,18 @@ pub async fn revisions_and_conflicts(s: &dyn Storage) {
     let r2 = s.update("/t/rc/a", b("2"), r1).await.expect("update");
     assert!(r2 > r1);
     match s.update("/t/rc/a", b("3"), r1).await {
-        Err(StorageError::Conflict { current: Some(c), .. }) => {
+        Err(StorageError::Conflict {
+            current: Some(c), ..
+        }) => {
             assert_eq!(c.mod_revision, r2);
             assert_eq!(c.value, b("2"));
         }
         other => panic!("expected conflict, got {other:?}"),
     }
-    let err = s.update("/t/rc/none", b("x"), 1).await.expect_err("missing");
+    let err = s
+        .update("/t/rc/none", b("x"), 1)
+        .await
+        .expect_err("missing");
     assert!(matches!(err, StorageError::NotFound(_)));
     assert!(matches!(
         s.delete("/t/rc/a", Some(r1)).await,
@@ -70,7 +75,12 @@ pub async fn revisions_and_conflicts(s: &dyn Storage) {
     assert!(at >= r3);
     // Re-creating starts a new life: version 1, new create revision.
     let r4 = s.create("/t/rc/a", b("again")).await.expect("recreate");
-    let kv = s.get("/t/rc/a", None).await.expect("get").0.expect("exists");
+    let kv = s
+        .get("/t/rc/a", None)
+        .await
+        .expect("get")
+        .0
+        .expect("exists");
     assert_eq!((kv.create_revision, kv.version), (r4, 1));
 }
 
@@ -102,13 +112,18 @@ pub async fn range_pagination_at_fixed_revision(s: &dyn Storage) {
     assert_eq!(first.count, 25);
     let pinned = first.revision;
     // Writes after the first page must not show in later pages.
-    s.create("/t/page/99", b("late")).await.expect("create late");
+    s.create("/t/page/99", b("late"))
+        .await
+        .expect("create late");
     let k = first.kvs.last().expect("kv").key.clone();
     s.delete("/t/page/15", None).await.expect("delete");
     let mut keys: Vec<String> = first.kvs.iter().map(|kv| kv.key.clone()).collect();
     let mut start = format!("{k}\0");
     loop {
-        let page = s.range("/t/page/", &start, Some(pinned), 10).await.expect("page");
+        let page = s
+            .range("/t/page/", &start, Some(pinned), 10)
+            .await
+            .expect("page");
         assert_eq!(page.revision, pinned);
         keys.extend(page.kvs.iter().map(|kv| kv.key.clone()));
         if !page.more {
@@ -167,8 +182,16 @@ pub async fn watch_sees_live_changes_with_prev(s: &dyn Storage) {
 
 pub async fn large_values(s: &dyn Storage) {
     let big = Bytes::from(vec![b'x'; 1536 * 1024 - 512]);
-    let r = s.create("/t/big/a", big.clone()).await.expect("large value fits");
-    let kv = s.get("/t/big/a", Some(r)).await.expect("get").0.expect("exists");
+    let r = s
+        .create("/t/big/a", big.clone())
+        .await
+        .expect("large value fits");
+    let kv = s
+        .get("/t/big/a", Some(r))
+        .await
+        .expect("get")
+        .0
+        .expect("exists");
     assert_eq!(kv.value.len(), big.len());
     let too_big = Bytes::from(vec![b'x'; 2 * 1024 * 1024]);
     let err = s.create("/t/big/b", too_big).await.expect_err("too large");
@@ -187,7 +210,12 @@ pub async fn compaction(s: &dyn Storage) {
         Err(StorageError::Compacted { .. })
     ));
     assert_eq!(
-        s.get("/t/cmp/a", Some(r3)).await.expect("get").0.expect("kv").value,
+        s.get("/t/cmp/a", Some(r3))
+            .await
+            .expect("get")
+            .0
+            .expect("kv")
+            .value,
         b("3")
     );
     match s.watch("/t/cmp/", r1).await {

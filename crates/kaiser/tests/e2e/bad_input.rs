@@ -12,7 +12,12 @@ fn configmaps(s: &Server) -> serde_json::Value {
     v
 }
 
-fn post(s: &Server, path: &str, content_type: &str, body_file: &std::path::Path) -> (u16, serde_json::Value) {
+fn post(
+    s: &Server,
+    path: &str,
+    content_type: &str,
+    body_file: &std::path::Path,
+) -> (u16, serde_json::Value) {
     let (code, body) = s.curl_admin(&[
         "-X",
         "POST",
@@ -31,9 +36,32 @@ fn bad_requests_get_upstream_statuses_and_change_nothing() {
     ok(s.kubectl(&["create", "configmap", "keep", "--from-literal=a=1"]));
     let before = configmaps(&s);
     let file = s.dir.join("body");
-    let cases: Vec<(&str, &str, Vec<u8>, u16, &str, &str)> = vec![
-        ("malformed JSON", "application/json", b"{\"apiVersion\": \"v1\", \"kind\": ".to_vec(), 400, "BadRequest", "json parse error"),
-        ("malformed YAML", "application/yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n".to_vec(), 400, "BadRequest", "yaml"),
+    // (what, content type, body, code, reason, text in the message)
+    type Case = (
+        &'static str,
+        &'static str,
+        Vec<u8>,
+        u16,
+        &'static str,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "malformed JSON",
+            "application/json",
+            b"{\"apiVersion\": \"v1\", \"kind\": ".to_vec(),
+            400,
+            "BadRequest",
+            "json parse error",
+        ),
+        (
+            "malformed YAML",
+            "application/yaml",
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n".to_vec(),
+            400,
+            "BadRequest",
+            "yaml",
+        ),
         (
             "invalid name",
             "application/json",
@@ -75,16 +103,42 @@ fn bad_requests_get_upstream_statuses_and_change_nothing() {
         assert!(msg.contains(needle), "{what}: {msg}");
     }
     let bad_name = {
-        std::fs::write(&file, br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Bad_Name"}}"#).expect("write");
-        post(&s, "/api/v1/namespaces/default/configmaps", "application/json", &file).1
+        std::fs::write(
+            &file,
+            br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Bad_Name"}}"#,
+        )
+        .expect("write");
+        post(
+            &s,
+            "/api/v1/namespaces/default/configmaps",
+            "application/json",
+            &file,
+        )
+        .1
     };
     assert_eq!(bad_name["details"]["causes"][0]["field"], "metadata.name");
-    assert_eq!(bad_name["details"]["causes"][0]["reason"], "FieldValueInvalid");
+    assert_eq!(
+        bad_name["details"]["causes"][0]["reason"],
+        "FieldValueInvalid"
+    );
 
     // An object in a namespace that does not exist.
-    std::fs::write(&file, br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}"#).expect("write");
-    let (code, status) = post(&s, "/api/v1/namespaces/missing/configmaps", "application/json", &file);
-    assert_eq!((code, status["reason"].as_str()), (404, Some("NotFound")), "{status}");
+    std::fs::write(
+        &file,
+        br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}"#,
+    )
+    .expect("write");
+    let (code, status) = post(
+        &s,
+        "/api/v1/namespaces/missing/configmaps",
+        "application/json",
+        &file,
+    );
+    assert_eq!(
+        (code, status["reason"].as_str()),
+        (404, Some("NotFound")),
+        "{status}"
+    );
     assert_eq!(status["message"], "namespaces \"missing\" not found");
 
     // An unknown resource.
@@ -94,14 +148,27 @@ fn bad_requests_get_upstream_statuses_and_change_nothing() {
 
     // Bad selectors and options.
     let (code, body) = s.curl_admin(&[&s.url("/api/v1/configmaps?labelSelector=a%20in%20(")]);
-    assert_eq!((code, json(&body)["reason"].as_str().map(str::to_string)), (400, Some("BadRequest".into())));
+    assert_eq!(
+        (code, json(&body)["reason"].as_str().map(str::to_string)),
+        (400, Some("BadRequest".into()))
+    );
     let (code, body) = s.curl_admin(&[&s.url("/api/v1/configmaps?fieldSelector=spec.nope%3Dx")]);
     assert_eq!(code, 400);
-    assert!(json(&body)["message"].as_str().unwrap_or("").contains("field label not supported"));
+    assert!(
+        json(&body)["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("field label not supported")
+    );
 
     // A bad patch.
     let (code, body) = s.curl_admin(&[
-        "-X", "PATCH", "-H", "Content-Type: application/json-patch+json", "--data", r#"[{"op":"replace","path":"/data/nope","value":"x"}]"#,
+        "-X",
+        "PATCH",
+        "-H",
+        "Content-Type: application/json-patch+json",
+        "--data",
+        r#"[{"op":"replace","path":"/data/nope","value":"x"}]"#,
         &s.url("/api/v1/namespaces/default/configmaps/keep"),
     ]);
     assert_eq!(code, 422, "{body}");

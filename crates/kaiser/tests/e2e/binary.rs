@@ -10,7 +10,10 @@ use crate::harness::{KAISER, Server};
 fn version_flag_prints_the_kubernetes_style_version() {
     let out = Command::new(KAISER).arg("--version").output().expect("run");
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Kubernetes v1.33.0-kaiser.0.1.0");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Kubernetes v1.33.0-kaiser.0.1.0"
+    );
 }
 
 #[test]
@@ -25,9 +28,16 @@ fn every_invalid_option_is_reported_in_one_run() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--secure-port -1"), "{err}");
     assert!(err.contains("--bind-address \"nope\""), "{err}");
-    assert!(!dir.path().join("kaiser-data").exists(), "nothing may start");
+    assert!(
+        !dir.path().join("kaiser-data").exists(),
+        "nothing may start"
+    );
 
-    let out = Command::new(KAISER).arg("--no-such-flag").current_dir(dir.path()).output().expect("run");
+    let out = Command::new(KAISER)
+        .arg("--no-such-flag")
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-flag"));
 }
@@ -47,7 +57,10 @@ fn sigterm_ends_watches_and_exits_cleanly() {
         .spawn()
         .expect("curl watch");
     std::thread::sleep(Duration::from_millis(500));
-    assert!(watch.try_wait().expect("try_wait").is_none(), "watch should be open");
+    assert!(
+        watch.try_wait().expect("try_wait").is_none(),
+        "watch should be open"
+    );
     s.signal("TERM");
     assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log());
     let mut ended = false;
@@ -68,7 +81,18 @@ fn a_second_signal_exits_at_once() {
     let mut s = Server::start_with(&["--shutdown-grace-period=60s"]);
     // An upload that never finishes keeps a request in flight.
     let mut upload = Command::new("curl")
-        .args(["-s", "--max-time", "60", "-X", "POST", "-T", "-", "-H", "Content-Type: application/json", "--cacert"])
+        .args([
+            "-s",
+            "--max-time",
+            "60",
+            "-X",
+            "POST",
+            "-T",
+            "-",
+            "-H",
+            "Content-Type: application/json",
+            "--cacert",
+        ])
         .arg(s.pki("ca.crt"))
         .arg("--cert")
         .arg(s.pki("admin.crt"))
@@ -85,11 +109,18 @@ fn a_second_signal_exits_at_once() {
     std::thread::sleep(Duration::from_millis(500));
     s.signal("TERM");
     // Graceful shutdown waits for the upload...
-    assert_eq!(s.wait_exit(Duration::from_millis(1500)), None, "should still be draining");
+    assert_eq!(
+        s.wait_exit(Duration::from_millis(1500)),
+        None,
+        "should still be draining"
+    );
     // ...until a second signal.
     s.signal("TERM");
     let code = s.wait_exit(Duration::from_secs(5));
-    assert!(matches!(code, Some(c) if c != 0), "expected a non-zero exit, got {code:?}");
+    assert!(
+        matches!(code, Some(c) if c != 0),
+        "expected a non-zero exit, got {code:?}"
+    );
     drop(stdin);
     let _ = upload.kill();
     let _ = upload.wait();

@@ -67,13 +67,19 @@ impl Server {
             let log = std::fs::read_to_string(dir.join("kaiser.log")).unwrap_or_default();
             panic!("kaiser did not become ready; log:\n{log}");
         }
-        let kc = std::fs::read_to_string(dir.join("kaiser-data/admin.kubeconfig")).expect("kubeconfig");
+        let kc =
+            std::fs::read_to_string(dir.join("kaiser-data/admin.kubeconfig")).expect("kubeconfig");
         let port = kc
             .lines()
             .find_map(|l| l.trim().strip_prefix("server: https://127.0.0.1:"))
             .and_then(|p| p.parse().ok())
             .expect("port in kubeconfig");
-        Server { child, dir: dir.to_path_buf(), port, _tmp: None }
+        Server {
+            child,
+            dir: dir.to_path_buf(),
+            port,
+            _tmp: None,
+        }
     }
 
     pub fn kubeconfig(&self) -> PathBuf {

@@ -5,13 +5,24 @@ use crate::harness::{Server, json};
 #[test]
 fn health_endpoints_and_version_are_public() {
     let s = Server::start();
-    for p in ["/healthz", "/livez", "/readyz", "/readyz/storage", "/livez/ping"] {
+    for p in [
+        "/healthz",
+        "/livez",
+        "/readyz",
+        "/readyz/storage",
+        "/livez/ping",
+    ] {
         let (code, body) = s.curl_anonymous(&[&s.url(p)]);
         assert_eq!((code, body.as_str()), (200, "ok"), "{p}");
     }
     let (code, body) = s.curl_anonymous(&[&s.url("/readyz?verbose")]);
     assert_eq!(code, 200);
-    for line in ["[+]ping ok", "[+]storage ok", "[+]shutdown ok", "readyz check passed"] {
+    for line in [
+        "[+]ping ok",
+        "[+]storage ok",
+        "[+]shutdown ok",
+        "readyz check passed",
+    ] {
         assert!(body.contains(line), "{body}");
     }
     let (_, body) = s.curl_anonymous(&[&s.url("/readyz?verbose&exclude=storage")]);
@@ -21,9 +32,24 @@ fn health_endpoints_and_version_are_public() {
     let (code, body) = s.curl_anonymous(&[&s.url("/version")]);
     assert_eq!(code, 200);
     let v = json(&body);
-    assert_eq!((v["major"].as_str(), v["minor"].as_str()), (Some("1"), Some("33")));
-    assert!(v["gitVersion"].as_str().unwrap_or("").starts_with("v1.33.0-kaiser."));
-    for f in ["gitCommit", "gitTreeState", "buildDate", "goVersion", "compiler", "platform"] {
+    assert_eq!(
+        (v["major"].as_str(), v["minor"].as_str()),
+        (Some("1"), Some("33"))
+    );
+    assert!(
+        v["gitVersion"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("v1.33.0-kaiser.")
+    );
+    for f in [
+        "gitCommit",
+        "gitTreeState",
+        "buildDate",
+        "goVersion",
+        "compiler",
+        "platform",
+    ] {
         assert!(v[f].is_string(), "{f}");
     }
 }
@@ -38,8 +64,17 @@ fn unauthenticated_requests_are_refused_and_the_chain_ends_in_404() {
     assert_eq!(code, 403);
     let status = json(&body);
     assert_eq!(status["reason"], "Forbidden");
-    assert!(status["message"].as_str().unwrap_or("").contains("User \"system:anonymous\" cannot list resource \"namespaces\""));
-    let (code, _) = s.curl_anonymous(&["-H", "Authorization: Bearer nonsense", &s.url("/api/v1/namespaces")]);
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("User \"system:anonymous\" cannot list resource \"namespaces\"")
+    );
+    let (code, _) = s.curl_anonymous(&[
+        "-H",
+        "Authorization: Bearer nonsense",
+        &s.url("/api/v1/namespaces"),
+    ]);
     assert_eq!(code, 401);
 
     let (code, body) = s.curl_admin(&[&s.url("/no/such/path")]);
@@ -58,28 +93,56 @@ fn discovery_documents() {
     let accept = "Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
     let (code, body) = s.curl_admin(&["-H", accept, "-D", "-", &s.url("/api")]);
     assert_eq!(code, 200);
-    assert!(body.to_lowercase().contains("content-type: application/json;g=apidiscovery.k8s.io;v=v2;as=apigroupdiscoverylist"), "{body}");
+    assert!(
+        body.to_lowercase().contains(
+            "content-type: application/json;g=apidiscovery.k8s.io;v=v2;as=apigroupdiscoverylist"
+        ),
+        "{body}"
+    );
     let doc = json(body.split("\r\n\r\n").nth(1).unwrap_or(""));
     assert_eq!(doc["kind"], "APIGroupDiscoveryList");
     let resources = &doc["items"][0]["versions"][0]["resources"];
-    let cm = resources.as_array().and_then(|a| a.iter().find(|r| r["resource"] == "configmaps")).expect("configmaps");
+    let cm = resources
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["resource"] == "configmaps"))
+        .expect("configmaps");
     assert_eq!(cm["scope"], "Namespaced");
     assert_eq!(cm["shortNames"][0], "cm");
     assert_eq!(cm["responseKind"]["kind"], "ConfigMap");
     let (_, body) = s.curl_admin(&[&s.url("/api/v1")]);
     let list = json(&body);
     assert_eq!(list["kind"], "APIResourceList");
-    let ns = list["resources"].as_array().and_then(|a| a.iter().find(|r| r["name"] == "namespaces")).expect("namespaces");
+    let ns = list["resources"]
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["name"] == "namespaces"))
+        .expect("namespaces");
     assert_eq!(ns["namespaced"], false);
-    assert!(!ns["verbs"].as_array().expect("verbs").contains(&serde_json::json!("deletecollection")));
+    assert!(
+        !ns["verbs"]
+            .as_array()
+            .expect("verbs")
+            .contains(&serde_json::json!("deletecollection"))
+    );
     let (_, body) = s.curl_admin(&[&s.url("/api")]);
     assert_eq!(json(&body)["versions"][0], "v1");
-    let (_, body) = s.curl_admin(&["-H", "Accept: application/json;as=Table;v=v1;g=meta.k8s.io", &s.url("/api/v1/namespaces")]);
+    let (_, body) = s.curl_admin(&[
+        "-H",
+        "Accept: application/json;as=Table;v=v1;g=meta.k8s.io",
+        &s.url("/api/v1/namespaces"),
+    ]);
     let table = json(&body);
     assert_eq!(table["kind"], "Table");
-    let cols: Vec<&str> = table["columnDefinitions"].as_array().expect("cols").iter().filter_map(|c| c["name"].as_str()).collect();
+    let cols: Vec<&str> = table["columnDefinitions"]
+        .as_array()
+        .expect("cols")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
     assert_eq!(cols, ["Name", "Status", "Age"]);
     assert_eq!(table["rows"][0]["object"]["kind"], "PartialObjectMetadata");
     let (code, body) = s.curl_admin(&["-H", "Accept: text/html", &s.url("/api/v1/namespaces")]);
-    assert_eq!((code, json(&body)["reason"].as_str().map(str::to_string)), (406, Some("NotAcceptable".into())));
+    assert_eq!(
+        (code, json(&body)["reason"].as_str().map(str::to_string)),
+        (406, Some("NotAcceptable".into()))
+    );
 }

@@ -27,8 +27,12 @@ fn cm(name: &str, v: &str) -> ConfigMap {
 }
 
 async fn namespace(c: &Client, name: &str) {
-    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("ns");
-    Api::<Namespace>::all(c.clone()).create(&PostParams::default(), &ns).await.expect("create ns");
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("ns");
+    Api::<Namespace>::all(c.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("create ns");
 }
 
 #[tokio::test]
@@ -38,13 +42,30 @@ async fn typed_crud_list_and_watch() {
     namespace(&c, "krs").await;
     let api: Api<ConfigMap> = Api::namespaced(c.clone(), "krs");
 
-    let created = api.create(&PostParams::default(), &cm("one", "1")).await.expect("create");
-    let rv0: u64 = created.metadata.resource_version.as_deref().and_then(|r| r.parse().ok()).expect("rv");
+    let created = api
+        .create(&PostParams::default(), &cm("one", "1"))
+        .await
+        .expect("create");
+    let rv0: u64 = created
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|r| r.parse().ok())
+        .expect("rv");
     assert!(created.metadata.uid.is_some());
     let got = api.get("one").await.expect("get");
-    assert_eq!(got.data.as_ref().and_then(|d| d.get("v")).map(String::as_str), Some("1"));
+    assert_eq!(
+        got.data
+            .as_ref()
+            .and_then(|d| d.get("v"))
+            .map(String::as_str),
+        Some("1")
+    );
 
-    let err = api.create(&PostParams::default(), &cm("one", "x")).await.expect_err("duplicate");
+    let err = api
+        .create(&PostParams::default(), &cm("one", "x"))
+        .await
+        .expect_err("duplicate");
     match err {
         kube::Error::Api(e) => assert_eq!((e.code, e.reason.as_str()), (409, "AlreadyExists")),
         other => panic!("unexpected {other:?}"),
@@ -56,11 +77,17 @@ async fn typed_crud_list_and_watch() {
         .await
         .expect("watch");
     let mut stream = stream.boxed();
-    api.create(&PostParams::default(), &cm("two", "2")).await.expect("create two");
+    api.create(&PostParams::default(), &cm("two", "2"))
+        .await
+        .expect("create two");
     let mut two = api.get("two").await.expect("get two");
     two.data = Some([("v".to_string(), "22".to_string())].into());
-    api.replace("two", &PostParams::default(), &two).await.expect("replace");
-    api.delete("one", &DeleteParams::default()).await.expect("delete");
+    api.replace("two", &PostParams::default(), &two)
+        .await
+        .expect("replace");
+    api.delete("one", &DeleteParams::default())
+        .await
+        .expect("delete");
     let mut seen = Vec::new();
     while seen.len() < 3 {
         let ev = tokio::time::timeout(Duration::from_secs(10), stream.next())
@@ -78,15 +105,34 @@ async fn typed_crud_list_and_watch() {
     }
     assert_eq!(
         seen,
-        [("ADDED", "two".to_string()), ("MODIFIED", "two".to_string()), ("DELETED", "one".to_string())]
+        [
+            ("ADDED", "two".to_string()),
+            ("MODIFIED", "two".to_string()),
+            ("DELETED", "one".to_string())
+        ]
     );
 
-    let list = api.list(&ListParams::default().labels("suite=kube-rs")).await.expect("list");
-    let names: Vec<String> = list.items.iter().filter_map(|c| c.metadata.name.clone()).collect();
+    let list = api
+        .list(&ListParams::default().labels("suite=kube-rs"))
+        .await
+        .expect("list");
+    let names: Vec<String> = list
+        .items
+        .iter()
+        .filter_map(|c| c.metadata.name.clone())
+        .collect();
     assert_eq!(names, ["two"]);
     assert!(list.metadata.resource_version.is_some());
-    api.delete("two", &DeleteParams::default()).await.expect("delete two");
-    assert!(api.list(&ListParams::default()).await.expect("list").items.is_empty());
+    api.delete("two", &DeleteParams::default())
+        .await
+        .expect("delete two");
+    assert!(
+        api.list(&ListParams::default())
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -94,15 +140,24 @@ async fn compacted_versions_give_410_for_list_and_an_error_event_for_watch() {
     let s = Server::start_with(&["--etcd-compaction-interval=1s"]);
     let c = client(&s).await;
     let api: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
-    let first = api.create(&PostParams::default(), &cm("old", "x")).await.expect("create");
+    let first = api
+        .create(&PostParams::default(), &cm("old", "x"))
+        .await
+        .expect("create");
     let old_rv = first.metadata.resource_version.expect("rv");
     // Two compaction ticks: history up to at least `old_rv` is forgotten.
     for i in 0..3 {
         tokio::time::sleep(Duration::from_millis(1100)).await;
-        api.create(&PostParams::default(), &cm(&format!("new{i}"), "y")).await.expect("create");
+        api.create(&PostParams::default(), &cm(&format!("new{i}"), "y"))
+            .await
+            .expect("create");
     }
     let err = api
-        .list(&ListParams::default().at(&old_rv).matching(kube::api::VersionMatch::Exact))
+        .list(
+            &ListParams::default()
+                .at(&old_rv)
+                .matching(kube::api::VersionMatch::Exact),
+        )
         .await
         .expect_err("compacted list");
     match err {
@@ -129,5 +184,8 @@ async fn compacted_versions_give_410_for_list_and_an_error_event_for_watch() {
     assert_eq!(code, 504, "{body}");
     let status = crate::harness::json(&body);
     assert_eq!(status["reason"], "Timeout");
-    assert_eq!(status["details"]["causes"][0]["reason"], "ResourceVersionTooLarge");
+    assert_eq!(
+        status["details"]["causes"][0]["reason"],
+        "ResourceVersionTooLarge"
+    );
 }

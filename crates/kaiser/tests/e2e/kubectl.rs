@@ -10,41 +10,125 @@ use crate::harness::{KUBECTL, Server, fails, json, kubectl_version, ok};
 fn workflow(s: &Server, k: &str, ns: &str) {
     let run = |args: &[&str]| s.kubectl_with(k, args);
     assert!(ok(run(&["create", "namespace", ns])).contains(&format!("namespace/{ns} created")));
-    ok(run(&["-n", ns, "create", "configmap", "app", "--from-literal=color=blue", "--from-literal=size=3"]));
+    ok(run(&[
+        "-n",
+        ns,
+        "create",
+        "configmap",
+        "app",
+        "--from-literal=color=blue",
+        "--from-literal=size=3",
+    ]));
 
     let yaml = ok(run(&["-n", ns, "get", "cm", "app", "-o", "yaml"]));
-    assert!(yaml.contains("color: blue") && yaml.contains("kind: ConfigMap"), "{yaml}");
+    assert!(
+        yaml.contains("color: blue") && yaml.contains("kind: ConfigMap"),
+        "{yaml}"
+    );
     let obj = json(&ok(run(&["-n", ns, "get", "cm", "app", "-o", "json"])));
     assert_eq!(obj["data"]["size"], "3");
     assert_eq!(obj["metadata"]["namespace"], ns);
-    assert!(obj["metadata"]["uid"].as_str().is_some_and(|u| u.len() == 36));
+    assert!(
+        obj["metadata"]["uid"]
+            .as_str()
+            .is_some_and(|u| u.len() == 36)
+    );
     assert!(obj["metadata"]["creationTimestamp"].is_string());
-    assert!(obj["metadata"].get("generateName").is_none(), "zero values are omitted");
-    assert_eq!(ok(run(&["-n", ns, "get", "cm", "app", "-o", "jsonpath={.data.color}"])), "blue");
+    assert!(
+        obj["metadata"].get("generateName").is_none(),
+        "zero values are omitted"
+    );
+    assert_eq!(
+        ok(run(&[
+            "-n",
+            ns,
+            "get",
+            "cm",
+            "app",
+            "-o",
+            "jsonpath={.data.color}"
+        ])),
+        "blue"
+    );
     let wide = ok(run(&["-n", ns, "get", "cm", "-o", "wide"]));
-    let header: Vec<&str> = wide.lines().next().unwrap_or("").split_whitespace().collect();
+    let header: Vec<&str> = wide
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     assert_eq!(header, ["NAME", "DATA", "AGE"]);
-    assert!(wide.lines().any(|l| l.starts_with("app ") && l.split_whitespace().nth(1) == Some("2")), "{wide}");
-    assert_eq!(ok(run(&["-n", ns, "get", "cm", "-o", "name"])).trim(), "configmap/app");
+    assert!(
+        wide.lines()
+            .any(|l| l.starts_with("app ") && l.split_whitespace().nth(1) == Some("2")),
+        "{wide}"
+    );
+    assert_eq!(
+        ok(run(&["-n", ns, "get", "cm", "-o", "name"])).trim(),
+        "configmap/app"
+    );
 
     ok(run(&["-n", ns, "label", "cm", "app", "tier=web"]));
     ok(run(&["-n", ns, "annotate", "cm", "app", "owner=team-a"]));
-    assert_eq!(ok(run(&["-n", ns, "get", "cm", "-l", "tier=web", "-o", "name"])).trim(), "configmap/app");
-    assert_eq!(ok(run(&["-n", ns, "get", "cm", "-l", "tier!=web", "-o", "name"])).trim(), "");
+    assert_eq!(
+        ok(run(&[
+            "-n", ns, "get", "cm", "-l", "tier=web", "-o", "name"
+        ]))
+        .trim(),
+        "configmap/app"
+    );
+    assert_eq!(
+        ok(run(&[
+            "-n",
+            ns,
+            "get",
+            "cm",
+            "-l",
+            "tier!=web",
+            "-o",
+            "name"
+        ]))
+        .trim(),
+        ""
+    );
     let obj = json(&ok(run(&["-n", ns, "get", "cm", "app", "-o", "json"])));
     assert_eq!(obj["metadata"]["annotations"]["owner"], "team-a");
 
-    ok(run(&["-n", ns, "patch", "cm", "app", "--type=merge", "-p", r#"{"data":{"size":"4","shape":"round"}}"#]));
-    ok(run(&["-n", ns, "patch", "cm", "app", "--type=json", "-p", r#"[{"op":"remove","path":"/data/color"}]"#]));
+    ok(run(&[
+        "-n",
+        ns,
+        "patch",
+        "cm",
+        "app",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"size":"4","shape":"round"}}"#,
+    ]));
+    ok(run(&[
+        "-n",
+        ns,
+        "patch",
+        "cm",
+        "app",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/data/color"}]"#,
+    ]));
     let obj = json(&ok(run(&["-n", ns, "get", "cm", "app", "-o", "json"])));
-    assert_eq!(obj["data"], serde_json::json!({"size": "4", "shape": "round"}));
+    assert_eq!(
+        obj["data"],
+        serde_json::json!({"size": "4", "shape": "round"})
+    );
 
     // replace with a stale resourceVersion: Conflict.
     let stale = s.dir.join(format!("stale-{ns}.json"));
     std::fs::write(&stale, serde_json::to_vec(&obj).expect("json")).expect("write");
     ok(run(&["-n", ns, "label", "cm", "app", "touched=yes"]));
     let err = fails(run(&["replace", "-f", stale.to_str().expect("path")]));
-    assert!(err.contains("Conflict") || err.contains("the object has been modified"), "{err}");
+    assert!(
+        err.contains("Conflict") || err.contains("the object has been modified"),
+        "{err}"
+    );
 
     // Pagination over 30 objects.
     let mut manifest = String::new();
@@ -56,25 +140,60 @@ fn workflow(s: &Server, k: &str, ns: &str) {
     let file = s.dir.join(format!("many-{ns}.json"));
     std::fs::write(&file, manifest).expect("write");
     ok(run(&["create", "-f", file.to_str().expect("path")]));
-    let chunked = run(&["-n", ns, "get", "cm", "-l", "page=yes", "--chunk-size=5", "-o", "name", "-v=6"]);
+    let chunked = run(&[
+        "-n",
+        ns,
+        "get",
+        "cm",
+        "-l",
+        "page=yes",
+        "--chunk-size=5",
+        "-o",
+        "name",
+        "-v=6",
+    ]);
     let stderr = String::from_utf8_lossy(&chunked.stderr).into_owned();
     let names = ok(chunked);
     assert_eq!(names.lines().count(), 30, "{names}");
     let requests = stderr.lines().filter(|l| l.contains("limit=5")).count();
-    assert!(requests >= 6, "expected at least 6 paginated requests, saw {requests}:\n{stderr}");
+    assert!(
+        requests >= 6,
+        "expected at least 6 paginated requests, saw {requests}:\n{stderr}"
+    );
 
     ok(run(&["-n", ns, "delete", "cm", "app"]));
     let err = fails(run(&["-n", ns, "get", "cm", "app"]));
-    assert!(err.contains("NotFound") || err.contains("not found"), "{err}");
+    assert!(
+        err.contains("NotFound") || err.contains("not found"),
+        "{err}"
+    );
 
     let resources = ok(run(&["api-resources"]));
-    for want in ["configmaps", "namespaces", "secrets", "serviceaccounts", "events"] {
-        assert!(resources.lines().any(|l| l.starts_with(want)), "{want} missing:\n{resources}");
+    for want in [
+        "configmaps",
+        "namespaces",
+        "secrets",
+        "serviceaccounts",
+        "events",
+    ] {
+        assert!(
+            resources.lines().any(|l| l.starts_with(want)),
+            "{want} missing:\n{resources}"
+        );
     }
-    assert!(resources.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["configmaps", "cm", "v1", "true", "ConfigMap"]), "{resources}");
+    assert!(
+        resources
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["configmaps", "cm", "v1", "true", "ConfigMap"]),
+        "{resources}"
+    );
     assert_eq!(ok(run(&["api-versions"])).trim(), "v1");
     let version = ok(run(&["version", "-o", "json"]));
-    assert_eq!(json(&version)["serverVersion"]["gitVersion"], "v1.33.0-kaiser.0.1.0");
+    assert_eq!(
+        json(&version)["serverVersion"]["gitVersion"],
+        "v1.33.0-kaiser.0.1.0"
+    );
 }
 
 #[test]
@@ -104,8 +223,23 @@ fn zero_config_start_lists_the_default_namespaces() {
     let out = ok(s.kubectl(&["get", "ns", "-o", "name"]));
     let mut names: Vec<&str> = out.lines().collect();
     names.sort_unstable();
-    assert_eq!(names, ["namespace/default", "namespace/kube-node-lease", "namespace/kube-public", "namespace/kube-system"]);
-    for f in ["ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "admin.crt", "admin.key"] {
+    assert_eq!(
+        names,
+        [
+            "namespace/default",
+            "namespace/kube-node-lease",
+            "namespace/kube-public",
+            "namespace/kube-system"
+        ]
+    );
+    for f in [
+        "ca.crt",
+        "ca.key",
+        "apiserver.crt",
+        "apiserver.key",
+        "admin.crt",
+        "admin.key",
+    ] {
         assert!(s.pki(f).is_file(), "{f} missing");
     }
     let ca = std::fs::read(s.pki("ca.crt")).expect("ca");

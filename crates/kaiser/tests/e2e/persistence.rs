@@ -15,18 +15,36 @@ fn objects_and_resource_versions_survive_a_restart() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut s = Server::start_in(tmp.path(), &["--secure-port=0"]);
     ok(s.kubectl(&["create", "namespace", "keep"]));
-    ok(s.kubectl(&["-n", "keep", "create", "configmap", "c", "--from-literal=k=v"]));
-    let before = json(&ok(s.kubectl(&["-n", "keep", "get", "cm", "c", "-o", "json"])));
+    ok(s.kubectl(&[
+        "-n",
+        "keep",
+        "create",
+        "configmap",
+        "c",
+        "--from-literal=k=v",
+    ]));
+    let before = json(&ok(
+        s.kubectl(&["-n", "keep", "get", "cm", "c", "-o", "json"])
+    ));
     s.signal("TERM");
     assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log());
     drop(s);
     let s = Server::start_in(tmp.path(), &["--secure-port=0"]);
-    let after = json(&ok(s.kubectl(&["-n", "keep", "get", "cm", "c", "-o", "json"])));
+    let after = json(&ok(
+        s.kubectl(&["-n", "keep", "get", "cm", "c", "-o", "json"])
+    ));
     assert_eq!(after, before);
     // New writes continue the revision sequence.
     ok(s.kubectl(&["-n", "keep", "label", "cm", "c", "x=y"]));
-    let relabeled = json(&ok(s.kubectl(&["-n", "keep", "get", "cm", "c", "-o", "json"])));
-    let rv = |v: &serde_json::Value| v["metadata"]["resourceVersion"].as_str().and_then(|r| r.parse::<i64>().ok()).expect("rv");
+    let relabeled = json(&ok(
+        s.kubectl(&["-n", "keep", "get", "cm", "c", "-o", "json"])
+    ));
+    let rv = |v: &serde_json::Value| {
+        v["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|r| r.parse::<i64>().ok())
+            .expect("rv")
+    };
     assert!(rv(&relabeled) > rv(&before));
 }
 
@@ -65,18 +83,34 @@ async fn acknowledged_creates_survive_kill_9() {
     s.signal("KILL");
     // Killed by a signal: no exit code.
     assert_eq!(s.wait_exit(Duration::from_secs(10)), None);
-    assert!(s.child.try_wait().expect("try_wait").is_some(), "kaiser should be gone");
+    assert!(
+        s.child.try_wait().expect("try_wait").is_some(),
+        "kaiser should be gone"
+    );
     for w in writers {
         let _ = w.await;
     }
     let acked = acked.lock().expect("lock").clone();
-    assert!(acked.len() >= 50, "too few writes before the kill: {}", acked.len());
+    assert!(
+        acked.len() >= 50,
+        "too few writes before the kill: {}",
+        acked.len()
+    );
     drop(s);
     let s = Server::start_in(tmp.path(), &["--secure-port=0"]);
     let c = client(&s).await;
     let api: Api<ConfigMap> = Api::namespaced(c, "default");
     let list = api.list(&Default::default()).await.expect("list");
-    let present: std::collections::HashSet<String> = list.items.into_iter().filter_map(|c| c.metadata.name).collect();
+    let present: std::collections::HashSet<String> = list
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
     let lost: Vec<&String> = acked.iter().filter(|n| !present.contains(*n)).collect();
-    assert!(lost.is_empty(), "{} acknowledged creates lost, e.g. {:?}", lost.len(), lost.first());
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged creates lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
 }

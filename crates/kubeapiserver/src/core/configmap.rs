@@ -15,7 +15,11 @@ pub struct ConfigMapStrategy;
 
 const COLUMNS: &[Column] = &[
     NAME,
-    Column::new("Data", "string", "Number of entries in data and binaryData."),
+    Column::new(
+        "Data",
+        "string",
+        "Number of entries in data and binaryData.",
+    ),
     AGE,
 ];
 
@@ -33,13 +37,21 @@ impl Strategy for ConfigMapStrategy {
             errs.extend(validate_config_key(k, "data"));
             match v.as_str() {
                 Some(s) => total += s.len(),
-                None => errs.push(FieldError::type_invalid(&format!("data[{k}]"), v.clone(), "must be a string")),
+                None => errs.push(FieldError::type_invalid(
+                    &format!("data[{k}]"),
+                    v.clone(),
+                    "must be a string",
+                )),
             }
         }
         for (k, v) in binary.into_iter().flatten() {
             errs.extend(validate_config_key(k, "binaryData"));
             if data.is_some_and(|d| d.contains_key(k)) {
-                errs.push(FieldError::invalid(&format!("binaryData[{k}]"), k.as_str(), "duplicate of key present in data"));
+                errs.push(FieldError::invalid(
+                    &format!("binaryData[{k}]"),
+                    k.as_str(),
+                    "duplicate of key present in data",
+                ));
             }
             total += v.as_str().map_or(0, |s| s.len() * 3 / 4);
         }
@@ -58,11 +70,17 @@ impl Strategy for ConfigMapStrategy {
         let mut errs = self.validate(new);
         if old.get("immutable").and_then(Value::as_bool) == Some(true) {
             if new.get("immutable").and_then(Value::as_bool) != Some(true) {
-                errs.push(FieldError::forbidden("immutable", "field is immutable when `immutable` is set"));
+                errs.push(FieldError::forbidden(
+                    "immutable",
+                    "field is immutable when `immutable` is set",
+                ));
             }
             for f in ["data", "binaryData"] {
                 if new.get(f) != old.get(f) {
-                    errs.push(FieldError::forbidden(f, "field is immutable when `immutable` is set"));
+                    errs.push(FieldError::forbidden(
+                        f,
+                        "field is immutable when `immutable` is set",
+                    ));
                 }
             }
         }
@@ -90,12 +108,20 @@ mod tests {
     #[test]
     fn validates_keys_and_immutability() {
         let s = ConfigMapStrategy;
-        assert!(s.validate(&json!({"data": {"a.b": "1", "C_D-e": "2"}})).is_empty());
+        assert!(
+            s.validate(&json!({"data": {"a.b": "1", "C_D-e": "2"}}))
+                .is_empty()
+        );
         let errs = s.validate(&json!({"data": {"bad key": "1"}}));
         assert_eq!(errs.0[0].field, "data[bad key]");
         let old = json!({"immutable": true, "data": {"a": "1"}});
         let new = json!({"immutable": true, "data": {"a": "2"}});
         assert_eq!(s.validate_update(&new, &old).0.len(), 1);
-        assert_eq!(s.table_row(&json!({"metadata": {"name": "x"}, "data": {"a": "1"}, "binaryData": {"b": ""}}))[1], 2);
+        assert_eq!(
+            s.table_row(
+                &json!({"metadata": {"name": "x"}, "data": {"a": "1"}, "binaryData": {"b": ""}})
+            )[1],
+            2
+        );
     }
 }

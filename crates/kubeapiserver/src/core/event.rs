@@ -25,7 +25,10 @@ const COLUMNS: &[Column] = &[
     Column::new("Message", "string", "A human-readable description."),
     Column::new("First Seen", "string", "When the event was first observed.").wide(),
     Column::new("Count", "integer", "How many times it was observed.").wide(),
-    Column { priority: 1, ..NAME },
+    Column {
+        priority: 1,
+        ..NAME
+    },
 ];
 
 const SELECTABLE: &[&str] = &[
@@ -60,7 +63,11 @@ impl Strategy for EventStrategy {
         let ns = meta::namespace(obj);
         let io_ns = s(obj, "/involvedObject/namespace");
         if !io_ns.is_empty() && io_ns != ns {
-            errs.push(FieldError::invalid("involvedObject.namespace", io_ns, "does not match event.namespace"));
+            errs.push(FieldError::invalid(
+                "involvedObject.namespace",
+                io_ns,
+                "does not match event.namespace",
+            ));
         }
         errs
     }
@@ -88,17 +95,30 @@ impl Strategy for EventStrategy {
         if s(obj, "/firstTimestamp").is_empty() {
             first = since(s(obj, "/eventTime"));
         }
-        let mut last = if s(obj, "/lastTimestamp").is_empty() { first.clone() } else { since(s(obj, "/lastTimestamp")) };
+        let mut last = if s(obj, "/lastTimestamp").is_empty() {
+            first.clone()
+        } else {
+            since(s(obj, "/lastTimestamp"))
+        };
         let mut count = obj.get("count").and_then(Value::as_i64).unwrap_or(0);
         if let Some(series) = obj.get("series").filter(|v| v.is_object()) {
-            last = since(series.get("lastObservedTime").and_then(Value::as_str).unwrap_or(""));
+            last = since(
+                series
+                    .get("lastObservedTime")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+            );
             count = series.get("count").and_then(Value::as_i64).unwrap_or(0);
         } else if count == 0 {
             count = 1;
         }
         let kind = s(obj, "/involvedObject/kind").to_lowercase();
         let name = s(obj, "/involvedObject/name");
-        let target = if name.is_empty() { kind } else { format!("{kind}/{name}") };
+        let target = if name.is_empty() {
+            kind
+        } else {
+            format!("{kind}/{name}")
+        };
         let source = {
             let (c, h) = (s(obj, "/source/component"), s(obj, "/source/host"));
             let (rc, ri) = (s(obj, "/reportingComponent"), s(obj, "/reportingInstance"));
@@ -143,7 +163,12 @@ mod tests {
         assert_eq!(row[5], "kubelet, n1");
         assert_eq!(row[6], "hi");
         assert_eq!(row[8], 1);
-        assert_eq!(EventStrategy.field_value(&e, "involvedObject.name").as_deref(), Some("p"));
+        assert_eq!(
+            EventStrategy
+                .field_value(&e, "involvedObject.name")
+                .as_deref(),
+            Some("p")
+        );
         assert!(EventStrategy.validate(&e).is_empty());
         let bad = json!({"metadata": {"namespace": "a"}, "involvedObject": {"namespace": "b"}});
         assert_eq!(EventStrategy.validate(&bad).0.len(), 1);

@@ -9,9 +9,9 @@ pub mod secret;
 pub mod serviceaccount;
 
 use kaiser_apimachinery::field::{ErrorList, FieldError};
+use kaiser_apimachinery::meta;
 use kaiser_apimachinery::table::Column;
 use kaiser_apimachinery::time;
-use kaiser_apimachinery::meta;
 use serde_json::Value;
 
 /// The AGE cell of an object.
@@ -32,9 +32,16 @@ pub fn validate_config_key(key: &str, path: &str) -> ErrorList {
     let mut errs = ErrorList::new();
     let field = kaiser_apimachinery::field::key(path, key);
     if key.len() > MAX_CONFIG_KEY_LEN {
-        errs.push(FieldError::invalid(&field, key, format!("must be no more than {MAX_CONFIG_KEY_LEN} characters")));
+        errs.push(FieldError::invalid(
+            &field,
+            key,
+            format!("must be no more than {MAX_CONFIG_KEY_LEN} characters"),
+        ));
     }
-    let ok_chars = !key.is_empty() && key.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+    let ok_chars = !key.is_empty()
+        && key
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
     if !ok_chars {
         errs.push(FieldError::invalid(
             &field,
@@ -43,7 +50,11 @@ pub fn validate_config_key(key: &str, path: &str) -> ErrorList {
         ));
     }
     if key == "." || key == ".." {
-        errs.push(FieldError::invalid(&field, key, format!("must not be '{key}'")));
+        errs.push(FieldError::invalid(
+            &field,
+            key,
+            format!("must not be '{key}'"),
+        ));
     } else if key.starts_with("..") {
         errs.push(FieldError::invalid(&field, key, "must not start with '..'"));
     }
@@ -52,5 +63,7 @@ pub fn validate_config_key(key: &str, path: &str) -> ErrorList {
 
 /// Number of entries in an optional JSON object field.
 pub fn map_len(obj: &Value, field: &str) -> usize {
-    obj.get(field).and_then(Value::as_object).map_or(0, |m| m.len())
+    obj.get(field)
+        .and_then(Value::as_object)
+        .map_or(0, |m| m.len())
 }

@@ -1,9 +1,9 @@
 //! Namespaces: the `kubernetes` finalizer, the Terminating phase, and the
 //! finalize strategy the namespace controller writes through.
 
+use kaiser_apimachinery::meta;
 use kaiser_apimachinery::table::Column;
 use kaiser_apimachinery::validation::{NameValidator, name_is_dns_label};
-use kaiser_apimachinery::meta;
 use kaiser_registry::{ResourceInfo, Strategy};
 use serde_json::{Value, json};
 
@@ -17,19 +17,28 @@ pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 pub fn info() -> ResourceInfo {
     ResourceInfo::new("", "v1", "namespaces", "Namespace", false)
         .short_names(&["ns"])
-        .verbs(&["create", "delete", "get", "list", "patch", "update", "watch"])
+        .verbs(&[
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ])
 }
 
 pub struct NamespaceStrategy;
 
 const COLUMNS: &[Column] = &[
     NAME,
-    Column::new("Status", "string", "Active, or Terminating while being deleted."),
+    Column::new(
+        "Status",
+        "string",
+        "Active, or Terminating while being deleted.",
+    ),
     AGE,
 ];
 
 fn spec_finalizers(obj: &Value) -> Vec<Value> {
-    obj.pointer("/spec/finalizers").and_then(Value::as_array).cloned().unwrap_or_default()
+    obj.pointer("/spec/finalizers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn set_name_label(obj: &mut Value) {
@@ -69,8 +78,15 @@ impl Strategy for NamespaceStrategy {
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
         // Status and spec.finalizers change only through their own paths.
-        new["status"] = old.get("status").cloned().unwrap_or_else(|| json!({"phase": "Active"}));
-        let mut spec = new.get("spec").cloned().filter(Value::is_object).unwrap_or_else(|| json!({}));
+        new["status"] = old
+            .get("status")
+            .cloned()
+            .unwrap_or_else(|| json!({"phase": "Active"}));
+        let mut spec = new
+            .get("spec")
+            .cloned()
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
         spec["finalizers"] = Value::Array(spec_finalizers(old));
         new["spec"] = spec;
     }
@@ -100,7 +116,10 @@ impl Strategy for NamespaceStrategy {
     }
 
     fn table_row(&self, obj: &Value) -> Vec<Value> {
-        let phase = obj.pointer("/status/phase").cloned().unwrap_or_else(|| Value::from(""));
+        let phase = obj
+            .pointer("/status/phase")
+            .cloned()
+            .unwrap_or_else(|| Value::from(""));
         vec![Value::from(meta::name(obj)), phase, age_cell(obj)]
     }
 }

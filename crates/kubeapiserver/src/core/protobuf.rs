@@ -21,7 +21,9 @@ pub static SECRET: Message = Message {
     ],
 };
 
-static LOCAL_OBJECT_REFERENCE: Message = Message { fields: &[Field::one(1, "name", String)] };
+static LOCAL_OBJECT_REFERENCE: Message = Message {
+    fields: &[Field::one(1, "name", String)],
+};
 
 pub static SERVICE_ACCOUNT: Message = Message {
     fields: &[
@@ -32,7 +34,9 @@ pub static SERVICE_ACCOUNT: Message = Message {
     ],
 };
 
-static NAMESPACE_SPEC: Message = Message { fields: &[Field::many(1, "finalizers", String)] };
+static NAMESPACE_SPEC: Message = Message {
+    fields: &[Field::many(1, "finalizers", String)],
+};
 
 static NAMESPACE_CONDITION: Message = Message {
     fields: &[
@@ -45,7 +49,10 @@ static NAMESPACE_CONDITION: Message = Message {
 };
 
 static NAMESPACE_STATUS: Message = Message {
-    fields: &[Field::one(1, "phase", String), Field::many(2, "conditions", Message(&NAMESPACE_CONDITION))],
+    fields: &[
+        Field::one(1, "phase", String),
+        Field::many(2, "conditions", Message(&NAMESPACE_CONDITION)),
+    ],
 };
 
 pub static NAMESPACE: Message = Message {
@@ -57,11 +64,17 @@ pub static NAMESPACE: Message = Message {
 };
 
 static EVENT_SOURCE: Message = Message {
-    fields: &[Field::one(1, "component", String), Field::one(2, "host", String)],
+    fields: &[
+        Field::one(1, "component", String),
+        Field::one(2, "host", String),
+    ],
 };
 
 static EVENT_SERIES: Message = Message {
-    fields: &[Field::one(1, "count", Int32), Field::one(2, "lastObservedTime", MicroTime)],
+    fields: &[
+        Field::one(1, "count", Int32),
+        Field::one(2, "lastObservedTime", MicroTime),
+    ],
 };
 
 pub static EVENT: Message = Message {

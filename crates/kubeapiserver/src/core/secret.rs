@@ -17,7 +17,11 @@ pub struct SecretStrategy;
 
 const COLUMNS: &[Column] = &[
     NAME,
-    Column::new("Type", "string", "The secret's type, which says how its data is used."),
+    Column::new(
+        "Type",
+        "string",
+        "The secret's type, which says how its data is used.",
+    ),
     Column::new("Data", "string", "Number of entries in data."),
     AGE,
 ];
@@ -40,7 +44,11 @@ impl Strategy for SecretStrategy {
 
     fn default(&self, obj: &mut Value) {
         let Some(o) = obj.as_object_mut() else { return };
-        if o.get("type").and_then(Value::as_str).unwrap_or("").is_empty() {
+        if o.get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+        {
             o.insert("type".into(), Value::from("Opaque"));
         }
         // stringData is write-only: merged into data, base64-encoded.
@@ -67,11 +75,20 @@ impl Strategy for SecretStrategy {
             errs.extend(validate_config_key(k, "data"));
             match v.as_str().map(|s| STANDARD.decode(s)) {
                 Some(Ok(b)) => total += b.len(),
-                _ => errs.push(FieldError::invalid(&format!("data[{k}]"), "<secret contents redacted>", "must be a base64-encoded string")),
+                _ => errs.push(FieldError::invalid(
+                    &format!("data[{k}]"),
+                    "<secret contents redacted>",
+                    "must be a base64-encoded string",
+                )),
             }
         }
         if total > MAX_DATA_BYTES {
-            errs.push(FieldError { kind: ErrorKind::TooLong, field: "data".into(), value: None, detail: format!("must have at most {MAX_DATA_BYTES} bytes") });
+            errs.push(FieldError {
+                kind: ErrorKind::TooLong,
+                field: "data".into(),
+                value: None,
+                detail: format!("must have at most {MAX_DATA_BYTES} bytes"),
+            });
         }
         let ty = obj.get("type").and_then(Value::as_str).unwrap_or("");
         for k in required_keys(ty) {
@@ -85,10 +102,15 @@ impl Strategy for SecretStrategy {
                 .and_then(Value::as_str)
                 .is_some_and(|s| !s.is_empty());
             if !has {
-                errs.push(FieldError::required("metadata.annotations[kubernetes.io/service-account.name]", ""));
+                errs.push(FieldError::required(
+                    "metadata.annotations[kubernetes.io/service-account.name]",
+                    "",
+                ));
             }
         }
-        if ty == "kubernetes.io/basic-auth" && !data.is_some_and(|d| d.contains_key("username") || d.contains_key("password")) {
+        if ty == "kubernetes.io/basic-auth"
+            && !data.is_some_and(|d| d.contains_key("username") || d.contains_key("password"))
+        {
             errs.push(FieldError::required("data[username]", ""));
             errs.push(FieldError::required("data[password]", ""));
         }
@@ -98,14 +120,24 @@ impl Strategy for SecretStrategy {
     fn validate_update(&self, new: &Value, old: &Value) -> ErrorList {
         let mut errs = self.validate(new);
         if new.get("type") != old.get("type") {
-            errs.push(FieldError::invalid("type", new.get("type").cloned().unwrap_or(Value::Null), "field is immutable"));
+            errs.push(FieldError::invalid(
+                "type",
+                new.get("type").cloned().unwrap_or(Value::Null),
+                "field is immutable",
+            ));
         }
         if old.get("immutable").and_then(Value::as_bool) == Some(true) {
             if new.get("immutable").and_then(Value::as_bool) != Some(true) {
-                errs.push(FieldError::forbidden("immutable", "field is immutable when `immutable` is set"));
+                errs.push(FieldError::forbidden(
+                    "immutable",
+                    "field is immutable when `immutable` is set",
+                ));
             }
             if new.get("data") != old.get("data") {
-                errs.push(FieldError::forbidden("data", "field is immutable when `immutable` is set"));
+                errs.push(FieldError::forbidden(
+                    "data",
+                    "field is immutable when `immutable` is set",
+                ));
             }
         }
         errs
@@ -144,9 +176,20 @@ mod tests {
         assert!(o.get("stringData").is_none());
         assert!(s.validate(&o).is_empty());
         let tls = json!({"type": "kubernetes.io/tls", "data": {"tls.crt": ""}});
-        assert_eq!(s.validate(&tls).to_string(), "data[tls.key]: Required value");
+        assert_eq!(
+            s.validate(&tls).to_string(),
+            "data[tls.key]: Required value"
+        );
         let bad = json!({"type": "Opaque", "data": {"k": "not base64!"}});
-        assert!(!s.validate(&bad).to_string().contains("not base64"), "secret values stay out of errors");
-        assert_eq!(s.validate_update(&json!({"type": "a"}), &json!({"type": "b"})).0.len(), 1);
+        assert!(
+            !s.validate(&bad).to_string().contains("not base64"),
+            "secret values stay out of errors"
+        );
+        assert_eq!(
+            s.validate_update(&json!({"type": "a"}), &json!({"type": "b"}))
+                .0
+                .len(),
+            1
+        );
     }
 }

@@ -14,7 +14,11 @@ pub struct ServiceAccountStrategy;
 
 const COLUMNS: &[Column] = &[
     NAME,
-    Column::new("Secrets", "string", "Number of secrets listed for this service account."),
+    Column::new(
+        "Secrets",
+        "string",
+        "Number of secrets listed for this service account.",
+    ),
     AGE,
 ];
 
@@ -28,7 +32,14 @@ impl Strategy for ServiceAccountStrategy {
     }
 
     fn table_row(&self, obj: &Value) -> Vec<Value> {
-        let n = obj.get("secrets").and_then(Value::as_array).map_or(0, Vec::len);
-        vec![Value::from(kaiser_apimachinery::meta::name(obj)), Value::from(n), age_cell(obj)]
+        let n = obj
+            .get("secrets")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        vec![
+            Value::from(kaiser_apimachinery::meta::name(obj)),
+            Value::from(n),
+            age_cell(obj),
+        ]
     }
 }

@@ -103,12 +103,21 @@ impl EmbeddedStore {
         let live: usize = st
             .keys
             .iter()
-            .filter_map(|(k, revs)| revs.last().and_then(|r| r.value.as_ref()).map(|v| k.len() + v.len()))
+            .filter_map(|(k, revs)| {
+                revs.last()
+                    .and_then(|r| r.value.as_ref())
+                    .map(|v| k.len() + v.len())
+            })
             .sum();
         if log_bytes > 64 << 20 && log_bytes > 4 * live {
             file = rewrite_log(&path, &mut st)?;
         }
-        tracing::debug!(keys = st.keys.len(), revision = st.rev, log_bytes, "embedded store opened");
+        tracing::debug!(
+            keys = st.keys.len(),
+            revision = st.rev,
+            log_bytes,
+            "embedded store opened"
+        );
         let durable = watch::Sender::new(Durable {
             rev: st.rev,
             failed: None,
@@ -264,7 +273,10 @@ impl State {
             if i > 1 {
                 revs.drain(..i - 1);
             }
-            if revs.first().is_some_and(|r| r.value.is_none() && r.mod_rev <= rev) {
+            if revs
+                .first()
+                .is_some_and(|r| r.value.is_none() && r.mod_rev <= rev)
+            {
                 revs.remove(0);
             }
             !revs.is_empty()
@@ -276,7 +288,9 @@ impl State {
 
     /// Sends events up to `upto` to the watchers, dropping the slow and the gone.
     fn notify(&mut self, upto: i64) {
-        let start = self.history.partition_point(|e| e.revision() <= self.notified);
+        let start = self
+            .history
+            .partition_point(|e| e.revision() <= self.notified);
         let events: Vec<&Event> = self
             .history
             .range(start..)
@@ -284,13 +298,14 @@ impl State {
             .collect();
         self.watchers.retain(|w| {
             for e in &events {
-                if e.revision() > w.after && e.kv.key.starts_with(&w.prefix) {
-                    if let Err(err) = w.tx.try_send(WatchItem::Event((*e).clone())) {
-                        if matches!(err, mpsc::error::TrySendError::Full(_)) {
-                            tracing::warn!(prefix = %w.prefix, "closing a watch that fell too far behind");
-                        }
-                        return false;
+                if e.revision() <= w.after || !e.kv.key.starts_with(&w.prefix) {
+                    continue;
+                }
+                if let Err(err) = w.tx.try_send(WatchItem::Event((*e).clone())) {
+                    if matches!(err, mpsc::error::TrySendError::Full(_)) {
+                        tracing::warn!(prefix = %w.prefix, "closing a watch that fell too far behind");
                     }
+                    return false;
                 }
             }
             true
@@ -358,7 +373,9 @@ fn flusher(shared: Arc<Shared>, mut file: File) {
         if let Err(e) = file.write_all(&buf).and_then(|_| file.sync_data()) {
             tracing::error!(error = %e, "store log write failed; the store refuses writes from now on");
             lock(&shared).failed = Some(e.to_string());
-            shared.durable.send_modify(|d| d.failed = Some(e.to_string()));
+            shared
+                .durable
+                .send_modify(|d| d.failed = Some(e.to_string()));
             break;
         }
         shared.durable.send_modify(|d| d.rev = upto);
@@ -403,7 +420,13 @@ impl Storage for EmbeddedStore {
                 });
             }
             let rev = st.rev + 1;
-            st.put(key, value.clone(), rev, cur.create_revision, cur.version + 1);
+            st.put(
+                key,
+                value.clone(),
+                rev,
+                cur.create_revision,
+                cur.version + 1,
+            );
             Ok(Record::Put {
                 rev,
                 create_rev: cur.create_revision,
@@ -594,16 +617,32 @@ mod tests {
         let (r1, r2);
         {
             let s = EmbeddedStore::open(dir.path()).expect("open");
-            r1 = s.create("/a/1", Bytes::from_static(b"one")).await.expect("create");
-            r2 = s.update("/a/1", Bytes::from_static(b"two"), r1).await.expect("update");
-            s.create("/a/2", Bytes::from_static(b"x")).await.expect("create");
+            r1 = s
+                .create("/a/1", Bytes::from_static(b"one"))
+                .await
+                .expect("create");
+            r2 = s
+                .update("/a/1", Bytes::from_static(b"two"), r1)
+                .await
+                .expect("update");
+            s.create("/a/2", Bytes::from_static(b"x"))
+                .await
+                .expect("create");
             s.delete("/a/2", None).await.expect("delete");
             s.close().await.expect("close");
         }
         let s = EmbeddedStore::open(dir.path()).expect("reopen");
         let (kv, rev) = s.get("/a/1", None).await.expect("get");
         let kv = kv.expect("present");
-        assert_eq!((kv.value.as_ref(), kv.mod_revision, kv.create_revision, kv.version), (&b"two"[..], r2, r1, 2));
+        assert_eq!(
+            (
+                kv.value.as_ref(),
+                kv.mod_revision,
+                kv.create_revision,
+                kv.version
+            ),
+            (&b"two"[..], r2, r1, 2)
+        );
         assert_eq!(rev, r2 + 2);
         let (old, _) = s.get("/a/1", Some(r1)).await.expect("old get");
         assert_eq!(old.expect("old").value.as_ref(), b"one");
@@ -616,7 +655,10 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             }
         }
-        assert_eq!(kinds, vec![EventType::Put, EventType::Put, EventType::Delete]);
+        assert_eq!(
+            kinds,
+            vec![EventType::Put, EventType::Put, EventType::Delete]
+        );
         s.close().await.expect("close");
     }
 
@@ -626,21 +668,31 @@ mod tests {
         {
             let s = EmbeddedStore::open(dir.path()).expect("open");
             for i in 0..10 {
-                s.create(&format!("/k/{i}"), Bytes::from(vec![b'x'; 100])).await.expect("create");
+                s.create(&format!("/k/{i}"), Bytes::from(vec![b'x'; 100]))
+                    .await
+                    .expect("create");
             }
             s.close().await.expect("close");
         }
         let log = dir.path().join(LOG_FILE);
-        let mut f = std::fs::OpenOptions::new().append(true).open(&log).expect("open log");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .expect("open log");
         f.write_all(&[7, 0, 0, 0, 1, 2]).expect("append garbage");
         drop(f);
         let s = EmbeddedStore::open(dir.path()).expect("reopen");
         let r = s.range("/k/", "", None, 0).await.expect("range");
         assert_eq!(r.kvs.len(), 10);
-        s.create("/k/new", Bytes::from_static(b"y")).await.expect("write after repair");
+        s.create("/k/new", Bytes::from_static(b"y"))
+            .await
+            .expect("write after repair");
         s.close().await.expect("close");
         let s = EmbeddedStore::open(dir.path()).expect("reopen again");
-        assert_eq!(s.range("/k/", "", None, 0).await.expect("range").kvs.len(), 11);
+        assert_eq!(
+            s.range("/k/", "", None, 0).await.expect("range").kvs.len(),
+            11
+        );
         s.close().await.expect("close");
     }
 }

@@ -98,7 +98,10 @@ impl Record {
             }
             OP_DELETE => {
                 let rev = r.i64()?;
-                Record::Delete { rev, key: r.string()? }
+                Record::Delete {
+                    rev,
+                    key: r.string()?,
+                }
             }
             OP_COMPACT => Record::Compact { rev: r.i64()? },
             OP_REVISION => Record::Revision { rev: r.i64()? },
@@ -213,7 +216,10 @@ mod tests {
                 key: "/a".into(),
                 value: Bytes::from_static(b"xyz"),
             },
-            Record::Delete { rev: 2, key: "/a".into() },
+            Record::Delete {
+                rev: 2,
+                key: "/a".into(),
+            },
             Record::Compact { rev: 2 },
             Record::Revision { rev: 2 },
         ];

@@ -1,0 +1,239 @@
+//! The figures in the README, measured in one run (`cargo bench -p kaiser
+//! --bench figures`): start-up time, create throughput of the raw store and
+//! through the HTTPS API, and memory after 10,000 ConfigMaps. Ratios are
+//! computed within the run because the machines are shared and noisy.
+//! All traffic stays on 127.0.0.1 and every loop is bounded.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kaiser_storage::Storage;
+use kaiser_storage::embedded::EmbeddedStore;
+use kube::api::{Api, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+const KAISER: &str = env!("CARGO_BIN_EXE_kaiser");
+const VALUE: usize = 1024;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn spawn(dir: &Path, port: u16) -> Child {
+    Command::new(KAISER)
+        .arg(format!("--secure-port={port}"))
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start kaiser")
+}
+
+async fn client(dir: &Path) -> Client {
+    let kc = Kubeconfig::read_from(dir.join("kaiser-data/admin.kubeconfig")).expect("kubeconfig");
+    let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    Client::try_from(cfg).expect("client")
+}
+
+/// Polls /readyz with a raw TLS-less probe: a TCP connect succeeds only once
+/// the listener is up; then one HTTPS /readyz must answer 200.
+async fn wait_ready(port: u16, c: Option<&Client>, limit: Duration) -> Duration {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            match c {
+                None => return start.elapsed(),
+                Some(c) => {
+                    let req = http::Request::get("/readyz")
+                        .body(Vec::new())
+                        .expect("request");
+                    if c.request_text(req)
+                        .await
+                        .map(|t| t == "ok")
+                        .unwrap_or(false)
+                    {
+                        return start.elapsed();
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("kaiser not ready within {limit:?}");
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+async fn store_rate(writers: usize, per_writer: usize) -> f64 {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));
+    let value = Bytes::from(vec![b'x'; VALUE]);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (store, value) = (store.clone(), value.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_writer {
+                store
+                    .create(
+                        &format!("/registry/configmaps/bench/w{w}-{i}"),
+                        value.clone(),
+                    )
+                    .await
+                    .expect("create");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let rate = (writers * per_writer) as f64 / start.elapsed().as_secs_f64();
+    store.close().await.expect("close");
+    rate
+}
+
+fn configmap(name: &str) -> ConfigMap {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "data": {"payload": "x".repeat(VALUE)},
+    }))
+    .expect("configmap")
+}
+
+async fn api_rate(c: &Client, clients: usize, per_client: usize, prefix: &str) -> f64 {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..clients {
+        let api: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
+        let prefix = prefix.to_string();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_client {
+                api.create(
+                    &PostParams::default(),
+                    &configmap(&format!("{prefix}-{w}-{i}")),
+                )
+                .await
+                .expect("create");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    (clients * per_client) as f64 / start.elapsed().as_secs_f64()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    println!("kaiser figures (one run; 2 shared cores, numbers are noisy)\n");
+
+    // Store throughput, raw.
+    let store_1 = store_rate(1, 1000).await;
+    let store_32 = store_rate(32, 100).await;
+    println!(
+        "embedded store, 1 KiB creates:  1 writer {store_1:>8.0}/s   32 writers {store_32:>8.0}/s"
+    );
+
+    // A server with an existing data dir.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let child = spawn(dir.path(), port);
+    wait_ready(port, None, Duration::from_secs(30)).await;
+    let c = client(dir.path()).await;
+    wait_ready(port, Some(&c), Duration::from_secs(30)).await;
+    let api_32 = api_rate(&c, 32, 50, "warm").await;
+    println!(
+        "HTTPS API, 1 KiB ConfigMap creates, 32 clients: {api_32:>8.0}/s  = {:.2} of the raw store at 32 writers",
+        api_32 / store_32
+    );
+
+    // Memory after 10,000 ConfigMaps of 1 KiB (1,600 already exist).
+    let rss_before = rss_kib(child.id());
+    api_rate(&c, 32, 263, "mem").await;
+    let rss_after = rss_kib(child.id());
+    println!(
+        "RSS: {:.1} MiB idle after start-up and warm-up, {:.1} MiB after 10,000 ConfigMaps of 1 KiB",
+        rss_before as f64 / 1024.0,
+        rss_after as f64 / 1024.0
+    );
+    stop(child);
+
+    // Start-up on the existing data dir, against a bare process start.
+    let mut starts = Vec::new();
+    let mut bare = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let out = Command::new(KAISER)
+            .arg("--version")
+            .output()
+            .expect("version");
+        assert!(out.status.success());
+        bare.push(t.elapsed());
+        let port = free_port();
+        let child = spawn(dir.path(), port);
+        starts.push(
+            wait_ready(
+                port,
+                Some(&c_for(dir.path(), port).await),
+                Duration::from_secs(30),
+            )
+            .await,
+        );
+        stop(child);
+    }
+    starts.sort();
+    bare.sort();
+    let (s, b) = (starts[2], bare[2]);
+    println!(
+        "start to /readyz OK on an existing data dir (10,000+ objects): median {:.1} ms over 5 starts; a bare `kaiser --version` process: {:.1} ms (ratio {:.1})",
+        s.as_secs_f64() * 1000.0,
+        b.as_secs_f64() * 1000.0,
+        s.as_secs_f64() / b.as_secs_f64()
+    );
+}
+
+/// A client for a server that will listen on `port` (the kubeconfig is
+/// rewritten by each start, so build the client from the CA and admin files).
+async fn c_for(dir: &Path, port: u16) -> Client {
+    let mut kc =
+        Kubeconfig::read_from(dir.join("kaiser-data/admin.kubeconfig")).expect("kubeconfig");
+    for cluster in &mut kc.clusters {
+        if let Some(c) = cluster.cluster.as_mut() {
+            c.server = Some(format!("https://127.0.0.1:{port}"));
+        }
+    }
+    let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    Client::try_from(cfg).expect("client")
+}
