@@ -21,13 +21,14 @@ fn group_versions(stores: &[Arc<Store>], core: bool) -> Vec<(String, GroupVersio
         if i.group.is_empty() != core {
             continue;
         }
-        let g = match groups.iter().position(|(g, _)| *g == i.group) {
-            Some(p) => &mut groups[p].1,
+        let at = match groups.iter().position(|(g, _)| *g == i.group) {
+            Some(p) => p,
             None => {
                 groups.push((i.group.clone(), Vec::new()));
-                &mut groups.last_mut().expect("just pushed").1
+                groups.len() - 1
             }
         };
+        let g = &mut groups[at].1;
         match g.iter().position(|(v, _)| *v == i.version) {
             Some(p) => g[p].1.push(i.clone()),
             None => g.push((i.version.clone(), vec![i.clone()])),

@@ -110,3 +110,57 @@ pub async fn serve(
         text_response(200, "ok")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn text(r: Response) -> (u16, String) {
+        let code = r.status().as_u16();
+        let b = r.into_body().collect().await.expect("body").to_bytes();
+        (code, String::from_utf8_lossy(&b).into_owned())
+    }
+
+    #[tokio::test]
+    async fn checks_paths_verbose_and_exclude() {
+        let failing = Check::new("storage", || {
+            Box::pin(async { Err("disk gone".to_string()) })
+        });
+        let checks = HealthChecks {
+            livez: vec![Check::ping()],
+            readyz: vec![Check::ping(), failing],
+        };
+        let q = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let r = serve(&checks, "/livez", &[]).await.expect("served");
+        assert_eq!(text(r).await, (200, "ok".to_string()));
+        let (code, body) = text(serve(&checks, "/readyz", &[]).await.expect("served")).await;
+        assert_eq!(code, 500);
+        assert!(
+            body.contains("[-]storage failed: reason withheld") && !body.contains("disk gone"),
+            "{body}"
+        );
+        let (code, body) = text(
+            serve(
+                &checks,
+                "/readyz",
+                &q(&[("exclude", "storage"), ("verbose", "")]),
+            )
+            .await
+            .expect("served"),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+        assert!(body.contains("[+]storage excluded: ok"));
+        let (code, _) = text(serve(&checks, "/readyz/ping", &[]).await.expect("served")).await;
+        assert_eq!(code, 200);
+        let (code, _) = text(serve(&checks, "/readyz/nope", &[]).await.expect("served")).await;
+        assert_eq!(code, 404);
+        assert!(serve(&checks, "/version", &[]).await.is_none());
+    }
+}
