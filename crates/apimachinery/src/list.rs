@@ -100,7 +100,13 @@ impl ListOptions {
                 format!("ListOptions.meta.k8s.io \"\" is invalid: {m}"),
             )
         };
-        if self.resource_version_match != RvMatch::Unset {
+        if self.send_initial_events.is_some() {
+            if self.resource_version_match != RvMatch::NotOlderThan {
+                return Err(invalid(
+                    "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                ));
+            }
+        } else if self.resource_version_match != RvMatch::Unset {
             if self.watch {
                 return Err(invalid(
                     "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch",

@@ -311,6 +311,35 @@ pub fn validate_object_meta_update(
             ));
         }
     }
+    if old.get("deletionTimestamp").is_some_and(|t| !t.is_null()) {
+        let names = |m: &Map<String, Value>| -> Vec<String> {
+            m.get("finalizers")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|f| f.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let before = names(old);
+        let mut added: Vec<String> = names(new)
+            .into_iter()
+            .filter(|f| !before.contains(f))
+            .collect();
+        added.sort();
+        added.dedup();
+        if !added.is_empty() {
+            let list: Vec<String> = added.iter().map(|f| format!("{f:?}")).collect();
+            errs.push(FieldError::forbidden(
+                &child("metadata", "finalizers"),
+                format!(
+                    "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                    list.join(", ")
+                ),
+            ));
+        }
+    }
     errs
 }
 

@@ -353,11 +353,23 @@ impl Store {
     ) -> Result<Value, StatusError> {
         self.prepare_create(&mut obj)?;
         admit(&obj, None)?;
-        if dry_run {
-            return Ok(obj);
-        }
         let name = meta::name(&obj).to_string();
         let key = self.key(meta::namespace(&obj), &name);
+        if dry_run {
+            // A dry run still reports a name that is taken.
+            let (existing, _) = self
+                .storage
+                .get(&key, None)
+                .await
+                .map_err(|e| self.status_error(e, &name))?;
+            if existing.is_some() {
+                return Err(StatusError::already_exists(
+                    &self.info.group_resource(),
+                    &name,
+                ));
+            }
+            return Ok(obj);
+        }
         let rev = self
             .storage
             .create(&key, Self::encode(&obj)?)
@@ -414,7 +426,7 @@ impl Store {
                     &self.info.group_resource(),
                     name,
                     &format!(
-                        "Precondition failed: UID in precondition: {}, UID in object meta: {new_uid}",
+                        "Precondition failed: UID in precondition: {new_uid}, UID in object meta: {}",
                         meta::uid(&old)
                     ),
                 ));

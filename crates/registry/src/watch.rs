@@ -45,8 +45,19 @@ impl ObjectWatch {
             stream: None,
             last_revision: 0,
         };
+        let initial_state = match opts.send_initial_events {
+            Some(send) => send,
+            None => opts.resource_version.unwrap_or(0) == 0,
+        };
         let after = match opts.resource_version {
-            Some(rv) if rv > 0 && opts.send_initial_events != Some(true) => rv,
+            _ if !initial_state => match opts.resource_version {
+                Some(rv) if rv > 0 => rv,
+                _ => store
+                    .storage()
+                    .current_revision()
+                    .await
+                    .map_err(|e| store.status_error(e, ""))?,
+            },
             _ => {
                 // No resourceVersion (or 0): the current state first, as ADDED.
                 let page = store
@@ -168,14 +179,27 @@ impl ObjectWatch {
             }
             EventType::Put => {
                 let obj = decode_kv(&ev.kv).ok()?;
-                let now = self.matches(&obj);
-                let kind = match (prev_matches, now) {
-                    (true, true) => "MODIFIED",
-                    (false, true) => "ADDED",
-                    (true, false) => "DELETED",
-                    (false, false) => return None,
-                };
-                Some(WatchEvent { kind, object: obj })
+                match (prev_matches, self.matches(&obj)) {
+                    (true, true) => Some(WatchEvent {
+                        kind: "MODIFIED",
+                        object: obj,
+                    }),
+                    (false, true) => Some(WatchEvent {
+                        kind: "ADDED",
+                        object: obj,
+                    }),
+                    // Leaving the selection: the client sees the object it
+                    // knew, at the revision it left.
+                    (true, false) => {
+                        let mut old = prev?;
+                        meta::set_resource_version(&mut old, rev);
+                        Some(WatchEvent {
+                            kind: "DELETED",
+                            object: old,
+                        })
+                    }
+                    (false, false) => None,
+                }
             }
         }
     }
