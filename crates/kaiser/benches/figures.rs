@@ -83,6 +83,16 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
+/// User plus system CPU time of a process, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -171,10 +181,16 @@ async fn main() {
     wait_ready(port, None, Duration::from_secs(30)).await;
     let c = client(dir.path()).await;
     wait_ready(port, Some(&c), Duration::from_secs(30)).await;
+    let cpu_before = cpu_seconds(child.id());
     let api_32 = api_rate(&c, 32, 50, "warm").await;
+    let server_cpu_us = (cpu_seconds(child.id()) - cpu_before) * 1e6 / 1600.0;
     println!(
         "HTTPS API, 1 KiB ConfigMap creates, 32 clients: {api_32:>8.0}/s  = {:.2} of the raw store at 32 writers",
         api_32 / store_32
+    );
+    println!(
+        "  server CPU per create: {server_cpu_us:.0} us (the load generator shares the same 2 cores), i.e. at most {:.0}/s per core",
+        1e6 / server_cpu_us
     );
 
     // Memory after 10,000 ConfigMaps of 1 KiB (1,600 already exist).

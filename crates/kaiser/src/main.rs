@@ -26,6 +26,11 @@ use tokio::sync::watch;
 
 use options::{Completed, Options};
 
+// Request handling allocates many small JSON nodes; mimalloc halves the
+// allocator's share of instructions against glibc's malloc (callgrind).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let opts = match Options::try_parse() {
         Ok(o) => o,

@@ -126,12 +126,13 @@ impl Store {
         decode_kv(kv)
     }
 
-    fn encode(obj: &Value) -> Result<Bytes, StatusError> {
-        let mut o = obj.clone();
-        if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.remove("resourceVersion");
+    /// The stored form: the object without `resourceVersion` (callers stamp
+    /// the new revision afterwards).
+    fn encode(obj: &mut Value) -> Result<Bytes, StatusError> {
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.shift_remove("resourceVersion");
         }
-        serde_json::to_vec(&o)
+        serde_json::to_vec(obj)
             .map(Bytes::from)
             .map_err(StatusError::internal)
     }
@@ -372,7 +373,7 @@ impl Store {
         }
         let rev = self
             .storage
-            .create(&key, Self::encode(&obj)?)
+            .create(&key, Self::encode(&mut obj)?)
             .await
             .map_err(|e| self.status_error(e, &name))?;
         meta::set_resource_version(&mut obj, rev);
@@ -455,7 +456,7 @@ impl Store {
             }
             match self
                 .storage
-                .update(&key, Self::encode(&new)?, kv.mod_revision)
+                .update(&key, Self::encode(&mut new)?, kv.mod_revision)
                 .await
             {
                 Ok(rev) => {
@@ -553,7 +554,7 @@ impl Store {
                     }
                     match self
                         .storage
-                        .update(&key, Self::encode(&obj)?, kv.mod_revision)
+                        .update(&key, Self::encode(&mut obj)?, kv.mod_revision)
                         .await
                     {
                         Ok(rev) => meta::set_resource_version(&mut obj, rev),
