@@ -392,11 +392,9 @@ impl<'a> Reader<'a> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
+/// Protobuf writing, for the few documents kaiser serves in protobuf form.
+pub mod write {
+    pub fn varint(out: &mut Vec<u8>, mut v: u64) {
         loop {
             let b = (v & 0x7f) as u8;
             v >>= 7;
@@ -407,10 +405,36 @@ mod tests {
             out.push(b | 0x80);
         }
     }
+
+    /// A length-delimited field (a message, bytes or a string).
+    pub fn message(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+        varint(out, u64::from(field) << 3 | 2);
+        varint(out, bytes.len() as u64);
+        out.extend_from_slice(bytes);
+    }
+
+    /// A string field; empty strings are omitted, as proto3 does.
+    pub fn string(out: &mut Vec<u8>, field: u32, s: &str) {
+        if !s.is_empty() {
+            message(out, field, s.as_bytes());
+        }
+    }
+
+    pub fn boolean(out: &mut Vec<u8>, field: u32, b: bool) {
+        varint(out, u64::from(field) << 3);
+        varint(out, u64::from(b));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn varint(v: u64, out: &mut Vec<u8>) {
+        write::varint(out, v);
+    }
     fn ld(num: u32, data: &[u8], out: &mut Vec<u8>) {
-        varint(u64::from(num) << 3 | 2, out);
-        varint(data.len() as u64, out);
-        out.extend_from_slice(data);
+        write::message(out, num, data);
     }
 
     static CM: Message = Message {

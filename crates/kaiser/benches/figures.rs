@@ -45,29 +45,24 @@ async fn client(dir: &Path) -> Client {
     Client::try_from(cfg).expect("client")
 }
 
-/// Polls /readyz with a raw TLS-less probe: a TCP connect succeeds only once
-/// the listener is up; then one HTTPS /readyz must answer 200.
-async fn wait_ready(port: u16, c: Option<&Client>, limit: Duration) -> Duration {
+/// Polls until `GET /readyz` answers `ok`; a cheap TCP connect first avoids
+/// a TLS attempt per millisecond before the listener exists.
+async fn wait_ready(port: u16, c: &Client, limit: Duration) -> Duration {
     let start = Instant::now();
     while start.elapsed() < limit {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
         {
-            match c {
-                None => return start.elapsed(),
-                Some(c) => {
-                    let req = http::Request::get("/readyz")
-                        .body(Vec::new())
-                        .expect("request");
-                    if c.request_text(req)
-                        .await
-                        .map(|t| t == "ok")
-                        .unwrap_or(false)
-                    {
-                        return start.elapsed();
-                    }
-                }
+            let req = http::Request::get("/readyz")
+                .body(Vec::new())
+                .expect("request");
+            if c.request_text(req)
+                .await
+                .map(|t| t == "ok")
+                .unwrap_or(false)
+            {
+                return start.elapsed();
             }
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -178,9 +173,13 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let child = spawn(dir.path(), port);
-    wait_ready(port, None, Duration::from_secs(30)).await;
+    let kubeconfig = dir.path().join("kaiser-data/admin.kubeconfig");
+    let t = Instant::now();
+    while !kubeconfig.exists() && t.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let c = client(dir.path()).await;
-    wait_ready(port, Some(&c), Duration::from_secs(30)).await;
+    wait_ready(port, &c, Duration::from_secs(30)).await;
     let cpu_before = cpu_seconds(child.id());
     let api_32 = api_rate(&c, 32, 50, "warm").await;
     let server_cpu_us = (cpu_seconds(child.id()) - cpu_before) * 1e6 / 1600.0;
@@ -220,7 +219,7 @@ async fn main() {
         starts.push(
             wait_ready(
                 port,
-                Some(&c_for(dir.path(), port).await),
+                &c_for(dir.path(), port).await,
                 Duration::from_secs(30),
             )
             .await,

@@ -75,6 +75,13 @@ async fn handle(
     }
     let dry_run = dry_run(req)?;
     let pretty = req.pretty();
+    let admit = Admission {
+        scope,
+        req,
+        resource: gr.clone(),
+        namespace: ns,
+        dry_run,
+    };
     match ri.verb.as_str() {
         "get" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::OBJECTS)?;
@@ -98,17 +105,7 @@ async fn handle(
             let mut obj = decode_body(store, req)?;
             check_type(store, &mut obj, ns)?;
             let name = meta::name(&obj).to_string();
-            admission(
-                scope,
-                req,
-                Operation::Create,
-                &gr,
-                ns,
-                &name,
-                Some(&obj),
-                dry_run,
-            )
-            .await?;
+            admit.check(Operation::Create, &name, Some(&obj)).await?;
             let created = store.create(obj, &admit_all, dry_run).await?;
             Ok(negotiated_response(201, &created, n, pretty))
         }
@@ -123,17 +120,7 @@ async fn handle(
                     ri.name
                 )));
             }
-            admission(
-                scope,
-                req,
-                Operation::Update,
-                &gr,
-                ns,
-                &ri.name,
-                Some(&obj),
-                dry_run,
-            )
-            .await?;
+            admit.check(Operation::Update, &ri.name, Some(&obj)).await?;
             let apply = move |_old: Option<&Value>| Ok(obj.clone());
             let (out, created) = store
                 .update(ns, &ri.name, &apply, &admit_all, dry_run)
@@ -155,17 +142,7 @@ async fn handle(
             if kind == PatchType::Apply {
                 return Err(StatusError::unsupported_media_type(ct));
             }
-            admission(
-                scope,
-                req,
-                Operation::Update,
-                &gr,
-                ns,
-                &ri.name,
-                None,
-                dry_run,
-            )
-            .await?;
+            admit.check(Operation::Update, &ri.name, None).await?;
             let body = req.body.clone();
             let expected_gv = info.api_version();
             let kind_name = info.kind.clone();
@@ -193,17 +170,7 @@ async fn handle(
         "delete" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
             let opts = delete_options(req, dry_run)?;
-            admission(
-                scope,
-                req,
-                Operation::Delete,
-                &gr,
-                ns,
-                &ri.name,
-                None,
-                opts.dry_run,
-            )
-            .await?;
+            admit.check(Operation::Delete, &ri.name, None).await?;
             let deleted = store.delete(ns, &ri.name, &opts, &admit_all).await?;
             Ok(negotiated_response(
                 if deleted.gone { 200 } else { 202 },
@@ -216,17 +183,7 @@ async fn handle(
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
             let opts = delete_options(req, dry_run)?;
             let list_opts = ListOptions::from_query(req.query_pairs())?;
-            admission(
-                scope,
-                req,
-                Operation::Delete,
-                &gr,
-                ns,
-                "",
-                None,
-                opts.dry_run,
-            )
-            .await?;
+            admit.check(Operation::Delete, "", None).await?;
             let out = store
                 .delete_collection(ns, &list_opts, &opts, &admit_all)
                 .await?;
@@ -236,30 +193,36 @@ async fn handle(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn admission(
-    scope: &Scope,
-    req: &ApiRequest,
-    operation: Operation,
-    gr: &kaiser_apimachinery::GroupResource,
-    ns: &str,
-    name: &str,
-    object: Option<&Value>,
+/// The admission chain bound to one request.
+struct Admission<'a> {
+    scope: &'a Scope,
+    req: &'a ApiRequest,
+    resource: kaiser_apimachinery::GroupResource,
+    namespace: &'a str,
     dry_run: bool,
-) -> Result<(), StatusError> {
-    scope
-        .admission
-        .validate(&Attributes {
-            operation,
-            resource: gr.clone(),
-            subresource: &req.info.subresource,
-            namespace: ns,
-            name,
-            object,
-            user: &req.user,
-            dry_run,
-        })
-        .await
+}
+
+impl Admission<'_> {
+    async fn check(
+        &self,
+        operation: Operation,
+        name: &str,
+        object: Option<&Value>,
+    ) -> Result<(), StatusError> {
+        self.scope
+            .admission
+            .validate(&Attributes {
+                operation,
+                resource: self.resource.clone(),
+                subresource: &self.req.info.subresource,
+                namespace: self.namespace,
+                name,
+                object,
+                user: &self.req.user,
+                dry_run: self.dry_run,
+            })
+            .await
+    }
 }
 
 fn dry_run(req: &ApiRequest) -> Result<bool, StatusError> {

@@ -7,6 +7,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use kaiser_apimachinery::protobuf::write as pb;
 use kaiser_registry::{ResourceInfo, Store};
 use serde_json::{Map, Value, json};
 
@@ -403,36 +404,4 @@ fn schema_pb(s: &Value) -> Vec<u8> {
     }
     vendor_extensions(&mut out, 31, s);
     out
-}
-
-/// Minimal protobuf writing: just what the OpenAPI document needs.
-mod pb {
-    fn varint(out: &mut Vec<u8>, mut v: u64) {
-        loop {
-            let b = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
-    }
-
-    pub fn message(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
-        varint(out, u64::from(field) << 3 | 2);
-        varint(out, bytes.len() as u64);
-        out.extend_from_slice(bytes);
-    }
-
-    pub fn string(out: &mut Vec<u8>, field: u32, s: &str) {
-        if !s.is_empty() {
-            message(out, field, s.as_bytes());
-        }
-    }
-
-    pub fn boolean(out: &mut Vec<u8>, field: u32, b: bool) {
-        varint(out, u64::from(field) << 3);
-        varint(out, u64::from(b));
-    }
 }

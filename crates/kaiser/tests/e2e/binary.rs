@@ -45,13 +45,9 @@ fn every_invalid_option_is_reported_in_one_run() {
 #[test]
 fn sigterm_ends_watches_and_exits_cleanly() {
     let mut s = Server::start();
-    let mut watch = Command::new("curl")
-        .args(["-s", "-N", "--max-time", "60", "--cacert"])
-        .arg(s.pki("ca.crt"))
-        .arg("--cert")
-        .arg(s.pki("admin.crt"))
-        .arg("--key")
-        .arg(s.pki("admin.key"))
+    let mut watch = s
+        .curl_admin_command()
+        .args(["-N", "--max-time", "60"])
         .arg(s.url("/api/v1/configmaps?watch=true"))
         .stdout(Stdio::null())
         .spawn()
@@ -80,9 +76,9 @@ fn sigterm_ends_watches_and_exits_cleanly() {
 fn a_second_signal_exits_at_once() {
     let mut s = Server::start_with(&["--shutdown-grace-period=60s"]);
     // An upload that never finishes keeps a request in flight.
-    let mut upload = Command::new("curl")
+    let mut upload = s
+        .curl_admin_command()
         .args([
-            "-s",
             "--max-time",
             "60",
             "-X",
@@ -91,13 +87,7 @@ fn a_second_signal_exits_at_once() {
             "-",
             "-H",
             "Content-Type: application/json",
-            "--cacert",
         ])
-        .arg(s.pki("ca.crt"))
-        .arg("--cert")
-        .arg(s.pki("admin.crt"))
-        .arg("--key")
-        .arg(s.pki("admin.key"))
         .arg(s.url("/api/v1/namespaces/default/configmaps"))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -127,6 +127,19 @@ impl Server {
         curl(&all)
     }
 
+    /// A `curl -s` command with the admin certificate, for streaming uses.
+    pub fn curl_admin_command(&self) -> Command {
+        let mut c = Command::new("curl");
+        c.arg("-s")
+            .arg("--cacert")
+            .arg(self.pki("ca.crt"))
+            .arg("--cert")
+            .arg(self.pki("admin.crt"))
+            .arg("--key")
+            .arg(self.pki("admin.key"));
+        c
+    }
+
     /// curl without credentials.
     pub fn curl_anonymous(&self, args: &[&str]) -> (u16, String) {
         let ca = self.pki("ca.crt");
