@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Parser;
 use kaiser_aggregator::Aggregator;
 use kaiser_apiextensions::ApiExtensionsServer;
@@ -19,6 +19,10 @@ use kaiser_server::healthz::{Check, HealthChecks};
 use kaiser_server::{GenericServer, ResourceTable, Scope, chain, serve};
 use kaiser_storage::Storage;
 use kaiser_storage::embedded::EmbeddedStore;
+use kaiser_storage::etcd::{EtcdConfig, EtcdStore};
+
+/// How long start-up waits for etcd to answer, as upstream's storage set-up.
+const ETCD_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
@@ -179,6 +183,7 @@ struct ServerChain {
 fn create_server_chain(
     c: &Completed,
     storage: Arc<dyn Storage>,
+    storage_check: &str,
     addr: SocketAddr,
     shutdown: watch::Receiver<bool>,
 ) -> ServerChain {
@@ -198,7 +203,7 @@ fn create_server_chain(
     let handler = aggregator.handler(kube_handler);
     let generic = Arc::new(GenericServer {
         chain: handler,
-        health: health_checks(storage, shutdown),
+        health: health_checks(storage, storage_check, shutdown),
         version: version_info(),
         tables,
     });
@@ -209,10 +214,14 @@ fn create_server_chain(
     }
 }
 
-fn health_checks(storage: Arc<dyn Storage>, shutdown: watch::Receiver<bool>) -> HealthChecks {
+fn health_checks(
+    storage: Arc<dyn Storage>,
+    check_name: &str,
+    shutdown: watch::Receiver<bool>,
+) -> HealthChecks {
     let store_check = {
         let s = storage.clone();
-        Check::new("storage", move || {
+        Check::new(check_name, move || {
             let s = s.clone();
             Box::pin(async move { s.check_health().await.map_err(|e| e.to_string()) })
         })
@@ -231,6 +240,29 @@ fn health_checks(storage: Arc<dyn Storage>, shutdown: watch::Receiver<bool>) -> 
         livez: vec![Check::ping(), store_check.clone()],
         readyz: vec![Check::ping(), store_check, shutdown_check],
     }
+}
+
+/// The embedded store in the data dir, or etcd when `--etcd-servers` is set;
+/// also the name of its health check.
+async fn open_storage(c: &Completed) -> Result<(Arc<dyn Storage>, &'static str)> {
+    if c.etcd_servers.is_empty() {
+        let dir = c.data_dir.join("store");
+        let store = EmbeddedStore::open(&dir)
+            .with_context(|| format!("opening the store in {}", dir.display()))?;
+        return Ok((Arc::new(store), "storage"));
+    }
+    let read =
+        |p: &std::path::Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let cfg = EtcdConfig {
+        endpoints: c.etcd_servers.clone(),
+        ca_pem: c.etcd_cafile.as_deref().map(read).transpose()?,
+        client_cert_pem: match &c.etcd_cert {
+            Some((cert, key)) => Some((read(cert)?, read(key)?)),
+            None => None,
+        },
+    };
+    let store = EtcdStore::connect(&cfg, ETCD_WAIT).await?;
+    Ok((Arc::new(store), "etcd"))
 }
 
 fn load_tls(c: &Completed, pki: &pki::Pki) -> Result<Arc<rustls::ServerConfig>> {
@@ -260,17 +292,9 @@ async fn run(c: Completed) -> Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     watch_signals(shutdown_tx)?;
 
-    if !c.etcd_servers.is_empty() {
-        bail!(
-            "--etcd-servers: the etcd storage backend is not available in this build yet; omit the flag to use the embedded store"
-        );
-    }
     std::fs::create_dir_all(&c.data_dir)
         .with_context(|| format!("creating --data-dir {}", c.data_dir.display()))?;
-    let storage: Arc<dyn Storage> = Arc::new(
-        EmbeddedStore::open(&c.data_dir.join("store"))
-            .with_context(|| format!("opening the store in {}", c.data_dir.display()))?,
-    );
+    let (storage, storage_check) = open_storage(&c).await?;
     let pki = pki::ensure(
         &c.cert_dir,
         &[c.first_service_ip, c.advertise_address, c.bind_address],
@@ -286,7 +310,13 @@ async fn run(c: Completed) -> Result<()> {
         kube,
         extensions,
         generic,
-    } = create_server_chain(&c, storage.clone(), addr, shutdown_rx.clone());
+    } = create_server_chain(
+        &c,
+        storage.clone(),
+        storage_check,
+        addr,
+        shutdown_rx.clone(),
+    );
 
     // PrepareRun: bootstrap objects, controllers, kubeconfig.
     kube.bootstrap()

@@ -68,6 +68,18 @@ pub struct Options {
     #[arg(long, value_delimiter = ',')]
     pub etcd_servers: Vec<String>,
 
+    /// CA bundle (PEM) for etcd's serving certificate.
+    #[arg(long)]
+    pub etcd_cafile: Option<PathBuf>,
+
+    /// Client certificate (PEM) for etcd.
+    #[arg(long)]
+    pub etcd_certfile: Option<PathBuf>,
+
+    /// Private key (PEM) of --etcd-certfile.
+    #[arg(long)]
+    pub etcd_keyfile: Option<PathBuf>,
+
     /// How often history older than one interval is compacted (Go duration, 0 disables).
     #[arg(long, default_value = "5m")]
     pub etcd_compaction_interval: String,
@@ -97,6 +109,8 @@ pub struct Completed {
     pub tls_private_key_file: Option<PathBuf>,
     pub client_ca_file: Option<PathBuf>,
     pub etcd_servers: Vec<String>,
+    pub etcd_cafile: Option<PathBuf>,
+    pub etcd_cert: Option<(PathBuf, PathBuf)>,
     pub compaction_interval: Duration,
     pub first_service_ip: IpAddr,
     pub advertise_address: IpAddr,
@@ -136,10 +150,22 @@ impl Options {
             }
             _ => {}
         }
+        match (&self.etcd_certfile, &self.etcd_keyfile) {
+            (Some(_), None) => {
+                errs.push("--etcd-keyfile is required when --etcd-certfile is set".into())
+            }
+            (None, Some(_)) => {
+                errs.push("--etcd-certfile is required when --etcd-keyfile is set".into())
+            }
+            _ => {}
+        }
         for (flag, f) in [
             ("--tls-cert-file", &self.tls_cert_file),
             ("--tls-private-key-file", &self.tls_private_key_file),
             ("--client-ca-file", &self.client_ca_file),
+            ("--etcd-cafile", &self.etcd_cafile),
+            ("--etcd-certfile", &self.etcd_certfile),
+            ("--etcd-keyfile", &self.etcd_keyfile),
         ] {
             if let Some(p) = f
                 && !p.is_file()
@@ -198,6 +224,8 @@ impl Options {
             tls_private_key_file: self.tls_private_key_file.clone(),
             client_ca_file: self.client_ca_file.clone(),
             etcd_servers: self.etcd_servers.clone(),
+            etcd_cafile: self.etcd_cafile.clone(),
+            etcd_cert: self.etcd_certfile.clone().zip(self.etcd_keyfile.clone()),
             compaction_interval,
             first_service_ip,
             advertise_address,
@@ -311,7 +339,10 @@ pub fn describe(o: &Options) -> Vec<String> {
         format!("--cert-dir={}", opt(&o.cert_dir)),
         format!("--client-ca-file={}", opt(&o.client_ca_file)),
         format!("--data-dir={}", o.data_dir.display()),
+        format!("--etcd-cafile={}", opt(&o.etcd_cafile)),
+        format!("--etcd-certfile={}", opt(&o.etcd_certfile)),
         format!("--etcd-compaction-interval={}", o.etcd_compaction_interval),
+        format!("--etcd-keyfile={}", opt(&o.etcd_keyfile)),
         format!("--etcd-servers={}", o.etcd_servers.join(",")),
         format!("--secure-port={}", o.secure_port),
         format!("--service-cluster-ip-range={}", o.service_cluster_ip_range),

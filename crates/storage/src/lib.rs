@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 pub mod compactor;
 pub mod embedded;
+pub mod etcd;
 pub mod testing;
 
 /// One stored key at one revision.

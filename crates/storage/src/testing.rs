@@ -269,3 +269,87 @@ pub async fn concurrent_writers(s: Arc<dyn Storage>) {
     let r = s.range("/t/conc/", "", None, 0).await.expect("range");
     assert_eq!(r.kvs.len(), 640);
 }
+
+/// A real etcd for tests: the `etcd` binary (Debian's `etcd-server`) on free
+/// loopback ports with its data in a fresh temporary directory, stopped and
+/// removed on drop.
+pub struct EtcdProcess {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    pub endpoint: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl EtcdProcess {
+    /// Starts etcd and waits until it serves; panics (never skips) when the
+    /// binary is missing, so a CI without etcd fails loudly.
+    pub fn start() -> EtcdProcess {
+        let (client, peer) = (free_port(), free_port());
+        let dir = std::env::temp_dir().join(format!("kaiser-etcd-{}-{client}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("etcd data dir");
+        let endpoint = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let log = std::fs::File::create(dir.join("etcd.log")).expect("etcd log");
+        let child = std::process::Command::new("etcd")
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .args(["--name", "kaiser-test"])
+            .args([
+                "--listen-client-urls",
+                &endpoint,
+                "--advertise-client-urls",
+                &endpoint,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer_url,
+                "--initial-advertise-peer-urls",
+                &peer_url,
+            ])
+            .args(["--initial-cluster", &format!("kaiser-test={peer_url}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect(
+                "the etcd binary (Debian package etcd-server) must be installed for these tests",
+            );
+        let p = EtcdProcess {
+            child,
+            dir,
+            endpoint,
+        };
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", client)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "etcd did not start: {}",
+                p.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        p
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("etcd.log")).unwrap_or_default()
+    }
+
+    /// Stops etcd (SIGKILL) without removing its data, e.g. to test outages.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for EtcdProcess {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::harness::{KUBECTL, Server, fails, json, kubectl_version, ok};
 
 /// The whole everyday workflow with one kubectl binary, in namespace `ns`.
-fn workflow(s: &Server, k: &str, ns: &str) {
+pub fn workflow(s: &Server, k: &str, ns: &str) {
     let run = |args: &[&str]| s.kubectl_with(k, args);
     assert!(ok(run(&["create", "namespace", ns])).contains(&format!("namespace/{ns} created")));
     ok(run(&[

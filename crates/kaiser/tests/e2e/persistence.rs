@@ -50,8 +50,21 @@ fn objects_and_resource_versions_survive_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_creates_survive_kill_9() {
+    kill_9_under_load(&["--secure-port=0"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_creates_survive_kill_9_on_etcd() {
+    let etcd = kaiser_storage::testing::EtcdProcess::start();
+    let flag = format!("--etcd-servers={}", etcd.endpoint);
+    kill_9_under_load(&["--secure-port=0", &flag]).await;
+}
+
+/// Creates from 8 writers, `kill -9` mid-stream, restart with the same
+/// flags and data dir: every acknowledged create must be there.
+async fn kill_9_under_load(args: &[&str]) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut s = Server::start_in(tmp.path(), &["--secure-port=0"]);
+    let mut s = Server::start_in(tmp.path(), args);
     let c = client(&s).await;
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut writers = Vec::new();
@@ -97,15 +110,39 @@ async fn acknowledged_creates_survive_kill_9() {
         acked.len()
     );
     drop(s);
-    let s = Server::start_in(tmp.path(), &["--secure-port=0"]);
+    let s = Server::start_in(tmp.path(), args);
     let c = client(&s).await;
     let api: Api<ConfigMap> = Api::namespaced(c, "default");
     let list = api.list(&Default::default()).await.expect("list");
     let present: std::collections::HashSet<String> = list
         .items
-        .into_iter()
-        .filter_map(|c| c.metadata.name)
+        .iter()
+        .filter_map(|c| c.metadata.name.clone())
         .collect();
+    let newest = list
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|r| r.parse::<u64>().ok())
+        .expect("list resourceVersion");
+    let after = api
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": "after-restart"}}))
+                .expect("cm"),
+        )
+        .await
+        .expect("create after restart");
+    let rv: u64 = after
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|r| r.parse().ok())
+        .expect("rv");
+    assert!(
+        rv > newest,
+        "resourceVersions must keep increasing: {rv} after {newest}"
+    );
     let lost: Vec<&String> = acked.iter().filter(|n| !present.contains(*n)).collect();
     assert!(
         lost.is_empty(),

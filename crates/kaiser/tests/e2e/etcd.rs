@@ -1,0 +1,78 @@
+//! kaiser on etcd (`--etcd-servers`): the kubectl workflow, and two replicas
+//! sharing one etcd.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kaiser_storage::testing::EtcdProcess;
+
+use crate::harness::{KUBECTL, Server, ok};
+use crate::kubectl::workflow;
+
+fn on_etcd(etcd: &EtcdProcess) -> Server {
+    let flag = format!("--etcd-servers={}", etcd.endpoint);
+    Server::start_with(&[&flag])
+}
+
+#[test]
+fn kubectl_workflow_on_etcd() {
+    let etcd = EtcdProcess::start();
+    let s = on_etcd(&etcd);
+    let (code, body) = s.curl_anonymous(&[&s.url("/readyz/etcd")]);
+    assert_eq!((code, body.as_str()), (200, "ok"));
+    workflow(&s, KUBECTL, "on-etcd");
+}
+
+#[test]
+fn two_replicas_see_each_others_writes() {
+    let etcd = EtcdProcess::start();
+    let a = on_etcd(&etcd);
+    let b = on_etcd(&etcd);
+    let mut watch = Command::new(KUBECTL)
+        .arg("--kubeconfig")
+        .arg(a.kubeconfig())
+        .args(["get", "cm", "-w", "--output-watch-events", "-o", "name"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl watch on A");
+    let stdout = watch.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    ok(b.kubectl(&["create", "configmap", "from-b", "--from-literal=x=1"]));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = false;
+    while !seen && Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen = line.contains("configmap/from-b");
+        }
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(
+        seen,
+        "replica A's watch did not see the configmap created through replica B"
+    );
+    // And reads agree.
+    let on_a = ok(a.kubectl(&[
+        "get",
+        "cm",
+        "from-b",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]));
+    let on_b = ok(b.kubectl(&[
+        "get",
+        "cm",
+        "from-b",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]));
+    assert_eq!(on_a, on_b);
+}

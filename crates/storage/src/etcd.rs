@@ -1,0 +1,450 @@
+//! The etcd v3 backend: the same MVCC semantics on an etcd cluster, for
+//! users who run several kaiser replicas or outgrow one machine.
+//!
+//! Writes are transactions compared on create or mod revision; reads are
+//! linearizable ranges at a revision; watches ask etcd for previous values
+//! and progress notifications.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType as EtcdEventType,
+    GetOptions, TxnOp, TxnOpResponse, WatchOptions,
+};
+use tokio::sync::mpsc;
+
+use crate::embedded::MAX_VALUE_BYTES;
+use crate::{
+    Event, EventType, KeyValue, RangeResult, Result, Storage, StorageError, WatchItem, WatchStream,
+};
+
+const WATCH_BUFFER: usize = 10_000;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where and how to reach etcd.
+#[derive(Clone, Debug, Default)]
+pub struct EtcdConfig {
+    pub endpoints: Vec<String>,
+    /// PEM of the CA that signed etcd's serving certificate.
+    pub ca_pem: Option<Vec<u8>>,
+    /// PEM client certificate and key, for etcd's client-cert auth.
+    pub client_cert_pem: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// The etcd-backed store.
+pub struct EtcdStore {
+    client: Client,
+    /// The newest compaction this process knows of (etcd does not report it
+    /// on reads).
+    compacted: Arc<AtomicI64>,
+}
+
+impl std::fmt::Debug for EtcdStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EtcdStore")
+    }
+}
+
+fn map_err(e: etcd_client::Error) -> StorageError {
+    let text = e.to_string();
+    if text.contains("required revision has been compacted") {
+        return StorageError::Compacted {
+            requested: 0,
+            compacted: 0,
+        };
+    }
+    if text.contains("required revision is a future revision") {
+        return StorageError::FutureRevision {
+            requested: 0,
+            current: 0,
+        };
+    }
+    if text.contains("request is too large") {
+        return StorageError::TooLarge {
+            size: 0,
+            limit: MAX_VALUE_BYTES,
+        };
+    }
+    match e {
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => {
+            StorageError::Unavailable(text)
+        }
+        _ if ["unavailable", "deadline", "connect error", "timed out"]
+            .iter()
+            .any(|w| text.to_lowercase().contains(w)) =>
+        {
+            StorageError::Unavailable(text)
+        }
+        _ => StorageError::Io(text),
+    }
+}
+
+fn to_kv(kv: &etcd_client::KeyValue) -> KeyValue {
+    KeyValue {
+        key: String::from_utf8_lossy(kv.key()).into_owned(),
+        value: Bytes::copy_from_slice(kv.value()),
+        create_revision: kv.create_revision(),
+        mod_revision: kv.mod_revision(),
+        version: kv.version(),
+    }
+}
+
+/// etcd's end of a prefix range: the prefix with its last byte incremented.
+fn prefix_end(prefix: &str) -> Vec<u8> {
+    let mut b = prefix.as_bytes().to_vec();
+    while let Some(last) = b.pop() {
+        if last < 0xff {
+            b.push(last + 1);
+            return b;
+        }
+    }
+    vec![0]
+}
+
+impl EtcdStore {
+    /// Connects, retrying with logged attempts until etcd answers or
+    /// `wait` runs out (as upstream's storage set-up waits for etcd).
+    pub async fn connect(cfg: &EtcdConfig, wait: Duration) -> Result<Self> {
+        let mut opts = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_timeout(REQUEST_TIMEOUT)
+            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
+        if cfg.ca_pem.is_some() || cfg.client_cert_pem.is_some() {
+            let mut tls = etcd_client::TlsOptions::new();
+            if let Some(ca) = &cfg.ca_pem {
+                tls = tls.ca_certificate(etcd_client::Certificate::from_pem(ca));
+            }
+            if let Some((cert, key)) = &cfg.client_cert_pem {
+                tls = tls.identity(etcd_client::Identity::from_pem(cert, key));
+            }
+            opts = opts.with_tls(tls);
+        }
+        let start = std::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = async {
+                let mut c = Client::connect(&cfg.endpoints, Some(opts.clone())).await?;
+                c.get("/", Some(GetOptions::new().with_count_only()))
+                    .await?;
+                Ok::<_, etcd_client::Error>(c)
+            }
+            .await;
+            match result {
+                Ok(client) => {
+                    tracing::info!(endpoints = ?cfg.endpoints, attempt, "connected to etcd");
+                    return Ok(EtcdStore {
+                        client,
+                        compacted: Arc::new(AtomicI64::new(0)),
+                    });
+                }
+                Err(e) if start.elapsed() < wait => {
+                    tracing::warn!(endpoints = ?cfg.endpoints, attempt, error = %e, "etcd is not answering yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => {
+                    return Err(StorageError::Unavailable(format!(
+                        "etcd at {:?}: {e}",
+                        cfg.endpoints
+                    )));
+                }
+            }
+        }
+    }
+
+    fn compacted_error(&self, requested: i64) -> StorageError {
+        StorageError::Compacted {
+            requested,
+            compacted: self.compacted.load(Ordering::Relaxed),
+        }
+    }
+
+    fn revision_error(&self, e: etcd_client::Error, requested: i64) -> StorageError {
+        match map_err(e) {
+            StorageError::Compacted { .. } => self.compacted_error(requested),
+            StorageError::FutureRevision { .. } => StorageError::FutureRevision {
+                requested,
+                current: 0,
+            },
+            other => other,
+        }
+    }
+}
+
+fn header_revision(h: Option<&etcd_client::ResponseHeader>) -> i64 {
+    h.map(|h| h.revision()).unwrap_or(0)
+}
+
+#[async_trait]
+impl Storage for EtcdStore {
+    async fn create(&self, key: &str, value: Bytes) -> Result<i64> {
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(StorageError::TooLarge {
+                size: value.len(),
+                limit: MAX_VALUE_BYTES,
+            });
+        }
+        let txn = etcd_client::Txn::new()
+            .when([Compare::create_revision(key, CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(key, value.to_vec(), None)]);
+        let resp = self.client.kv_client().txn(txn).await.map_err(map_err)?;
+        if !resp.succeeded() {
+            return Err(StorageError::KeyExists(key.to_string()));
+        }
+        Ok(header_revision(resp.header()))
+    }
+
+    async fn update(&self, key: &str, value: Bytes, expected: i64) -> Result<i64> {
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(StorageError::TooLarge {
+                size: value.len(),
+                limit: MAX_VALUE_BYTES,
+            });
+        }
+        let txn = etcd_client::Txn::new()
+            .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
+            .and_then([TxnOp::put(key, value.to_vec(), None)])
+            .or_else([TxnOp::get(key, None)]);
+        let resp = self.client.kv_client().txn(txn).await.map_err(map_err)?;
+        if resp.succeeded() {
+            return Ok(header_revision(resp.header()));
+        }
+        let current = resp.op_responses().into_iter().find_map(|r| match r {
+            TxnOpResponse::Get(g) => g.kvs().first().map(to_kv),
+            _ => None,
+        });
+        match current {
+            None => Err(StorageError::NotFound(key.to_string())),
+            Some(kv) => Err(StorageError::Conflict {
+                key: key.to_string(),
+                current: Some(Box::new(kv)),
+            }),
+        }
+    }
+
+    async fn delete(&self, key: &str, expected: Option<i64>) -> Result<(i64, KeyValue)> {
+        let del = TxnOp::delete(key, Some(DeleteOptions::new().with_prev_key()));
+        let txn = match expected {
+            Some(rev) => etcd_client::Txn::new()
+                .when([Compare::mod_revision(key, CompareOp::Equal, rev)])
+                .and_then([del])
+                .or_else([TxnOp::get(key, None)]),
+            None => etcd_client::Txn::new().and_then([del]),
+        };
+        let resp = self.client.kv_client().txn(txn).await.map_err(map_err)?;
+        let rev = header_revision(resp.header());
+        let ops = resp.op_responses();
+        if !resp.succeeded() {
+            return match ops.iter().find_map(|r| match r {
+                TxnOpResponse::Get(g) => g.kvs().first().map(to_kv),
+                _ => None,
+            }) {
+                None => Err(StorageError::NotFound(key.to_string())),
+                Some(kv) => Err(StorageError::Conflict {
+                    key: key.to_string(),
+                    current: Some(Box::new(kv)),
+                }),
+            };
+        }
+        let prev = ops.iter().find_map(|r| match r {
+            TxnOpResponse::Delete(d) => d.prev_kvs().first().map(to_kv),
+            _ => None,
+        });
+        match prev {
+            Some(kv) => Ok((rev, kv)),
+            None => Err(StorageError::NotFound(key.to_string())),
+        }
+    }
+
+    async fn get(&self, key: &str, revision: Option<i64>) -> Result<(Option<KeyValue>, i64)> {
+        let mut opts = GetOptions::new();
+        if let Some(r) = revision.filter(|r| *r > 0) {
+            opts = opts.with_revision(r);
+        }
+        let resp = self
+            .client
+            .kv_client()
+            .get(key, Some(opts))
+            .await
+            .map_err(|e| self.revision_error(e, revision.unwrap_or(0)))?;
+        let at = revision
+            .filter(|r| *r > 0)
+            .unwrap_or_else(|| header_revision(resp.header()));
+        Ok((resp.kvs().first().map(to_kv), at))
+    }
+
+    async fn range(
+        &self,
+        prefix: &str,
+        start: &str,
+        revision: Option<i64>,
+        limit: usize,
+    ) -> Result<RangeResult> {
+        let from = if start.is_empty() { prefix } else { start };
+        let mut opts = GetOptions::new().with_range(prefix_end(prefix));
+        if let Some(r) = revision.filter(|r| *r > 0) {
+            opts = opts.with_revision(r);
+        }
+        if limit > 0 {
+            opts = opts.with_limit(limit as i64);
+        }
+        let resp = self
+            .client
+            .kv_client()
+            .get(from, Some(opts))
+            .await
+            .map_err(|e| self.revision_error(e, revision.unwrap_or(0)))?;
+        Ok(RangeResult {
+            kvs: resp.kvs().iter().map(to_kv).collect(),
+            more: resp.more(),
+            count: resp.count(),
+            revision: revision
+                .filter(|r| *r > 0)
+                .unwrap_or_else(|| header_revision(resp.header())),
+        })
+    }
+
+    async fn watch(&self, prefix: &str, after: i64) -> Result<WatchStream> {
+        let opts = WatchOptions::new()
+            .with_range(prefix_end(prefix))
+            .with_start_revision(after + 1)
+            .with_prev_key()
+            .with_progress_notify();
+        let mut stream = self
+            .client
+            .watch_client()
+            .watch(prefix, Some(opts))
+            .await
+            .map_err(map_err)?;
+        let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+        let compacted = self.compacted.clone();
+        tokio::spawn(async move {
+            loop {
+                let msg = tokio::select! {
+                    m = stream.message() => m,
+                    _ = tx.closed() => return,
+                };
+                let resp = match msg {
+                    Ok(Some(r)) => r,
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx.try_send(WatchItem::Error(map_err(e)));
+                        return;
+                    }
+                };
+                if resp.compact_revision() > 0 {
+                    compacted.fetch_max(resp.compact_revision(), Ordering::Relaxed);
+                    let _ = tx.try_send(WatchItem::Error(StorageError::Compacted {
+                        requested: after + 1,
+                        compacted: resp.compact_revision(),
+                    }));
+                    return;
+                }
+                if resp.canceled() {
+                    let _ = tx.try_send(WatchItem::Error(StorageError::Unavailable(format!(
+                        "etcd cancelled the watch: {}",
+                        resp.cancel_reason()
+                    ))));
+                    return;
+                }
+                if resp.events().is_empty() {
+                    let rev = header_revision(resp.header());
+                    if rev > 0 && !resp.created() && tx.try_send(WatchItem::Progress(rev)).is_err()
+                    {
+                        return;
+                    }
+                    continue;
+                }
+                for ev in resp.events() {
+                    let Some(kv) = ev.kv() else { continue };
+                    let prev = ev.prev_kv().map(to_kv);
+                    let item = match ev.event_type() {
+                        EtcdEventType::Put => Event {
+                            kind: EventType::Put,
+                            kv: to_kv(kv),
+                            prev,
+                        },
+                        EtcdEventType::Delete => Event {
+                            kind: EventType::Delete,
+                            kv: KeyValue {
+                                key: String::from_utf8_lossy(kv.key()).into_owned(),
+                                value: Bytes::new(),
+                                create_revision: prev.as_ref().map_or(0, |p| p.create_revision),
+                                mod_revision: kv.mod_revision(),
+                                version: 0,
+                            },
+                            prev,
+                        },
+                    };
+                    if tx.try_send(WatchItem::Event(item)).is_err() {
+                        // Too slow or gone: ending the watch makes the client re-list.
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(WatchStream::new(rx))
+    }
+
+    async fn compact(&self, revision: i64) -> Result<()> {
+        let known = self.compacted.load(Ordering::Relaxed);
+        if revision <= known {
+            return Err(StorageError::Compacted {
+                requested: revision,
+                compacted: known,
+            });
+        }
+        match self.client.kv_client().compact(revision, None).await {
+            Ok(_) => {
+                self.compacted.fetch_max(revision, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => match map_err(e) {
+                StorageError::Compacted { .. } => {
+                    self.compacted.fetch_max(revision, Ordering::Relaxed);
+                    Err(StorageError::Compacted {
+                        requested: revision,
+                        compacted: revision,
+                    })
+                }
+                StorageError::FutureRevision { .. } => Err(StorageError::FutureRevision {
+                    requested: revision,
+                    current: 0,
+                }),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn current_revision(&self) -> Result<i64> {
+        let resp = self
+            .client
+            .kv_client()
+            .get("/", Some(GetOptions::new().with_count_only()))
+            .await
+            .map_err(map_err)?;
+        Ok(header_revision(resp.header()))
+    }
+
+    async fn compacted_revision(&self) -> Result<i64> {
+        Ok(self.compacted.load(Ordering::Relaxed))
+    }
+
+    async fn check_health(&self) -> Result<()> {
+        match tokio::time::timeout(Duration::from_secs(2), self.current_revision()).await {
+            Ok(r) => r.map(|_| ()),
+            Err(_) => Err(StorageError::Unavailable(
+                "etcd did not answer within 2s".into(),
+            )),
+        }
+    }
+
+    async fn close(&self) -> Result<()> {
+        // Every acknowledged write is already durable in etcd.
+        Ok(())
+    }
+}

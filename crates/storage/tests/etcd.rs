@@ -1,0 +1,51 @@
+//! The storage conformance suite against a real etcd.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kaiser_storage::Storage;
+use kaiser_storage::etcd::{EtcdConfig, EtcdStore};
+use kaiser_storage::testing::{self, EtcdProcess};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_on_etcd() {
+    let etcd = EtcdProcess::start();
+    let cfg = EtcdConfig {
+        endpoints: vec![etcd.endpoint.clone()],
+        ..Default::default()
+    };
+    let store = EtcdStore::connect(&cfg, Duration::from_secs(30))
+        .await
+        .expect("connect");
+    testing::run_all(&store).await;
+    let store: Arc<dyn Storage> = Arc::new(store);
+    testing::run_concurrent(store.clone()).await;
+    store.check_health().await.expect("healthy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_etcd_is_reported_unavailable() {
+    let mut etcd = EtcdProcess::start();
+    let cfg = EtcdConfig {
+        endpoints: vec![etcd.endpoint.clone()],
+        ..Default::default()
+    };
+    let store = EtcdStore::connect(&cfg, Duration::from_secs(30))
+        .await
+        .expect("connect");
+    etcd.kill();
+    let err = store.check_health().await.expect_err("etcd is down");
+    assert!(
+        matches!(err, kaiser_storage::StorageError::Unavailable(_)),
+        "{err:?}"
+    );
+    let cfg = EtcdConfig {
+        endpoints: vec!["http://127.0.0.1:9".into()],
+        ..Default::default()
+    };
+    assert!(
+        EtcdStore::connect(&cfg, Duration::from_millis(500))
+            .await
+            .is_err()
+    );
+}
