@@ -276,6 +276,7 @@ pub async fn concurrent_writers(s: Arc<dyn Storage>) {
 pub struct EtcdProcess {
     child: std::process::Child,
     dir: std::path::PathBuf,
+    ports: (u16, u16),
     pub endpoint: String,
 }
 
@@ -286,54 +287,67 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+fn spawn_etcd(dir: &std::path::Path, (client, peer): (u16, u16)) -> std::process::Child {
+    let endpoint = format!("http://127.0.0.1:{client}");
+    let peer_url = format!("http://127.0.0.1:{peer}");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("etcd.log"))
+        .expect("etcd log");
+    let child = std::process::Command::new("etcd")
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["--name", "kaiser-test"])
+        .args([
+            "--listen-client-urls",
+            &endpoint,
+            "--advertise-client-urls",
+            &endpoint,
+        ])
+        .args([
+            "--listen-peer-urls",
+            &peer_url,
+            "--initial-advertise-peer-urls",
+            &peer_url,
+        ])
+        .args(["--initial-cluster", &format!("kaiser-test={peer_url}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("the etcd binary (Debian package etcd-server) must be installed for these tests");
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", client)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "etcd did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
 impl EtcdProcess {
     /// Starts etcd and waits until it serves; panics (never skips) when the
     /// binary is missing, so a CI without etcd fails loudly.
     pub fn start() -> EtcdProcess {
-        let (client, peer) = (free_port(), free_port());
-        let dir = std::env::temp_dir().join(format!("kaiser-etcd-{}-{client}", std::process::id()));
+        let ports = (free_port(), free_port());
+        let dir =
+            std::env::temp_dir().join(format!("kaiser-etcd-{}-{}", std::process::id(), ports.0));
         std::fs::create_dir_all(&dir).expect("etcd data dir");
-        let endpoint = format!("http://127.0.0.1:{client}");
-        let peer_url = format!("http://127.0.0.1:{peer}");
-        let log = std::fs::File::create(dir.join("etcd.log")).expect("etcd log");
-        let child = std::process::Command::new("etcd")
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .args(["--name", "kaiser-test"])
-            .args([
-                "--listen-client-urls",
-                &endpoint,
-                "--advertise-client-urls",
-                &endpoint,
-            ])
-            .args([
-                "--listen-peer-urls",
-                &peer_url,
-                "--initial-advertise-peer-urls",
-                &peer_url,
-            ])
-            .args(["--initial-cluster", &format!("kaiser-test={peer_url}")])
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect(
-                "the etcd binary (Debian package etcd-server) must be installed for these tests",
-            );
-        let p = EtcdProcess {
+        let child = spawn_etcd(&dir, ports);
+        EtcdProcess {
             child,
             dir,
-            endpoint,
-        };
-        let start = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", client)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "etcd did not start: {}",
-                p.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+            ports,
+            endpoint: format!("http://127.0.0.1:{}", ports.0),
         }
-        p
+    }
+
+    /// Starts etcd again on the same ports and data after [`EtcdProcess::kill`].
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = spawn_etcd(&self.dir, self.ports);
     }
 
     pub fn log(&self) -> String {

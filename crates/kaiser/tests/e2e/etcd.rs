@@ -76,3 +76,32 @@ fn two_replicas_see_each_others_writes() {
     ]));
     assert_eq!(on_a, on_b);
 }
+
+#[test]
+fn etcd_outage_makes_kaiser_unready_until_etcd_returns() {
+    let mut etcd = EtcdProcess::start();
+    let s = on_etcd(&etcd);
+    ok(s.kubectl(&["create", "configmap", "before", "--from-literal=a=1"]));
+    etcd.kill();
+    let (code, _) = s.curl_anonymous(&[&s.url("/readyz/etcd")]);
+    assert_eq!(code, 500, "etcd is down");
+    let (code, body) = s.curl_anonymous(&[&s.url("/readyz?verbose")]);
+    assert_eq!(code, 500);
+    assert!(body.contains("[-]etcd failed"), "{body}");
+    etcd.restart();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, _) = s.curl_anonymous(&[&s.url("/readyz")]);
+        if code == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kaiser did not recover after etcd came back"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let got = ok(s.kubectl(&["get", "configmap", "before", "-o", "jsonpath={.data.a}"]));
+    assert_eq!(got, "1");
+    ok(s.kubectl(&["create", "configmap", "after", "--from-literal=a=2"]));
+}

@@ -10,3 +10,4 @@ mod health;
 mod kube_rs;
 mod kubectl;
 mod persistence;
+mod watch;

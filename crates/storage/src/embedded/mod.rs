@@ -663,6 +663,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_watcher_that_stops_reading_is_closed_and_others_go_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = EmbeddedStore::open(dir.path()).expect("open");
+        let mut stalled = s.watch("/w/", 0).await.expect("watch");
+        let mut healthy = s.watch("/w/", 0).await.expect("watch");
+        let total = WATCH_BUFFER + 100;
+        let reader = tokio::spawn(async move {
+            let mut n = 0;
+            while n < total {
+                match healthy.recv().await {
+                    Some(WatchItem::Event(_)) => n += 1,
+                    other => panic!("healthy watcher got {other:?} after {n}"),
+                }
+            }
+            n
+        });
+        for i in 0..total {
+            s.create(&format!("/w/{i}"), Bytes::from_static(b"v"))
+                .await
+                .expect("create");
+        }
+        assert_eq!(reader.await.expect("reader"), total);
+        // The stalled one got at most its buffer, then its stream ended.
+        let mut got = 0;
+        while let Some(item) = stalled.recv().await {
+            assert!(matches!(item, WatchItem::Event(_)));
+            got += 1;
+        }
+        assert_eq!(got, WATCH_BUFFER);
+        assert!(
+            lock(&s.shared).watchers.len() == 1,
+            "only the healthy watcher remains"
+        );
+        s.close().await.expect("close");
+    }
+
+    #[tokio::test]
     async fn torn_tail_keeps_acknowledged_writes() {
         let dir = tempfile::tempdir().expect("tempdir");
         {

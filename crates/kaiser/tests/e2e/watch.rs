@@ -1,0 +1,131 @@
+//! Watch streaming: watch-list (sendInitialEvents) and slow consumers.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::harness::{Server, json, ok};
+
+#[test]
+fn watch_list_streams_existing_objects_then_the_end_bookmark() {
+    let s = Server::start();
+    for n in ["wl-a", "wl-b"] {
+        ok(s.kubectl(&["create", "configmap", n]));
+    }
+    let mut child = std::process::Command::new(crate::harness::KUBECTL)
+        .arg("--kubeconfig")
+        .arg(s.kubeconfig())
+        .args([
+            "get",
+            "--raw",
+            "/api/v1/configmaps?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("kubectl get --raw");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut events = Vec::new();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        let ev = json(&line);
+        let done = ev["type"] == "BOOKMARK";
+        events.push(ev);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let added: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "ADDED")
+        .filter_map(|e| e["object"]["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(added, ["wl-a", "wl-b"]);
+    let last = events.last().expect("events");
+    assert_eq!(last["type"], "BOOKMARK");
+    assert_eq!(
+        last["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_watcher_that_stops_reading_neither_grows_memory_nor_stalls_others() {
+    let s = Server::start();
+    // The stalled watcher reads at one byte per second.
+    let mut stalled = s
+        .curl_admin_command()
+        .args(["-N", "--http1.1", "--limit-rate", "1", "--max-time", "120"])
+        .arg(s.url("/api/v1/namespaces/default/configmaps?watch=true"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("stalled watch");
+    let mut healthy = s
+        .curl_admin_command()
+        .args(["-N", "--max-time", "120"])
+        .arg(s.url("/api/v1/namespaces/default/configmaps?watch=true"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("healthy watch");
+    let out = healthy.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let rss_start = rss_kib(s.child.id());
+    // 300 configmaps, each updated 40 times: 12,300 events of ~1.2 KiB.
+    let mut manifest = String::new();
+    for i in 0..300 {
+        manifest.push_str(&format!(
+            "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"slow-{i}\",\"namespace\":\"default\"}},\"data\":{{\"p\":\"{}\"}}}}\n",
+            "x".repeat(1024)
+        ));
+    }
+    let file = s.dir.join("slow.json");
+    std::fs::write(&file, manifest).expect("write");
+    ok(s.kubectl(&["create", "-f", file.to_str().expect("path")]));
+    for round in 0..40 {
+        ok(s.kubectl(&[
+            "label",
+            "cm",
+            "--all",
+            &format!("round={round}"),
+            "--overwrite",
+        ]));
+    }
+    // The healthy watcher sees every event.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = 0;
+    while seen < 300 * 41 && Instant::now() < deadline {
+        if rx.recv_timeout(Duration::from_millis(500)).is_ok() {
+            seen += 1;
+        }
+    }
+    let rss_end = rss_kib(s.child.id());
+    let _ = stalled.kill();
+    let _ = healthy.kill();
+    let _ = stalled.wait();
+    let _ = healthy.wait();
+    assert_eq!(seen, 300 * 41, "the healthy watcher missed events");
+    // 12,300 events of ~1.2 KiB are ~15 MiB; a stalled watcher buffering them
+    // all (plus the store's own growth) would show well above this bound.
+    let grown_mib = rss_end.saturating_sub(rss_start) / 1024;
+    assert!(
+        grown_mib < 120,
+        "RSS grew by {grown_mib} MiB with a stalled watcher"
+    );
+}
