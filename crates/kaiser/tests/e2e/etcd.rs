@@ -1,8 +1,6 @@
 //! kaiser on etcd (`--etcd-servers`): the kubectl workflow, and two replicas
 //! sharing one etcd.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kaiser_storage::testing::EtcdProcess;
@@ -29,21 +27,8 @@ fn two_replicas_see_each_others_writes() {
     let etcd = EtcdProcess::start();
     let a = on_etcd(&etcd);
     let b = on_etcd(&etcd);
-    let mut watch = Command::new(KUBECTL)
-        .arg("--kubeconfig")
-        .arg(a.kubeconfig())
-        .args(["get", "cm", "-w", "--output-watch-events", "-o", "name"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kubectl watch on A");
-    let stdout = watch.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut watch, rx) =
+        a.kubectl_stream(&["get", "cm", "-w", "--output-watch-events", "-o", "name"]);
     std::thread::sleep(Duration::from_millis(800));
     ok(b.kubectl(&["create", "configmap", "from-b", "--from-literal=x=1"]));
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -106,6 +106,21 @@ impl Server {
             .expect("run kubectl")
     }
 
+    /// Starts a long-running kubectl (e.g. `get -w`) whose stdout lines
+    /// arrive on the returned channel; kill the child when done.
+    pub fn kubectl_stream(&self, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+        let mut child = Command::new(KUBECTL)
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start kubectl");
+        let rx = lines(child.stdout.take().expect("stdout"));
+        (child, rx)
+    }
+
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_with(KUBECTL, args)
     }
@@ -181,6 +196,17 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The lines of a reader, delivered on a channel by a thread.
+pub fn lines(out: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
 }
 
 /// Runs curl with `-s -w` and returns (HTTP status, body).

@@ -1,7 +1,5 @@
 //! kubectl against kaiser: the everyday commands, in three kubectl versions.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::harness::{KUBECTL, Server, fails, json, kubectl_version, ok};
@@ -254,21 +252,8 @@ fn zero_config_start_lists_the_default_namespaces() {
 fn get_watch_streams_creation_change_and_deletion() {
     let s = Server::start();
     ok(s.kubectl(&["create", "namespace", "w"]));
-    let mut watch = Command::new(KUBECTL)
-        .arg("--kubeconfig")
-        .arg(s.kubeconfig())
-        .args(["-n", "w", "get", "cm", "-w", "--output-watch-events"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kubectl watch");
-    let stdout = watch.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut watch, rx) =
+        s.kubectl_stream(&["-n", "w", "get", "cm", "-w", "--output-watch-events"]);
     // kubectl prints nothing until its watch is open; give it a moment.
     std::thread::sleep(Duration::from_millis(800));
     ok(s.kubectl(&["-n", "w", "create", "cm", "watched", "--from-literal=a=1"]));

@@ -1,6 +1,5 @@
 //! Watch streaming: watch-list (sendInitialEvents) and slow consumers.
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -12,20 +11,13 @@ fn watch_list_streams_existing_objects_then_the_end_bookmark() {
     for n in ["wl-a", "wl-b"] {
         ok(s.kubectl(&["create", "configmap", n]));
     }
-    let mut child = std::process::Command::new(crate::harness::KUBECTL)
-        .arg("--kubeconfig")
-        .arg(s.kubeconfig())
-        .args([
-            "get",
-            "--raw",
-            "/api/v1/configmaps?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("kubectl get --raw");
-    let stdout = child.stdout.take().expect("stdout");
+    let (mut child, rx) = s.kubectl_stream(&[
+        "get",
+        "--raw",
+        "/api/v1/configmaps?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true",
+    ]);
     let mut events = Vec::new();
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
         let ev = json(&line);
         let done = ev["type"] == "BOOKMARK";
         events.push(ev);
@@ -78,13 +70,7 @@ fn a_watcher_that_stops_reading_neither_grows_memory_nor_stalls_others() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("healthy watch");
-    let out = healthy.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = crate::harness::lines(healthy.stdout.take().expect("stdout"));
     std::thread::sleep(Duration::from_millis(500));
     let rss_start = rss_kib(s.child.id());
     // 300 configmaps, each updated 40 times: 12,300 events of ~1.2 KiB.
