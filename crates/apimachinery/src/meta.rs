@@ -92,6 +92,40 @@ pub fn parse_resource_version(rv: &str) -> Result<Option<i64>, String> {
     }
 }
 
+/// For JSON written as `{"apiVersion":"…","kind":"…","metadata":{…`,
+/// the offset just inside the metadata object's `{`; `None` for any other
+/// layout. Lets a reader add `resourceVersion` to stored bytes without
+/// decoding them.
+pub fn metadata_body_offset(json: &[u8]) -> Option<usize> {
+    let mut i = expect(json, 0, b"{\"apiVersion\":")?;
+    i = skip_string(json, i)?;
+    i = expect(json, i, b",\"kind\":")?;
+    i = skip_string(json, i)?;
+    expect(json, i, b",\"metadata\":{")
+}
+
+fn expect(b: &[u8], at: usize, lit: &[u8]) -> Option<usize> {
+    b.get(at..at + lit.len())
+        .filter(|s| *s == lit)
+        .map(|_| at + lit.len())
+}
+
+/// Skips a JSON string starting at its opening quote; returns the offset after it.
+fn skip_string(b: &[u8], at: usize) -> Option<usize> {
+    if b.get(at) != Some(&b'"') {
+        return None;
+    }
+    let mut i = at + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +145,21 @@ mod tests {
         assert_eq!(parse_resource_version(""), Ok(None));
         assert_eq!(parse_resource_version("12"), Ok(Some(12)));
         assert!(parse_resource_version("x").is_err());
+    }
+
+    #[test]
+    fn finds_the_metadata_body() {
+        let doc = br#"{"apiVersion":"v1","kind":"Con\"fig","metadata":{"name":"a"},"data":{}}"#;
+        let at = metadata_body_offset(doc).expect("layout");
+        assert_eq!(&doc[at..at + 6], br#""name""#);
+        assert_eq!(
+            metadata_body_offset(br#"{"kind":"x","apiVersion":"v1","metadata":{}}"#),
+            None
+        );
+        assert_eq!(
+            metadata_body_offset(br#"{"apiVersion":"v1","kind":"x"}"#),
+            None
+        );
+        assert_eq!(metadata_body_offset(br#"{"apiVersion":"v1"#), None);
     }
 }

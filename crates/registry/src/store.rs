@@ -128,9 +128,19 @@ impl Store {
 
     /// The stored form: the object without `resourceVersion` (callers stamp
     /// the new revision afterwards).
+    ///
+    /// `apiVersion`, `kind` and `metadata` lead, so that reads can splice the
+    /// revision in without decoding (see [`write_with_resource_version`]).
     fn encode(obj: &mut Value) -> Result<Bytes, StatusError> {
         if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
             m.shift_remove("resourceVersion");
+        }
+        if let Some(o) = obj.as_object_mut() {
+            for (i, k) in ["apiVersion", "kind", "metadata"].iter().enumerate() {
+                if let Some(v) = o.shift_remove(*k) {
+                    o.shift_insert(i.min(o.len()), (*k).to_string(), v);
+                }
+            }
         }
         serde_json::to_vec(obj)
             .map(Bytes::from)
@@ -175,6 +185,58 @@ impl Store {
 
     /// LIST with selectors, pagination and resourceVersion semantics.
     pub async fn list(&self, ns: &str, opts: &ListOptions) -> Result<Value, StatusError> {
+        let (kvs, list_meta) = self.list_kvs(ns, opts).await?;
+        let items = kvs.iter().map(decode_kv).collect::<Result<Vec<_>, _>>()?;
+        Ok(json!({
+            "kind": self.info.list_kind(),
+            "apiVersion": self.info.api_version(),
+            "metadata": list_meta,
+            "items": items,
+        }))
+    }
+
+    /// LIST as JSON bytes assembled from the stored bytes, without decoding
+    /// and re-encoding each item (the common path for plain JSON clients).
+    pub async fn list_json(&self, ns: &str, opts: &ListOptions) -> Result<Vec<u8>, StatusError> {
+        let (kvs, list_meta) = self.list_kvs(ns, opts).await?;
+        let mut out =
+            Vec::with_capacity(kvs.iter().map(|kv| kv.value.len() + 32).sum::<usize>() + 256);
+        out.extend_from_slice(b"{\"kind\":");
+        serde_json::to_writer(&mut out, &self.info.list_kind()).map_err(StatusError::internal)?;
+        out.extend_from_slice(b",\"apiVersion\":");
+        serde_json::to_writer(&mut out, &self.info.api_version()).map_err(StatusError::internal)?;
+        out.extend_from_slice(b",\"metadata\":");
+        serde_json::to_writer(&mut out, &list_meta).map_err(StatusError::internal)?;
+        out.extend_from_slice(b",\"items\":[");
+        for (i, kv) in kvs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_with_resource_version(&mut out, kv)?;
+        }
+        out.extend_from_slice(b"]}");
+        Ok(out)
+    }
+
+    /// GET as JSON bytes from the stored bytes.
+    pub async fn get_json(&self, ns: &str, name: &str) -> Result<Vec<u8>, StatusError> {
+        let (kv, _) = self
+            .storage
+            .get(&self.key(ns, name), None)
+            .await
+            .map_err(|e| self.status_error(e, name))?;
+        let kv = kv.ok_or_else(|| self.not_found(name))?;
+        let mut out = Vec::with_capacity(kv.value.len() + 32);
+        write_with_resource_version(&mut out, &kv)?;
+        Ok(out)
+    }
+
+    /// The page of stored objects a LIST returns, and the list's metadata.
+    async fn list_kvs(
+        &self,
+        ns: &str,
+        opts: &ListOptions,
+    ) -> Result<(Vec<KeyValue>, Value), StatusError> {
         self.check_field_selector(opts)?;
         let prefix = self.list_prefix(ns);
         let (mut revision, mut start) = match &opts.continue_token {
@@ -242,9 +304,8 @@ impl Store {
             let mut last_key = None;
             for kv in &page.kvs {
                 last_key = Some(kv.key.clone());
-                let obj = self.decode(kv)?;
-                if !filtered || self.matches(opts, &obj) {
-                    items.push(obj);
+                if !filtered || self.matches(opts, &decode_kv(kv)?) {
+                    items.push(kv.clone());
                     if limit > 0 && items.len() == limit {
                         break;
                     }
@@ -282,12 +343,7 @@ impl Store {
                 list_meta["remainingItemCount"] = Value::from(r);
             }
         }
-        Ok(json!({
-            "kind": self.info.list_kind(),
-            "apiVersion": self.info.api_version(),
-            "metadata": list_meta,
-            "items": items,
-        }))
+        Ok((items, list_meta))
     }
 
     /// Sets identity fields and runs defaulting, preparation and validation
@@ -680,6 +736,24 @@ impl Store {
     pub(crate) fn prefix_for(&self, ns: &str) -> String {
         self.list_prefix(ns)
     }
+}
+
+/// Writes a stored object with its revision as `resourceVersion`, splicing
+/// it into the stored bytes when they have the layout [`Store::encode`]
+/// writes, and re-encoding otherwise.
+fn write_with_resource_version(out: &mut Vec<u8>, kv: &KeyValue) -> Result<(), StatusError> {
+    if let Some(at) = kaiser_apimachinery::meta::metadata_body_offset(&kv.value) {
+        out.extend_from_slice(&kv.value[..at]);
+        out.extend_from_slice(b"\"resourceVersion\":\"");
+        out.extend_from_slice(kv.mod_revision.to_string().as_bytes());
+        out.push(b'"');
+        if kv.value.get(at) != Some(&b'}') {
+            out.push(b',');
+        }
+        out.extend_from_slice(&kv.value[at..]);
+        return Ok(());
+    }
+    serde_json::to_writer(out, &decode_kv(kv)?).map_err(StatusError::internal)
 }
 
 /// Decodes stored bytes and stamps the revision as `resourceVersion`.

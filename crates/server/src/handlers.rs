@@ -17,7 +17,9 @@ use kaiser_registry::{DeleteOptions, Store, WatchEvent};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
-use crate::http::{ApiRequest, ChannelBody, Response, negotiated_response, status_response};
+use crate::http::{
+    ApiRequest, ChannelBody, Response, bytes_response, negotiated_response, status_response,
+};
 use crate::negotiation::{self, Negotiated, Target};
 
 /// Watches without `timeoutSeconds` end after this long (upstream's
@@ -85,12 +87,20 @@ async fn handle(
     match ri.verb.as_str() {
         "get" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::OBJECTS)?;
+            if plain_json(n, pretty) {
+                let body = store.get_json(ns, &ri.name).await?;
+                return Ok(bytes_response(200, "application/json", body));
+            }
             let obj = store.get(ns, &ri.name).await?;
             respond_object(store, req, 200, obj, n, pretty)
         }
         "list" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::OBJECTS)?;
             let opts = ListOptions::from_query(req.query_pairs())?;
+            if plain_json(n, pretty) {
+                let body = store.list_json(ns, &opts).await?;
+                return Ok(bytes_response(200, "application/json", body));
+            }
             let list = store.list(ns, &opts).await?;
             respond_list(store, req, list, n, pretty)
         }
@@ -223,6 +233,11 @@ impl Admission<'_> {
             })
             .await
     }
+}
+
+/// Plain compact JSON of the object itself: served from stored bytes.
+fn plain_json(n: Negotiated, pretty: bool) -> bool {
+    n.format == Format::Json && n.target == Target::Object && !pretty
 }
 
 fn dry_run(req: &ApiRequest) -> Result<bool, StatusError> {
