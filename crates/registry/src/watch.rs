@@ -135,6 +135,14 @@ impl ObjectWatch {
                     self.stream = None;
                     return Some(too_old(requested - 1, compacted));
                 }
+                Some(WatchItem::Error(StorageError::Unavailable(reason))) => {
+                    // The backend went away: end the stream without an error
+                    // so clients re-watch from their last resourceVersion and
+                    // miss nothing once the backend is back.
+                    tracing::info!(%reason, "ending a watch: storage unavailable");
+                    self.stream = None;
+                    return None;
+                }
                 Some(WatchItem::Error(e)) => {
                     self.stream = None;
                     let s = StatusError::internal(e);

@@ -7,7 +7,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures_util::FutureExt;
 use http::header;
 use http_body_util::{BodyExt, Limited};
@@ -50,10 +49,19 @@ impl GenericServer {
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
+        let accepts_gzip = req
+            .headers()
+            .get_all(header::ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|e| e.split(';').next().map(str::trim) == Some("gzip"))
+            });
         let resp = AssertUnwindSafe(self.filters(req, cert_user))
             .catch_unwind()
             .await;
-        let resp = resp.unwrap_or_else(|panic| {
+        let mut resp = resp.unwrap_or_else(|panic| {
             let msg = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
@@ -64,6 +72,9 @@ impl GenericServer {
                 "a handler panicked; see the server log",
             ))
         });
+        if accepts_gzip {
+            resp = gzip_large(resp).await;
+        }
         tracing::debug!(%method, %path, code = resp.status().as_u16(), latency_us = started.elapsed().as_micros() as u64, "request");
         resp
     }
@@ -195,7 +206,37 @@ impl GenericServer {
     }
 }
 
-/// Reads a whole body (used by tests and small helpers).
-pub async fn read_body(body: Incoming) -> Result<Bytes, hyper::Error> {
-    body.collect().await.map(|b| b.to_bytes())
+/// Responses at least this large are gzip-compressed for clients that accept
+/// it, as upstream's APIResponseCompression does.
+pub const GZIP_THRESHOLD: u64 = 128 * 1024;
+
+/// Compresses a complete (non-streaming) body above the threshold.
+async fn gzip_large(resp: Response) -> Response {
+    use http_body::Body as _;
+    let big = resp
+        .body()
+        .size_hint()
+        .exact()
+        .is_some_and(|n| n >= GZIP_THRESHOLD);
+    if !big || resp.headers().contains_key(header::CONTENT_ENCODING) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = body.collect().await.map(|b| b.to_bytes());
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4),
+        flate2::Compression::fast(),
+    );
+    let compressed = std::io::Write::write_all(&mut enc, &bytes).and_then(|_| enc.finish());
+    match compressed {
+        Ok(c) => {
+            parts.headers.insert(
+                header::CONTENT_ENCODING,
+                http::HeaderValue::from_static("gzip"),
+            );
+            parts.headers.remove(header::CONTENT_LENGTH);
+            http::Response::from_parts(parts, crate::http::full(c))
+        }
+        Err(_) => http::Response::from_parts(parts, crate::http::full(bytes)),
+    }
 }

@@ -146,3 +146,37 @@ fn discovery_documents() {
         (406, Some("NotAcceptable".into()))
     );
 }
+
+#[test]
+fn large_responses_are_gzipped_for_clients_that_accept_it() {
+    let s = Server::start();
+    let mut manifest = String::new();
+    for i in 0..200 {
+        manifest.push_str(&format!(
+            "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"big-{i}\",\"namespace\":\"default\"}},\"data\":{{\"p\":\"{}\"}}}}\n",
+            "x".repeat(1024)
+        ));
+    }
+    let file = s.dir.join("big.json");
+    std::fs::write(&file, manifest).expect("write");
+    crate::harness::ok(s.kubectl(&["create", "-f", file.to_str().expect("path")]));
+    let url = s.url("/api/v1/namespaces/default/configmaps");
+    let (code, out) = s.curl_admin(&["--compressed", "-D", "-", &url]);
+    assert_eq!(code, 200);
+    let (headers, body) = out.split_once("\r\n\r\n").expect("headers");
+    assert!(
+        headers.to_lowercase().contains("content-encoding: gzip"),
+        "{headers}"
+    );
+    assert_eq!(json(body)["items"].as_array().map(Vec::len), Some(200));
+    // Without Accept-Encoding, plain JSON; small responses are never compressed.
+    let (_, out) = s.curl_admin(&["-D", "-", &url]);
+    assert!(!out.to_lowercase().contains("content-encoding"));
+    let (_, out) = s.curl_admin(&[
+        "--compressed",
+        "-D",
+        "-",
+        &s.url("/api/v1/namespaces/default/configmaps/big-1"),
+    ]);
+    assert!(!out.to_lowercase().contains("content-encoding"));
+}
