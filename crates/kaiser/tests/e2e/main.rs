@@ -9,5 +9,6 @@ mod etcd;
 mod health;
 mod kube_rs;
 mod kubectl;
+mod machinery;
 mod persistence;
 mod watch;

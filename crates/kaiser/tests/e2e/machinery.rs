@@ -1,0 +1,95 @@
+//! API machinery seen through clients: finalizers, response shapes.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{Server, json, ok};
+
+#[test]
+fn a_finalizer_holds_deletion_until_removed() {
+    let s = Server::start();
+    let manifest = s.dir.join("held.json");
+    std::fs::write(
+        &manifest,
+        br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"held","namespace":"default","finalizers":["example.com/hold"]}}"#,
+    )
+    .expect("write");
+    ok(s.kubectl(&["create", "-f", manifest.to_str().expect("path")]));
+    let (mut watch, rx) = s.kubectl_stream(&["get", "cm", "held", "-w", "--output-watch-events"]);
+    std::thread::sleep(Duration::from_millis(800));
+    ok(s.kubectl(&["delete", "cm", "held", "--wait=false"]));
+    let obj = json(&ok(s.kubectl(&["get", "cm", "held", "-o", "json"])));
+    assert!(obj["metadata"]["deletionTimestamp"].is_string(), "{obj}");
+    assert_eq!(obj["metadata"]["finalizers"][0], "example.com/hold");
+    ok(s.kubectl(&[
+        "patch",
+        "cm",
+        "held",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+    ]));
+    let err = String::from_utf8_lossy(&s.kubectl(&["get", "cm", "held"]).stderr).into_owned();
+    assert!(
+        err.contains("NotFound") || err.contains("not found"),
+        "{err}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut events = Vec::new();
+    while !events.iter().any(|e: &String| e.starts_with("DELETED")) && Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            events.push(line);
+        }
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("DELETED") && e.contains("held")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn yaml_and_partial_object_metadata_responses() {
+    let s = Server::start();
+    ok(s.kubectl(&["create", "configmap", "shape", "--from-literal=k=v"]));
+    let (code, body) = s.curl_admin(&[
+        "-H",
+        "Accept: application/yaml",
+        &s.url("/api/v1/namespaces/default/configmaps/shape"),
+    ]);
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("kind: ConfigMap") && body.contains("name: shape") && body.contains("k: v"),
+        "{body}"
+    );
+    let (code, body) = s.curl_admin(&[
+        "-H",
+        "Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+        &s.url("/api/v1/namespaces/default/configmaps"),
+    ]);
+    assert_eq!(code, 200);
+    let list = json(&body);
+    assert_eq!(list["kind"], "PartialObjectMetadataList");
+    assert_eq!(list["apiVersion"], "meta.k8s.io/v1");
+    assert!(list["metadata"]["resourceVersion"].is_string());
+    let item = &list["items"][0];
+    assert_eq!(item["kind"], "PartialObjectMetadata");
+    assert_eq!(item["metadata"]["name"], "shape");
+    assert!(item.get("data").is_none());
+    let (code, body) = s.curl_admin(&[
+        "-H",
+        "Accept: application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+        &s.url("/api/v1/namespaces/default/configmaps/shape"),
+    ]);
+    assert_eq!(code, 200);
+    assert_eq!(json(&body)["kind"], "PartialObjectMetadata");
+    // A list asked for as a single PartialObjectMetadata is not acceptable.
+    let (code, _) = s.curl_admin(&[
+        "-H",
+        "Accept: application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+        &s.url("/api/v1/namespaces/default/configmaps"),
+    ]);
+    assert_eq!(code, 406);
+}
