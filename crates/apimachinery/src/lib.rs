@@ -13,6 +13,7 @@ pub mod meta;
 pub mod patch;
 pub mod protobuf;
 pub mod status;
+pub mod strategic;
 pub mod table;
 pub mod time;
 pub mod validation;

@@ -11,6 +11,7 @@ use kaiser_apimachinery::codec::{self, Format};
 use kaiser_apimachinery::list::ListOptions;
 use kaiser_apimachinery::patch::{self, PatchType};
 use kaiser_apimachinery::protobuf;
+use kaiser_apimachinery::strategic;
 use kaiser_apimachinery::table::{self, IncludeObject};
 use kaiser_apimachinery::{GroupVersion, StatusError, meta};
 use kaiser_registry::{DeleteOptions, Store, WatchEvent};
@@ -155,13 +156,15 @@ async fn handle(
             admit.check(Operation::Update, &ri.name, None).await?;
             let body = req.body.clone();
             let expected_gv = info.api_version();
+            let strategy = store.strategy.clone();
             let kind_name = info.kind.clone();
             let apply = move |old: Option<&Value>| {
                 let old = old.ok_or_else(|| StatusError::not_found(&gr, ""))?;
                 let mut patched = match kind {
                     PatchType::Json => patch::apply_json_patch(old, &body)?,
-                    PatchType::Merge | PatchType::StrategicMerge => {
-                        patch::apply_merge_patch(old, &body)?
+                    PatchType::Merge => patch::apply_merge_patch(old, &body)?,
+                    PatchType::StrategicMerge => {
+                        strategic::apply(old, &body, &|p: &str| strategy.list_strategy(p))?
                     }
                     PatchType::Apply => {
                         return Err(StatusError::unsupported_media_type(

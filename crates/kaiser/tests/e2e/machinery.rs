@@ -93,3 +93,63 @@ fn yaml_and_partial_object_metadata_responses() {
     ]);
     assert_eq!(code, 406);
 }
+
+#[test]
+fn strategic_merge_patch_merges_keyed_lists() {
+    let s = Server::start();
+    ok(s.kubectl(&["create", "serviceaccount", "robot"]));
+    // kubectl patch defaults to a strategic merge patch.
+    ok(s.kubectl(&[
+        "patch",
+        "sa",
+        "robot",
+        "-p",
+        r#"{"secrets":[{"name":"a"}],"metadata":{"finalizers":["x.io/one"]}}"#,
+    ]));
+    ok(s.kubectl(&[
+        "patch",
+        "sa",
+        "robot",
+        "-p",
+        r#"{"secrets":[{"name":"b"}],"metadata":{"finalizers":["x.io/two"]}}"#,
+    ]));
+    let sa = json(&ok(s.kubectl(&["get", "sa", "robot", "-o", "json"])));
+    let names: Vec<&str> = sa["secrets"]
+        .as_array()
+        .expect("secrets")
+        .iter()
+        .filter_map(|x| x["name"].as_str())
+        .collect();
+    assert_eq!(names, ["a", "b"], "secrets merge by name");
+    assert_eq!(
+        sa["metadata"]["finalizers"],
+        serde_json::json!(["x.io/one", "x.io/two"])
+    );
+    ok(s.kubectl(&[
+        "patch",
+        "sa",
+        "robot",
+        "--type=strategic",
+        "-p",
+        r#"{"secrets":[{"name":"a","$patch":"delete"}]}"#,
+    ]));
+    let sa = json(&ok(s.kubectl(&["get", "sa", "robot", "-o", "json"])));
+    assert_eq!(sa["secrets"], serde_json::json!([{"name": "b"}]));
+    // A malformed strategic patch is a 400 and changes nothing.
+    let before = sa["metadata"]["resourceVersion"].clone();
+    let out = s.kubectl(&[
+        "patch",
+        "sa",
+        "robot",
+        "-p",
+        r#"{"secrets":[{"nope":"x"}]}"#,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("merge key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = json(&ok(s.kubectl(&["get", "sa", "robot", "-o", "json"])));
+    assert_eq!(after["metadata"]["resourceVersion"], before);
+}
