@@ -90,7 +90,7 @@ fn find_unescaped(s: &str, op: &str) -> Option<usize> {
             i += 2;
             continue;
         }
-        if s[i..].starts_with(op) {
+        if b[i..].starts_with(op.as_bytes()) {
             return Some(i);
         }
         i += 1;
@@ -133,5 +133,8 @@ mod tests {
         assert_eq!(s.requirements[0].value, "a,b");
         assert!(FieldSelector::parse("nonsense").is_err());
         assert!(FieldSelector::parse("").expect("empty").is_empty());
+        // Multi-byte characters next to operators must not split a char.
+        assert!(FieldSelector::parse("a==é=b").is_ok());
+        assert!(FieldSelector::parse("é\\<é").is_err());
     }
 }
