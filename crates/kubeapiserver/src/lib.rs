@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use kaiser_admission::{Chain, NamespaceLifecycle};
 use kaiser_apimachinery::StatusError;
+use kaiser_registry::strategy::StatusStrategy;
 use kaiser_registry::{ResourceInfo, Store, Strategy};
 use kaiser_server::{Handler, ResourceTable, Scope, chain};
 use kaiser_storage::Storage;
@@ -26,7 +27,6 @@ pub const SYSTEM_NAMESPACES: &[&str] =
 pub struct KubeApiServer {
     pub table: Arc<ResourceTable>,
     pub namespaces: Arc<Store>,
-    namespace_finalizer: Arc<Store>,
 }
 
 fn store(
@@ -40,15 +40,18 @@ fn store(
 impl KubeApiServer {
     /// Builds the resource table over `storage`.
     pub fn new(storage: Arc<dyn Storage>) -> Self {
-        let namespaces = store(
-            core::namespace::info(),
-            core::namespace::NamespaceStrategy,
-            &storage,
-        );
-        let namespace_finalizer = store(
-            core::namespace::info(),
-            core::namespace::NamespaceFinalizeStrategy,
-            &storage,
+        let ns_strategy: Arc<dyn Strategy> = Arc::new(core::namespace::NamespaceStrategy);
+        let namespaces = Arc::new(
+            Store::new(
+                core::namespace::info(),
+                ns_strategy.clone(),
+                storage.clone(),
+            )
+            .with_subresource("status", Arc::new(StatusStrategy(ns_strategy)))
+            .with_subresource(
+                "finalize",
+                Arc::new(core::namespace::NamespaceFinalizeStrategy),
+            ),
         );
         let table = Arc::new(ResourceTable::new());
         table.insert(vec![
@@ -66,11 +69,7 @@ impl KubeApiServer {
                 &storage,
             ),
         ]);
-        KubeApiServer {
-            table,
-            namespaces,
-            namespace_finalizer,
-        }
+        KubeApiServer { table, namespaces }
     }
 
     /// The admission plugins for the whole chain.
@@ -106,7 +105,6 @@ impl KubeApiServer {
     ) {
         tokio::spawn(namespace_controller::run(
             self.namespaces.clone(),
-            self.namespace_finalizer.clone(),
             content,
             shutdown,
         ));

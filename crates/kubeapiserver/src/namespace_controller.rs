@@ -23,10 +23,13 @@ fn no_admission(_: &Value, _: Option<&Value>) -> Result<(), StatusError> {
 
 pub async fn run(
     namespaces: Arc<Store>,
-    finalizer: Arc<Store>,
     content: Vec<Arc<ResourceTable>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let Some(finalizer) = namespaces.subresource("finalize").cloned() else {
+        tracing::error!("namespaces have no finalize subresource; the namespace controller is off");
+        return;
+    };
     let mut pending: Vec<String> = Vec::new();
     loop {
         let opts = match ListOptions::from_query([]) {

@@ -48,6 +48,8 @@ pub struct Store {
     pub info: Arc<ResourceInfo>,
     pub strategy: Arc<dyn Strategy>,
     storage: Arc<dyn Storage>,
+    /// Subresources (`status`, …): the same objects under another strategy.
+    subresources: Vec<(String, Arc<Store>)>,
 }
 
 impl Store {
@@ -56,7 +58,32 @@ impl Store {
             info: Arc::new(info),
             strategy,
             storage,
+            subresources: Vec::new(),
         }
+    }
+
+    /// Adds a subresource served by `strategy` over the same objects.
+    pub fn with_subresource(mut self, name: &str, strategy: Arc<dyn Strategy>) -> Self {
+        let info = Arc::make_mut(&mut self.info);
+        if !info.subresources.iter().any(|s| s == name) {
+            info.subresources.push(name.to_string());
+        }
+        let sub = Store {
+            info: self.info.clone(),
+            strategy,
+            storage: self.storage.clone(),
+            subresources: Vec::new(),
+        };
+        self.subresources.push((name.to_string(), Arc::new(sub)));
+        self
+    }
+
+    /// The store behind a subresource.
+    pub fn subresource(&self, name: &str) -> Option<&Arc<Store>> {
+        self.subresources
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s)
     }
 
     pub fn storage(&self) -> &Arc<dyn Storage> {

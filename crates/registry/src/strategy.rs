@@ -119,3 +119,45 @@ pub fn lookup_path(obj: &Value, path: &str) -> Option<String> {
 pub struct DefaultStrategy;
 
 impl Strategy for DefaultStrategy {}
+
+/// The `status` subresource of a kind: writes change `status` only.
+pub struct StatusStrategy(pub std::sync::Arc<dyn Strategy>);
+
+impl Strategy for StatusStrategy {
+    fn name_validator(&self) -> NameValidator {
+        self.0.name_validator()
+    }
+
+    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        let status = new.get("status").cloned();
+        let rv = meta::resource_version(new).to_string();
+        let mut out = old.clone();
+        match (out.as_object_mut(), status) {
+            (Some(o), Some(st)) => {
+                o.insert("status".into(), st);
+            }
+            (Some(o), None) => {
+                o.remove("status");
+            }
+            _ => {}
+        }
+        meta::set_str(&mut out, "resourceVersion", &rv);
+        *new = out;
+    }
+
+    fn validate_update(&self, _new: &Value, _old: &Value) -> ErrorList {
+        ErrorList::new()
+    }
+
+    fn has_pending_finalizers(&self, obj: &Value) -> bool {
+        self.0.has_pending_finalizers(obj)
+    }
+
+    fn table_columns(&self) -> &[Column] {
+        self.0.table_columns()
+    }
+
+    fn table_row(&self, obj: &Value) -> Vec<Value> {
+        self.0.table_row(obj)
+    }
+}

@@ -44,6 +44,22 @@ fn admit_all(_: &Value, _: Option<&Value>) -> Result<(), StatusError> {
 
 /// Serves one resource request against `store`.
 pub async fn serve(store: Arc<Store>, scope: &Scope, req: ApiRequest) -> Response {
+    // A subresource is served by its own store over the same objects.
+    let store = if req.info.subresource.is_empty() {
+        store
+    } else {
+        match store.subresource(&req.info.subresource) {
+            Some(sub) if matches!(req.info.verb.as_str(), "get" | "update" | "patch") => {
+                sub.clone()
+            }
+            Some(_) => {
+                let gr = store.info.group_resource();
+                let verb = format!("{} on {}", req.info.verb, req.info.subresource);
+                return status_response(&StatusError::method_not_supported(&gr, &verb));
+            }
+            None => return status_response(&StatusError::path_not_found()),
+        }
+    };
     match handle(&store, scope, &req).await {
         Ok(r) => r,
         Err(e) => status_response(&e),
@@ -73,7 +89,7 @@ async fn handle(
         return Err(StatusError::path_not_found());
     }
     let ns = if info.namespaced { ns } else { "" };
-    if !info.has_verb(&ri.verb) {
+    if ri.subresource.is_empty() && !info.has_verb(&ri.verb) {
         return Err(StatusError::method_not_supported(&gr, &ri.verb));
     }
     let dry_run = dry_run(req)?;

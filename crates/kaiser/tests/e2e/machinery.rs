@@ -153,3 +153,44 @@ fn strategic_merge_patch_merges_keyed_lists() {
     let after = json(&ok(s.kubectl(&["get", "sa", "robot", "-o", "json"])));
     assert_eq!(after["metadata"]["resourceVersion"], before);
 }
+
+#[test]
+fn status_is_written_only_through_its_subresource() {
+    let s = Server::start();
+    ok(s.kubectl(&["create", "namespace", "st"]));
+    // The main resource ignores status changes.
+    ok(s.kubectl(&[
+        "patch",
+        "ns",
+        "st",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"phase":"Bogus"},"metadata":{"labels":{"a":"b"}}}"#,
+    ]));
+    let ns = json(&ok(s.kubectl(&["get", "ns", "st", "-o", "json"])));
+    assert_eq!(ns["status"]["phase"], "Active");
+    assert_eq!(ns["metadata"]["labels"]["a"], "b");
+    // The status subresource ignores everything else.
+    let cond = r#"{"status":{"conditions":[{"type":"Custom","status":"True"}]},"metadata":{"labels":{"c":"d"}}}"#;
+    ok(s.kubectl(&[
+        "patch",
+        "ns",
+        "st",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        cond,
+    ]));
+    let ns = json(&ok(s.kubectl(&["get", "ns", "st", "-o", "json"])));
+    assert_eq!(ns["status"]["conditions"][0]["type"], "Custom");
+    assert!(ns["metadata"]["labels"].get("c").is_none(), "{ns}");
+    let (code, body) = s.curl_admin(&[&s.url("/api/v1/namespaces/st/status")]);
+    assert_eq!(code, 200);
+    assert_eq!(json(&body)["kind"], "Namespace");
+    let (code, _) = s.curl_admin(&["-X", "DELETE", &s.url("/api/v1/namespaces/st/status")]);
+    assert_eq!(code, 405);
+    let (code, _) = s.curl_admin(&[&s.url("/api/v1/namespaces/st/nope")]);
+    assert_eq!(code, 404);
+    // Deleting still finishes through the finalize subresource.
+    ok(s.kubectl(&["delete", "namespace", "st", "--timeout=30s"]));
+}
