@@ -34,7 +34,7 @@ fn store(
     strategy: impl Strategy + 'static,
     storage: &Arc<dyn Storage>,
 ) -> Arc<Store> {
-    Arc::new(Store::new(info, Arc::new(strategy), storage.clone()))
+    Arc::new(Store::cached(info, Arc::new(strategy), storage.clone()))
 }
 
 impl KubeApiServer {
@@ -42,7 +42,7 @@ impl KubeApiServer {
     pub fn new(storage: Arc<dyn Storage>) -> Self {
         let ns_strategy: Arc<dyn Strategy> = Arc::new(core::namespace::NamespaceStrategy);
         let namespaces = Arc::new(
-            Store::new(
+            Store::cached(
                 core::namespace::info(),
                 ns_strategy.clone(),
                 storage.clone(),

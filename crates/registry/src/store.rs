@@ -62,6 +62,17 @@ impl Store {
         }
     }
 
+    /// A store whose reads at revision 0 and watches come from a watch cache
+    /// of the resource's key prefix (must be called inside a tokio runtime).
+    pub fn cached(
+        info: ResourceInfo,
+        strategy: Arc<dyn Strategy>,
+        storage: Arc<dyn Storage>,
+    ) -> Self {
+        let cache = kaiser_storage::cacher::Cacher::new(storage, &info.storage_prefix);
+        Store::new(info, strategy, Arc::new(cache))
+    }
+
     /// Adds a subresource served by `strategy` over the same objects.
     pub fn with_subresource(mut self, name: &str, strategy: Arc<dyn Strategy>) -> Self {
         let info = Arc::make_mut(&mut self.info);
@@ -273,6 +284,10 @@ impl Store {
             ),
             None => (None, String::new()),
         };
+        // resourceVersion=0 means "any": the watch cache may answer.
+        if opts.continue_token.is_none() && opts.resource_version == Some(0) {
+            revision = Some(0);
+        }
         if opts.continue_token.is_none()
             && let Some(rv) = opts.resource_version.filter(|rv| *rv > 0)
         {

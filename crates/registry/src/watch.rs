@@ -60,9 +60,11 @@ impl ObjectWatch {
             },
             _ => {
                 // No resourceVersion (or 0): the current state first, as ADDED.
+                // resourceVersion=0 may start from the watch cache's state.
+                let at = (opts.resource_version == Some(0)).then_some(0);
                 let page = store
                     .storage()
-                    .range(&prefix, "", None, 0)
+                    .range(&prefix, "", at, 0)
                     .await
                     .map_err(|e| store.status_error(e, ""))?;
                 for kv in &page.kvs {

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+pub mod cacher;
 pub mod compactor;
 pub mod embedded;
 pub mod etcd;

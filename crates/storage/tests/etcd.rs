@@ -49,3 +49,27 @@ async fn unreachable_etcd_is_reported_unavailable() {
             .is_err()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_through_the_watch_cache_on_etcd() {
+    let etcd = EtcdProcess::start();
+    let cfg = EtcdConfig {
+        endpoints: vec![etcd.endpoint.clone()],
+        ..Default::default()
+    };
+    let inner: Arc<dyn Storage> = Arc::new(
+        EtcdStore::connect(&cfg, Duration::from_secs(30))
+            .await
+            .expect("connect"),
+    );
+    let cache = kaiser_storage::cacher::Cacher::new(inner, "/t/");
+    for _ in 0..500 {
+        if cache.is_ready() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(cache.is_ready());
+    testing::run_all(&cache).await;
+    testing::run_concurrent(Arc::new(cache)).await;
+}
