@@ -187,7 +187,7 @@ fn create_server_chain(
     addr: SocketAddr,
     shutdown: watch::Receiver<bool>,
 ) -> ServerChain {
-    let kube = KubeApiServer::new(storage.clone());
+    let kube = KubeApiServer::new(storage.clone(), &c.etcd_prefix);
     let extensions = ApiExtensionsServer::new();
     let scope = Scope {
         admission: kube.admission(),

@@ -68,6 +68,10 @@ pub struct Options {
     #[arg(long, value_delimiter = ',')]
     pub etcd_servers: Vec<String>,
 
+    /// The prefix of every key kaiser writes.
+    #[arg(long, default_value = "/registry")]
+    pub etcd_prefix: String,
+
     /// CA bundle (PEM) for etcd's serving certificate.
     #[arg(long)]
     pub etcd_cafile: Option<PathBuf>,
@@ -109,6 +113,7 @@ pub struct Completed {
     pub tls_private_key_file: Option<PathBuf>,
     pub client_ca_file: Option<PathBuf>,
     pub etcd_servers: Vec<String>,
+    pub etcd_prefix: String,
     pub etcd_cafile: Option<PathBuf>,
     pub etcd_cert: Option<(PathBuf, PathBuf)>,
     pub compaction_interval: Duration,
@@ -149,6 +154,15 @@ impl Options {
                 errs.push("--tls-cert-file is required when --tls-private-key-file is set".into())
             }
             _ => {}
+        }
+        if !self.etcd_prefix.starts_with('/')
+            || self.etcd_prefix.len() < 2
+            || self.etcd_prefix.contains("//")
+        {
+            errs.push(format!(
+                "--etcd-prefix {:?} must be an absolute key path such as /registry",
+                self.etcd_prefix
+            ));
         }
         match (&self.etcd_certfile, &self.etcd_keyfile) {
             (Some(_), None) => {
@@ -224,6 +238,7 @@ impl Options {
             tls_private_key_file: self.tls_private_key_file.clone(),
             client_ca_file: self.client_ca_file.clone(),
             etcd_servers: self.etcd_servers.clone(),
+            etcd_prefix: self.etcd_prefix.trim_end_matches('/').to_string(),
             etcd_cafile: self.etcd_cafile.clone(),
             etcd_cert: self.etcd_certfile.clone().zip(self.etcd_keyfile.clone()),
             compaction_interval,
@@ -343,6 +358,7 @@ pub fn describe(o: &Options) -> Vec<String> {
         format!("--etcd-certfile={}", opt(&o.etcd_certfile)),
         format!("--etcd-compaction-interval={}", o.etcd_compaction_interval),
         format!("--etcd-keyfile={}", opt(&o.etcd_keyfile)),
+        format!("--etcd-prefix={}", o.etcd_prefix),
         format!("--etcd-servers={}", o.etcd_servers.join(",")),
         format!("--secure-port={}", o.secure_port),
         format!("--service-cluster-ip-range={}", o.service_cluster_ip_range),

@@ -38,12 +38,13 @@ fn store(
 }
 
 impl KubeApiServer {
-    /// Builds the resource table over `storage`.
-    pub fn new(storage: Arc<dyn Storage>) -> Self {
+    /// Builds the resource table over `storage`, with keys under `root`
+    /// (`--etcd-prefix`, `/registry` by default).
+    pub fn new(storage: Arc<dyn Storage>, root: &str) -> Self {
         let ns_strategy: Arc<dyn Strategy> = Arc::new(core::namespace::NamespaceStrategy);
         let namespaces = Arc::new(
             Store::cached(
-                core::namespace::info(),
+                core::namespace::info().storage_root(root),
                 ns_strategy.clone(),
                 storage.clone(),
             )
@@ -56,15 +57,23 @@ impl KubeApiServer {
         let table = Arc::new(ResourceTable::new());
         table.insert(vec![
             store(
-                core::configmap::info(),
+                core::configmap::info().storage_root(root),
                 core::configmap::ConfigMapStrategy,
                 &storage,
             ),
-            store(core::event::info(), core::event::EventStrategy, &storage),
-            namespaces.clone(),
-            store(core::secret::info(), core::secret::SecretStrategy, &storage),
             store(
-                core::serviceaccount::info(),
+                core::event::info().storage_root(root),
+                core::event::EventStrategy,
+                &storage,
+            ),
+            namespaces.clone(),
+            store(
+                core::secret::info().storage_root(root),
+                core::secret::SecretStrategy,
+                &storage,
+            ),
+            store(
+                core::serviceaccount::info().storage_root(root),
                 core::serviceaccount::ServiceAccountStrategy,
                 &storage,
             ),

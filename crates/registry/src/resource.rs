@@ -51,6 +51,12 @@ impl ResourceInfo {
         }
     }
 
+    /// Keys under `root` (`--etcd-prefix`) instead of `/registry`.
+    pub fn storage_root(mut self, root: &str) -> Self {
+        self.storage_prefix = format!("{}/{}/", root.trim_end_matches('/'), self.resource);
+        self
+    }
+
     pub fn short_names(mut self, names: &[&str]) -> Self {
         self.short_names = names.iter().map(|s| s.to_string()).collect();
         self

@@ -90,3 +90,36 @@ fn etcd_outage_makes_kaiser_unready_until_etcd_returns() {
     assert_eq!(got, "1");
     ok(s.kubectl(&["create", "configmap", "after", "--from-literal=a=2"]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_live_under_the_etcd_prefix() {
+    use kaiser_storage::Storage;
+    use kaiser_storage::etcd::{EtcdConfig, EtcdStore};
+    let etcd = EtcdProcess::start();
+    let flag = format!("--etcd-servers={}", etcd.endpoint);
+    let s = Server::start_with(&[&flag, "--etcd-prefix=/kaiser-test"]);
+    ok(s.kubectl(&["create", "configmap", "prefixed", "--from-literal=a=1"]));
+    let cfg = EtcdConfig {
+        endpoints: vec![etcd.endpoint.clone()],
+        ..Default::default()
+    };
+    let raw = EtcdStore::connect(&cfg, Duration::from_secs(10))
+        .await
+        .expect("connect");
+    let (kv, _) = raw
+        .get("/kaiser-test/configmaps/default/prefixed", None)
+        .await
+        .expect("get");
+    let stored: serde_json::Value =
+        serde_json::from_slice(&kv.expect("stored under the prefix").value).expect("json");
+    assert_eq!(stored["data"]["a"], "1");
+    assert!(
+        stored["metadata"].get("resourceVersion").is_none(),
+        "the revision is not stored"
+    );
+    let (none, _) = raw
+        .get("/registry/configmaps/default/prefixed", None)
+        .await
+        .expect("get");
+    assert!(none.is_none());
+}
