@@ -277,6 +277,7 @@ pub struct EtcdProcess {
     child: std::process::Child,
     dir: std::path::PathBuf,
     ports: (u16, u16),
+    tls: Vec<String>,
     pub endpoint: String,
 }
 
@@ -287,8 +288,13 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-fn spawn_etcd(dir: &std::path::Path, (client, peer): (u16, u16)) -> std::process::Child {
-    let endpoint = format!("http://127.0.0.1:{client}");
+fn spawn_etcd(
+    dir: &std::path::Path,
+    (client, peer): (u16, u16),
+    tls: &[String],
+) -> std::process::Child {
+    let scheme = if tls.is_empty() { "http" } else { "https" };
+    let endpoint = format!("{scheme}://127.0.0.1:{client}");
     let peer_url = format!("http://127.0.0.1:{peer}");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -312,6 +318,7 @@ fn spawn_etcd(dir: &std::path::Path, (client, peer): (u16, u16)) -> std::process
             &peer_url,
         ])
         .args(["--initial-cluster", &format!("kaiser-test={peer_url}")])
+        .args(tls)
         .stdout(std::process::Stdio::null())
         .stderr(log)
         .spawn()
@@ -331,23 +338,42 @@ impl EtcdProcess {
     /// Starts etcd and waits until it serves; panics (never skips) when the
     /// binary is missing, so a CI without etcd fails loudly.
     pub fn start() -> EtcdProcess {
+        Self::start_with_tls(None)
+    }
+
+    /// Starts etcd serving HTTPS with `(ca, cert, key)` PEM files and
+    /// requiring client certificates signed by `ca`.
+    pub fn start_with_tls(
+        tls: Option<(&std::path::Path, &std::path::Path, &std::path::Path)>,
+    ) -> EtcdProcess {
         let ports = (free_port(), free_port());
         let dir =
             std::env::temp_dir().join(format!("kaiser-etcd-{}-{}", std::process::id(), ports.0));
         std::fs::create_dir_all(&dir).expect("etcd data dir");
-        let child = spawn_etcd(&dir, ports);
+        let tls: Vec<String> = match tls {
+            None => Vec::new(),
+            Some((ca, cert, key)) => vec![
+                format!("--trusted-ca-file={}", ca.display()),
+                format!("--cert-file={}", cert.display()),
+                format!("--key-file={}", key.display()),
+                "--client-cert-auth".to_string(),
+            ],
+        };
+        let child = spawn_etcd(&dir, ports, &tls);
+        let scheme = if tls.is_empty() { "http" } else { "https" };
         EtcdProcess {
             child,
             dir,
             ports,
-            endpoint: format!("http://127.0.0.1:{}", ports.0),
+            endpoint: format!("{scheme}://127.0.0.1:{}", ports.0),
+            tls,
         }
     }
 
     /// Starts etcd again on the same ports and data after [`EtcdProcess::kill`].
     pub fn restart(&mut self) {
         self.kill();
-        self.child = spawn_etcd(&self.dir, self.ports);
+        self.child = spawn_etcd(&self.dir, self.ports, &self.tls);
     }
 
     pub fn log(&self) -> String {

@@ -123,3 +123,73 @@ async fn keys_live_under_the_etcd_prefix() {
         .expect("get");
     assert!(none.is_none());
 }
+
+/// A CA and a certificate it signs, as PEM files in `dir`.
+fn tls_files(
+    dir: &std::path::Path,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, SanType,
+    };
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.distinguished_name
+        .push(DnType::CommonName, "etcd-test-ca");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).expect("ca");
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf = |cn: &str, eku: ExtendedKeyUsagePurpose| {
+        let key = KeyPair::generate().expect("key");
+        let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.subject_alt_names = vec![SanType::IpAddress("127.0.0.1".parse().expect("ip"))];
+        p.extended_key_usages = vec![eku, ExtendedKeyUsagePurpose::ClientAuth];
+        (
+            p.signed_by(&key, &issuer).expect("leaf").pem(),
+            key.serialize_pem(),
+        )
+    };
+    let write = |name: &str, pem: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, pem).expect("write");
+        p
+    };
+    let (server_cert, server_key) = leaf("etcd", ExtendedKeyUsagePurpose::ServerAuth);
+    let (client_cert, client_key) = leaf("kaiser", ExtendedKeyUsagePurpose::ClientAuth);
+    (
+        write("ca.crt", &ca_cert.pem()),
+        write("server.crt", &server_cert),
+        write("server.key", &server_key),
+        write("client.crt", &client_cert),
+        write("client.key", &client_key),
+    )
+}
+
+#[test]
+fn kaiser_talks_to_etcd_over_mutual_tls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ca, server_cert, server_key, client_cert, client_key) = tls_files(dir.path());
+    let etcd = EtcdProcess::start_with_tls(Some((&ca, &server_cert, &server_key)));
+    let args = [
+        format!("--etcd-servers={}", etcd.endpoint),
+        format!("--etcd-cafile={}", ca.display()),
+        format!("--etcd-certfile={}", client_cert.display()),
+        format!("--etcd-keyfile={}", client_key.display()),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let s = Server::start_with(&args);
+    ok(s.kubectl(&["create", "configmap", "over-tls", "--from-literal=a=1"]));
+    assert_eq!(
+        ok(s.kubectl(&["get", "cm", "over-tls", "-o", "jsonpath={.data.a}"])),
+        "1"
+    );
+    let (code, _) = s.curl_anonymous(&[&s.url("/readyz/etcd")]);
+    assert_eq!(code, 200);
+}
