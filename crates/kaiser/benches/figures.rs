@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kaiser_storage::Storage;
 use kaiser_storage::embedded::EmbeddedStore;
 use kube::api::{Api, PostParams};
@@ -102,6 +102,10 @@ fn rss_kib(pid: u32) -> u64 {
 async fn store_rate(writers: usize, per_writer: usize) -> f64 {
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));
+    raw_rate(store, writers, per_writer).await
+}
+
+async fn raw_rate(store: Arc<dyn Storage>, writers: usize, per_writer: usize) -> f64 {
     let value = Bytes::from(vec![b'x'; VALUE]);
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -125,6 +129,107 @@ async fn store_rate(writers: usize, per_writer: usize) -> f64 {
     let rate = (writers * per_writer) as f64 / start.elapsed().as_secs_f64();
     store.close().await.expect("close");
     rate
+}
+
+/// 1,000 watchers on one resource while 1,000 objects are created at
+/// 200/s: delay from each create's acknowledgement to its arrival at every
+/// watcher, and kaiser's CPU and RSS meanwhile.
+async fn fan_out(c: &Client, pid: u32) {
+    use futures_util::AsyncBufReadExt;
+    const WATCHERS: usize = 1000;
+    const WRITES: usize = 1000;
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "fan"}})).expect("ns");
+    Api::<Namespace>::all(c.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("namespace");
+    let api: Api<ConfigMap> = Api::namespaced(c.clone(), "fan");
+    let rv = api
+        .list(&kube::api::ListParams::default().limit(1))
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .unwrap_or_default();
+    let mut tasks = Vec::new();
+    for _ in 0..WATCHERS {
+        let c = c.clone();
+        let rv = rv.clone();
+        tasks.push(tokio::spawn(async move {
+            let req = http::Request::get(format!(
+                "/api/v1/namespaces/fan/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=120"
+            ))
+            .body(Vec::new())
+            .expect("request");
+            let stream = c.request_stream(req).await.expect("watch");
+            let mut lines = Box::pin(stream).lines();
+            let mut seen = vec![None; WRITES];
+            let mut got = 0;
+            while got < WRITES {
+                let Some(Ok(line)) = futures_util::StreamExt::next(&mut lines).await else {
+                    break;
+                };
+                let now = Instant::now();
+                if let Some(n) = line.find("\"name\":\"fan-").and_then(|i| {
+                    line[i + 12..]
+                        .split('"')
+                        .next()
+                        .and_then(|d| d.parse::<usize>().ok())
+                }) && n < WRITES
+                    && seen[n].is_none()
+                {
+                    seen[n] = Some(now);
+                    got += 1;
+                }
+            }
+            seen
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let cpu0 = cpu_seconds(pid);
+    let mut acks = Vec::with_capacity(WRITES);
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    let start = Instant::now();
+    for n in 0..WRITES {
+        tick.tick().await;
+        let cm: ConfigMap =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": format!("fan-{n}")}}))
+                .expect("cm");
+        api.create(&PostParams::default(), &cm)
+            .await
+            .expect("create");
+        acks.push(Instant::now());
+    }
+    let write_secs = start.elapsed().as_secs_f64();
+    let mut delays = Vec::with_capacity(WATCHERS * WRITES);
+    let mut missing = 0;
+    for t in tasks {
+        for (n, at) in t.await.expect("watcher").into_iter().enumerate() {
+            match at {
+                Some(at) => {
+                    delays.push(at.saturating_duration_since(acks[n]).as_secs_f64() * 1000.0)
+                }
+                None => missing += 1,
+            }
+        }
+    }
+    let cpu = cpu_seconds(pid) - cpu0;
+    delays.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let pct = |p: f64| {
+        delays
+            .get(((delays.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    println!(
+        "watch fan-out, {WATCHERS} watchers x {WRITES} creates at {:.0}/s: delay p50 {:.1} ms, p99 {:.1} ms ({missing} deliveries missing); kaiser CPU {:.1} s, RSS {:.1} MiB",
+        WRITES as f64 / write_secs,
+        pct(0.5),
+        pct(0.99),
+        cpu,
+        rss_kib(pid) as f64 / 1024.0
+    );
 }
 
 fn configmap(name: &str) -> ConfigMap {
@@ -221,7 +326,55 @@ async fn main() {
         bytes as f64 / (1 << 20) as f64,
         bytes as f64 / (1 << 20) as f64 / list_time.as_secs_f64()
     );
+    let t = Instant::now();
+    let req = http::Request::get("/api/v1/namespaces/default/configmaps?resourceVersion=0")
+        .body(Vec::new())
+        .expect("request");
+    let body = c.request_text(req).await.expect("list");
+    let cached = t.elapsed();
+    println!(
+        "  the same LIST with resourceVersion=0 (from the watch cache): {:.1} ms = {:.0} MiB/s",
+        cached.as_secs_f64() * 1000.0,
+        body.len() as f64 / (1 << 20) as f64 / cached.as_secs_f64()
+    );
+    fan_out(&c, child.id()).await;
     stop(child);
+
+    // etcd: its own put rate against creates through kaiser on it.
+    let etcd = kaiser_storage::testing::EtcdProcess::start();
+    let cfg = kaiser_storage::etcd::EtcdConfig {
+        endpoints: vec![etcd.endpoint.clone()],
+        ..Default::default()
+    };
+    let raw: Arc<dyn Storage> = Arc::new(
+        kaiser_storage::etcd::EtcdStore::connect(&cfg, Duration::from_secs(30))
+            .await
+            .expect("etcd"),
+    );
+    let etcd_32 = raw_rate(raw, 32, 50).await;
+    let edir = tempfile::tempdir().expect("tempdir");
+    let eport = free_port();
+    let echild = Command::new(KAISER)
+        .arg(format!("--secure-port={eport}"))
+        .arg(format!("--etcd-servers={}", etcd.endpoint))
+        .current_dir(edir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start kaiser on etcd");
+    let ekc = edir.path().join("kaiser-data/admin.kubeconfig");
+    let t = Instant::now();
+    while !ekc.exists() && t.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let ec = client(edir.path()).await;
+    wait_ready(eport, &ec, Duration::from_secs(30)).await;
+    let api_etcd = api_rate(&ec, 32, 50, "etcd").await;
+    println!(
+        "etcd, 1 KiB creates with 32 writers: etcd's own put rate {etcd_32:>7.0}/s; through kaiser's API {api_etcd:>7.0}/s = {:.2} of it",
+        api_etcd / etcd_32
+    );
+    stop(echild);
 
     // Start-up on the existing data dir, against a bare process start.
     let mut starts = Vec::new();
