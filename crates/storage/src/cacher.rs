@@ -14,19 +14,13 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::{Event, EventType, KeyValue, RangeResult, Result, Storage, WatchItem, WatchStream};
+use crate::{
+    Event, EventType, KeyValue, RangeResult, Result, Storage, WATCHER_BUFFER, WatchItem,
+    WatchStream, Watcher, deliver,
+};
 
 /// Events kept for watches that start in the past.
 pub const WINDOW: usize = 10_000;
-/// Events buffered per watcher before it is dropped as too slow.
-const WATCHER_BUFFER: usize = 10_000;
-
-struct Watcher {
-    prefix: String,
-    after: i64,
-    tx: mpsc::Sender<WatchItem>,
-}
-
 #[derive(Default)]
 struct State {
     ready: bool,
@@ -171,19 +165,7 @@ fn apply(s: &mut State, ev: Event) {
         }
     }
     s.rev = ev.revision();
-    s.watchers.retain(|w| {
-        if ev.revision() <= w.after || !ev.kv.key.starts_with(&w.prefix) {
-            return true;
-        }
-        match w.tx.try_send(WatchItem::Event(ev.clone())) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(prefix = %w.prefix, "closing a watch that fell too far behind");
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        }
-    });
+    deliver(&mut s.watchers, &[&ev]);
     s.window.push_back(ev);
     while s.window.len() > WINDOW {
         if let Some(old) = s.window.pop_front() {

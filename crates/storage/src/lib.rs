@@ -119,6 +119,36 @@ impl fmt::Debug for WatchStream {
     }
 }
 
+/// A registered watch: events under `prefix` with revisions after `after`.
+pub(crate) struct Watcher {
+    pub prefix: String,
+    pub after: i64,
+    pub tx: mpsc::Sender<WatchItem>,
+}
+
+/// Events buffered per watcher before it is dropped as too slow.
+pub(crate) const WATCHER_BUFFER: usize = 10_000;
+
+/// Delivers `events` to the watchers they concern; a watcher whose buffer is
+/// full (too slow) or whose receiver is gone is dropped, which ends its
+/// stream so the client re-watches.
+pub(crate) fn deliver(watchers: &mut Vec<Watcher>, events: &[&Event]) {
+    watchers.retain(|w| {
+        for e in events {
+            if e.revision() <= w.after || !e.kv.key.starts_with(&w.prefix) {
+                continue;
+            }
+            if let Err(err) = w.tx.try_send(WatchItem::Event((*e).clone())) {
+                if matches!(err, mpsc::error::TrySendError::Full(_)) {
+                    tracing::warn!(prefix = %w.prefix, "closing a watch that fell too far behind");
+                }
+                return false;
+            }
+        }
+        true
+    });
+}
+
 /// The MVCC interface every backend implements.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {

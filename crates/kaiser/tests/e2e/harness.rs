@@ -121,6 +121,33 @@ impl Server {
         (child, rx)
     }
 
+    /// Creates `count` ConfigMaps `<prefix>-NN` in `ns` with `kubectl
+    /// create -f`, each with `payload` bytes of data and the given labels.
+    pub fn create_configmaps(
+        &self,
+        kubectl: &str,
+        ns: &str,
+        prefix: &str,
+        count: usize,
+        payload: usize,
+        labels: &str,
+    ) {
+        let mut manifest = String::new();
+        for i in 0..count {
+            let obj = serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": format!("{prefix}-{i:02}"), "namespace": ns, "labels": serde_json::from_str::<serde_json::Value>(labels).expect("labels json")},
+                "data": {"p": "x".repeat(payload)},
+            });
+            manifest.push_str(&obj.to_string());
+            manifest.push('\n');
+        }
+        let file = self.dir.join(format!("{prefix}-{ns}.json"));
+        std::fs::write(&file, manifest).expect("write manifest");
+        ok(self.kubectl_with(kubectl, &["create", "-f", file.to_str().expect("path")]));
+    }
+
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_with(KUBECTL, args)
     }

@@ -150,16 +150,7 @@ fn discovery_documents() {
 #[test]
 fn large_responses_are_gzipped_for_clients_that_accept_it() {
     let s = Server::start();
-    let mut manifest = String::new();
-    for i in 0..200 {
-        manifest.push_str(&format!(
-            "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"big-{i}\",\"namespace\":\"default\"}},\"data\":{{\"p\":\"{}\"}}}}\n",
-            "x".repeat(1024)
-        ));
-    }
-    let file = s.dir.join("big.json");
-    std::fs::write(&file, manifest).expect("write");
-    crate::harness::ok(s.kubectl(&["create", "-f", file.to_str().expect("path")]));
+    s.create_configmaps(crate::harness::KUBECTL, "default", "big", 200, 1024, "{}");
     let url = s.url("/api/v1/namespaces/default/configmaps");
     let (code, out) = s.curl_admin(&["--compressed", "-D", "-", &url]);
     assert_eq!(code, 200);
@@ -176,7 +167,7 @@ fn large_responses_are_gzipped_for_clients_that_accept_it() {
         "--compressed",
         "-D",
         "-",
-        &s.url("/api/v1/namespaces/default/configmaps/big-1"),
+        &s.url("/api/v1/namespaces/default/configmaps/big-01"),
     ]);
     assert!(!out.to_lowercase().contains("content-encoding"));
 }

@@ -129,15 +129,7 @@ pub fn workflow(s: &Server, k: &str, ns: &str) {
     );
 
     // Pagination over 30 objects.
-    let mut manifest = String::new();
-    for i in 0..30 {
-        manifest.push_str(&format!(
-            "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"page-{i:02}\",\"namespace\":\"{ns}\",\"labels\":{{\"page\":\"yes\"}}}}}}\n"
-        ));
-    }
-    let file = s.dir.join(format!("many-{ns}.json"));
-    std::fs::write(&file, manifest).expect("write");
-    ok(run(&["create", "-f", file.to_str().expect("path")]));
+    s.create_configmaps(k, ns, "page", 30, 0, r#"{"page":"yes"}"#);
     let chunked = run(&[
         "-n",
         ns,

@@ -74,16 +74,7 @@ fn a_watcher_that_stops_reading_neither_grows_memory_nor_stalls_others() {
     std::thread::sleep(Duration::from_millis(500));
     let rss_start = rss_kib(s.child.id());
     // 300 configmaps, each updated 40 times: 12,300 events of ~1.2 KiB.
-    let mut manifest = String::new();
-    for i in 0..300 {
-        manifest.push_str(&format!(
-            "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"slow-{i}\",\"namespace\":\"default\"}},\"data\":{{\"p\":\"{}\"}}}}\n",
-            "x".repeat(1024)
-        ));
-    }
-    let file = s.dir.join("slow.json");
-    std::fs::write(&file, manifest).expect("write");
-    ok(s.kubectl(&["create", "-f", file.to_str().expect("path")]));
+    s.create_configmaps(crate::harness::KUBECTL, "default", "slow", 300, 1024, "{}");
     for round in 0..40 {
         ok(s.kubectl(&[
             "label",

@@ -21,14 +21,13 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use crate::{
-    Event, EventType, KeyValue, RangeResult, Result, Storage, StorageError, WatchItem, WatchStream,
+    Event, EventType, KeyValue, RangeResult, Result, Storage, StorageError, WATCHER_BUFFER,
+    WatchItem, WatchStream, Watcher, deliver,
 };
 use wal::Record;
 
 /// The largest value accepted, as etcd's default request limit (1.5 MiB).
 pub const MAX_VALUE_BYTES: usize = 1536 * 1024;
-/// Events buffered per watcher before it is dropped as too slow.
-const WATCH_BUFFER: usize = 10_000;
 const LOG_FILE: &str = "store.log";
 
 /// One revision of one key; `value == None` is a deletion.
@@ -38,12 +37,6 @@ struct Rev {
     create_rev: i64,
     version: i64,
     value: Option<Bytes>,
-}
-
-struct Watcher {
-    prefix: String,
-    after: i64,
-    tx: mpsc::Sender<WatchItem>,
 }
 
 #[derive(Default)]
@@ -296,20 +289,7 @@ impl State {
             .range(start..)
             .take_while(|e| e.revision() <= upto)
             .collect();
-        self.watchers.retain(|w| {
-            for e in &events {
-                if e.revision() <= w.after || !e.kv.key.starts_with(&w.prefix) {
-                    continue;
-                }
-                if let Err(err) = w.tx.try_send(WatchItem::Event((*e).clone())) {
-                    if matches!(err, mpsc::error::TrySendError::Full(_)) {
-                        tracing::warn!(prefix = %w.prefix, "closing a watch that fell too far behind");
-                    }
-                    return false;
-                }
-            }
-            true
-        });
+        deliver(&mut self.watchers, &events);
         self.notified = self.notified.max(upto);
     }
 }
@@ -510,7 +490,7 @@ impl Storage for EmbeddedStore {
                 compacted: st.compacted,
             });
         }
-        let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+        let (tx, rx) = mpsc::channel(WATCHER_BUFFER);
         let start = st.history.partition_point(|e| e.revision() <= after);
         for e in st.history.range(start..) {
             if e.revision() > st.notified {
@@ -668,7 +648,7 @@ mod tests {
         let s = EmbeddedStore::open(dir.path()).expect("open");
         let mut stalled = s.watch("/w/", 0).await.expect("watch");
         let mut healthy = s.watch("/w/", 0).await.expect("watch");
-        let total = WATCH_BUFFER + 100;
+        let total = WATCHER_BUFFER + 100;
         let reader = tokio::spawn(async move {
             let mut n = 0;
             while n < total {
@@ -691,7 +671,7 @@ mod tests {
             assert!(matches!(item, WatchItem::Event(_)));
             got += 1;
         }
-        assert_eq!(got, WATCH_BUFFER);
+        assert_eq!(got, WATCHER_BUFFER);
         assert!(
             lock(&s.shared).watchers.len() == 1,
             "only the healthy watcher remains"
