@@ -159,11 +159,6 @@ impl Store {
         }
     }
 
-    /// Decodes stored bytes and stamps the revision as `resourceVersion`.
-    pub fn decode(&self, kv: &KeyValue) -> Result<Value, StatusError> {
-        decode_kv(kv)
-    }
-
     /// The stored form: the object without `resourceVersion` (callers stamp
     /// the new revision afterwards).
     ///
@@ -192,7 +187,7 @@ impl Store {
             .await
             .map_err(|e| self.status_error(e, name))?;
         let kv = kv.ok_or_else(|| self.not_found(name))?;
-        self.decode(&kv)
+        decode_kv(&kv)
     }
 
     /// Checks that every field selector names a supported field.
@@ -507,7 +502,7 @@ impl Store {
                     other => other.map(|o| (o, true)),
                 };
             };
-            let old = self.decode(&kv)?;
+            let old = decode_kv(&kv)?;
             let mut new = apply(Some(&old))?;
             let rv = meta::resource_version(&new).to_string();
             if !rv.is_empty() && rv != kv.mod_revision.to_string() {
@@ -634,7 +629,7 @@ impl Store {
                 .await
                 .map_err(|e| self.status_error(e, name))?;
             let kv = kv.ok_or_else(|| self.not_found(name))?;
-            let mut obj = self.decode(&kv)?;
+            let mut obj = decode_kv(&kv)?;
             self.check_preconditions(&obj, opts, name)?;
             admit(&obj, None)?;
             let graceful =
