@@ -73,9 +73,21 @@ fn map_err(e: etcd_client::Error) -> StorageError {
         etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => {
             StorageError::Unavailable(text)
         }
-        _ if ["unavailable", "deadline", "connect error", "timed out"]
-            .iter()
-            .any(|w| text.to_lowercase().contains(w)) =>
+        // Lost or refused connections surface as gRPC statuses of several
+        // codes (unavailable, cancelled, deadline); all mean "not reachable".
+        _ if [
+            "unavailable",
+            "deadline",
+            "connect error",
+            "timed out",
+            "cancel",
+            "connection closed",
+            "connection reset",
+            "broken pipe",
+            "transport error",
+        ]
+        .iter()
+        .any(|w| text.to_lowercase().contains(w)) =>
         {
             StorageError::Unavailable(text)
         }
