@@ -96,6 +96,12 @@ fn a_second_signal_exits_at_once() {
     let mut stdin = upload.stdin.take().expect("stdin");
     stdin.write_all(b"{\"apiVersion\":\"v1\",").expect("write");
     stdin.flush().expect("flush");
+    // Wait until the upload's connection is up, then give TLS and the
+    // request headers a moment.
+    let start = std::time::Instant::now();
+    while established(s.port) == 0 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     std::thread::sleep(Duration::from_millis(500));
     s.signal("TERM");
     // Graceful shutdown waits for the upload...
@@ -114,4 +120,20 @@ fn a_second_signal_exits_at_once() {
     drop(stdin);
     let _ = upload.kill();
     let _ = upload.wait();
+}
+
+/// Established TCP connections to a local port, from /proc/net/tcp{,6}.
+fn established(port: u16) -> usize {
+    let needle = format!(":{port:04X} ");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .flat_map(|t| t.lines().skip(1).map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.get(1)
+                .is_some_and(|local| format!("{local} ").ends_with(&needle))
+                && cols.get(3) == Some(&"01")
+        })
+        .count()
 }

@@ -27,9 +27,10 @@ fn two_replicas_see_each_others_writes() {
     let etcd = EtcdProcess::start();
     let a = on_etcd(&etcd);
     let b = on_etcd(&etcd);
+    ok(a.kubectl(&["create", "configmap", "sentinel"]));
     let (mut watch, rx) =
         a.kubectl_stream(&["get", "cm", "-w", "--output-watch-events", "-o", "name"]);
-    std::thread::sleep(Duration::from_millis(800));
+    crate::harness::wait_for_line(&rx, "configmap/sentinel");
     ok(b.kubectl(&["create", "configmap", "from-b", "--from-literal=x=1"]));
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut seen = false;

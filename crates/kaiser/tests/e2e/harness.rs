@@ -225,6 +225,20 @@ impl Drop for Server {
     }
 }
 
+/// Waits (at most 20 s) for a line containing `needle`: proof that a
+/// `kubectl get -w` has listed, so later changes reach it through the watch.
+pub fn wait_for_line(rx: &mpsc::Receiver<String>, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100))
+            && line.contains(needle)
+        {
+            return;
+        }
+    }
+    panic!("no line containing {needle:?} within 20 s");
+}
+
 /// The lines of a reader, delivered on a channel by a thread.
 pub fn lines(out: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();

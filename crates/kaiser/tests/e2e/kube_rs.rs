@@ -145,8 +145,9 @@ async fn compacted_versions_give_410_for_list_and_an_error_event_for_watch() {
         .await
         .expect("create");
     let old_rv = first.metadata.resource_version.expect("rv");
-    // Two compaction ticks: history up to at least `old_rv` is forgotten.
-    for i in 0..3 {
+    // Several compaction ticks (each compacts to the previous tick's
+    // revision): history up to at least `old_rv` is forgotten.
+    for i in 0..5 {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         api.create(&PostParams::default(), &cm(&format!("new{i}"), "y"))
             .await

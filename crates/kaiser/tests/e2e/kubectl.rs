@@ -244,10 +244,12 @@ fn zero_config_start_lists_the_default_namespaces() {
 fn get_watch_streams_creation_change_and_deletion() {
     let s = Server::start();
     ok(s.kubectl(&["create", "namespace", "w"]));
+    ok(s.kubectl(&["-n", "w", "create", "cm", "sentinel"]));
     let (mut watch, rx) =
         s.kubectl_stream(&["-n", "w", "get", "cm", "-w", "--output-watch-events"]);
-    // kubectl prints nothing until its watch is open; give it a moment.
-    std::thread::sleep(Duration::from_millis(800));
+    // Once the sentinel is printed kubectl has listed; it then watches from
+    // the list's resourceVersion, so nothing after this point is missed.
+    crate::harness::wait_for_line(&rx, "sentinel");
     ok(s.kubectl(&["-n", "w", "create", "cm", "watched", "--from-literal=a=1"]));
     ok(s.kubectl(&["-n", "w", "label", "cm", "watched", "changed=yes"]));
     ok(s.kubectl(&["-n", "w", "delete", "cm", "watched"]));

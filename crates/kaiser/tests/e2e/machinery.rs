@@ -15,7 +15,7 @@ fn a_finalizer_holds_deletion_until_removed() {
     .expect("write");
     ok(s.kubectl(&["create", "-f", manifest.to_str().expect("path")]));
     let (mut watch, rx) = s.kubectl_stream(&["get", "cm", "held", "-w", "--output-watch-events"]);
-    std::thread::sleep(Duration::from_millis(800));
+    crate::harness::wait_for_line(&rx, "held");
     ok(s.kubectl(&["delete", "cm", "held", "--wait=false"]));
     let obj = json(&ok(s.kubectl(&["get", "cm", "held", "-o", "json"])));
     assert!(obj["metadata"]["deletionTimestamp"].is_string(), "{obj}");
