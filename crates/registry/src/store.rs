@@ -516,13 +516,12 @@ impl Store {
             }
             let new_uid = meta::uid(&new);
             if !new_uid.is_empty() && new_uid != meta::uid(&old) {
-                return Err(StatusError::conflict(
+                return Err(precondition_failed(
                     &self.info.group_resource(),
                     name,
-                    &format!(
-                        "Precondition failed: UID in precondition: {new_uid}, UID in object meta: {}",
-                        meta::uid(&old)
-                    ),
+                    "UID",
+                    new_uid,
+                    meta::uid(&old),
                 ));
             }
             self.prepare_update(&mut new, &old)?;
@@ -691,25 +690,17 @@ impl Store {
         if let Some(uid) = &opts.precondition_uid
             && uid != meta::uid(obj)
         {
-            return Err(StatusError::conflict(
-                &gr,
-                name,
-                &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                    meta::uid(obj)
-                ),
-            ));
+            return Err(precondition_failed(&gr, name, "UID", uid, meta::uid(obj)));
         }
         if let Some(rv) = &opts.precondition_resource_version
             && rv != meta::resource_version(obj)
         {
-            return Err(StatusError::conflict(
+            return Err(precondition_failed(
                 &gr,
                 name,
-                &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                    meta::resource_version(obj)
-                ),
+                "ResourceVersion",
+                rv,
+                meta::resource_version(obj),
             ));
         }
         Ok(())
@@ -773,6 +764,23 @@ impl Store {
     pub(crate) fn prefix_for(&self, ns: &str) -> String {
         self.list_prefix(ns)
     }
+}
+
+/// The 409 for a failed precondition, worded as upstream.
+fn precondition_failed(
+    gr: &kaiser_apimachinery::GroupResource,
+    name: &str,
+    what: &str,
+    want: &str,
+    have: &str,
+) -> StatusError {
+    StatusError::conflict(
+        gr,
+        name,
+        &format!(
+            "Precondition failed: {what} in precondition: {want}, {what} in object meta: {have}"
+        ),
+    )
 }
 
 /// Writes a stored object with its revision as `resourceVersion`, splicing

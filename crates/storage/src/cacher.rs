@@ -6,7 +6,6 @@
 //! passes through to the backend.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::keys_from;
 use crate::{
     Event, EventType, KeyValue, RangeResult, Result, Storage, WATCHER_BUFFER, WatchItem,
     WatchStream, Watcher, deliver,
@@ -208,24 +208,8 @@ impl Storage for Cacher {
         if revision == Some(0) && prefix.starts_with(&self.prefix) {
             let s = lock(&self.state);
             if s.ready {
-                let from = if start.is_empty() { prefix } else { start };
-                let mut out = RangeResult {
-                    revision: s.rev,
-                    ..Default::default()
-                };
-                for (_, kv) in s
-                    .items
-                    .range::<str, _>((Bound::Included(from), Bound::Unbounded))
-                    .take_while(|(k, _)| k.starts_with(prefix))
-                {
-                    out.count += 1;
-                    if limit == 0 || out.kvs.len() < limit {
-                        out.kvs.push(kv.clone());
-                    } else {
-                        out.more = true;
-                    }
-                }
-                return Ok(out);
+                let kvs = keys_from(&s.items, prefix, start).map(|(_, kv)| kv.clone());
+                return Ok(RangeResult::page(kvs, limit, s.rev));
             }
         }
         self.inner.range(prefix, start, revision, limit).await

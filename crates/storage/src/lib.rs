@@ -119,6 +119,37 @@ impl fmt::Debug for WatchStream {
     }
 }
 
+impl RangeResult {
+    /// A page of at most `limit` keys (0: all) from visible key-values in
+    /// key order, counting every one.
+    pub(crate) fn page(kvs: impl Iterator<Item = KeyValue>, limit: usize, revision: i64) -> Self {
+        let mut out = RangeResult {
+            revision,
+            ..Default::default()
+        };
+        for kv in kvs {
+            out.count += 1;
+            if limit == 0 || out.kvs.len() < limit {
+                out.kvs.push(kv);
+            } else {
+                out.more = true;
+            }
+        }
+        out
+    }
+}
+
+/// The keys of `map` under `prefix`, from `start` (the prefix when empty).
+pub(crate) fn keys_from<'a, V>(
+    map: &'a std::collections::BTreeMap<String, V>,
+    prefix: &'a str,
+    start: &'a str,
+) -> impl Iterator<Item = (&'a String, &'a V)> + 'a {
+    let from = if start.is_empty() { prefix } else { start };
+    map.range::<str, _>((std::ops::Bound::Included(from), std::ops::Bound::Unbounded))
+        .take_while(move |(k, _)| k.starts_with(prefix))
+}
+
 /// A registered watch: events under `prefix` with revisions after `after`.
 pub(crate) struct Watcher {
     pub prefix: String,

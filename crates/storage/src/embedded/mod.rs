@@ -11,7 +11,6 @@ mod wal;
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::Write;
-use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -22,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::{
     Event, EventType, KeyValue, RangeResult, Result, Storage, StorageError, WATCHER_BUFFER,
-    WatchItem, WatchStream, Watcher, deliver,
+    WatchItem, WatchStream, Watcher, deliver, keys_from,
 };
 use wal::Record;
 
@@ -459,27 +458,8 @@ impl Storage for EmbeddedStore {
     ) -> Result<RangeResult> {
         let st = self.lock();
         let at = st.check_read_rev(revision)?;
-        let from = if start.is_empty() { prefix } else { start };
-        let mut out = RangeResult {
-            revision: at,
-            ..Default::default()
-        };
-        for (k, revs) in st
-            .keys
-            .range::<str, _>((Bound::Included(from), Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(prefix))
-        {
-            let Some(kv) = visible(k, revs, at) else {
-                continue;
-            };
-            out.count += 1;
-            if limit == 0 || out.kvs.len() < limit {
-                out.kvs.push(kv);
-            } else {
-                out.more = true;
-            }
-        }
-        Ok(out)
+        let kvs = keys_from(&st.keys, prefix, start).filter_map(|(k, revs)| visible(k, revs, at));
+        Ok(RangeResult::page(kvs, limit, at))
     }
 
     async fn watch(&self, prefix: &str, after: i64) -> Result<WatchStream> {
