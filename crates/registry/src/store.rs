@@ -219,7 +219,10 @@ impl Store {
     /// LIST with selectors, pagination and resourceVersion semantics.
     pub async fn list(&self, ns: &str, opts: &ListOptions) -> Result<Value, StatusError> {
         let (kvs, list_meta) = self.list_kvs(ns, opts).await?;
-        let items = kvs.iter().map(decode_kv).collect::<Result<Vec<_>, _>>()?;
+        let items = kvs
+            .into_iter()
+            .map(|(kv, decoded)| decoded.map_or_else(|| decode_kv(&kv), Ok))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(json!({
             "kind": self.info.list_kind(),
             "apiVersion": self.info.api_version(),
@@ -233,7 +236,7 @@ impl Store {
     pub async fn list_json(&self, ns: &str, opts: &ListOptions) -> Result<Vec<u8>, StatusError> {
         let (kvs, list_meta) = self.list_kvs(ns, opts).await?;
         let mut out =
-            Vec::with_capacity(kvs.iter().map(|kv| kv.value.len() + 32).sum::<usize>() + 256);
+            Vec::with_capacity(kvs.iter().map(|(kv, _)| kv.value.len() + 32).sum::<usize>() + 256);
         out.extend_from_slice(b"{\"kind\":");
         serde_json::to_writer(&mut out, &self.info.list_kind()).map_err(StatusError::internal)?;
         out.extend_from_slice(b",\"apiVersion\":");
@@ -241,7 +244,7 @@ impl Store {
         out.extend_from_slice(b",\"metadata\":");
         serde_json::to_writer(&mut out, &list_meta).map_err(StatusError::internal)?;
         out.extend_from_slice(b",\"items\":[");
-        for (i, kv) in kvs.iter().enumerate() {
+        for (i, (kv, _)) in kvs.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
@@ -264,12 +267,13 @@ impl Store {
         Ok(out)
     }
 
-    /// The page of stored objects a LIST returns, and the list's metadata.
+    /// The page of stored objects a LIST returns (with the decoded object
+    /// when selectors needed it), and the list's metadata.
     async fn list_kvs(
         &self,
         ns: &str,
         opts: &ListOptions,
-    ) -> Result<(Vec<KeyValue>, Value), StatusError> {
+    ) -> Result<(Vec<(KeyValue, Option<Value>)>, Value), StatusError> {
         self.check_field_selector(opts)?;
         let prefix = self.list_prefix(ns);
         let (mut revision, mut start) = match &opts.continue_token {
@@ -341,8 +345,10 @@ impl Store {
             let mut last_key = None;
             for kv in &page.kvs {
                 last_key = Some(kv.key.clone());
-                if !filtered || self.matches(opts, &decode_kv(kv)?) {
-                    items.push(kv.clone());
+                // Selectors need the decoded object; keep it for the caller.
+                let decoded = if filtered { Some(decode_kv(kv)?) } else { None };
+                if decoded.as_ref().is_none_or(|o| self.matches(opts, o)) {
+                    items.push((kv.clone(), decoded));
                     if limit > 0 && items.len() == limit {
                         break;
                     }
