@@ -23,15 +23,6 @@ pub enum ListStrategy {
 /// (list elements add no segment: `spec.containers.ports`).
 pub type PatchMeta<'a> = &'a dyn Fn(&str) -> ListStrategy;
 
-/// The strategies every object shares, through `metadata`.
-pub fn object_meta_strategy(path: &str) -> Option<ListStrategy> {
-    match path {
-        "metadata.finalizers" => Some(ListStrategy::MergePrimitives),
-        "metadata.ownerReferences" => Some(ListStrategy::MergeByKey("uid".into())),
-        _ => None,
-    }
-}
-
 fn bad(msg: impl Into<String>) -> StatusError {
     StatusError::bad_request(msg.into())
 }
@@ -251,11 +242,7 @@ mod tests {
     use serde_json::json;
 
     fn meta(path: &str) -> ListStrategy {
-        match path {
-            "spec.containers" => ListStrategy::MergeByKey("name".into()),
-            "spec.containers.ports" => ListStrategy::MergeByKey("containerPort".into()),
-            p => object_meta_strategy(p).unwrap_or(ListStrategy::Replace),
-        }
+        crate::schema::list_strategy("io.k8s.api.core.v1.Pod", path)
     }
 
     fn check(orig: Value, patch: Value, want: Value) {

@@ -4,7 +4,6 @@
 use kaiser_apimachinery::field::ErrorList;
 use kaiser_apimachinery::meta;
 use kaiser_apimachinery::protobuf::Message;
-use kaiser_apimachinery::strategic::{ListStrategy, object_meta_strategy};
 use kaiser_apimachinery::table::{Column, NAME_COLUMN};
 use kaiser_apimachinery::validation::{NameValidator, name_is_dns_subdomain};
 use serde_json::Value;
@@ -80,11 +79,6 @@ pub trait Strategy: Send + Sync {
             "metadata.namespace" => Some(meta::namespace(obj).to_string()),
             _ => lookup_path(obj, field),
         }
-    }
-
-    /// How a list field merges in a strategic merge patch, by dotted path.
-    fn list_strategy(&self, path: &str) -> ListStrategy {
-        object_meta_strategy(path).unwrap_or(ListStrategy::Replace)
     }
 
     /// The protobuf field table of the kind, when it has a protobuf form.

@@ -11,10 +11,11 @@ use kaiser_apimachinery::codec::{self, Format};
 use kaiser_apimachinery::list::ListOptions;
 use kaiser_apimachinery::patch::{self, PatchType};
 use kaiser_apimachinery::protobuf;
+use kaiser_apimachinery::schema;
 use kaiser_apimachinery::strategic;
 use kaiser_apimachinery::table::{self, IncludeObject};
 use kaiser_apimachinery::{GroupVersion, StatusError, meta};
-use kaiser_registry::{DeleteOptions, Store, WatchEvent};
+use kaiser_registry::{DeleteOptions, ResourceInfo, Store, WatchEvent};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
@@ -129,17 +130,24 @@ async fn handle(
         }
         "create" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
-            let mut obj = decode_body(store, req)?;
+            let validation = field_validation(req)?;
+            let (mut obj, duplicates) = decode_body(store, req)?;
             check_type(store, &mut obj, ns)?;
+            let warnings = check_schema(info, &mut obj, duplicates, validation)?;
             let name = meta::name(&obj).to_string();
             admit.check(Operation::Create, &name, Some(&obj)).await?;
             let created = store.create(obj, &admit_all, dry_run).await?;
-            Ok(negotiated_response(201, &created, n, pretty))
+            Ok(with_warnings(
+                negotiated_response(201, &created, n, pretty),
+                &warnings,
+            ))
         }
         "update" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
-            let mut obj = decode_body(store, req)?;
+            let validation = field_validation(req)?;
+            let (mut obj, duplicates) = decode_body(store, req)?;
             check_type(store, &mut obj, ns)?;
+            let warnings = check_schema(info, &mut obj, duplicates, validation)?;
             let body_name = meta::name(&obj);
             if body_name != ri.name {
                 return Err(StatusError::bad_request(format!(
@@ -152,11 +160,9 @@ async fn handle(
             let (out, created) = store
                 .update(ns, &ri.name, &apply, &admit_all, dry_run)
                 .await?;
-            Ok(negotiated_response(
-                if created { 201 } else { 200 },
-                &out,
-                n,
-                pretty,
+            Ok(with_warnings(
+                negotiated_response(if created { 201 } else { 200 }, &out, n, pretty),
+                &warnings,
             ))
         }
         "patch" => {
@@ -169,19 +175,28 @@ async fn handle(
             if kind == PatchType::Apply {
                 return Err(StatusError::unsupported_media_type(ct));
             }
+            let validation = field_validation(req)?;
             admit.check(Operation::Update, &ri.name, None).await?;
             let body = req.body.clone();
             let expected_gv = info.api_version();
-            let strategy = store.strategy.clone();
             let kind_name = info.kind.clone();
-            let apply = move |old: Option<&Value>| {
+            let definition = info.definition_name();
+            // Repeated fields of a merge patch body; a JSON patch is a list.
+            let duplicates = match kind {
+                PatchType::Json => Vec::new(),
+                _ => codec::decode_checked(&body, Format::Json)
+                    .map(|(_, d)| d)
+                    .unwrap_or_default(),
+            };
+            let warnings = std::sync::Mutex::new(Vec::new());
+            let apply = |old: Option<&Value>| {
                 let old = old.ok_or_else(|| StatusError::not_found(&gr, ""))?;
                 let mut patched = match kind {
                     PatchType::Json => patch::apply_json_patch(old, &body)?,
                     PatchType::Merge => patch::apply_merge_patch(old, &body)?,
-                    PatchType::StrategicMerge => {
-                        strategic::apply(old, &body, &|p: &str| strategy.list_strategy(p))?
-                    }
+                    PatchType::StrategicMerge => strategic::apply(old, &body, &|p: &str| {
+                        schema::list_strategy(&definition, p)
+                    })?,
                     PatchType::Apply => {
                         return Err(StatusError::unsupported_media_type(
                             "application/apply-patch+yaml",
@@ -189,12 +204,20 @@ async fn handle(
                     }
                 };
                 check_patched_type(&mut patched, &expected_gv, &kind_name)?;
+                let w = check_schema(info, &mut patched, duplicates.clone(), validation)?;
+                if let Ok(mut slot) = warnings.lock() {
+                    *slot = w;
+                }
                 Ok(patched)
             };
             let (out, _) = store
                 .update(ns, &ri.name, &apply, &admit_all, dry_run)
                 .await?;
-            Ok(negotiated_response(200, &out, n, pretty))
+            let warnings = warnings.into_inner().unwrap_or_default();
+            Ok(with_warnings(
+                negotiated_response(200, &out, n, pretty),
+                &warnings,
+            ))
         }
         "delete" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
@@ -274,7 +297,75 @@ fn dry_run(req: &ApiRequest) -> Result<bool, StatusError> {
     Ok(dry)
 }
 
-fn decode_body(store: &Store, req: &ApiRequest) -> Result<Value, StatusError> {
+/// `fieldValidation`: what happens to unknown and repeated fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FieldValidation {
+    Ignore,
+    Warn,
+    Strict,
+}
+
+fn field_validation(req: &ApiRequest) -> Result<FieldValidation, StatusError> {
+    match req.query("fieldValidation").unwrap_or("") {
+        "" | "Warn" => Ok(FieldValidation::Warn),
+        "Ignore" => Ok(FieldValidation::Ignore),
+        "Strict" => Ok(FieldValidation::Strict),
+        other => Err(StatusError::bad_request(format!(
+            "fieldValidation: Unsupported value: {other:?}: supported values: \"Ignore\", \"Strict\", \"Warn\""
+        ))),
+    }
+}
+
+/// Checks a decoded object against its kind's schema, dropping fields the
+/// schema does not declare; returns the warnings to send (Warn), or the
+/// error (Strict, or a value of the wrong type).
+fn check_schema(
+    info: &ResourceInfo,
+    obj: &mut Value,
+    duplicates: Vec<String>,
+    validation: FieldValidation,
+) -> Result<Vec<String>, StatusError> {
+    let report = schema::check_fields(&info.definition_name(), obj);
+    let cannot = |detail: String| {
+        StatusError::bad_request(format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: {detail}",
+            kind = info.kind,
+            version = info.version,
+        ))
+    };
+    if let Some(e) = report.type_error {
+        return Err(cannot(e));
+    }
+    let problems: Vec<String> = report
+        .unknown
+        .iter()
+        .map(|p| format!("unknown field {p:?}"))
+        .chain(duplicates.iter().map(|p| format!("duplicate field {p:?}")))
+        .collect();
+    match validation {
+        FieldValidation::Ignore => Ok(Vec::new()),
+        FieldValidation::Warn => Ok(problems),
+        FieldValidation::Strict if problems.is_empty() => Ok(Vec::new()),
+        FieldValidation::Strict => Err(cannot(format!(
+            "strict decoding error: {}",
+            problems.join(", ")
+        ))),
+    }
+}
+
+/// Adds one `Warning: 299 - "…"` header per message, as upstream does.
+fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
+    for w in warnings {
+        let text = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(v) = header::HeaderValue::from_str(&format!("299 - \"{text}\"")) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
+    resp
+}
+
+/// The request body as an object, with the fields it repeats.
+fn decode_body(store: &Store, req: &ApiRequest) -> Result<(Value, Vec<String>), StatusError> {
     if req.body.is_empty() {
         return Err(StatusError::bad_request(
             "the request body is empty; an object was expected",
@@ -294,9 +385,9 @@ fn decode_body(store: &Store, req: &ApiRequest) -> Result<Value, StatusError> {
             o.insert("apiVersion".into(), Value::from(api_version));
             o.insert("kind".into(), Value::from(kind));
         }
-        return Ok(obj);
+        return Ok((obj, Vec::new()));
     }
-    codec::decode(&req.body, negotiation::body_format(ct)?)
+    codec::decode_checked(&req.body, negotiation::body_format(ct)?)
 }
 
 /// Fills in and checks `apiVersion`, `kind` and `metadata.namespace`.

@@ -11,24 +11,6 @@ use kaiser_apimachinery::protobuf::write as pb;
 use kaiser_registry::{ResourceInfo, Store};
 use serde_json::{Map, Value, json};
 
-/// The definition name upstream uses for a kind, e.g. `io.k8s.api.core.v1.ConfigMap`.
-pub fn definition_name(i: &ResourceInfo) -> String {
-    let pkg = if i.group.is_empty() {
-        "core".to_string()
-    } else if i.group.ends_with(".k8s.io") || !i.group.contains('.') {
-        i.group.split('.').next().unwrap_or("").to_string()
-    } else {
-        // Custom groups: reversed domain, as upstream names CRD definitions.
-        return format!(
-            "{}.{}.{}",
-            i.group.split('.').rev().collect::<Vec<_>>().join("."),
-            i.version,
-            i.kind
-        );
-    };
-    format!("io.k8s.api.{pkg}.{}.{}", i.version, i.kind)
-}
-
 fn op_id(verb: &str, i: &ResourceInfo, namespaced_path: bool, all_ns: bool) -> String {
     let group: String = if i.group.is_empty() {
         "Core".into()
@@ -81,9 +63,9 @@ fn operation(
     v3: bool,
 ) -> Value {
     let schema_ref = if v3 {
-        format!("#/components/schemas/{}", definition_name(i))
+        format!("#/components/schemas/{}", i.definition_name())
     } else {
-        format!("#/definitions/{}", definition_name(i))
+        format!("#/definitions/{}", i.definition_name())
     };
     let response = if v3 {
         json!({"description": "OK", "content": {"application/json": {"schema": {"$ref": schema_ref}}}})
@@ -229,7 +211,7 @@ pub fn v2(stores: &[Arc<Store>], version: &str) -> Value {
     let mut defs = Map::new();
     for s in stores {
         add_paths(&mut paths, &s.info, false);
-        defs.insert(definition_name(&s.info), schema(&s.info));
+        defs.insert(s.info.definition_name(), schema(&s.info));
     }
     json!({
         "swagger": "2.0",
@@ -255,7 +237,7 @@ pub fn v3_group_version(stores: &[Arc<Store>], path: &str, version: &str) -> Opt
     for s in stores {
         if gv_path(&s.info.group, &s.info.version) == path {
             add_paths(&mut paths, &s.info, true);
-            schemas.insert(definition_name(&s.info), schema(&s.info));
+            schemas.insert(s.info.definition_name(), schema(&s.info));
         }
     }
     if paths.is_empty() {

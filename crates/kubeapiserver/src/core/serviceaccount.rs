@@ -1,6 +1,5 @@
 //! ServiceAccounts.
 
-use kaiser_apimachinery::strategic::{ListStrategy, object_meta_strategy};
 use kaiser_apimachinery::table::Column;
 use kaiser_registry::{ResourceInfo, Strategy};
 use serde_json::Value;
@@ -26,13 +25,6 @@ const COLUMNS: &[Column] = &[
 impl Strategy for ServiceAccountStrategy {
     fn protobuf(&self) -> Option<&'static kaiser_apimachinery::protobuf::Message> {
         Some(&super::protobuf::SERVICE_ACCOUNT)
-    }
-
-    fn list_strategy(&self, path: &str) -> ListStrategy {
-        match path {
-            "secrets" => ListStrategy::MergeByKey("name".into()),
-            p => object_meta_strategy(p).unwrap_or(ListStrategy::Replace),
-        }
     }
 
     fn table_columns(&self) -> &[Column] {
