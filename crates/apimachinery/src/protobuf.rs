@@ -424,6 +424,18 @@ pub mod write {
         varint(out, u64::from(field) << 3);
         varint(out, u64::from(b));
     }
+
+    /// An int64 field (two's complement varint).
+    pub fn int64(out: &mut Vec<u8>, field: u32, v: i64) {
+        varint(out, u64::from(field) << 3);
+        varint(out, v as u64);
+    }
+
+    /// A double field (64-bit little endian).
+    pub fn double(out: &mut Vec<u8>, field: u32, v: f64) {
+        varint(out, u64::from(field) << 3 | 1);
+        out.extend_from_slice(&v.to_le_bytes());
+    }
 }
 
 #[cfg(test)]

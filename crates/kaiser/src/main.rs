@@ -16,6 +16,7 @@ use kaiser_aggregator::Aggregator;
 use kaiser_apiextensions::ApiExtensionsServer;
 use kaiser_kubeapiserver::KubeApiServer;
 use kaiser_server::healthz::{Check, HealthChecks};
+use kaiser_server::openapi::OpenApi;
 use kaiser_server::{GenericServer, ResourceTable, Scope, chain, serve};
 use kaiser_storage::Storage;
 use kaiser_storage::embedded::EmbeddedStore;
@@ -201,11 +202,14 @@ fn create_server_chain(
     let server_address = format!("{}:{}", c.advertise_address, addr.port());
     let aggregator = Arc::new(Aggregator::new(tables.clone(), server_address));
     let handler = aggregator.handler(kube_handler);
+    let version = version_info();
+    let openapi = OpenApi::new(version["gitVersion"].as_str().unwrap_or(""));
     let generic = Arc::new(GenericServer {
         chain: handler,
         health: health_checks(storage, storage_check, shutdown),
-        version: version_info(),
+        version,
         tables,
+        openapi,
     });
     ServerChain {
         kube,

@@ -32,6 +32,48 @@ pub struct DeleteOptions {
     pub dry_run: bool,
     pub grace_period_seconds: Option<i64>,
     pub propagation_policy: Option<String>,
+    /// The deprecated `orphanDependents` flag.
+    pub orphan_dependents: Option<bool>,
+}
+
+/// The finalizer the garbage collector honours to orphan dependents.
+pub const ORPHAN_FINALIZER: &str = "orphan";
+/// The finalizer the garbage collector honours to delete dependents first.
+pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
+
+/// Records the delete's propagation policy in the object's finalizers, as
+/// upstream's store does for the garbage collector; returns whether they
+/// changed.
+fn propagation_finalizers(obj: &mut Value, opts: &DeleteOptions) -> bool {
+    let old = meta::finalizers(obj);
+    let has = |f: &str| old.iter().any(|x| x == f);
+    let policy = opts.propagation_policy.as_deref();
+    let orphan = match (opts.orphan_dependents, policy) {
+        (Some(o), _) => o,
+        (None, Some(p)) => p == "Orphan",
+        (None, None) => has(ORPHAN_FINALIZER),
+    };
+    let foreground = match (opts.orphan_dependents, policy) {
+        (Some(_), _) => false,
+        (None, Some(p)) => p == "Foreground",
+        (None, None) => has(FOREGROUND_FINALIZER) && !orphan,
+    };
+    let mut new: Vec<String> = old
+        .iter()
+        .filter(|f| *f != ORPHAN_FINALIZER && *f != FOREGROUND_FINALIZER)
+        .cloned()
+        .collect();
+    if orphan {
+        new.push(ORPHAN_FINALIZER.into());
+    }
+    if foreground {
+        new.push(FOREGROUND_FINALIZER.into());
+    }
+    let same = new.len() == old.len() && new.iter().all(|f| has(f));
+    if !same {
+        meta::metadata_mut(obj).insert("finalizers".into(), Value::from(new));
+    }
+    !same
 }
 
 /// What a delete did.
@@ -39,7 +81,7 @@ pub struct DeleteOptions {
 pub struct Deleted {
     /// The object (or a `Status` when the strategy says so).
     pub body: Value,
-    /// False when the object remains, waiting for finalizers (HTTP 202).
+    /// False when the object remains, waiting for finalizers.
     pub gone: bool,
 }
 
@@ -418,6 +460,9 @@ impl Store {
         m.insert("creationTimestamp".into(), Value::from(time::now_rfc3339()));
         self.strategy.default(obj);
         self.strategy.prepare_for_create(obj);
+        if self.strategy.tracks_generation() {
+            meta::metadata_mut(obj).insert("generation".into(), Value::from(1));
+        }
         let mut errs = self.validate_meta(obj);
         errs.extend(self.strategy.validate(obj));
         self.check(obj, &errs)
@@ -608,6 +653,14 @@ impl Store {
         m.remove("selfLink");
         self.strategy.default(new);
         self.strategy.prepare_for_update(new, old);
+        if self.strategy.tracks_generation() {
+            let old_gen = meta::metadata(old)
+                .and_then(|m| m.get("generation"))
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            let next = old_gen + i64::from(self.strategy.spec_changed(new, old));
+            meta::metadata_mut(new).insert("generation".into(), Value::from(next));
+        }
         let mut errs = self.validate_meta(new);
         let empty = Map::new();
         errs.extend(validate_object_meta_update(
@@ -637,13 +690,17 @@ impl Store {
             let mut obj = decode_kv(&kv)?;
             self.check_preconditions(&obj, opts, name)?;
             admit(&obj, None)?;
+            let finalizers_changed = propagation_finalizers(&mut obj, opts);
             let graceful =
                 !meta::finalizers(&obj).is_empty() | self.strategy.begin_graceful_delete(&mut obj);
             if graceful {
-                if meta::deletion_timestamp(&obj).is_none() {
+                let first = meta::deletion_timestamp(&obj).is_none();
+                if first {
                     let m = meta::metadata_mut(&mut obj);
                     m.insert("deletionTimestamp".into(), Value::from(time::now_rfc3339()));
                     m.insert("deletionGracePeriodSeconds".into(), Value::from(0));
+                }
+                if first || finalizers_changed {
                     if opts.dry_run {
                         return Ok(Deleted {
                             body: obj,

@@ -44,6 +44,17 @@ pub trait Strategy: Send + Sync {
         self.validate(new)
     }
 
+    /// Whether `metadata.generation` is kept: 1 on create, and one more on
+    /// each update that [`Strategy::spec_changed`] says changed the spec.
+    fn tracks_generation(&self) -> bool {
+        false
+    }
+
+    /// Whether an update changed what `generation` counts (the spec).
+    fn spec_changed(&self, new: &Value, old: &Value) -> bool {
+        new.get("spec") != old.get("spec")
+    }
+
     /// Whether PUT on a missing object creates it.
     fn allow_create_on_update(&self) -> bool {
         false

@@ -715,6 +715,100 @@ async fn delete_with_finalizers_marks_then_finalizer_removal_deletes() {
     assert!(names(&f.list("default", &[]).await).is_empty());
 }
 
+/// A kind with a spec, whose generation counts spec changes.
+struct SpecStrategy;
+
+impl Strategy for SpecStrategy {
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn generation_counts_spec_changes_only() {
+    let f = fixture_with(Arc::new(SpecStrategy));
+    let mut obj = cm("g");
+    obj["spec"] = json!({"replicas": 1});
+    obj["metadata"]["generation"] = json!(7);
+    let created = f.create(obj).await;
+    assert_eq!(
+        created["metadata"]["generation"], 1,
+        "clients cannot set it"
+    );
+
+    let relabeled = f.modify("g", &|o| set_label(o, "k", "v")).await;
+    assert_eq!(relabeled["metadata"]["generation"], 1);
+    let scaled = f
+        .modify("g", &|o| {
+            o["spec"]["replicas"] = json!(3);
+            o["metadata"]["generation"] = json!(42);
+        })
+        .await;
+    assert_eq!(scaled["metadata"]["generation"], 2);
+    let same = f.modify("g", &|o| set_data(o, "x")).await;
+    assert_eq!(same["metadata"]["generation"], 2);
+
+    // Kinds without a generation never get one.
+    let plain = fixture();
+    let c = plain.create(cm("p")).await;
+    assert!(c["metadata"].get("generation").is_none());
+}
+
+/// Foreground and Orphan deletes are recorded as the garbage collector's
+/// finalizers; the object stays until they are removed. Background clears them.
+#[tokio::test]
+async fn propagation_policy_is_recorded_as_finalizers() {
+    let f = fixture();
+    f.create(cm("fg")).await;
+    f.create(cm("or")).await;
+    f.create(cm("bg")).await;
+    let with = |p: &str| DeleteOptions {
+        propagation_policy: Some(p.to_string()),
+        ..Default::default()
+    };
+
+    let d = f
+        .delete("fg", &with("Foreground"))
+        .await
+        .expect("foreground");
+    assert!(!d.gone);
+    assert_eq!(meta::finalizers(&d.body), vec!["foregroundDeletion"]);
+    assert!(meta::deletion_timestamp(&d.body).is_some());
+    let stored = f.get("fg").await.expect("kept for the collector");
+    assert_eq!(meta::finalizers(&stored), vec!["foregroundDeletion"]);
+
+    let d = f.delete("or", &with("Orphan")).await.expect("orphan");
+    assert!(!d.gone);
+    assert_eq!(meta::finalizers(&d.body), vec!["orphan"]);
+    // A second delete that asks for Background swaps the finalizers out, and
+    // with nothing left to wait for the object goes.
+    let d = f
+        .delete("or", &with("Background"))
+        .await
+        .expect("background");
+    assert!(d.gone, "{}", d.body);
+    assert_eq!(f.get("or").await.expect_err("gone").code, 404);
+
+    let d = f
+        .delete("bg", &with("Background"))
+        .await
+        .expect("background");
+    assert!(d.gone);
+
+    // orphanDependents=true means Orphan; a dry run stores nothing.
+    f.create(cm("dry")).await;
+    let dry = DeleteOptions {
+        orphan_dependents: Some(true),
+        dry_run: true,
+        ..Default::default()
+    };
+    let d = f.delete("dry", &dry).await.expect("dry run");
+    assert_eq!(meta::finalizers(&d.body), vec!["orphan"]);
+    let stored = f.get("dry").await.expect("untouched");
+    assert!(meta::finalizers(&stored).is_empty());
+    assert!(meta::deletion_timestamp(&stored).is_none());
+}
+
 /// Upstream's `ValidateObjectMetaUpdate` forbids adding finalizers to an
 /// object that is being deleted.
 #[tokio::test]

@@ -16,8 +16,7 @@ use kaiser_auth::{Attributes, Decision, UserInfo};
 use serde_json::Value;
 
 use crate::healthz::{self, HealthChecks};
-use crate::http::{ApiRequest, Handler, Response, bytes_response, json_response, status_response};
-use crate::negotiation;
+use crate::http::{ApiRequest, Handler, Response, json_response, status_response};
 use crate::openapi;
 use crate::request_info;
 use crate::resource_table::ResourceTable;
@@ -36,6 +35,8 @@ pub struct GenericServer {
     pub version: Value,
     /// Every table whose resources appear in OpenAPI.
     pub tables: Vec<Arc<ResourceTable>>,
+    /// The OpenAPI documents, cached per set of served resources.
+    pub openapi: openapi::OpenApi,
 }
 
 impl GenericServer {
@@ -171,37 +172,14 @@ impl GenericServer {
         if let Some(r) = healthz::serve(&self.health, path, query).await {
             return Some(r);
         }
-        let stores = || self.tables.iter().flat_map(|t| t.all()).collect::<Vec<_>>();
-        let version = self.version["gitVersion"].as_str().unwrap_or("");
+        if path.starts_with("/openapi/") {
+            let stores: Vec<_> = self.tables.iter().flat_map(|t| t.all()).collect();
+            return self.openapi.serve(&stores, path, query, &parts.headers);
+        }
         let doc = match path {
-            "/version" | "/version/" => Some(self.version.clone()),
-            "/openapi/v2" => {
-                let accept = parts
-                    .headers
-                    .get(header::ACCEPT)
-                    .and_then(|v| v.to_str().ok());
-                let doc = openapi::v2(&stores(), version);
-                if accept.is_some_and(|a| a.contains(openapi::V2_PROTOBUF)) {
-                    return Some(bytes_response(
-                        200,
-                        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
-                        openapi::v2_protobuf(&doc),
-                    ));
-                }
-                if let Err(e) = negotiation::negotiate(accept, negotiation::PLAIN) {
-                    return Some(status_response(&e));
-                }
-                Some(doc)
-            }
-            "/openapi/v3" | "/openapi/v3/" => Some(openapi::v3_root(&stores(), version)),
-            p => match p.strip_prefix("/openapi/v3/") {
-                Some(gv) => match openapi::v3_group_version(&stores(), gv, version) {
-                    Some(d) => Some(d),
-                    None => return Some(status_response(&StatusError::path_not_found())),
-                },
-                None => None,
-            },
-        }?;
+            "/version" | "/version/" => self.version.clone(),
+            _ => return None,
+        };
         Some(json_response(200, &doc, false))
     }
 }

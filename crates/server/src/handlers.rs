@@ -204,6 +204,7 @@ async fn handle(
                     }
                 };
                 check_patched_type(&mut patched, &expected_gv, &kind_name)?;
+                check_patched_name(&patched, &ri.name, ns)?;
                 let w = check_schema(info, &mut patched, duplicates.clone(), validation)?;
                 if let Ok(mut slot) = warnings.lock() {
                     *slot = w;
@@ -224,12 +225,14 @@ async fn handle(
             let opts = delete_options(req, dry_run)?;
             admit.check(Operation::Delete, &ri.name, None).await?;
             let deleted = store.delete(ns, &ri.name, &opts, &admit_all).await?;
-            Ok(negotiated_response(
-                if deleted.gone { 200 } else { 202 },
-                &deleted.body,
-                n,
-                pretty,
-            ))
+            // Upstream answers 202 for a pending delete only when the client
+            // set the deprecated orphanDependents=false; otherwise 200.
+            let code = if !deleted.gone && opts.orphan_dependents == Some(false) {
+                202
+            } else {
+                200
+            };
+            Ok(negotiated_response(code, &deleted.body, n, pretty))
         }
         "deletecollection" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
@@ -452,6 +455,23 @@ fn check_patched_type(obj: &mut Value, expected_gv: &str, kind: &str) -> Result<
     Ok(())
 }
 
+/// A patch may not rename an object or move it to another namespace.
+fn check_patched_name(obj: &Value, name: &str, ns: &str) -> Result<(), StatusError> {
+    let got = meta::name(obj);
+    if !got.is_empty() && got != name {
+        return Err(StatusError::bad_request(format!(
+            "the name of the object ({got}) does not match the name on the URL ({name})"
+        )));
+    }
+    let got_ns = meta::namespace(obj);
+    if !got_ns.is_empty() && got_ns != ns {
+        return Err(StatusError::bad_request(format!(
+            "the namespace of the object ({got_ns}) does not match the namespace on the URL ({ns})"
+        )));
+    }
+    Ok(())
+}
+
 fn delete_options(req: &ApiRequest, dry_run: bool) -> Result<DeleteOptions, StatusError> {
     let mut opts = DeleteOptions {
         dry_run,
@@ -465,6 +485,7 @@ fn delete_options(req: &ApiRequest, dry_run: bool) -> Result<DeleteOptions, Stat
             .get("propagationPolicy")
             .and_then(Value::as_str)
             .map(str::to_string);
+        opts.orphan_dependents = body.get("orphanDependents").and_then(Value::as_bool);
         if let Some(p) = body.get("preconditions") {
             opts.precondition_uid = p.get("uid").and_then(Value::as_str).map(str::to_string);
             opts.precondition_resource_version = p
@@ -491,6 +512,19 @@ fn delete_options(req: &ApiRequest, dry_run: bool) -> Result<DeleteOptions, Stat
     }
     if let Some(p) = req.query("propagationPolicy") {
         opts.propagation_policy = Some(p.to_string());
+    }
+    if let Some(o) = req.query("orphanDependents") {
+        opts.orphan_dependents =
+            Some(o.parse().map_err(|_| {
+                StatusError::bad_request(format!("invalid orphanDependents: {o:?}"))
+            })?);
+    }
+    if opts.orphan_dependents.is_some() && opts.propagation_policy.is_some() {
+        return Err(StatusError::new(
+            422,
+            "Invalid",
+            "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Invalid value: \"null\": orphanDependents and deletionPropagation cannot be both set",
+        ));
     }
     if let Some(p) = &opts.propagation_policy
         && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")

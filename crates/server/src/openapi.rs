@@ -1,15 +1,24 @@
-//! OpenAPI v2 and v3 documents generated from the resource tables: paths
-//! and operations with their group-version-kind and query parameters (what
-//! kubectl reads to learn, e.g., that `fieldValidation` is supported).
-//! Object schemas are placeholders until the schema engine lands.
+//! OpenAPI v2 and v3 documents built from the resource tables and the
+//! schemas the server validates with (`kaiser_apimachinery::schema`): paths
+//! and operations with their group-version-kind and query parameters (kubectl
+//! reads them to learn, e.g., that `fieldValidation` is supported), and every
+//! definition the served kinds reach. Documents are built once per set of
+//! served resources and served as bytes with an ETag.
 
+use std::collections::BTreeMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, header};
 use kaiser_apimachinery::protobuf::write as pb;
+use kaiser_apimachinery::{StatusError, schema};
 use kaiser_registry::{ResourceInfo, Store};
 use serde_json::{Map, Value, json};
+
+use crate::http::{Response, bytes_response, status_response};
+use crate::negotiation;
 
 fn op_id(verb: &str, i: &ResourceInfo, namespaced_path: bool, all_ns: bool) -> String {
     let group: String = if i.group.is_empty() {
@@ -62,10 +71,15 @@ fn operation(
     query: &[&str],
     v3: bool,
 ) -> Value {
+    let answer = match action {
+        "list" => format!("{}List", i.definition_name()),
+        "delete" | "deletecollection" => "io.k8s.apimachinery.pkg.apis.meta.v1.Status".into(),
+        _ => i.definition_name(),
+    };
     let schema_ref = if v3 {
-        format!("#/components/schemas/{}", i.definition_name())
+        format!("#/components/schemas/{answer}")
     } else {
-        format!("#/definitions/{}", i.definition_name())
+        format!("#/definitions/{answer}")
     };
     let response = if v3 {
         json!({"description": "OK", "content": {"application/json": {"schema": {"$ref": schema_ref}}}})
@@ -197,27 +211,94 @@ fn add_paths(paths: &mut Map<String, Value>, i: &ResourceInfo, v3: bool) {
     }
 }
 
-fn schema(i: &ResourceInfo) -> Value {
+/// Definitions every document carries: what operations answer with.
+const META_DEFINITIONS: &[&str] = &[
+    "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta",
+];
+
+/// A kind's list type, which the generated definitions do not carry.
+fn list_definition(i: &ResourceInfo, prefix: &str) -> Value {
     json!({
+        "description": format!("{}List is a list of {} objects.", i.kind, i.kind),
         "type": "object",
-        "x-kubernetes-preserve-unknown-fields": true,
-        "x-kubernetes-group-version-kind": [{"group": i.group, "version": i.version, "kind": i.kind}],
+        "required": ["items"],
+        "properties": {
+            "apiVersion": {"type": "string", "description": "The versioned schema of this representation of an object."},
+            "items": {"type": "array", "description": format!("The {} objects.", i.kind), "items": {"$ref": format!("{prefix}{}", i.definition_name())}},
+            "kind": {"type": "string", "description": "The REST resource this object represents."},
+            "metadata": {"$ref": format!("{prefix}io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta"), "description": "Standard list metadata."},
+        },
+        "x-kubernetes-group-version-kind": [{"group": i.group, "version": i.version, "kind": i.list_kind()}],
     })
 }
 
+/// The definitions `infos` reach, with `$ref`s under `prefix`.
+fn definitions(infos: &[&ResourceInfo], prefix: &str) -> Map<String, Value> {
+    let names: Vec<String> = infos.iter().map(|i| i.definition_name()).collect();
+    let roots: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .chain(META_DEFINITIONS.iter().copied())
+        .collect();
+    let v3 = prefix != "#/definitions/";
+    let mut out = Map::new();
+    for name in schema::closure(&roots) {
+        if let Some(def) = schema::definition(name) {
+            let mut def = def.clone();
+            if v3 {
+                to_v3(&mut def, prefix);
+            }
+            out.insert(name.to_string(), def);
+        }
+    }
+    for i in infos {
+        if i.has_verb("list") {
+            out.insert(
+                format!("{}List", i.definition_name()),
+                list_definition(i, prefix),
+            );
+        }
+    }
+    out
+}
+
+/// Rewrites a v2 schema for OpenAPI 3.0: references move under
+/// `components/schemas`, and a reference with siblings (a description) is
+/// wrapped in `allOf`, since 3.0 ignores a `$ref`'s siblings.
+fn to_v3(v: &mut Value, prefix: &str) {
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::String(r)) = o.get_mut("$ref") {
+                *r = r.replace("#/definitions/", prefix);
+                if o.len() > 1
+                    && let Some(r) = o.remove("$ref")
+                {
+                    o.insert("allOf".into(), json!([{"$ref": r}]));
+                }
+                return;
+            }
+            o.values_mut().for_each(|c| to_v3(c, prefix));
+        }
+        Value::Array(a) => a.iter_mut().for_each(|c| to_v3(c, prefix)),
+        _ => {}
+    }
+}
+
 /// `/openapi/v2`.
-pub fn v2(stores: &[Arc<Store>], version: &str) -> Value {
+fn v2(stores: &[Arc<Store>], version: &str) -> Value {
     let mut paths = Map::new();
-    let mut defs = Map::new();
-    for s in stores {
-        add_paths(&mut paths, &s.info, false);
-        defs.insert(s.info.definition_name(), schema(&s.info));
+    let infos: Vec<&ResourceInfo> = stores.iter().map(|s| &*s.info).collect();
+    for i in &infos {
+        add_paths(&mut paths, i, false);
     }
     json!({
         "swagger": "2.0",
         "info": {"title": "Kubernetes", "version": version},
         "paths": paths,
-        "definitions": defs,
+        "definitions": definitions(&infos, "#/definitions/"),
     })
 }
 
@@ -230,45 +311,200 @@ fn gv_path(group: &str, version: &str) -> String {
     }
 }
 
-/// One group version's v3 document, or `None` when nothing serves it.
-pub fn v3_group_version(stores: &[Arc<Store>], path: &str, version: &str) -> Option<Value> {
+/// One group version's v3 document.
+fn v3_group_version(infos: &[&ResourceInfo], version: &str) -> Value {
     let mut paths = Map::new();
-    let mut schemas = Map::new();
-    for s in stores {
-        if gv_path(&s.info.group, &s.info.version) == path {
-            add_paths(&mut paths, &s.info, true);
-            schemas.insert(s.info.definition_name(), schema(&s.info));
-        }
+    for i in infos {
+        add_paths(&mut paths, i, true);
     }
-    if paths.is_empty() {
-        return None;
-    }
-    Some(json!({
+    json!({
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": version},
         "paths": paths,
-        "components": {"schemas": schemas},
-    }))
+        "components": {"schemas": definitions(infos, "#/components/schemas/")},
+    })
 }
 
-/// `/openapi/v3`: each group version with a content-hash URL.
-pub fn v3_root(stores: &[Arc<Store>], version: &str) -> Value {
-    let mut paths = Map::new();
-    for s in stores {
-        let p = gv_path(&s.info.group, &s.info.version);
-        if paths.contains_key(&p) {
-            continue;
-        }
-        let doc = v3_group_version(stores, &p, version).unwrap_or(Value::Null);
-        let mut h = DefaultHasher::new();
-        doc.to_string().hash(&mut h);
-        paths.insert(
-            p.clone(),
-            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={:016X}", h.finish())}),
-        );
-    }
-    json!({"paths": paths})
+fn hash_hex(bytes: &[u8]) -> String {
+    let mut h = DefaultHasher::new();
+    bytes.hash(&mut h);
+    format!("{:016X}", h.finish())
 }
+
+/// A served document: its bytes and their hash (the ETag and the v3 URL's
+/// `hash` parameter).
+#[derive(Clone)]
+struct Doc {
+    body: Bytes,
+    hash: String,
+}
+
+impl Doc {
+    fn new(body: Vec<u8>) -> Doc {
+        let hash = hash_hex(&body);
+        Doc {
+            body: body.into(),
+            hash,
+        }
+    }
+}
+
+/// Every document for one set of served resources.
+struct Documents {
+    fingerprint: u64,
+    v2: Doc,
+    v2_protobuf: Doc,
+    v3_root: Doc,
+    v3: BTreeMap<String, Doc>,
+}
+
+fn build(stores: &[Arc<Store>], version: &str, fingerprint: u64) -> Documents {
+    let v2_doc = v2(stores, version);
+    let mut by_gv: BTreeMap<String, Vec<&ResourceInfo>> = BTreeMap::new();
+    for s in stores {
+        by_gv
+            .entry(gv_path(&s.info.group, &s.info.version))
+            .or_default()
+            .push(&s.info);
+    }
+    let v3: BTreeMap<String, Doc> = by_gv
+        .iter()
+        .map(|(p, infos)| {
+            let body = serde_json::to_vec(&v3_group_version(infos, version)).unwrap_or_default();
+            (p.clone(), Doc::new(body))
+        })
+        .collect();
+    let root_paths: Map<String, Value> = v3
+        .iter()
+        .map(|(p, d)| {
+            let url = format!("/openapi/v3/{p}?hash={}", d.hash);
+            (p.clone(), json!({"serverRelativeURL": url}))
+        })
+        .collect();
+    Documents {
+        fingerprint,
+        v2_protobuf: Doc::new(v2_protobuf(&v2_doc)),
+        v2: Doc::new(serde_json::to_vec(&v2_doc).unwrap_or_default()),
+        v3_root: Doc::new(serde_json::to_vec(&json!({"paths": root_paths})).unwrap_or_default()),
+        v3,
+    }
+}
+
+/// What identifies a set of served resources for the document cache.
+fn fingerprint(stores: &[Arc<Store>]) -> u64 {
+    let mut h = DefaultHasher::new();
+    for s in stores {
+        let i = &s.info;
+        (&i.group, &i.version, &i.resource, &i.kind, i.namespaced).hash(&mut h);
+        (&i.verbs, &i.subresources).hash(&mut h);
+    }
+    h.finish()
+}
+
+/// Serves `/openapi/v2` and `/openapi/v3[/…]`, rebuilding the documents only
+/// when the served resources change.
+pub struct OpenApi {
+    version: String,
+    cache: Mutex<Option<Arc<Documents>>>,
+}
+
+impl OpenApi {
+    pub fn new(version: &str) -> OpenApi {
+        OpenApi {
+            version: version.to_string(),
+            cache: Mutex::new(None),
+        }
+    }
+
+    fn documents(&self, stores: &[Arc<Store>]) -> Arc<Documents> {
+        let fp = fingerprint(stores);
+        if let Ok(cache) = self.cache.lock()
+            && let Some(d) = cache.as_ref().filter(|d| d.fingerprint == fp)
+        {
+            return d.clone();
+        }
+        let docs = Arc::new(build(stores, &self.version, fp));
+        if let Ok(mut cache) = self.cache.lock() {
+            *cache = Some(docs.clone());
+        }
+        docs
+    }
+
+    /// The response for an OpenAPI path, or `None` for other paths.
+    pub fn serve(
+        &self,
+        stores: &[Arc<Store>],
+        path: &str,
+        query: &[(String, String)],
+        headers: &HeaderMap,
+    ) -> Option<Response> {
+        let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+        let (doc, content_type) = match path {
+            "/openapi/v2" => {
+                let docs = self.documents(stores);
+                if accept.is_some_and(|a| a.contains(V2_PROTOBUF)) {
+                    (docs.v2_protobuf.clone(), V2_PROTOBUF_CONTENT_TYPE)
+                } else {
+                    if let Err(e) = negotiation::negotiate(accept, negotiation::PLAIN) {
+                        return Some(status_response(&e));
+                    }
+                    (docs.v2.clone(), "application/json")
+                }
+            }
+            "/openapi/v3" | "/openapi/v3/" => {
+                (self.documents(stores).v3_root.clone(), "application/json")
+            }
+            p => {
+                let gv = p.strip_prefix("/openapi/v3/")?;
+                let docs = self.documents(stores);
+                let Some(doc) = docs.v3.get(gv) else {
+                    return Some(status_response(&StatusError::path_not_found()));
+                };
+                let asked = query.iter().find(|(k, _)| k == "hash").map(|(_, v)| v);
+                if let Some(asked) = asked
+                    && *asked != doc.hash
+                {
+                    // An old hash: send the client to the current document.
+                    let mut r = bytes_response(301, "text/plain", Bytes::new());
+                    let url = format!("/openapi/v3/{gv}?hash={}", doc.hash);
+                    if let Ok(v) = HeaderValue::from_str(&url) {
+                        r.headers_mut().insert(header::LOCATION, v);
+                    }
+                    return Some(r);
+                }
+                let mut r = respond(doc, "application/json", headers);
+                if asked.is_some() {
+                    r.headers_mut().insert(
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static("public, immutable"),
+                    );
+                }
+                return Some(r);
+            }
+        };
+        Some(respond(&doc, content_type, headers))
+    }
+}
+
+/// The document, or 304 when the client holds the same version.
+fn respond(doc: &Doc, content_type: &str, headers: &HeaderMap) -> Response {
+    let etag = format!("\"{}\"", doc.hash);
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut r = if fresh {
+        bytes_response(304, content_type, Bytes::new())
+    } else {
+        bytes_response(200, content_type, doc.body.clone())
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+const V2_PROTOBUF_CONTENT_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
 /// The media type of the protobuf form of `/openapi/v2` (gnostic's `openapi.v2.Document`).
 pub const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
@@ -373,17 +609,155 @@ fn operation_pb(op: &Value) -> Vec<u8> {
 
 fn schema_pb(s: &Value) -> Vec<u8> {
     let mut out = Vec::new();
-    if let Some(r) = s["$ref"].as_str() {
-        pb::string(&mut out, 1, r);
+    let str_field = |out: &mut Vec<u8>, key: &str, field: u32| {
+        if let Some(v) = s.get(key).and_then(Value::as_str) {
+            pb::string(out, field, v);
+        }
+    };
+    str_field(&mut out, "$ref", 1);
+    str_field(&mut out, "format", 2);
+    str_field(&mut out, "title", 3);
+    str_field(&mut out, "description", 4);
+    if let Some(d) = s.get("default") {
+        pb::message(&mut out, 5, &any_pb(d));
     }
-    if let Some(d) = s["description"].as_str() {
-        pb::string(&mut out, 4, d);
+    for (key, field) in [("maximum", 7), ("minimum", 9)] {
+        if let Some(v) = s.get(key).and_then(Value::as_f64) {
+            pb::double(&mut out, field, v);
+        }
     }
-    if let Some(t) = s["type"].as_str() {
+    for (key, field) in [
+        ("maxLength", 11),
+        ("minLength", 12),
+        ("maxItems", 14),
+        ("minItems", 15),
+        ("maxProperties", 17),
+        ("minProperties", 18),
+    ] {
+        if let Some(v) = s.get(key).and_then(Value::as_i64) {
+            pb::int64(&mut out, field, v);
+        }
+    }
+    str_field(&mut out, "pattern", 13);
+    if s.get("uniqueItems") == Some(&Value::Bool(true)) {
+        pb::boolean(&mut out, 16, true);
+    }
+    for r in s
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        pb::string(&mut out, 19, r.as_str().unwrap_or(""));
+    }
+    for e in s
+        .get("enum")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        pb::message(&mut out, 20, &any_pb(e));
+    }
+    match s.get("additionalProperties") {
+        Some(Value::Bool(b)) => {
+            let mut item = Vec::new();
+            pb::boolean(&mut item, 2, *b);
+            pb::message(&mut out, 21, &item);
+        }
+        Some(a @ Value::Object(_)) => {
+            let mut item = Vec::new();
+            pb::message(&mut item, 1, &schema_pb(a));
+            pb::message(&mut out, 21, &item);
+        }
+        _ => {}
+    }
+    if let Some(t) = s.get("type").and_then(Value::as_str) {
         let mut ty = Vec::new();
         pb::string(&mut ty, 1, t);
         pb::message(&mut out, 22, &ty);
     }
+    if let Some(items) = s.get("items").filter(|i| i.is_object()) {
+        let mut item = Vec::new();
+        pb::message(&mut item, 1, &schema_pb(items));
+        pb::message(&mut out, 23, &item);
+    }
+    for a in s
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        pb::message(&mut out, 24, &schema_pb(a));
+    }
+    if let Some(props) = s.get("properties").and_then(Value::as_object) {
+        let mut p = Vec::new();
+        for (name, prop) in props {
+            let mut named = Vec::new();
+            pb::string(&mut named, 1, name);
+            pb::message(&mut named, 2, &schema_pb(prop));
+            pb::message(&mut p, 1, &named);
+        }
+        pb::message(&mut out, 25, &p);
+    }
     vendor_extensions(&mut out, 31, s);
     out
+}
+
+/// gnostic's `Any`: the value as YAML text (JSON is YAML).
+fn any_pb(v: &Value) -> Vec<u8> {
+    let mut any = Vec::new();
+    pb::string(&mut any, 2, &v.to_string());
+    any
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> ResourceInfo {
+        ResourceInfo::new("", "v1", "configmaps", "ConfigMap", true)
+    }
+
+    #[test]
+    fn documents_carry_the_real_schemas() {
+        let i = info();
+        let defs = definitions(&[&i], "#/definitions/");
+        let cm = &defs["io.k8s.api.core.v1.ConfigMap"];
+        assert_eq!(
+            cm["properties"]["data"]["additionalProperties"]["type"],
+            "string"
+        );
+        assert!(defs.contains_key("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"));
+        assert!(defs.contains_key("io.k8s.api.core.v1.ConfigMapList"));
+        assert!(defs.contains_key("io.k8s.apimachinery.pkg.apis.meta.v1.Status"));
+    }
+
+    #[test]
+    fn v3_wraps_references_with_siblings() {
+        let i = info();
+        let defs = definitions(&[&i], "#/components/schemas/");
+        let meta = &defs["io.k8s.api.core.v1.ConfigMap"]["properties"]["metadata"];
+        assert_eq!(
+            meta["allOf"][0]["$ref"],
+            "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+        );
+        assert!(meta.get("$ref").is_none());
+        let text = serde_json::to_string(&defs).expect("encodes");
+        assert!(!text.contains("#/definitions/"));
+    }
+
+    #[test]
+    fn etag_answers_304() {
+        let doc = Doc::new(b"{}".to_vec());
+        let mut h = HeaderMap::new();
+        assert_eq!(respond(&doc, "application/json", &h).status(), 200);
+        let tag = format!("\"{}\"", doc.hash);
+        h.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_str(&tag).expect("tag"),
+        );
+        let r = respond(&doc, "application/json", &h);
+        assert_eq!(r.status(), 304);
+        assert_eq!(r.headers()[header::ETAG], tag.as_str());
+    }
 }

@@ -1,7 +1,7 @@
 //! Bad input: each gets upstream's code and reason, the server stays
 //! healthy and nothing stored changes.
 
-use crate::harness::{Server, json, ok};
+use crate::harness::{Server, fails, json, ok};
 
 fn configmaps(s: &Server) -> serde_json::Value {
     let (code, body) = s.curl_admin(&[&s.url("/api/v1/configmaps")]);
@@ -172,6 +172,122 @@ fn bad_requests_get_upstream_statuses_and_change_nothing() {
         &s.url("/api/v1/namespaces/default/configmaps/keep"),
     ]);
     assert_eq!(code, 422, "{body}");
+
+    let (code, body) = s.curl_anonymous(&[&s.url("/readyz")]);
+    assert_eq!((code, body.as_str()), (200, "ok"));
+    assert_eq!(configmaps(&s), before, "stored data changed");
+}
+
+#[test]
+fn bad_patches_selectors_and_delete_options_change_nothing() {
+    let s = Server::start();
+    ok(s.kubectl(&["create", "configmap", "keep", "--from-literal=k=v"]));
+    let before = configmaps(&s);
+    let url = s.url("/api/v1/namespaces/default/configmaps/keep");
+    let patch = |content_type: &str, body: &str| {
+        let (code, text) = s.curl_admin(&[
+            "-X",
+            "PATCH",
+            "-H",
+            &format!("Content-Type: {content_type}"),
+            "--data-binary",
+            body,
+            &url,
+        ]);
+        (code, json(&text))
+    };
+    // (content type, body, code, reason, text in the message)
+    let cases = [
+        (
+            "application/json-patch+json",
+            "[{\"op\":",
+            400,
+            "BadRequest",
+            "",
+        ),
+        (
+            "application/json-patch+json",
+            r#"{"op":"add"}"#,
+            400,
+            "BadRequest",
+            "",
+        ),
+        (
+            "application/merge-patch+json",
+            "{\"data\":",
+            400,
+            "BadRequest",
+            "",
+        ),
+        (
+            "application/strategic-merge-patch+json",
+            "[1]",
+            400,
+            "BadRequest",
+            "",
+        ),
+        (
+            "application/json-patch+json",
+            r#"[{"op":"test","path":"/data/k","value":"other"}]"#,
+            422,
+            "Invalid",
+            "",
+        ),
+        (
+            "application/merge-patch+json",
+            r#"{"metadata":{"name":"renamed"}}"#,
+            400,
+            "BadRequest",
+            "does not match the name on the URL",
+        ),
+        (
+            "application/x-unknown-patch",
+            "{}",
+            415,
+            "UnsupportedMediaType",
+            "",
+        ),
+    ];
+    for (ct, body, code, reason, text) in cases {
+        let (got, status) = patch(ct, body);
+        assert_eq!(got, code, "{ct} {body}: {status}");
+        assert_eq!(status["kind"], "Status", "{status}");
+        assert_eq!(status["reason"], reason, "{ct} {body}: {status}");
+        let msg = status["message"].as_str().unwrap_or("");
+        assert!(msg.contains(text), "{ct} {body}: {msg}");
+    }
+
+    let err = fails(s.kubectl(&["get", "cm", "-l", "a in (b"]));
+    assert!(
+        err.contains("Error from server (BadRequest)")
+            && err.contains("unable to parse requirement: found '', expected: ',' or ')'"),
+        "{err}"
+    );
+
+    let (code, body) = s.curl_admin(&["-X", "DELETE", &format!("{url}?propagationPolicy=Later")]);
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(json(&body)["reason"], "Invalid");
+    let (code, body) = s.curl_admin(&[
+        "-X",
+        "DELETE",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        r#"{"orphanDependents":true,"propagationPolicy":"Orphan"}"#,
+        &url,
+    ]);
+    assert_eq!(code, 422, "{body}");
+    let (code, body) = s.curl_admin(&[
+        "-X",
+        "DELETE",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        r#"{"preconditions":{"uid":"not-the-uid"}}"#,
+        &url,
+    ]);
+    assert_eq!(code, 409, "{body}");
+    assert_eq!(json(&body)["reason"], "Conflict");
 
     let (code, body) = s.curl_anonymous(&[&s.url("/readyz")]);
     assert_eq!((code, body.as_str()), (200, "ok"));

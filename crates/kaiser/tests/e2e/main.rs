@@ -11,4 +11,5 @@ mod kube_rs;
 mod kubectl;
 mod machinery;
 mod persistence;
+mod schema;
 mod watch;
