@@ -9,6 +9,6 @@ pub mod strategy;
 pub mod watch;
 
 pub use resource::ResourceInfo;
-pub use store::{AdmitFn, DeleteOptions, Deleted, Store};
+pub use store::{AdmitFn, DeleteOptions, Deleted, JsonList, Store};
 pub use strategy::{DefaultStrategy, Strategy};
 pub use watch::{ObjectWatch, WatchEvent};

@@ -275,25 +275,22 @@ impl Store {
 
     /// LIST as JSON bytes assembled from the stored bytes, without decoding
     /// and re-encoding each item (the common path for plain JSON clients).
-    pub async fn list_json(&self, ns: &str, opts: &ListOptions) -> Result<Vec<u8>, StatusError> {
+    pub async fn list_json(&self, ns: &str, opts: &ListOptions) -> Result<JsonList, StatusError> {
         let (kvs, list_meta) = self.list_kvs(ns, opts).await?;
-        let mut out =
-            Vec::with_capacity(kvs.iter().map(|(kv, _)| kv.value.len() + 32).sum::<usize>() + 256);
-        out.extend_from_slice(b"{\"kind\":");
-        serde_json::to_writer(&mut out, &self.info.list_kind()).map_err(StatusError::internal)?;
-        out.extend_from_slice(b",\"apiVersion\":");
-        serde_json::to_writer(&mut out, &self.info.api_version()).map_err(StatusError::internal)?;
-        out.extend_from_slice(b",\"metadata\":");
-        serde_json::to_writer(&mut out, &list_meta).map_err(StatusError::internal)?;
-        out.extend_from_slice(b",\"items\":[");
-        for (i, (kv, _)) in kvs.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_with_resource_version(&mut out, kv)?;
-        }
-        out.extend_from_slice(b"]}");
-        Ok(out)
+        let mut head = Vec::with_capacity(256);
+        head.extend_from_slice(b"{\"kind\":");
+        serde_json::to_writer(&mut head, &self.info.list_kind()).map_err(StatusError::internal)?;
+        head.extend_from_slice(b",\"apiVersion\":");
+        serde_json::to_writer(&mut head, &self.info.api_version())
+            .map_err(StatusError::internal)?;
+        head.extend_from_slice(b",\"metadata\":");
+        serde_json::to_writer(&mut head, &list_meta).map_err(StatusError::internal)?;
+        head.extend_from_slice(b",\"items\":[");
+        let items = kvs
+            .into_iter()
+            .map(|(kv, _)| ListItem::new(kv))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(JsonList::new(head, items))
     }
 
     /// GET as JSON bytes from the stored bytes.
@@ -849,16 +846,143 @@ fn precondition_failed(
 /// Writes a stored object with its revision as `resourceVersion`, splicing
 /// it into the stored bytes when they have the layout [`Store::encode`]
 /// writes, and re-encoding otherwise.
+/// One item of a [`JsonList`]: stored bytes with the offset where
+/// `resourceVersion` goes, or (for stored bytes of another layout) the
+/// object encoded anew.
+enum ListItem {
+    Spliced { kv: KeyValue, at: usize, rv: String },
+    Encoded(Vec<u8>),
+}
+
+impl ListItem {
+    fn new(kv: KeyValue) -> Result<ListItem, StatusError> {
+        match kaiser_apimachinery::meta::metadata_body_offset(&kv.value) {
+            Some(at) => Ok(ListItem::Spliced {
+                rv: kv.mod_revision.to_string(),
+                kv,
+                at,
+            }),
+            None => {
+                let mut out = Vec::new();
+                write_with_resource_version(&mut out, &kv)?;
+                Ok(ListItem::Encoded(out))
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            ListItem::Spliced { kv, at, rv } => {
+                let comma = usize::from(kv.value.get(*at) != Some(&b'}'));
+                kv.value.len() + RV_FIELD.len() + rv.len() + 1 + comma
+            }
+            ListItem::Encoded(b) => b.len(),
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            ListItem::Spliced { kv, at, rv } => splice(out, &kv.value, *at, rv),
+            ListItem::Encoded(b) => out.extend_from_slice(b),
+        }
+    }
+}
+
+const RV_FIELD: &[u8] = b"\"resourceVersion\":\"";
+
+/// Writes stored bytes with `"resourceVersion":"<rv>"` inserted at `at`.
+fn splice(out: &mut Vec<u8>, value: &[u8], at: usize, rv: &str) {
+    out.extend_from_slice(&value[..at]);
+    out.extend_from_slice(RV_FIELD);
+    out.extend_from_slice(rv.as_bytes());
+    out.push(b'"');
+    if value.get(at) != Some(&b'}') {
+        out.push(b',');
+    }
+    out.extend_from_slice(&value[at..]);
+}
+
+/// A LIST response body in JSON, produced in chunks of about
+/// [`JsonList::CHUNK`] bytes as it is sent: the stored bytes are held by
+/// reference (shared with the watch cache) and copied once, into the chunk
+/// being written, so a large list never exists as one buffer.
+pub struct JsonList {
+    head: Option<Vec<u8>>,
+    items: std::vec::IntoIter<ListItem>,
+    first: bool,
+    done: bool,
+    len: u64,
+}
+
+impl JsonList {
+    pub const CHUNK: usize = 64 * 1024;
+
+    fn new(head: Vec<u8>, items: Vec<ListItem>) -> JsonList {
+        let commas = items.len().saturating_sub(1);
+        let len = head.len() + items.iter().map(ListItem::len).sum::<usize>() + commas + 2;
+        JsonList {
+            head: Some(head),
+            items: items.into_iter(),
+            first: true,
+            done: false,
+            len: len as u64,
+        }
+    }
+
+    /// The exact length of the whole body.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The whole body as one buffer.
+    pub fn into_vec(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        for chunk in self {
+            out.extend_from_slice(&chunk);
+        }
+        out
+    }
+}
+
+impl Iterator for JsonList {
+    type Item = bytes::Bytes;
+
+    fn next(&mut self) -> Option<bytes::Bytes> {
+        if self.done {
+            return None;
+        }
+        let mut out = self.head.take().unwrap_or_default();
+        // Sized up front so that writing never reallocates (and copies).
+        let first_len = self.items.as_slice().first().map_or(0, ListItem::len);
+        out.reserve(Self::CHUNK.max(first_len) + 3);
+        loop {
+            let Some(next) = self.items.as_slice().first() else {
+                out.extend_from_slice(b"]}");
+                self.done = true;
+                break;
+            };
+            // An item that does not fit starts the next chunk.
+            if !out.is_empty() && out.len() + next.len() + 3 > out.capacity() {
+                break;
+            }
+            if !self.first {
+                out.push(b',');
+            }
+            self.first = false;
+            next.write(&mut out);
+            self.items.next();
+        }
+        Some(out.into())
+    }
+}
+
 fn write_with_resource_version(out: &mut Vec<u8>, kv: &KeyValue) -> Result<(), StatusError> {
     if let Some(at) = kaiser_apimachinery::meta::metadata_body_offset(&kv.value) {
-        out.extend_from_slice(&kv.value[..at]);
-        out.extend_from_slice(b"\"resourceVersion\":\"");
-        out.extend_from_slice(kv.mod_revision.to_string().as_bytes());
-        out.push(b'"');
-        if kv.value.get(at) != Some(&b'}') {
-            out.push(b',');
-        }
-        out.extend_from_slice(&kv.value[at..]);
+        splice(out, &kv.value, at, &kv.mod_revision.to_string());
         return Ok(());
     }
     serde_json::to_writer(out, &decode_kv(kv)?).map_err(StatusError::internal)

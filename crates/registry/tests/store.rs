@@ -1461,15 +1461,65 @@ async fn byte_paths_match_the_decoded_paths() {
         &[("limit", "2")][..],
         &[("labelSelector", "a=b")][..],
     ] {
-        let via_bytes: Value = serde_json::from_slice(
-            &f.store
-                .list_json("default", &opts(q))
-                .await
-                .expect("list_json"),
-        )
-        .expect("json");
+        let body = f
+            .store
+            .list_json("default", &opts(q))
+            .await
+            .expect("list_json");
+        let len = body.len();
+        let bytes = body.into_vec();
+        assert_eq!(bytes.len() as u64, len, "the announced length is exact");
+        let via_bytes: Value = serde_json::from_slice(&bytes).expect("json");
         let decoded = f.store.list("default", &opts(q)).await.expect("list");
         assert_eq!(via_bytes["items"], decoded["items"], "{q:?}");
         assert_eq!(via_bytes["kind"], "ConfigMapList");
     }
+}
+
+/// A LIST body larger than one chunk streams in several, each within the
+/// chunk size unless one item is larger, with the announced length exact.
+#[tokio::test]
+async fn list_json_streams_in_chunks_of_exact_total_length() {
+    let f = fixture();
+    for i in 0..60 {
+        let mut obj = cm(&format!("big-{i:02}"));
+        // One item larger than a whole chunk.
+        let size = if i == 30 { 100_000 } else { 3_000 };
+        obj["data"] = json!({"payload": "x".repeat(size)});
+        f.create(obj).await;
+    }
+    let body = f
+        .store
+        .list_json("default", &opts(&[]))
+        .await
+        .expect("list_json");
+    let len = body.len();
+    let chunks: Vec<bytes::Bytes> = body.collect();
+    assert!(chunks.len() > 3, "{} chunks", chunks.len());
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c.len() <= kaiser_registry::JsonList::CHUNK + 3 || c.len() > 100_000),
+        "{:?}",
+        chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
+    );
+    let whole: Vec<u8> = chunks.concat();
+    assert_eq!(whole.len() as u64, len);
+    let list: Value = serde_json::from_slice(&whole).expect("valid JSON");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(60));
+    let decoded = f.store.list("default", &opts(&[])).await.expect("list");
+    assert_eq!(list["items"], decoded["items"]);
+
+    let empty = f
+        .store
+        .list_json("nowhere", &opts(&[]))
+        .await
+        .expect("empty list");
+    let n = empty.len();
+    let text = empty.into_vec();
+    assert_eq!(text.len() as u64, n);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&text).expect("json")["items"],
+        json!([])
+    );
 }

@@ -74,7 +74,7 @@ impl GenericServer {
             ))
         });
         if accepts_gzip {
-            resp = gzip_large(resp).await;
+            resp = gzip_large(resp);
         }
         tracing::debug!(%method, %path, code = resp.status().as_u16(), latency_us = started.elapsed().as_micros() as u64, "request");
         resp
@@ -189,7 +189,7 @@ impl GenericServer {
 pub const GZIP_THRESHOLD: u64 = 128 * 1024;
 
 /// Compresses a complete (non-streaming) body above the threshold.
-async fn gzip_large(resp: Response) -> Response {
+fn gzip_large(resp: Response) -> Response {
     use http_body::Body as _;
     let big = resp
         .body()
@@ -200,21 +200,10 @@ async fn gzip_large(resp: Response) -> Response {
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
-    let Ok(bytes) = body.collect().await.map(|b| b.to_bytes());
-    let mut enc = flate2::write::GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 4),
-        flate2::Compression::fast(),
+    parts.headers.insert(
+        header::CONTENT_ENCODING,
+        http::HeaderValue::from_static("gzip"),
     );
-    let compressed = std::io::Write::write_all(&mut enc, &bytes).and_then(|_| enc.finish());
-    match compressed {
-        Ok(c) => {
-            parts.headers.insert(
-                header::CONTENT_ENCODING,
-                http::HeaderValue::from_static("gzip"),
-            );
-            parts.headers.remove(header::CONTENT_LENGTH);
-            http::Response::from_parts(parts, crate::http::full(c))
-        }
-        Err(_) => http::Response::from_parts(parts, crate::http::full(bytes)),
-    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    http::Response::from_parts(parts, crate::http::GzipBody::body(body))
 }

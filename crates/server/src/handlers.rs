@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
 use crate::http::{
-    ApiRequest, ChannelBody, Response, bytes_response, negotiated_response, status_response,
+    ApiRequest, ChannelBody, ChunkedBody, Response, bytes_response, negotiated_response,
+    status_response,
 };
 use crate::negotiation::{self, Negotiated, Target};
 
@@ -117,7 +118,13 @@ async fn handle(
             let opts = ListOptions::from_query(req.query_pairs())?;
             if plain_json(n, pretty) {
                 let body = store.list_json(ns, &opts).await?;
-                return Ok(bytes_response(200, "application/json", body));
+                let len = body.len();
+                let mut r = http::Response::new(ChunkedBody::body(body, len));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static("application/json"),
+                );
+                return Ok(r);
             }
             let list = store.list(ns, &opts).await?;
             respond_list(store, req, list, n, pretty)

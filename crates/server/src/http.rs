@@ -125,3 +125,107 @@ impl http_body::Body for ChannelBody {
         self.rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
     }
 }
+
+/// A body produced chunk by chunk from an iterator whose total length is
+/// known (LIST responses built from stored bytes as they are sent).
+pub struct ChunkedBody<I> {
+    chunks: I,
+    remaining: u64,
+}
+
+impl<I: Iterator<Item = Bytes> + Send + Sync + Unpin + 'static> ChunkedBody<I> {
+    pub fn body(chunks: I, len: u64) -> Body {
+        ChunkedBody {
+            chunks,
+            remaining: len,
+        }
+        .boxed()
+    }
+}
+
+impl<I: Iterator<Item = Bytes> + Unpin> http_body::Body for ChunkedBody<I> {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let next = self.chunks.next();
+        if let Some(c) = &next {
+            self.remaining = self.remaining.saturating_sub(c.len() as u64);
+        }
+        Poll::Ready(next.map(|c| Ok(Frame::data(c))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
+}
+
+/// A body compressed with gzip as it streams: each frame of the inner body
+/// is compressed when it is polled, so a large response is never held
+/// whole and compression never blocks the executor for long.
+pub struct GzipBody {
+    inner: Body,
+    encoder: Option<flate2::write::GzEncoder<Vec<u8>>>,
+}
+
+impl GzipBody {
+    pub fn body(inner: Body) -> Body {
+        GzipBody {
+            inner,
+            encoder: Some(flate2::write::GzEncoder::new(
+                Vec::new(),
+                flate2::Compression::fast(),
+            )),
+        }
+        .boxed()
+    }
+}
+
+impl http_body::Body for GzipBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        use std::io::Write;
+        let this = &mut *self;
+        loop {
+            let Some(enc) = this.encoder.as_mut() else {
+                return Poll::Ready(None);
+            };
+            let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(f) => f,
+            };
+            match frame {
+                Some(Ok(f)) => {
+                    let Ok(data) = f.into_data() else { continue };
+                    // Writing into a Vec cannot fail.
+                    let _ = enc.write_all(&data);
+                    let out = std::mem::take(enc.get_mut());
+                    if !out.is_empty() {
+                        return Poll::Ready(Some(Ok(Frame::data(out.into()))));
+                    }
+                }
+                Some(Err(e)) => match e {},
+                None => {
+                    let out = this
+                        .encoder
+                        .take()
+                        .and_then(|e| e.finish().ok())
+                        .unwrap_or_default();
+                    return Poll::Ready((!out.is_empty()).then(|| Ok(Frame::data(out.into()))));
+                }
+            }
+        }
+    }
+}

@@ -35,7 +35,19 @@ pub fn tls_config(
     key: PrivateKeyDer<'static>,
     client_ca: Vec<CertificateDer<'static>>,
 ) -> Result<Arc<rustls::ServerConfig>, ServeError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // AES-128-GCM first, as Go's servers prefer it on hardware with AES
+    // instructions: it encrypts large bodies (LIST) about a third faster
+    // than AES-256-GCM, which rustls clients would otherwise pick.
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.cipher_suites.sort_by_key(|s| {
+        !matches!(
+            s.suite(),
+            rustls::CipherSuite::TLS13_AES_128_GCM_SHA256
+                | rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+                | rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+        )
+    });
+    let provider = Arc::new(provider);
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| ServeError::Tls(e.to_string()))?;
@@ -58,6 +70,7 @@ pub fn tls_config(
         .with_single_cert(cert_chain, key)
         .map_err(|e| ServeError::Tls(format!("serving certificate: {e}")))?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    cfg.ignore_client_order = true;
     Ok(Arc::new(cfg))
 }
 
