@@ -1,36 +1,50 @@
 //! The watch cache: one per resource, like upstream's cacher. It lists the
 //! resource's key prefix once, then follows it with a single watch on the
 //! backend, keeping the current keys and a bounded window of recent events.
-//! Reads at revision 0 ("any") and every watch that starts inside the window
-//! are served from it, so N watchers cost one backend watch. Everything else
-//! passes through to the backend.
+//! Ranges at revision 0 ("any"), consistent ranges (no revision: the cache
+//! first catches up with the backend's current revision, asking its watch
+//! for a progress notification, as upstream's consistent reads from cache
+//! do) and every watch that starts inside the window are served from it, so
+//! N watchers cost one backend watch. A watch older than the window gets
+//! the `Compacted` error (410 for clients). Everything else passes through.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 use crate::keys_from;
 use crate::{
-    Event, EventType, KeyValue, RangeResult, Result, Storage, WATCHER_BUFFER, WatchItem,
-    WatchStream, Watcher, deliver,
+    Event, EventType, KeyValue, ProgressRequester, RangeResult, Result, Storage, StorageError,
+    WATCHER_BUFFER, WatchItem, WatchStream, Watcher, deliver,
 };
 
 /// Events kept for watches that start in the past.
 pub const WINDOW: usize = 10_000;
-#[derive(Default)]
+
+/// How long a consistent read waits for the cache to catch up before it
+/// reads the backend instead (upstream waits 3 s).
+const CONSISTENT_WAIT: Duration = Duration::from_secs(3);
+
 struct State {
     ready: bool,
     /// Every event up to this revision is applied.
     rev: i64,
     items: BTreeMap<String, KeyValue>,
     window: VecDeque<Event>,
+    window_size: usize,
     /// Watches after this revision can be served from the window.
     floor: i64,
+    /// Whether events have left the window (older watches get 410).
+    overflowed: bool,
     watchers: Vec<Watcher>,
+    /// Asks the backend watch for a progress notification.
+    progress: Option<ProgressRequester>,
 }
 
 /// A cache of one key prefix in front of a backend.
@@ -38,6 +52,17 @@ pub struct Cacher {
     inner: Arc<dyn Storage>,
     prefix: String,
     state: Arc<Mutex<State>>,
+    /// The cache's revision, for consistent reads waiting on it.
+    rev: Arc<watch::Sender<i64>>,
+    consistent_reads: AtomicU64,
+}
+
+/// What the window can do for a watch.
+enum FromWindow {
+    Stream(WatchStream),
+    /// The events after this revision are no longer all in the window.
+    TooOld(i64),
+    NotReady,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -47,30 +72,58 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 impl Cacher {
     /// Starts caching `prefix` of `inner` (needs a tokio runtime).
     pub fn new(inner: Arc<dyn Storage>, prefix: &str) -> Self {
-        let state = Arc::new(Mutex::new(State::default()));
+        Self::with_window(inner, prefix, WINDOW)
+    }
+
+    /// A cache keeping `window` recent events for watches from the past.
+    pub fn with_window(inner: Arc<dyn Storage>, prefix: &str, window: usize) -> Self {
+        let state = Arc::new(Mutex::new(State {
+            ready: false,
+            rev: 0,
+            items: BTreeMap::new(),
+            window: VecDeque::new(),
+            window_size: window.max(1),
+            floor: 0,
+            overflowed: false,
+            watchers: Vec::new(),
+            progress: None,
+        }));
+        let rev = Arc::new(watch::Sender::new(0));
         tokio::spawn(follow(
             inner.clone(),
             prefix.to_string(),
             Arc::downgrade(&state),
+            rev.clone(),
         ));
         Cacher {
             inner,
             prefix: prefix.to_string(),
             state,
+            rev,
+            consistent_reads: AtomicU64::new(0),
         }
     }
 
     /// A watch served from the window, when the cache can serve it.
-    fn watch_from_window(&self, prefix: &str, after: i64) -> Option<WatchStream> {
+    fn watch_from_window(&self, prefix: &str, after: i64) -> FromWindow {
         let mut s = lock(&self.state);
-        if !s.ready || after < s.floor {
-            return None;
+        if !s.ready {
+            return FromWindow::NotReady;
+        }
+        if after < s.floor {
+            // Before the cache's first list the backend still has the
+            // history; once events have left the window, they are gone.
+            return if s.overflowed {
+                FromWindow::TooOld(s.floor)
+            } else {
+                FromWindow::NotReady
+            };
         }
         let (tx, rx) = mpsc::channel(WATCHER_BUFFER);
         let start = s.window.partition_point(|e| e.revision() <= after);
         for e in s.window.range(start..) {
             if e.kv.key.starts_with(prefix) && tx.try_send(WatchItem::Event(e.clone())).is_err() {
-                return None;
+                return FromWindow::TooOld(s.floor);
             }
         }
         s.watchers.push(Watcher {
@@ -78,44 +131,99 @@ impl Cacher {
             after,
             tx,
         });
-        Some(WatchStream::new(rx))
+        FromWindow::Stream(WatchStream::new(rx))
     }
 
     /// Whether the cache has listed and is following the backend.
     pub fn is_ready(&self) -> bool {
         lock(&self.state).ready
     }
+
+    /// How many consistent ranges the cache has answered itself.
+    pub fn consistent_reads_served(&self) -> u64 {
+        self.consistent_reads.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the cache holds everything the backend had when the read
+    /// began; false when that takes longer than [`CONSISTENT_WAIT`].
+    async fn catch_up(&self) -> bool {
+        let Ok(target) = self.inner.current_revision().await else {
+            return false;
+        };
+        let deadline = Instant::now() + CONSISTENT_WAIT;
+        let mut changes = self.rev.subscribe();
+        loop {
+            let requester = {
+                let s = lock(&self.state);
+                if !s.ready {
+                    return false;
+                }
+                if s.rev >= target {
+                    return true;
+                }
+                s.progress.clone()
+            };
+            // Writes elsewhere in the store move its revision but not this
+            // prefix's events: a progress notification says we are current.
+            if let Some(ask) = requester {
+                ask();
+            }
+            let wait = deadline
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(20));
+            if wait.is_zero() {
+                return false;
+            }
+            let _ = tokio::time::timeout(wait, changes.changed()).await;
+        }
+    }
+
+    fn range_cached(&self, prefix: &str, start: &str, limit: usize) -> Option<RangeResult> {
+        let s = lock(&self.state);
+        if !s.ready {
+            return None;
+        }
+        let kvs = keys_from(&s.items, prefix, start).map(|(_, kv)| kv.clone());
+        Some(RangeResult::page(kvs, limit, s.rev))
+    }
 }
 
 /// Lists, then watches, forever (until the cache is dropped); on any break
 /// the watchers are ended (clients re-watch) and the cache re-lists.
-async fn follow(inner: Arc<dyn Storage>, prefix: String, state: std::sync::Weak<Mutex<State>>) {
+async fn follow(
+    inner: Arc<dyn Storage>,
+    prefix: String,
+    state: std::sync::Weak<Mutex<State>>,
+    rev_tx: Arc<watch::Sender<i64>>,
+) {
     loop {
         let Some(st) = state.upgrade() else { return };
         match list_all(&*inner, &prefix).await {
-            Ok((items, rev)) => {
-                {
-                    let mut s = lock(&st);
-                    s.items = items;
-                    s.rev = rev;
-                    s.floor = rev;
-                    s.window.clear();
-                    s.ready = true;
-                }
-                match inner.watch(&prefix, rev).await {
-                    Ok(w) => {
-                        drop(st);
-                        run_watch(w, &state).await;
+            Ok((items, rev)) => match inner.watch(&prefix, rev).await {
+                Ok(w) => {
+                    {
+                        let mut s = lock(&st);
+                        s.items = items;
+                        s.rev = rev;
+                        s.floor = rev;
+                        s.overflowed = false;
+                        s.window.clear();
+                        s.progress = w.progress_requester();
+                        s.ready = true;
                     }
-                    Err(e) => tracing::debug!(%prefix, error = %e, "watch cache could not watch"),
+                    rev_tx.send_replace(rev);
+                    drop(st);
+                    run_watch(w, &state, &rev_tx).await;
                 }
-            }
+                Err(e) => tracing::debug!(%prefix, error = %e, "watch cache could not watch"),
+            },
             Err(e) => tracing::debug!(%prefix, error = %e, "watch cache could not list"),
         }
         {
             let Some(st) = state.upgrade() else { return };
             let mut s = lock(&st);
             s.ready = false;
+            s.progress = None;
             s.watchers.clear();
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -139,19 +247,27 @@ async fn list_all(inner: &dyn Storage, prefix: &str) -> Result<(BTreeMap<String,
     }
 }
 
-async fn run_watch(mut w: WatchStream, state: &std::sync::Weak<Mutex<State>>) {
+async fn run_watch(
+    mut w: WatchStream,
+    state: &std::sync::Weak<Mutex<State>>,
+    rev_tx: &watch::Sender<i64>,
+) {
     while let Some(item) = w.recv().await {
         let Some(st) = state.upgrade() else { return };
-        let mut s = lock(&st);
-        match item {
-            WatchItem::Event(ev) => apply(&mut s, ev),
-            WatchItem::Progress(rev) => {
-                s.rev = s.rev.max(rev);
-                s.watchers
-                    .retain(|w| w.tx.try_send(WatchItem::Progress(rev)).is_ok());
+        let rev = {
+            let mut s = lock(&st);
+            match item {
+                WatchItem::Event(ev) => apply(&mut s, ev),
+                WatchItem::Progress(rev) => {
+                    s.rev = s.rev.max(rev);
+                    s.watchers
+                        .retain(|w| w.tx.try_send(WatchItem::Progress(rev)).is_ok());
+                }
+                WatchItem::Error(_) => return,
             }
-            WatchItem::Error(_) => return,
-        }
+            s.rev
+        };
+        rev_tx.send_replace(rev);
     }
 }
 
@@ -167,9 +283,10 @@ fn apply(s: &mut State, ev: Event) {
     s.rev = ev.revision();
     deliver(&mut s.watchers, &[&ev]);
     s.window.push_back(ev);
-    while s.window.len() > WINDOW {
+    while s.window.len() > s.window_size {
         if let Some(old) = s.window.pop_front() {
             s.floor = old.revision();
+            s.overflowed = true;
         }
     }
 }
@@ -205,11 +322,20 @@ impl Storage for Cacher {
         revision: Option<i64>,
         limit: usize,
     ) -> Result<RangeResult> {
-        if revision == Some(0) && prefix.starts_with(&self.prefix) {
-            let s = lock(&self.state);
-            if s.ready {
-                let kvs = keys_from(&s.items, prefix, start).map(|(_, kv)| kv.clone());
-                return Ok(RangeResult::page(kvs, limit, s.rev));
+        if prefix.starts_with(&self.prefix) {
+            match revision {
+                Some(0) => {
+                    if let Some(page) = self.range_cached(prefix, start, limit) {
+                        return Ok(page);
+                    }
+                }
+                None if self.catch_up().await => {
+                    if let Some(page) = self.range_cached(prefix, start, limit) {
+                        self.consistent_reads.fetch_add(1, Ordering::Relaxed);
+                        return Ok(page);
+                    }
+                }
+                _ => {}
             }
         }
         self.inner.range(prefix, start, revision, limit).await
@@ -218,11 +344,17 @@ impl Storage for Cacher {
     async fn watch(&self, prefix: &str, after: i64) -> Result<WatchStream> {
         // History the backend has compacted is gone for the cache too.
         let compacted = self.inner.compacted_revision().await.unwrap_or(0);
-        if prefix.starts_with(&self.prefix)
-            && after >= compacted
-            && let Some(stream) = self.watch_from_window(prefix, after)
-        {
-            return Ok(stream);
+        if prefix.starts_with(&self.prefix) && after >= compacted {
+            match self.watch_from_window(prefix, after) {
+                FromWindow::Stream(stream) => return Ok(stream),
+                FromWindow::TooOld(floor) => {
+                    return Err(StorageError::Compacted {
+                        requested: after + 1,
+                        compacted: floor,
+                    });
+                }
+                FromWindow::NotReady => {}
+            }
         }
         self.inner.watch(prefix, after).await
     }
@@ -349,5 +481,69 @@ mod tests {
             }
         }
         assert_eq!(lock(&c.state).watchers.len(), 51);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn consistent_reads_are_served_once_the_cache_caught_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inner: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));
+        let c = Cacher::new(inner.clone(), "/r/");
+        ready(&c).await;
+        // Writes elsewhere move the store's revision past the cache's.
+        let other = inner
+            .create("/other/x", Bytes::from_static(b"o"))
+            .await
+            .expect("create");
+        let page = c.range("/r/", "", None, 0).await.expect("range");
+        assert!(page.revision >= other, "{} < {other}", page.revision);
+        assert_eq!(c.consistent_reads_served(), 1, "answered by the cache");
+        // A write acknowledged by the backend is in the next consistent read.
+        for i in 0..20 {
+            let key = format!("/r/k{i}");
+            let rev = inner
+                .create(&key, Bytes::from_static(b"v"))
+                .await
+                .expect("create");
+            let page = c.range("/r/", "", None, 0).await.expect("range");
+            assert!(page.revision >= rev);
+            assert!(page.kvs.iter().any(|kv| kv.key == key), "{key} missing");
+        }
+        assert_eq!(c.consistent_reads_served(), 21);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_watch_older_than_the_window_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inner: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));
+        let c = Cacher::with_window(inner.clone(), "/w/", 5);
+        ready(&c).await;
+        let mut revs = Vec::new();
+        for i in 0..10 {
+            revs.push(
+                inner
+                    .create(&format!("/w/{i}"), Bytes::from_static(b"v"))
+                    .await
+                    .expect("create"),
+            );
+        }
+        for _ in 0..200 {
+            if lock(&c.state).rev >= revs[9] {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        match c.watch("/w/", revs[0]).await {
+            Err(StorageError::Compacted { requested, .. }) => assert_eq!(requested, revs[0] + 1),
+            other => panic!("expected Compacted, got {other:?}"),
+        }
+        // Inside the window the replay is served.
+        let mut w = c.watch("/w/", revs[6]).await.expect("in the window");
+        match tokio::time::timeout(Duration::from_secs(5), w.recv())
+            .await
+            .expect("in time")
+        {
+            Some(WatchItem::Event(e)) => assert_eq!(e.revision(), revs[7]),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 }

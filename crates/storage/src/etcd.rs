@@ -333,11 +333,21 @@ impl Storage for EtcdStore {
             .await
             .map_err(map_err)?;
         let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+        let (progress_tx, mut progress_rx) = mpsc::channel::<()>(1);
         let compacted = self.compacted.clone();
         tokio::spawn(async move {
             loop {
                 let msg = tokio::select! {
                     m = stream.message() => m,
+                    Some(()) = progress_rx.recv() => {
+                        // etcd answers with an empty response at its
+                        // current revision once this watch is in sync.
+                        if let Err(e) = stream.request_progress().await {
+                            let _ = tx.try_send(WatchItem::Error(map_err(e)));
+                            return;
+                        }
+                        continue;
+                    }
                     _ = tx.closed() => return,
                 };
                 let resp = match msg {
@@ -399,7 +409,10 @@ impl Storage for EtcdStore {
                 }
             }
         });
-        Ok(WatchStream::new(rx))
+        let progress = Arc::new(move || {
+            let _ = progress_tx.try_send(());
+        });
+        Ok(WatchStream::with_progress(rx, progress))
     }
 
     async fn compact(&self, revision: i64) -> Result<()> {

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -98,18 +100,38 @@ pub enum WatchItem {
     Progress(i64),
 }
 
+/// Asks a backend watch for a [`WatchItem::Progress`] carrying the newest
+/// revision whose events it has delivered.
+pub type ProgressRequester = Arc<dyn Fn() + Send + Sync>;
+
 /// The receiving end of a watch; dropping it cancels the watch.
 pub struct WatchStream {
     rx: mpsc::Receiver<WatchItem>,
+    progress: Option<ProgressRequester>,
 }
 
 impl WatchStream {
     pub fn new(rx: mpsc::Receiver<WatchItem>) -> Self {
-        WatchStream { rx }
+        WatchStream { rx, progress: None }
     }
+
+    /// A stream whose backend answers progress requests.
+    pub fn with_progress(rx: mpsc::Receiver<WatchItem>, progress: ProgressRequester) -> Self {
+        WatchStream {
+            rx,
+            progress: Some(progress),
+        }
+    }
+
     /// The next item; `None` when the backend closed the watch.
     pub async fn recv(&mut self) -> Option<WatchItem> {
         self.rx.recv().await
+    }
+
+    /// The handle that asks this watch for a progress notification, when
+    /// its backend supports them (the embedded store and etcd do).
+    pub fn progress_requester(&self) -> Option<ProgressRequester> {
+        self.progress.clone()
     }
 }
 

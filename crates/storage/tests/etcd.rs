@@ -73,3 +73,42 @@ async fn conformance_through_the_watch_cache_on_etcd() {
     testing::run_all(&cache).await;
     testing::run_concurrent(Arc::new(cache)).await;
 }
+
+/// etcd's progress notifications let the cache answer consistent reads
+/// even when the only writes since it listed were to other prefixes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consistent_reads_come_from_the_cache_on_etcd() {
+    let etcd = EtcdProcess::start();
+    let cfg = EtcdConfig {
+        endpoints: vec![etcd.endpoint.clone()],
+        ..Default::default()
+    };
+    let inner: Arc<dyn Storage> = Arc::new(
+        EtcdStore::connect(&cfg, Duration::from_secs(30))
+            .await
+            .expect("connect"),
+    );
+    let cache = kaiser_storage::cacher::Cacher::new(inner.clone(), "/c/");
+    for _ in 0..500 {
+        if cache.is_ready() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(cache.is_ready());
+    let other = inner
+        .create("/elsewhere/a", bytes::Bytes::from_static(b"x"))
+        .await
+        .expect("create");
+    let page = cache.range("/c/", "", None, 0).await.expect("range");
+    assert!(page.revision >= other);
+    assert_eq!(cache.consistent_reads_served(), 1);
+    let mine = inner
+        .create("/c/a", bytes::Bytes::from_static(b"y"))
+        .await
+        .expect("create");
+    let page = cache.range("/c/", "", None, 0).await.expect("range");
+    assert!(page.revision >= mine);
+    assert_eq!(page.kvs.len(), 1);
+    assert_eq!(cache.consistent_reads_served(), 2);
+}

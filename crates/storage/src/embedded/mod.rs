@@ -485,12 +485,22 @@ impl Storage for EmbeddedStore {
                 return Ok(WatchStream::new(rx));
             }
         }
+        let progress_tx = tx.clone();
         st.watchers.push(Watcher {
             prefix: prefix.to_string(),
             after,
             tx,
         });
-        Ok(WatchStream::new(rx))
+        // Everything up to `notified` has been handed to this watcher, in
+        // order, under the same lock: a progress mark after it is exact.
+        let shared = Arc::downgrade(&self.shared);
+        let progress = Arc::new(move || {
+            if let Some(shared) = shared.upgrade() {
+                let st = lock(&shared);
+                let _ = progress_tx.try_send(WatchItem::Progress(st.notified));
+            }
+        });
+        Ok(WatchStream::with_progress(rx, progress))
     }
 
     async fn compact(&self, revision: i64) -> Result<()> {
