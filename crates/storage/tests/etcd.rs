@@ -52,24 +52,7 @@ async fn unreachable_etcd_is_reported_unavailable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_through_the_watch_cache_on_etcd() {
-    let etcd = EtcdProcess::start();
-    let cfg = EtcdConfig {
-        endpoints: vec![etcd.endpoint.clone()],
-        ..Default::default()
-    };
-    let inner: Arc<dyn Storage> = Arc::new(
-        EtcdStore::connect(&cfg, Duration::from_secs(30))
-            .await
-            .expect("connect"),
-    );
-    let cache = kaiser_storage::cacher::Cacher::new(inner, "/t/");
-    for _ in 0..500 {
-        if cache.is_ready() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(cache.is_ready());
+    let (_etcd, _, cache) = cache_on_etcd("/t/").await;
     testing::run_all(&cache).await;
     testing::run_concurrent(Arc::new(cache)).await;
 }
@@ -78,24 +61,7 @@ async fn conformance_through_the_watch_cache_on_etcd() {
 /// even when the only writes since it listed were to other prefixes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consistent_reads_come_from_the_cache_on_etcd() {
-    let etcd = EtcdProcess::start();
-    let cfg = EtcdConfig {
-        endpoints: vec![etcd.endpoint.clone()],
-        ..Default::default()
-    };
-    let inner: Arc<dyn Storage> = Arc::new(
-        EtcdStore::connect(&cfg, Duration::from_secs(30))
-            .await
-            .expect("connect"),
-    );
-    let cache = kaiser_storage::cacher::Cacher::new(inner.clone(), "/c/");
-    for _ in 0..500 {
-        if cache.is_ready() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(cache.is_ready());
+    let (_etcd, inner, cache) = cache_on_etcd("/c/").await;
     let other = inner
         .create("/elsewhere/a", bytes::Bytes::from_static(b"x"))
         .await
@@ -111,4 +77,33 @@ async fn consistent_reads_come_from_the_cache_on_etcd() {
     assert!(page.revision >= mine);
     assert_eq!(page.kvs.len(), 1);
     assert_eq!(cache.consistent_reads_served(), 2);
+}
+
+/// A real etcd, the store on it, and a ready watch cache of `prefix`.
+async fn cache_on_etcd(
+    prefix: &str,
+) -> (
+    EtcdProcess,
+    Arc<dyn Storage>,
+    kaiser_storage::cacher::Cacher,
+) {
+    let etcd = EtcdProcess::start();
+    let cfg = EtcdConfig {
+        endpoints: vec![etcd.endpoint.clone()],
+        ..Default::default()
+    };
+    let inner: Arc<dyn Storage> = Arc::new(
+        EtcdStore::connect(&cfg, Duration::from_secs(30))
+            .await
+            .expect("connect"),
+    );
+    let cache = kaiser_storage::cacher::Cacher::new(inner.clone(), prefix);
+    for _ in 0..500 {
+        if cache.is_ready() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(cache.is_ready());
+    (etcd, inner, cache)
 }

@@ -38,7 +38,7 @@ pub fn ref_name(node: &Value) -> Option<&str> {
 }
 
 /// Follows `$ref`s until a schema with content.
-pub fn resolve(mut node: &'static Value) -> &'static Value {
+pub fn resolve(mut node: &Value) -> &Value {
     for _ in 0..8 {
         match ref_name(node).and_then(definition) {
             Some(target) => node = target,
@@ -329,22 +329,14 @@ fn go_type(node: &Value, s: &Value) -> String {
         "number" => "float64".into(),
         "boolean" => "bool".into(),
         "array" => match s.get("items") {
-            Some(items) => format!("[]{}", go_type(items, resolve_static(items))),
+            Some(items) => format!("[]{}", go_type(items, resolve(items))),
             None => "[]interface {}".into(),
         },
         "object" => match s.get("additionalProperties").filter(|a| a.is_object()) {
-            Some(a) => format!("map[string]{}", go_type(a, resolve_static(a))),
+            Some(a) => format!("map[string]{}", go_type(a, resolve(a))),
             None => "map[string]interface {}".into(),
         },
         _ => "interface {}".into(),
-    }
-}
-
-/// `resolve` for nodes that live inside the static definitions.
-fn resolve_static(node: &Value) -> &Value {
-    match ref_name(node).and_then(definition) {
-        Some(target) => target,
-        None => node,
     }
 }
 

@@ -485,7 +485,8 @@ impl Storage for EmbeddedStore {
                 return Ok(WatchStream::new(rx));
             }
         }
-        let progress_tx = tx.clone();
+        // Weak, so that dropping the watcher (too slow) still ends the stream.
+        let progress_tx = tx.downgrade();
         st.watchers.push(Watcher {
             prefix: prefix.to_string(),
             after,
@@ -495,9 +496,9 @@ impl Storage for EmbeddedStore {
         // order, under the same lock: a progress mark after it is exact.
         let shared = Arc::downgrade(&self.shared);
         let progress = Arc::new(move || {
-            if let Some(shared) = shared.upgrade() {
+            if let (Some(shared), Some(tx)) = (shared.upgrade(), progress_tx.upgrade()) {
                 let st = lock(&shared);
-                let _ = progress_tx.try_send(WatchItem::Progress(st.notified));
+                let _ = tx.try_send(WatchItem::Progress(st.notified));
             }
         });
         Ok(WatchStream::with_progress(rx, progress))
