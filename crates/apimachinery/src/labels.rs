@@ -94,6 +94,94 @@ impl LabelSelector {
     }
 }
 
+impl std::fmt::Display for LabelSelector {
+    /// The query form `parse` reads back (upstream's `Selector.String()`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, r) in self.requirements.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            let k = &r.key;
+            let first = r.values.first().map_or("", String::as_str);
+            match r.op {
+                Op::Exists => write!(f, "{k}")?,
+                Op::DoesNotExist => write!(f, "!{k}")?,
+                Op::Equals => write!(f, "{k}={first}")?,
+                Op::NotEquals => write!(f, "{k}!={first}")?,
+                Op::GreaterThan => write!(f, "{k}>{first}")?,
+                Op::LessThan => write!(f, "{k}<{first}")?,
+                Op::In | Op::NotIn => {
+                    let op = if r.op == Op::In { "in" } else { "notin" };
+                    let mut vals: Vec<&str> = r.values.iter().map(String::as_str).collect();
+                    vals.sort_unstable();
+                    vals.dedup();
+                    write!(f, "{k} {op} ({})", vals.join(","))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Converts a `metav1.LabelSelector` object (`matchLabels`,
+/// `matchExpressions`) into a selector, requirements sorted by key as
+/// upstream's conversion does. `None` or `{}` selects everything.
+pub fn from_label_selector(sel: Option<&Value>) -> Result<LabelSelector, String> {
+    let mut requirements = Vec::new();
+    let Some(sel) = sel.filter(|s| !s.is_null()) else {
+        return Ok(LabelSelector::default());
+    };
+    for (k, v) in sel
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let v = v.as_str().unwrap_or_default();
+        requirements.push(Requirement {
+            key: k.clone(),
+            op: Op::Equals,
+            values: vec![v.to_string()],
+        });
+    }
+    for e in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = e
+            .get("key")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let values: Vec<String> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        let op = match e
+            .get("operator")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+        {
+            "In" => Op::In,
+            "NotIn" => Op::NotIn,
+            "Exists" => Op::Exists,
+            "DoesNotExist" => Op::DoesNotExist,
+            other => return Err(format!("{other:?} is not a valid label selector operator")),
+        };
+        requirements.push(Requirement { key, op, values });
+    }
+    for r in &requirements {
+        validate(r)?;
+    }
+    requirements.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(LabelSelector { requirements })
+}
+
 fn validate(r: &Requirement) -> Result<(), String> {
     if let Some(m) = is_qualified_name(&r.key).into_iter().next() {
         return Err(format!(
@@ -273,6 +361,21 @@ mod tests {
         LabelSelector::parse(sel)
             .expect("parse")
             .matches(labels.as_object())
+    }
+
+    #[test]
+    fn label_selector_objects_convert_and_print() {
+        let sel = json!({"matchLabels": {"tier": "web", "app": "x"},
+            "matchExpressions": [{"key": "env", "operator": "In", "values": ["b", "a"]},
+                                 {"key": "gone", "operator": "DoesNotExist"}]});
+        let s = from_label_selector(Some(&sel)).expect("valid");
+        assert_eq!(s.to_string(), "app=x,env in (a,b),!gone,tier=web");
+        assert!(s.matches(json!({"app": "x", "tier": "web", "env": "a"}).as_object()));
+        assert!(from_label_selector(None).expect("none").is_empty());
+        let bad = json!({"matchExpressions": [{"key": "a", "operator": "Has"}]});
+        assert!(from_label_selector(Some(&bad)).is_err());
+        let empty_in = json!({"matchExpressions": [{"key": "a", "operator": "In"}]});
+        assert!(from_label_selector(Some(&empty_in)).is_err());
     }
 
     #[test]

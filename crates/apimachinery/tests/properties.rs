@@ -118,13 +118,22 @@ fn strip_nulls(v: Value) -> Value {
 }
 
 #[test]
-fn selector_parsers_never_panic() {
+fn selector_parsers_never_panic_and_round_trip() {
     let mut r = Rng(0x9E37_79B9_7F4A_7C15);
     for _ in 0..20_000 {
         let text = selector_text(&mut r);
         if let Ok(sel) = LabelSelector::parse(&text) {
             let labels = json!({"a": "b", "app": "1"});
-            let _ = sel.matches(labels.as_object());
+            // What parses prints back to text that parses to the same
+            // selector (the form `status.selector` of a scale carries).
+            let printed = sel.to_string();
+            let again = LabelSelector::parse(&printed)
+                .unwrap_or_else(|e| panic!("{text:?} printed as {printed:?}: {e}"));
+            assert_eq!(again.to_string(), printed);
+            assert_eq!(
+                again.matches(labels.as_object()),
+                sel.matches(labels.as_object())
+            );
         }
         let _ = FieldSelector::parse(&text);
     }

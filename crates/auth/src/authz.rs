@@ -56,6 +56,20 @@ pub fn authorize(a: &Attributes<'_>) -> Decision {
     if a.user.in_group(GROUP_MASTERS) {
         return Decision::Allow;
     }
+    // `system:basic-user`: anyone authenticated may ask what they may do.
+    if a.resource_request
+        && a.verb == "create"
+        && a.user.in_group(GROUP_AUTHENTICATED)
+        && matches!(
+            (a.api_group, a.resource),
+            (
+                "authorization.k8s.io",
+                "selfsubjectaccessreviews" | "selfsubjectrulesreviews"
+            ) | ("authentication.k8s.io", "selfsubjectreviews")
+        )
+    {
+        return Decision::Allow;
+    }
     if !a.resource_request && a.verb == "get" {
         if path_matches(PUBLIC_INFO, a.path) || health_path(a.path) {
             return Decision::Allow;

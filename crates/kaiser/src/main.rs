@@ -188,7 +188,17 @@ fn create_server_chain(
     addr: SocketAddr,
     shutdown: watch::Receiver<bool>,
 ) -> ServerChain {
-    let kube = KubeApiServer::new(storage.clone(), &c.etcd_prefix);
+    let storage_name = if c.etcd_servers.is_empty() {
+        "storage-0"
+    } else {
+        "etcd-0"
+    };
+    let kube = KubeApiServer::new(
+        storage.clone(),
+        &c.etcd_prefix,
+        c.service_network.clone(),
+        storage_name,
+    );
     let extensions = ApiExtensionsServer::new();
     let scope = Scope {
         admission: kube.admission(),
@@ -323,10 +333,23 @@ async fn run(c: Completed) -> Result<()> {
     );
 
     // PrepareRun: bootstrap objects, controllers, kubeconfig.
-    kube.bootstrap()
+    let here = kaiser_kubeapiserver::bootstrap::Endpoint {
+        address: c.advertise_address,
+        port: addr.port(),
+    };
+    kube.bootstrap(&here)
         .await
-        .map_err(|e| anyhow::anyhow!("creating the system namespaces: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("creating the bootstrap objects: {e}"))?;
+    let ca_pem = std::fs::read(&pki.ca_cert)?;
+    let on = |name: &str| c.controllers.iter().any(|n| n == name);
+    let controllers = kaiser_kubeapiserver::Controllers {
+        namespace: on("namespace"),
+        service_account: on("serviceaccount"),
+        root_ca_publisher: on("root-ca-cert-publisher")
+            .then(|| String::from_utf8_lossy(&ca_pem).into_owned()),
+    };
     kube.start_controllers(
+        &controllers,
         vec![kube.table.clone(), extensions.table.clone()],
         shutdown_rx.clone(),
     );
@@ -340,7 +363,6 @@ async fn run(c: Completed) -> Result<()> {
         ip => ip.to_string(),
     };
     let kubeconfig = c.data_dir.join("admin.kubeconfig");
-    let ca_pem = std::fs::read(&pki.ca_cert)?;
     pki::write_kubeconfig(
         &kubeconfig,
         &format!("https://{host}:{}", addr.port()),

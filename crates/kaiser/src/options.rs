@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use kaiser_kubeapiserver::services::{Cidr, ServiceNetwork, parse_port_range};
 
 /// The Kubernetes API version kaiser serves.
 pub const KUBE_MAJOR: &str = "1";
@@ -88,9 +89,19 @@ pub struct Options {
     #[arg(long, default_value = "5m")]
     pub etcd_compaction_interval: String,
 
-    /// The CIDR from which Service cluster IPs are allocated.
+    /// The CIDRs (one, or one per IP family for dual-stack) from which
+    /// Service cluster IPs are allocated.
     #[arg(long, default_value = "10.0.0.0/24")]
     pub service_cluster_ip_range: String,
+
+    /// The ports NodePort Services may use (`30000-32767` or `30000+2767`).
+    #[arg(long, default_value = "30000-32767")]
+    pub service_node_port_range: String,
+
+    /// In-process controllers to run: `*` for all, `-name` to switch one
+    /// off (namespace, serviceaccount, root-ca-cert-publisher).
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    pub controllers: Vec<String>,
 
     /// The address advertised to clients (default: the bind address, or 127.0.0.1).
     #[arg(long)]
@@ -118,6 +129,9 @@ pub struct Completed {
     pub etcd_cert: Option<(PathBuf, PathBuf)>,
     pub compaction_interval: Duration,
     pub first_service_ip: IpAddr,
+    pub service_network: ServiceNetwork,
+    /// Names of the in-process controllers to run.
+    pub controllers: Vec<String>,
     pub advertise_address: IpAddr,
     pub shutdown_grace: Duration,
 }
@@ -201,13 +215,14 @@ impl Options {
             errs.push(format!("--shutdown-grace-period: {e}"));
             Duration::ZERO
         });
-        let first_service_ip = match parse_cidr(&self.service_cluster_ip_range) {
-            Ok(c) => first_ip(c),
-            Err(e) => {
-                errs.push(format!("--service-cluster-ip-range: {e}"));
-                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-            }
-        };
+        let service_network = self.service_network().unwrap_or_else(|e| {
+            errs.extend(e);
+            ServiceNetwork::default()
+        });
+        let controllers = self.controllers().unwrap_or_else(|e| {
+            errs.push(e);
+            Vec::new()
+        });
         let advertise_address = match &self.advertise_address {
             Some(a) => a.parse::<IpAddr>().unwrap_or_else(|_| {
                 errs.push(format!(
@@ -242,10 +257,70 @@ impl Options {
             etcd_cafile: self.etcd_cafile.clone(),
             etcd_cert: self.etcd_certfile.clone().zip(self.etcd_keyfile.clone()),
             compaction_interval,
-            first_service_ip,
+            first_service_ip: service_network
+                .cidrs
+                .first()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.first()),
+            service_network,
+            controllers,
             advertise_address,
             shutdown_grace,
         })
+    }
+
+    fn service_network(&self) -> Result<ServiceNetwork, Vec<String>> {
+        let mut errs = Vec::new();
+        let mut cidrs = Vec::new();
+        for part in self.service_cluster_ip_range.split(',') {
+            match Cidr::parse(part) {
+                Ok(c) => cidrs.push(c),
+                Err(e) => errs.push(format!("--service-cluster-ip-range: {e}")),
+            }
+        }
+        if cidrs.len() > 2 || (cidrs.len() == 2 && cidrs[0].ip.is_ipv4() == cidrs[1].ip.is_ipv4()) {
+            errs.push(
+                "--service-cluster-ip-range: at most two CIDRs, one per IP family".to_string(),
+            );
+        }
+        let node_ports = parse_port_range(&self.service_node_port_range)
+            .map_err(|e| errs.push(format!("--service-node-port-range: {e}")))
+            .unwrap_or((0, 0));
+        if errs.is_empty() {
+            Ok(ServiceNetwork { cidrs, node_ports })
+        } else {
+            Err(errs)
+        }
+    }
+
+    /// The controllers switched on by `--controllers`.
+    fn controllers(&self) -> Result<Vec<String>, String> {
+        const KNOWN: &[&str] = &["namespace", "serviceaccount", "root-ca-cert-publisher"];
+        let mut on: Vec<String> = Vec::new();
+        let all = self.controllers.iter().any(|c| c == "*");
+        if all {
+            on = KNOWN.iter().map(|s| s.to_string()).collect();
+        }
+        for c in &self.controllers {
+            let (off, name) = match c.strip_prefix('-') {
+                Some(n) => (true, n),
+                None => (false, c.as_str()),
+            };
+            if name == "*" {
+                continue;
+            }
+            if !KNOWN.contains(&name) {
+                return Err(format!(
+                    "--controllers: {name:?} is not a known controller (known: {})",
+                    KNOWN.join(", ")
+                ));
+            }
+            if off {
+                on.retain(|n| n != name);
+            } else if !on.iter().any(|n| n == name) {
+                on.push(name.to_string());
+            }
+        }
+        Ok(on)
     }
 }
 
@@ -303,41 +378,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
-    let (ip, bits) = s
-        .split_once('/')
-        .ok_or_else(|| format!("{s:?} is not a CIDR"))?;
-    let ip: IpAddr = ip.parse().map_err(|_| format!("{s:?} is not a CIDR"))?;
-    let bits: u8 = bits.parse().map_err(|_| format!("{s:?} is not a CIDR"))?;
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    if bits > max || bits + 2 > max {
-        return Err(format!("{s:?} is too small to allocate service IPs from"));
-    }
-    Ok((ip, bits))
-}
-
-/// The first usable address of a CIDR (the `kubernetes` Service's IP).
-fn first_ip((ip, bits): (IpAddr, u8)) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - bits)
-            };
-            IpAddr::V4(Ipv4Addr::from((u32::from(v4) & mask) + 1))
-        }
-        IpAddr::V6(v6) => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u128::MAX << (128 - bits)
-            };
-            IpAddr::V6(Ipv6Addr::from((u128::from(v6) & mask) + 1))
-        }
-    }
-}
-
 /// The flags as `--name=value` lines, for the start-up log.
 pub fn describe(o: &Options) -> Vec<String> {
     let opt = |p: &Option<PathBuf>| {
@@ -362,6 +402,8 @@ pub fn describe(o: &Options) -> Vec<String> {
         format!("--etcd-servers={}", o.etcd_servers.join(",")),
         format!("--secure-port={}", o.secure_port),
         format!("--service-cluster-ip-range={}", o.service_cluster_ip_range),
+        format!("--service-node-port-range={}", o.service_node_port_range),
+        format!("--controllers={}", o.controllers.join(",")),
         format!("--shutdown-grace-period={}", o.shutdown_grace_period),
         format!("--tls-cert-file={}", opt(&o.tls_cert_file)),
         format!("--tls-private-key-file={}", opt(&o.tls_private_key_file)),
@@ -414,10 +456,21 @@ mod tests {
             Duration::from_millis(250)
         );
         assert!(parse_duration("5").is_err());
-        assert_eq!(
-            first_ip(parse_cidr("fd00::/108").expect("ok")).to_string(),
-            "fd00::1"
+        let dual = parse(&["--service-cluster-ip-range=10.96.0.0/12,fd00::/108"])
+            .complete()
+            .expect("dual-stack");
+        assert_eq!(dual.service_network.cidrs.len(), 2);
+        assert_eq!(dual.first_service_ip.to_string(), "10.96.0.1");
+        assert!(
+            parse(&["--service-cluster-ip-range=10.0.0.0/24,10.1.0.0/24"])
+                .complete()
+                .is_err()
         );
+        let c = parse(&["--controllers=*,-serviceaccount"])
+            .complete()
+            .expect("ok");
+        assert_eq!(c.controllers, ["namespace", "root-ca-cert-publisher"]);
+        assert!(parse(&["--controllers=nope"]).complete().is_err());
         assert!(validate_etcd_server("https://127.0.0.1:2379").is_ok());
         assert!(Options::try_parse_from(["kaiser", "--no-such-flag"]).is_err());
     }

@@ -3,12 +3,15 @@
 //!
 //! Sits on `storage`; knows nothing of HTTP.
 
+pub mod hooks;
 pub mod resource;
+pub mod scale;
 pub mod store;
 pub mod strategy;
 pub mod watch;
 
+pub use hooks::WriteHooks;
 pub use resource::ResourceInfo;
-pub use store::{AdmitFn, DeleteOptions, Deleted, JsonList, Store};
+pub use store::{AdmitFn, Conversion, DeleteOptions, Deleted, JsonList, Store};
 pub use strategy::{DefaultStrategy, Strategy};
 pub use watch::{ObjectWatch, WatchEvent};

@@ -31,6 +31,10 @@ pub struct ResourceInfo {
     pub subresources: Vec<String>,
     /// Storage key prefix; `/registry/<resource>/` unless set.
     pub storage_prefix: String,
+    /// The `Warning` every response of a deprecated version carries.
+    pub deprecation: Option<String>,
+    /// Where the `scale` subresource reads and writes, when served.
+    pub scale: Option<crate::scale::ScalePaths>,
 }
 
 impl ResourceInfo {
@@ -48,6 +52,8 @@ impl ResourceInfo {
             categories: Vec::new(),
             subresources: Vec::new(),
             storage_prefix: format!("/registry/{resource}/"),
+            deprecation: None,
+            scale: None,
         }
     }
 
@@ -74,6 +80,24 @@ impl ResourceInfo {
 
     pub fn subresources(mut self, subs: &[&str]) -> Self {
         self.subresources = subs.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// Marks the version deprecated: `removed_in` is the minor release that
+    /// stops serving it, `replacement` the `group/version Kind` to use.
+    pub fn deprecated(mut self, since: u32, removed_in: Option<u32>, replacement: &str) -> Self {
+        let mut msg = format!(
+            "{} {} is deprecated in v1.{since}+",
+            self.api_version(),
+            self.kind
+        );
+        if let Some(r) = removed_in {
+            msg.push_str(&format!(", unavailable in v1.{r}+"));
+        }
+        if !replacement.is_empty() {
+            msg.push_str(&format!("; use {replacement}"));
+        }
+        self.deprecation = Some(msg);
         self
     }
 

@@ -92,6 +92,19 @@ pub struct Store {
     storage: Arc<dyn Storage>,
     /// Subresources (`status`, …): the same objects under another strategy.
     subresources: Vec<(String, Arc<Store>)>,
+    /// Allocations and releases around writes, when the resource has any.
+    hooks: Option<Arc<dyn crate::WriteHooks>>,
+    /// Set when this version is served from another version's objects.
+    conversion: Option<Conversion>,
+}
+
+/// Converts between a served version and the version objects are stored
+/// in (autoscaling/v1 HPAs over autoscaling/v2 objects, events.k8s.io/v1
+/// Events over core/v1 ones). Strategies see the stored form.
+#[derive(Clone, Copy, Debug)]
+pub struct Conversion {
+    pub to_storage: fn(Value) -> Value,
+    pub from_storage: fn(Value) -> Value,
 }
 
 impl Store {
@@ -101,6 +114,8 @@ impl Store {
             strategy,
             storage,
             subresources: Vec::new(),
+            hooks: None,
+            conversion: None,
         }
     }
 
@@ -126,8 +141,65 @@ impl Store {
             strategy,
             storage: self.storage.clone(),
             subresources: Vec::new(),
+            hooks: self.hooks.clone(),
+            conversion: self.conversion,
         };
         self.subresources.push((name.to_string(), Arc::new(sub)));
+        self
+    }
+
+    /// Runs `hooks` around every write (set before adding subresources,
+    /// which share them).
+    pub fn with_hooks(mut self, hooks: Arc<dyn crate::WriteHooks>) -> Self {
+        self.hooks = Some(hooks);
+        self
+    }
+
+    /// Serves this version over objects stored in another (set before
+    /// adding subresources, which share it).
+    pub fn with_conversion(mut self, conversion: Conversion) -> Self {
+        self.conversion = Some(conversion);
+        self
+    }
+
+    /// Whether objects are converted on the way in and out (so stored
+    /// bytes cannot be served as they are).
+    pub fn converts(&self) -> bool {
+        self.conversion.is_some()
+    }
+
+    pub(crate) fn conversion(&self) -> Option<Conversion> {
+        self.conversion
+    }
+
+    /// A stored object in the served version.
+    pub fn decode(&self, kv: &KeyValue) -> Result<Value, StatusError> {
+        let obj = decode_kv(kv)?;
+        Ok(self.served(obj))
+    }
+
+    fn served(&self, obj: Value) -> Value {
+        match self.conversion {
+            Some(c) => (c.from_storage)(obj),
+            None => obj,
+        }
+    }
+
+    /// A table row of a served object (strategies see the stored form).
+    pub fn table_row(&self, obj: &Value) -> Vec<Value> {
+        match self.conversion {
+            Some(c) => self.strategy.table_row(&(c.to_storage)(obj.clone())),
+            None => self.strategy.table_row(obj),
+        }
+    }
+
+    /// Serves the `scale` subresource over the replica counts at `paths`.
+    pub fn with_scale(mut self, paths: crate::scale::ScalePaths) -> Self {
+        let info = Arc::make_mut(&mut self.info);
+        if !info.subresources.iter().any(|s| s == "scale") {
+            info.subresources.push("scale".into());
+        }
+        info.scale = Some(paths);
         self
     }
 
@@ -229,7 +301,7 @@ impl Store {
             .await
             .map_err(|e| self.status_error(e, name))?;
         let kv = kv.ok_or_else(|| self.not_found(name))?;
-        decode_kv(&kv)
+        self.decode(&kv)
     }
 
     /// Checks that every field selector names a supported field.
@@ -263,7 +335,7 @@ impl Store {
         let (kvs, list_meta) = self.list_kvs(ns, opts).await?;
         let items = kvs
             .into_iter()
-            .map(|(kv, decoded)| decoded.map_or_else(|| decode_kv(&kv), Ok))
+            .map(|(kv, decoded)| decoded.map_or_else(|| self.decode(&kv), Ok))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(json!({
             "kind": self.info.list_kind(),
@@ -385,7 +457,11 @@ impl Store {
             for kv in &page.kvs {
                 last_key = Some(kv.key.clone());
                 // Selectors need the decoded object; keep it for the caller.
-                let decoded = if filtered { Some(decode_kv(kv)?) } else { None };
+                let decoded = if filtered {
+                    Some(self.decode(kv)?)
+                } else {
+                    None
+                };
                 if decoded.as_ref().is_none_or(|o| self.matches(opts, o)) {
                     items.push((kv.clone(), decoded));
                     if limit > 0 && items.len() == limit {
@@ -493,10 +569,16 @@ impl Store {
         admit: AdmitFn<'_>,
         dry_run: bool,
     ) -> Result<Value, StatusError> {
+        if let Some(c) = self.conversion {
+            obj = (c.to_storage)(obj);
+        }
         self.prepare_create(&mut obj)?;
         admit(&obj, None)?;
         let name = meta::name(&obj).to_string();
         let key = self.key(meta::namespace(&obj), &name);
+        if let Some(h) = &self.hooks {
+            h.before_write(&mut obj, None, dry_run).await?;
+        }
         if dry_run {
             // A dry run still reports a name that is taken.
             let (existing, _) = self
@@ -510,15 +592,21 @@ impl Store {
                     &name,
                 ));
             }
-            return Ok(obj);
+            return Ok(self.served(obj));
         }
-        let rev = self
-            .storage
-            .create(&key, Self::encode(&mut obj)?)
-            .await
-            .map_err(|e| self.status_error(e, &name))?;
-        meta::set_resource_version(&mut obj, rev);
-        Ok(obj)
+        let written = match Self::encode(&mut obj) {
+            Ok(bytes) => self
+                .storage
+                .create(&key, bytes)
+                .await
+                .map_err(|e| self.status_error(e, &name)),
+            Err(e) => Err(e),
+        };
+        if let Some(h) = &self.hooks {
+            h.after_write(&obj, None, written.is_ok()).await;
+        }
+        meta::set_resource_version(&mut obj, written?);
+        Ok(self.served(obj))
     }
 
     /// UPDATE and PATCH: reads the current object, lets `apply` build the new
@@ -551,7 +639,10 @@ impl Store {
                 };
             };
             let old = decode_kv(&kv)?;
-            let mut new = apply(Some(&old))?;
+            let mut new = match self.conversion {
+                Some(c) => (c.to_storage)(apply(Some(&(c.from_storage)(old.clone())))?),
+                None => apply(Some(&old))?,
+            };
             let rv = meta::resource_version(&new).to_string();
             if !rv.is_empty() && rv != kv.mod_revision.to_string() {
                 return Err(self.status_error(
@@ -574,40 +665,78 @@ impl Store {
             }
             self.prepare_update(&mut new, &old)?;
             admit(&new, Some(&old))?;
+            if let Some(h) = &self.hooks {
+                h.before_write(&mut new, Some(&old), dry_run).await?;
+            }
             if dry_run {
-                return Ok((new, false));
+                return Ok((self.served(new), false));
             }
-            if same_ignoring_rv(&new, &old) {
-                return Ok((old, false));
-            }
-            // The last finalizer gone from a deleting object: it goes now.
-            if meta::deletion_timestamp(&new).is_some()
-                && meta::finalizers(&new).is_empty()
-                && !self.strategy.has_pending_finalizers(&new)
-            {
-                match self.storage.delete(&key, Some(kv.mod_revision)).await {
-                    Ok((rev, _)) => {
-                        meta::set_resource_version(&mut new, rev);
-                        return Ok((new, false));
+            // What the hooks reserved for `new`, to release if the write fails.
+            let reserved = self.hooks.as_ref().map(|_| new.clone());
+            let (result, written) = self.write_update(&key, name, new, &old, &kv, &rv).await;
+            if let (Some(h), Some(reserved)) = (&self.hooks, reserved) {
+                match &result {
+                    Some(Ok((new, _)))
+                        if written
+                            && meta::deletion_timestamp(new).is_some()
+                            && meta::finalizers(new).is_empty()
+                            && !self.strategy.has_pending_finalizers(new) =>
+                    {
+                        h.after_write(&reserved, Some(&old), false).await;
+                        h.after_delete(&old).await;
                     }
-                    Err(StorageError::Conflict { .. }) => continue,
-                    Err(e) => return Err(self.status_error(e, name)),
+                    Some(Ok((new, _))) if written => h.after_write(new, Some(&old), true).await,
+                    _ => h.after_write(&reserved, Some(&old), false).await,
                 }
             }
-            match self
-                .storage
-                .update(&key, Self::encode(&mut new)?, kv.mod_revision)
-                .await
-            {
-                Ok(rev) => {
-                    meta::set_resource_version(&mut new, rev);
-                    return Ok((new, false));
-                }
-                Err(StorageError::Conflict { .. }) if rv.is_empty() => continue,
-                Err(e) => return Err(self.status_error(e, name)),
+            match result {
+                Some(r) => return r.map(|(o, created)| (self.served(o), created)),
+                None => continue,
             }
         }
         Err(self.status_error(StorageError::Conflict { key, current: None }, name))
+    }
+
+    /// The storage half of one update attempt: `None` asks for a retry
+    /// (a concurrent write), the bool says whether storage changed.
+    async fn write_update(
+        &self,
+        key: &str,
+        name: &str,
+        mut new: Value,
+        old: &Value,
+        kv: &KeyValue,
+        rv: &str,
+    ) -> (Option<Result<(Value, bool), StatusError>>, bool) {
+        if same_ignoring_rv(&new, old) {
+            return (Some(Ok((old.clone(), false))), false);
+        }
+        // The last finalizer gone from a deleting object: it goes now.
+        if meta::deletion_timestamp(&new).is_some()
+            && meta::finalizers(&new).is_empty()
+            && !self.strategy.has_pending_finalizers(&new)
+        {
+            return match self.storage.delete(key, Some(kv.mod_revision)).await {
+                Ok((rev, _)) => {
+                    meta::set_resource_version(&mut new, rev);
+                    (Some(Ok((new, false))), true)
+                }
+                Err(StorageError::Conflict { .. }) => (None, false),
+                Err(e) => (Some(Err(self.status_error(e, name))), false),
+            };
+        }
+        let bytes = match Self::encode(&mut new) {
+            Ok(b) => b,
+            Err(e) => return (Some(Err(e)), false),
+        };
+        match self.storage.update(key, bytes, kv.mod_revision).await {
+            Ok(rev) => {
+                meta::set_resource_version(&mut new, rev);
+                (Some(Ok((new, false))), true)
+            }
+            Err(StorageError::Conflict { .. }) if rv.is_empty() => (None, false),
+            Err(e) => (Some(Err(self.status_error(e, name))), false),
+        }
     }
 
     fn prepare_update(&self, new: &mut Value, old: &Value) -> Result<(), StatusError> {
@@ -700,7 +829,7 @@ impl Store {
                 if first || finalizers_changed {
                     if opts.dry_run {
                         return Ok(Deleted {
-                            body: obj,
+                            body: self.served(obj),
                             gone: false,
                         });
                     }
@@ -715,7 +844,7 @@ impl Store {
                     }
                 }
                 return Ok(Deleted {
-                    body: obj,
+                    body: self.served(obj),
                     gone: false,
                 });
             }
@@ -727,6 +856,9 @@ impl Store {
             }
             match self.storage.delete(&key, Some(kv.mod_revision)).await {
                 Ok((rev, _)) => {
+                    if let Some(h) = &self.hooks {
+                        h.after_delete(&obj).await;
+                    }
                     meta::set_resource_version(&mut obj, rev);
                     return Ok(Deleted {
                         body: self.deleted_body(obj),
@@ -768,7 +900,7 @@ impl Store {
 
     fn deleted_body(&self, obj: Value) -> Value {
         if self.strategy.return_deleted_object() {
-            return obj;
+            return self.served(obj);
         }
         kaiser_apimachinery::status::success_status(kaiser_apimachinery::status::StatusDetails {
             name: meta::name(&obj).to_string(),

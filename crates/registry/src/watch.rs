@@ -28,6 +28,7 @@ pub struct ObjectWatch {
     queued: VecDeque<WatchEvent>,
     stream: Option<WatchStream>,
     last_revision: i64,
+    conversion: Option<crate::store::Conversion>,
 }
 
 impl ObjectWatch {
@@ -44,6 +45,7 @@ impl ObjectWatch {
             queued: VecDeque::new(),
             stream: None,
             last_revision: 0,
+            conversion: store.conversion(),
         };
         let initial_state = match opts.send_initial_events {
             Some(send) => send,
@@ -68,7 +70,7 @@ impl ObjectWatch {
                     .await
                     .map_err(|e| store.status_error(e, ""))?;
                 for kv in &page.kvs {
-                    let obj = decode_kv(kv)?;
+                    let obj = store.decode(kv)?;
                     if store.matches(opts, &obj) {
                         w.queued.push_back(WatchEvent {
                             kind: "ADDED",
@@ -171,9 +173,17 @@ impl ObjectWatch {
                 .matches(|f| self.strategy.field_value(obj, f))
     }
 
+    fn decode(&self, kv: &kaiser_storage::KeyValue) -> Option<Value> {
+        let obj = decode_kv(kv).ok()?;
+        Some(match self.conversion {
+            Some(c) => (c.from_storage)(obj),
+            None => obj,
+        })
+    }
+
     fn convert(&self, ev: kaiser_storage::Event) -> Option<WatchEvent> {
         let rev = ev.revision();
-        let prev = ev.prev.as_ref().and_then(|p| decode_kv(p).ok());
+        let prev = ev.prev.as_ref().and_then(|p| self.decode(p));
         let prev_matches = prev.as_ref().is_some_and(|p| self.matches(p));
         match ev.kind {
             EventType::Delete => {
@@ -188,7 +198,7 @@ impl ObjectWatch {
                 })
             }
             EventType::Put => {
-                let obj = decode_kv(&ev.kv).ok()?;
+                let obj = self.decode(&ev.kv)?;
                 match (prev_matches, self.matches(&obj)) {
                     (true, true) => Some(WatchEvent {
                         kind: "MODIFIED",

@@ -7,8 +7,15 @@ use std::sync::Arc;
 use kaiser_registry::{ResourceInfo, Store};
 use serde_json::{Value, json};
 
-/// Verbs a status-like subresource supports.
-const SUBRESOURCE_VERBS: &[&str] = &["get", "patch", "update"];
+/// The verbs of a subresource, as upstream lists them.
+fn subresource_verbs(sub: &str) -> &'static [&'static str] {
+    match sub {
+        "binding" | "eviction" | "token" => &["create"],
+        "finalize" => &["update"],
+        "approval" => &["get", "patch", "update"],
+        _ => &["get", "patch", "update"],
+    }
+}
 
 /// A group's versions, each with its resources, in first-seen order.
 type GroupVersions = Vec<(String, Vec<Arc<ResourceInfo>>)>;
@@ -34,7 +41,71 @@ fn group_versions(stores: &[Arc<Store>], core: bool) -> Vec<(String, GroupVersio
             None => g.push((i.version.clone(), vec![i.clone()])),
         }
     }
+    groups.sort_by_key(|(g, _)| (std::cmp::Reverse(group_priority(g)), g.clone()));
+    for (_, versions) in &mut groups {
+        versions.sort_by(|(a, _), (b, _)| compare_versions(b, a));
+        for (_, resources) in versions.iter_mut() {
+            resources.sort_by(|a, b| a.resource.cmp(&b.resource));
+        }
+    }
     groups
+}
+
+/// The `groupPriorityMinimum` upstream's aggregator gives its built-in
+/// groups (higher comes first in `/apis`); other groups get 1000.
+pub fn group_priority(group: &str) -> u32 {
+    match group {
+        "" => 18000,
+        "apiregistration.k8s.io" | "apps" => 17800,
+        "events.k8s.io" => 17750,
+        "authentication.k8s.io" => 17700,
+        "authorization.k8s.io" => 17600,
+        "autoscaling" => 17500,
+        "batch" => 17400,
+        "certificates.k8s.io" => 17300,
+        "networking.k8s.io" => 17200,
+        "policy" => 17100,
+        "rbac.authorization.k8s.io" => 17000,
+        "storage.k8s.io" => 16800,
+        "admissionregistration.k8s.io" | "apiextensions.k8s.io" => 16700,
+        "scheduling.k8s.io" => 16600,
+        "coordination.k8s.io" => 16500,
+        "node.k8s.io" => 16300,
+        "discovery.k8s.io" => 16200,
+        "flowcontrol.apiserver.k8s.io" => 16100,
+        "internal.apiserver.k8s.io" => 16000,
+        "resource.k8s.io" => 15900,
+        "storagemigration.k8s.io" => 15800,
+        _ => 1000,
+    }
+}
+
+/// Kubernetes version order: GA above beta above alpha, then by major and
+/// minor number; names that are not Kubernetes versions sort last by name.
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    fn parse(v: &str) -> Option<(u8, u32, u32)> {
+        let rest = v.strip_prefix('v')?;
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let major: u32 = rest[..digits].parse().ok()?;
+        let tail = &rest[digits..];
+        if tail.is_empty() {
+            return Some((3, major, 0));
+        }
+        let (stage, n) = if let Some(n) = tail.strip_prefix("beta") {
+            (2, n)
+        } else {
+            (1, tail.strip_prefix("alpha")?)
+        };
+        Some((stage, major, n.parse().ok()?))
+    }
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Greater,
+        (None, Some(_)) => std::cmp::Ordering::Less,
+        (None, None) => b.cmp(a),
+    }
 }
 
 fn gv(group: &str, version: &str) -> String {
@@ -113,13 +184,19 @@ pub fn resource_list(stores: &[Arc<Store>], group: &str, version: &str) -> Optio
         }
         resources.push(r);
         for sub in &i.subresources {
-            resources.push(json!({
+            let (g, v, kind) = subresource_kind(i, sub);
+            let mut r = json!({
                 "name": format!("{}/{sub}", i.resource),
                 "singularName": "",
                 "namespaced": i.namespaced,
-                "kind": i.kind,
-                "verbs": SUBRESOURCE_VERBS,
-            }));
+                "kind": kind,
+                "verbs": subresource_verbs(sub),
+            });
+            if (g, v) != (i.group.as_str(), i.version.as_str()) {
+                r["group"] = json!(g);
+                r["version"] = json!(v);
+            }
+            resources.push(r);
         }
     }
     Some(json!({
@@ -154,6 +231,17 @@ pub fn aggregated(stores: &[Arc<Store>], core: bool, api_version: &str) -> Value
     })
 }
 
+/// The group, version and kind a subresource answers with.
+fn subresource_kind<'a>(i: &'a ResourceInfo, sub: &str) -> (&'a str, &'a str, &'a str) {
+    match sub {
+        "scale" => ("autoscaling", "v1", "Scale"),
+        "binding" => ("", "v1", "Binding"),
+        "eviction" => ("policy", "v1", "Eviction"),
+        "token" => ("authentication.k8s.io", "v1", "TokenRequest"),
+        _ => (&i.group, &i.version, &i.kind),
+    }
+}
+
 fn aggregated_resource(i: &ResourceInfo) -> Value {
     let kind = json!({"group": i.group, "version": i.version, "kind": i.kind});
     let mut r = json!({
@@ -173,11 +261,35 @@ fn aggregated_resource(i: &ResourceInfo) -> Value {
         r["subresources"] = Value::Array(
             i.subresources
                 .iter()
-                .map(
-                    |s| json!({"subresource": s, "responseKind": kind, "verbs": SUBRESOURCE_VERBS}),
-                )
+                .map(|s| {
+                    let (g, v, k) = subresource_kind(i, s);
+                    json!({"subresource": s,
+                           "responseKind": {"group": g, "version": v, "kind": k},
+                           "verbs": subresource_verbs(s)})
+                })
                 .collect(),
         );
     }
     r
+}
+
+#[cfg(test)]
+mod ordering_tests {
+    use super::*;
+
+    #[test]
+    fn versions_order_as_upstream() {
+        let mut v = vec![
+            "v1alpha1", "v1", "v2beta1", "v1beta2", "v2", "v1beta1", "foo",
+        ];
+        v.sort_by(|a, b| compare_versions(b, a));
+        assert_eq!(
+            v,
+            [
+                "v2", "v1", "v2beta1", "v1beta2", "v1beta1", "v1alpha1", "foo"
+            ]
+        );
+        assert!(group_priority("apps") > group_priority("batch"));
+        assert_eq!(group_priority("example.com"), 1000);
+    }
 }

@@ -15,7 +15,7 @@ use kaiser_apimachinery::schema;
 use kaiser_apimachinery::strategic;
 use kaiser_apimachinery::table::{self, IncludeObject};
 use kaiser_apimachinery::{GroupVersion, StatusError, meta};
-use kaiser_registry::{DeleteOptions, ResourceInfo, Store, WatchEvent};
+use kaiser_registry::{DeleteOptions, ResourceInfo, Store, WatchEvent, scale};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
@@ -46,8 +46,17 @@ fn admit_all(_: &Value, _: Option<&Value>) -> Result<(), StatusError> {
 
 /// Serves one resource request against `store`.
 pub async fn serve(store: Arc<Store>, scope: &Scope, req: ApiRequest) -> Response {
+    // Every answer of a deprecated version carries its warning, errors too.
+    match store.info.deprecation.clone() {
+        Some(warning) => with_warnings(serve_resource(store, scope, req).await, &[warning]),
+        None => serve_resource(store, scope, req).await,
+    }
+}
+
+async fn serve_resource(store: Arc<Store>, scope: &Scope, req: ApiRequest) -> Response {
     // A subresource is served by its own store over the same objects.
-    let store = if req.info.subresource.is_empty() {
+    let scale = req.info.subresource == "scale" && store.info.scale.is_some();
+    let store = if req.info.subresource.is_empty() || scale {
         store
     } else {
         match store.subresource(&req.info.subresource) {
@@ -103,10 +112,13 @@ async fn handle(
         namespace: ns,
         dry_run,
     };
+    if ri.subresource == "scale" {
+        return serve_scale(store, req, ns, &admit).await;
+    }
     match ri.verb.as_str() {
         "get" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::OBJECTS)?;
-            if plain_json(n, pretty) {
+            if plain_json(n, pretty) && !store.converts() {
                 let body = store.get_json(ns, &ri.name).await?;
                 return Ok(bytes_response(200, "application/json", body));
             }
@@ -116,7 +128,7 @@ async fn handle(
         "list" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::OBJECTS)?;
             let opts = ListOptions::from_query(req.query_pairs())?;
-            if plain_json(n, pretty) {
+            if plain_json(n, pretty) && !store.converts() {
                 let body = store.list_json(ns, &opts).await?;
                 let len = body.len();
                 let mut r = http::Response::new(ChunkedBody::body(body, len));
@@ -363,6 +375,78 @@ fn check_schema(
     }
 }
 
+/// GET, PUT and PATCH of `…/scale`: an `autoscaling/v1` `Scale` view of the
+/// object; writes change only the replicas at the spec path.
+async fn serve_scale(
+    store: &Arc<Store>,
+    req: &ApiRequest,
+    ns: &str,
+    admit: &Admission<'_>,
+) -> Result<Response, StatusError> {
+    let ri = &req.info;
+    let Some(paths) = store.info.scale.clone() else {
+        return Err(StatusError::path_not_found());
+    };
+    let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
+    let pretty = req.pretty();
+    let name = ri.name.as_str();
+    let out = match ri.verb.as_str() {
+        "get" => store.get(ns, name).await?,
+        "update" | "patch" => {
+            let patch_type = if ri.verb == "patch" {
+                let ct = req.header(header::CONTENT_TYPE).unwrap_or("");
+                let base = ct.split(';').next().unwrap_or("").trim();
+                match PatchType::from_content_type(base) {
+                    Some(PatchType::Apply) | None => {
+                        return Err(StatusError::unsupported_media_type(ct));
+                    }
+                    Some(t) => Some(t),
+                }
+            } else {
+                None
+            };
+            let sent = match patch_type {
+                None => Some(decode_body(store, req)?.0),
+                Some(_) => None,
+            };
+            admit.check(Operation::Update, name, None).await?;
+            let apply = |old: Option<&Value>| {
+                let old =
+                    old.ok_or_else(|| StatusError::not_found(&store.info.group_resource(), name))?;
+                let scale = match (&sent, patch_type) {
+                    (Some(body), _) => body.clone(),
+                    (None, Some(PatchType::Json)) => {
+                        patch::apply_json_patch(&scale::view(old, &paths), &req.body)?
+                    }
+                    (None, _) => patch::apply_merge_patch(&scale::view(old, &paths), &req.body)?,
+                };
+                let replicas = scale::replicas_of(&scale, name)?;
+                let rv = meta::resource_version(&scale).to_string();
+                let mut new = old.clone();
+                scale::apply(&mut new, &paths, replicas, &rv);
+                Ok(new)
+            };
+            store
+                .update(ns, name, &apply, &admit_all, admit.dry_run)
+                .await?
+                .0
+        }
+        _ => {
+            let verb = format!("{} on scale", ri.verb);
+            return Err(StatusError::method_not_supported(
+                &store.info.group_resource(),
+                &verb,
+            ));
+        }
+    };
+    Ok(negotiated_response(
+        200,
+        &scale::view(&out, &paths),
+        n,
+        pretty,
+    ))
+}
+
 /// Adds one `Warning: 299 - "…"` header per message, as upstream does.
 fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
     for w in warnings {
@@ -565,7 +649,7 @@ fn to_table(
     let strategy = &store.strategy;
     let rows = objs
         .iter()
-        .map(|o| (strategy.table_row(o), table::row_object(o, include)))
+        .map(|o| (store.table_row(o), table::row_object(o, include)))
         .collect();
     let cols = headers.then(|| strategy.table_columns());
     Ok(table::table(cols, rows, list_meta))
@@ -696,7 +780,7 @@ fn encode_event(
         (_, "ERROR" | "BOOKMARK") => e.object,
         (Target::Table, _) => {
             let row = (
-                store.strategy.table_row(&e.object),
+                store.table_row(&e.object),
                 table::row_object(&e.object, include),
             );
             let cols = std::mem::take(headers).then(|| store.strategy.table_columns());

@@ -1,0 +1,150 @@
+//! Pod facts the registry computes: the QoS class a new pod reports.
+
+use serde_json::Value;
+
+/// A quantity in thousandths (`100m` → 100, `1Gi` → 1073741824000);
+/// `None` when it does not parse.
+pub fn quantity_milli(q: &str) -> Option<i128> {
+    const SUFFIXES: &[(&str, i128, i32)] = &[
+        ("Ki", 1 << 10, 0),
+        ("Mi", 1 << 20, 0),
+        ("Gi", 1 << 30, 0),
+        ("Ti", 1 << 40, 0),
+        ("Pi", 1 << 50, 0),
+        ("Ei", 1 << 60, 0),
+        ("m", 1, -3),
+        ("k", 1, 3),
+        ("M", 1, 6),
+        ("G", 1, 9),
+        ("T", 1, 12),
+        ("P", 1, 15),
+        ("E", 1, 18),
+    ];
+    let q = q.trim();
+    let (num, mult_num, mult_exp) = SUFFIXES
+        .iter()
+        .find_map(|(s, n, e)| q.strip_suffix(s).map(|rest| (rest, *n, *e)))
+        .unwrap_or((q, 1, 0));
+    let (mantissa, exp) = match num.find(['e', 'E']) {
+        Some(i) => (&num[..i], num[i + 1..].parse::<i32>().ok()?),
+        None => (num, 0),
+    };
+    if !(-40..=40).contains(&exp) {
+        return None;
+    }
+    let neg = mantissa.starts_with('-');
+    let mantissa = mantissa.trim_start_matches(['+', '-']);
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 30 {
+        return None;
+    }
+    let mut value: i128 = digits.parse().ok()?;
+    // value × 10^(exp + mult_exp + 3 − len(frac)) × mult_num, in milli-units.
+    let mut shift = exp + mult_exp + 3 - frac.len() as i32;
+    value = value.checked_mul(mult_num)?;
+    while shift > 0 {
+        value = value.checked_mul(10)?;
+        shift -= 1;
+    }
+    while shift < 0 {
+        // Round up, as upstream rounds sub-milli amounts up.
+        value = value / 10 + i128::from(value % 10 != 0);
+        shift += 1;
+    }
+    Some(if neg { -value } else { value })
+}
+
+fn amount(resources: Option<&Value>, field: &str, name: &str) -> Option<i128> {
+    resources?
+        .get(field)?
+        .get(name)?
+        .as_str()
+        .and_then(quantity_milli)
+        .filter(|v| *v != 0)
+}
+
+/// Upstream's QoS class: BestEffort without any cpu/memory request or limit,
+/// Guaranteed when every container limits both and requests equal limits,
+/// Burstable otherwise.
+pub fn qos_class(pod: &Value) -> &'static str {
+    let spec = pod.get("spec");
+    let containers = ["containers", "initContainers"].into_iter().flat_map(|f| {
+        spec.and_then(|s| s.get(f))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+    });
+    let mut any = false;
+    let mut guaranteed = true;
+    let mut requests = [0i128; 2];
+    let mut limits = [0i128; 2];
+    for c in containers {
+        let res = c.get("resources");
+        for (i, name) in ["cpu", "memory"].into_iter().enumerate() {
+            let limit = amount(res, "limits", name);
+            // Requests default to limits (the defaulter copies them).
+            let request = amount(res, "requests", name).or(limit);
+            any |= limit.is_some() || request.is_some();
+            requests[i] += request.unwrap_or(0);
+            limits[i] += limit.unwrap_or(0);
+            guaranteed &= limit.is_some();
+        }
+    }
+    if !any {
+        "BestEffort"
+    } else if guaranteed && requests == limits {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn quantities_in_milli_units() {
+        assert_eq!(quantity_milli("100m"), Some(100));
+        assert_eq!(quantity_milli("0.5"), Some(500));
+        assert_eq!(quantity_milli("2"), Some(2000));
+        assert_eq!(quantity_milli("1Ki"), Some(1_024_000));
+        assert_eq!(quantity_milli("1e3"), Some(1_000_000));
+        assert_eq!(quantity_milli("1E"), Some(1_000_000_000_000_000_000_000));
+        assert_eq!(quantity_milli("1.5Gi"), Some(1_610_612_736_000));
+        assert_eq!(quantity_milli("0.0001"), Some(1));
+        assert_eq!(quantity_milli("abc"), None);
+        assert_eq!(quantity_milli("1Zi"), None);
+        assert_eq!(quantity_milli(""), None);
+    }
+
+    #[test]
+    fn qos_classes() {
+        let pod = |res: Value| json!({"spec": {"containers": [{"name": "a", "resources": res}]}});
+        assert_eq!(qos_class(&pod(json!({}))), "BestEffort");
+        assert_eq!(qos_class(&json!({"spec": 5})), "BestEffort");
+        assert_eq!(
+            qos_class(&pod(json!({"limits": {"cpu": "1", "memory": "1Gi"}}))),
+            "Guaranteed"
+        );
+        assert_eq!(
+            qos_class(&pod(json!({"limits": {"cpu": "1", "memory": "1Gi"},
+                                  "requests": {"cpu": "1000m", "memory": "1Gi"}}))),
+            "Guaranteed"
+        );
+        assert_eq!(
+            qos_class(&pod(json!({"requests": {"cpu": "100m"}}))),
+            "Burstable"
+        );
+        assert_eq!(
+            qos_class(&pod(json!({"limits": {"cpu": "1", "memory": "1Gi"},
+                                  "requests": {"cpu": "500m"}}))),
+            "Burstable"
+        );
+    }
+}
