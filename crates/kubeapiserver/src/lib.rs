@@ -6,6 +6,7 @@
 //! the generic server's handlers.
 
 pub mod core;
+pub mod defaults;
 mod namespace_controller;
 
 use std::sync::Arc;
