@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::image::pulls_always;
+use super::quantity::{canonicalize, resource_list};
 use super::{
     Obj, child, child_or_new, items, len_zero, num_unset, root, set_num, set_ptr, set_str, str_at,
     str_unset, unset,
@@ -78,6 +79,13 @@ pub(super) fn pod_spec(spec: &mut Obj) {
             container(c);
         }
     }
+    resource_list(spec.get_mut("overhead"));
+}
+
+/// Requirements: both lists rounded and canonical.
+fn resources(r: &mut Obj) {
+    resource_list(r.get_mut("limits"));
+    resource_list(r.get_mut("requests"));
 }
 
 /// `spec.template.spec` of a workload (both levels are Go value structs).
@@ -119,6 +127,9 @@ fn container(c: &mut Obj) {
     set_str(c, "terminationMessagePolicy", "File");
     for p in items(c, "ports") {
         set_str(p, "protocol", "TCP");
+    }
+    if let Some(r) = child(c, "resources") {
+        resources(r);
     }
     for e in items(c, "env") {
         if let Some(vf) = child(e, "valueFrom")
@@ -165,6 +176,9 @@ fn volume(v: &mut Obj) {
     // A volume naming no source is an emptyDir.
     if !v.iter().any(|(k, val)| k != "name" && !val.is_null()) {
         v.insert("emptyDir".into(), json!({}));
+    }
+    if let Some(size) = child(v, "emptyDir").and_then(|e| e.get_mut("sizeLimit")) {
+        canonicalize(size);
     }
     for key in ["secret", "configMap"] {
         if let Some(s) = child(v, key) {
@@ -230,6 +244,9 @@ fn volume_sources(v: &mut Obj) {
 
 pub(super) fn pvc_spec(s: &mut Obj) {
     set_ptr(s, "volumeMode", "Filesystem");
+    if let Some(r) = child(s, "resources") {
+        resources(r);
+    }
 }
 
 // ---- kinds ----
@@ -382,11 +399,14 @@ pub(super) fn node(obj: &mut Value) {
     if let Some(spec) = child(o, "spec") {
         node_pod_cidrs(spec);
     }
-    if let Some(status) = child(o, "status")
-        && unset(status, "allocatable")
-        && let Some(cap) = status.get("capacity").filter(|c| c.is_object()).cloned()
-    {
-        status.insert("allocatable".into(), cap);
+    if let Some(status) = child(o, "status") {
+        if unset(status, "allocatable")
+            && let Some(cap) = status.get("capacity").filter(|c| c.is_object()).cloned()
+        {
+            status.insert("allocatable".into(), cap);
+        }
+        resource_list(status.get_mut("capacity"));
+        resource_list(status.get_mut("allocatable"));
     }
 }
 
@@ -426,6 +446,28 @@ pub(super) fn limit_range(obj: &mut Value) {
         fill_missing(item, "defaultRequest", "default");
         fill_missing(item, "defaultRequest", "min");
     }
+    for item in items(spec, "limits") {
+        for key in [
+            "max",
+            "min",
+            "default",
+            "defaultRequest",
+            "maxLimitRequestRatio",
+        ] {
+            resource_list(item.get_mut(key));
+        }
+    }
+}
+
+pub(super) fn resource_quota(obj: &mut Value) {
+    let Some(o) = root(obj) else { return };
+    if let Some(spec) = child(o, "spec") {
+        resource_list(spec.get_mut("hard"));
+    }
+    if let Some(status) = child(o, "status") {
+        resource_list(status.get_mut("hard"));
+        resource_list(status.get_mut("used"));
+    }
 }
 
 /// Copies into the map at `to` each entry of the map at `from` it lacks.
@@ -457,6 +499,7 @@ pub(super) fn persistent_volume(obj: &mut Value) {
 /// The source defaults of a PersistentVolumeSpec (also used inline).
 pub(super) fn pv_spec(spec: &mut Obj) {
     volume_sources(spec);
+    resource_list(spec.get_mut("capacity"));
 }
 
 pub(super) fn persistent_volume_claim(obj: &mut Value) {
@@ -468,6 +511,8 @@ pub(super) fn persistent_volume_claim(obj: &mut Value) {
 pub(super) fn pvc(o: &mut Obj) {
     if let Some(status) = child_or_new(o, "status") {
         set_str(status, "phase", "Pending");
+        resource_list(status.get_mut("capacity"));
+        resource_list(status.get_mut("allocatedResources"));
     }
     if let Some(spec) = child_or_new(o, "spec") {
         pvc_spec(spec);
@@ -893,6 +938,54 @@ mod tests {
                 json!({"spec": {"podCIDRs": ["10.0.0.0/24", "fd00::/64"]}})
             ),
             json!({"spec": {"podCIDR": "10.0.0.0/24", "podCIDRs": ["10.0.0.0/24", "fd00::/64"]}})
+        );
+    }
+
+    #[test]
+    fn quantities_come_back_canonical() {
+        let got = run(
+            "",
+            "v1",
+            "Pod",
+            json!({"spec": {"overhead": {"cpu": "0.25"}, "containers": [{"name": "c", "image": "x:1",
+                "resources": {"limits": {"cpu": "0.5", "memory": "1.5Gi"}, "requests": {"cpu": "0.0001"}}}],
+                "volumes": [{"name": "v", "emptyDir": {"sizeLimit": "1024Mi"}}]}}),
+        );
+        assert_eq!(
+            got["spec"]["containers"][0]["resources"],
+            json!({"limits": {"cpu": "500m", "memory": "1536Mi"}, "requests": {"cpu": "1m", "memory": "1536Mi"}})
+        );
+        assert_eq!(got["spec"]["overhead"], json!({"cpu": "250m"}));
+        assert_eq!(
+            got["spec"]["volumes"][0]["emptyDir"],
+            json!({"sizeLimit": "1Gi"})
+        );
+        assert_eq!(
+            run(
+                "",
+                "v1",
+                "ResourceQuota",
+                json!({"spec": {"hard": {"pods": "10", "requests.cpu": "1000m"}}})
+            ),
+            json!({"spec": {"hard": {"pods": "10", "requests.cpu": "1"}}})
+        );
+        assert_eq!(
+            run(
+                "",
+                "v1",
+                "Node",
+                json!({"status": {"capacity": {"memory": "2048Ki"}, "allocatable": {"cpu": "3.5"}}})
+            ),
+            json!({"status": {"capacity": {"memory": "2Mi"}, "allocatable": {"cpu": "3500m"}}})
+        );
+        assert_eq!(
+            run(
+                "",
+                "v1",
+                "PersistentVolumeClaim",
+                json!({"spec": {"resources": {"requests": {"storage": "0.5Gi"}}}})
+            )["spec"]["resources"],
+            json!({"requests": {"storage": "512Mi"}})
         );
     }
 

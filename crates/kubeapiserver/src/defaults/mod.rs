@@ -21,6 +21,7 @@ mod batch;
 mod core;
 mod image;
 mod other;
+mod quantity;
 
 use serde_json::{Map, Value};
 
@@ -41,6 +42,7 @@ pub fn defaulter(group: &str, version: &str, kind: &str) -> Option<fn(&mut Value
         ("", "v1", "Namespace") => core::namespace,
         ("", "v1", "Node") => core::node,
         ("", "v1", "LimitRange") => core::limit_range,
+        ("", "v1", "ResourceQuota") => core::resource_quota,
         ("", "v1", "PersistentVolume") => core::persistent_volume,
         ("", "v1", "PersistentVolumeClaim") => core::persistent_volume_claim,
         ("apps", "v1", "Deployment") => apps::deployment,
@@ -200,6 +202,7 @@ mod tests {
             ("", "v1", "Namespace"),
             ("", "v1", "Node"),
             ("", "v1", "LimitRange"),
+            ("", "v1", "ResourceQuota"),
             ("", "v1", "PersistentVolume"),
             ("", "v1", "PersistentVolumeClaim"),
             ("apps", "v1", "Deployment"),

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::core::pv_spec;
+use super::quantity::canonicalize;
 use super::{
     Obj, child, child_or_new, items, len_zero, path, root, set_num, set_ptr, set_str, str_at,
     str_unset,
@@ -31,6 +32,23 @@ pub(super) fn hpa_v2(obj: &mut Value) {
             json!([{"type": "Resource", "resource": {"name": "cpu",
                 "target": {"type": "Utilization", "averageUtilization": 80}}}]),
         );
+    }
+    for m in items(spec, "metrics") {
+        for source in [
+            "resource",
+            "containerResource",
+            "pods",
+            "object",
+            "external",
+        ] {
+            if let Some(t) = path(m, &[source, "target"]) {
+                for key in ["value", "averageValue"] {
+                    if let Some(q) = t.get_mut(key) {
+                        canonicalize(q);
+                    }
+                }
+            }
+        }
     }
     // A given behavior is completed rule by rule; none stays none.
     if let Some(b) = child(spec, "behavior") {
@@ -305,7 +323,7 @@ mod tests {
             "v2",
             "HorizontalPodAutoscaler",
             json!({"spec": {"minReplicas": 2, "maxReplicas": 5,
-                "metrics": [{"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "1Gi"}}}],
+                "metrics": [{"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "1024Mi"}}}],
                 "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}}}),
         );
         assert_eq!(
