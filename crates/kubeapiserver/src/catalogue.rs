@@ -409,6 +409,10 @@ impl Strategy for BuiltinStrategy {
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {
+        if self.entry.kind == "Job" {
+            let uid = kaiser_apimachinery::meta::uid(obj).to_string();
+            defaults::job_generate_selector(obj, &uid);
+        }
         let Some(initial) = self.entry.initial_status else {
             return;
         };
@@ -448,6 +452,11 @@ impl Strategy for BuiltinStrategy {
 
     fn tracks_generation(&self) -> bool {
         self.entry.generation.is_some()
+    }
+
+    fn return_deleted_object(&self) -> bool {
+        // Upstream's pod and service registries answer DELETE with the object.
+        matches!((self.entry.group, self.entry.resource), ("", "pods" | "services"))
     }
 
     fn spec_changed(&self, new: &Value, old: &Value) -> bool {
