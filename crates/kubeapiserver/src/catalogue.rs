@@ -456,7 +456,10 @@ impl Strategy for BuiltinStrategy {
 
     fn return_deleted_object(&self) -> bool {
         // Upstream's pod and service registries answer DELETE with the object.
-        matches!((self.entry.group, self.entry.resource), ("", "pods" | "services"))
+        matches!(
+            (self.entry.group, self.entry.resource),
+            ("", "pods" | "services")
+        )
     }
 
     fn spec_changed(&self, new: &Value, old: &Value) -> bool {

@@ -86,14 +86,16 @@ fn operation(
     } else {
         json!({"description": "OK", "schema": {"$ref": schema_ref}})
     };
-    json!({
+    let mut op = json!({
         "operationId": op_id(verb, i, nsp, all_ns),
         "tags": [i.group_version().api_version().replace(['/', '.'], "_")],
         "parameters": params(query, v3),
         "responses": {"200": response},
         "x-kubernetes-action": action,
         "x-kubernetes-group-version-kind": {"group": i.group, "version": i.version, "kind": i.kind},
-    })
+    });
+    request_body(&mut op, action, i, v3);
+    op
 }
 
 const WRITE_PARAMS: &[&str] = &["dryRun", "fieldManager", "fieldValidation", "pretty"];
@@ -262,7 +264,58 @@ fn definitions(infos: &[&ResourceInfo], prefix: &str) -> Map<String, Value> {
             );
         }
     }
+    out.insert(
+        PATCH_DEFINITION.into(),
+        json!({"description": "The body of a PATCH request, in the format its content type names.", "type": "object"}),
+    );
     out
+}
+
+/// The schema PATCH request bodies refer to.
+const PATCH_DEFINITION: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch";
+
+/// The patch formats a kind accepts: custom resources have no strategic
+/// merge patch, as upstream.
+fn patch_types(i: &ResourceInfo) -> Vec<&'static str> {
+    let mut t = vec![
+        "application/json-patch+json",
+        "application/merge-patch+json",
+    ];
+    if i.definition_name().starts_with("io.k8s.") {
+        t.push("application/strategic-merge-patch+json");
+    }
+    t.push("application/apply-patch+yaml");
+    t
+}
+
+/// The request body of a write: the object (create, replace) or a patch.
+fn request_body(op: &mut Value, action: &str, i: &ResourceInfo, v3: bool) {
+    let (types, schema): (Vec<&str>, String) = match action {
+        "post" | "put" => (vec!["*/*"], i.definition_name()),
+        "patch" => (patch_types(i), PATCH_DEFINITION.to_string()),
+        _ => return,
+    };
+    if v3 {
+        let content: Map<String, Value> = types
+            .iter()
+            .map(|t| {
+                (
+                    (*t).to_string(),
+                    json!({"schema": {"$ref": format!("#/components/schemas/{schema}")}}),
+                )
+            })
+            .collect();
+        op["requestBody"] = json!({"content": content, "required": true});
+    } else {
+        op["consumes"] = json!(types);
+        if let Some(params) = op["parameters"].as_array_mut() {
+            params.insert(
+                0,
+                json!({"name": "body", "in": "body", "required": true,
+                       "schema": {"$ref": format!("#/definitions/{schema}")}}),
+            );
+        }
+    }
 }
 
 /// Rewrites a v2 schema for OpenAPI 3.0: references move under
@@ -570,7 +623,24 @@ fn operation_pb(op: &Value) -> Vec<u8> {
         pb::string(&mut out, 1, t.as_str().unwrap_or(""));
     }
     pb::string(&mut out, 5, op["operationId"].as_str().unwrap_or(""));
+    for t in op["consumes"].as_array().into_iter().flatten() {
+        pb::string(&mut out, 7, t.as_str().unwrap_or(""));
+    }
     for p in op["parameters"].as_array().into_iter().flatten() {
+        if p["in"] == "body" {
+            // BodyParameter: name 2, in 3, required 4, schema 5.
+            let mut b = Vec::new();
+            pb::string(&mut b, 2, p["name"].as_str().unwrap_or("body"));
+            pb::string(&mut b, 3, "body");
+            pb::boolean(&mut b, 4, true);
+            pb::message(&mut b, 5, &schema_pb(&p["schema"]));
+            let mut param = Vec::new();
+            pb::message(&mut param, 1, &b);
+            let mut item = Vec::new();
+            pb::message(&mut item, 1, &param);
+            pb::message(&mut out, 8, &item);
+            continue;
+        }
         let mut q = Vec::new();
         pb::string(&mut q, 2, p["in"].as_str().unwrap_or("query"));
         pb::string(&mut q, 4, p["name"].as_str().unwrap_or(""));

@@ -5,6 +5,7 @@ mod harness;
 
 mod bad_input;
 mod binary;
+mod catalogue;
 mod etcd;
 mod health;
 mod kube_rs;
