@@ -577,6 +577,18 @@ impl Store {
         let name = meta::name(&obj).to_string();
         let key = self.key(meta::namespace(&obj), &name);
         if let Some(h) = &self.hooks {
+            // A taken name is a 409 before anything is allocated for it.
+            let (existing, _) = self
+                .storage
+                .get(&key, None)
+                .await
+                .map_err(|e| self.status_error(e, &name))?;
+            if existing.is_some() {
+                return Err(StatusError::already_exists(
+                    &self.info.group_resource(),
+                    &name,
+                ));
+            }
             h.before_write(&mut obj, None, dry_run).await?;
         }
         if dry_run {

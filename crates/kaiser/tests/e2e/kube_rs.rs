@@ -127,7 +127,7 @@ async fn typed_crud_list_and_watch() {
         .await
         .expect("delete two");
     assert!(
-        api.list(&ListParams::default())
+        api.list(&ListParams::default().labels("suite=kube-rs"))
             .await
             .expect("list")
             .items

@@ -61,9 +61,10 @@ pub fn workflow(s: &Server, k: &str, ns: &str) {
             .any(|l| l.starts_with("app ") && l.split_whitespace().nth(1) == Some("2")),
         "{wide}"
     );
+    // Besides kube-root-ca.crt, which every namespace has.
     assert_eq!(
         ok(run(&["-n", ns, "get", "cm", "-o", "name"])).trim(),
-        "configmap/app"
+        "configmap/app\nconfigmap/kube-root-ca.crt"
     );
 
     ok(run(&["-n", ns, "label", "cm", "app", "tier=web"]));
@@ -87,7 +88,7 @@ pub fn workflow(s: &Server, k: &str, ns: &str) {
             "name"
         ]))
         .trim(),
-        ""
+        "configmap/kube-root-ca.crt"
     );
     let obj = json(&ok(run(&["-n", ns, "get", "cm", "app", "-o", "json"])));
     assert_eq!(obj["metadata"]["annotations"]["owner"], "team-a");
@@ -178,7 +179,20 @@ pub fn workflow(s: &Server, k: &str, ns: &str) {
                 == ["configmaps", "cm", "v1", "true", "ConfigMap"]),
         "{resources}"
     );
-    assert_eq!(ok(run(&["api-versions"])).trim(), "v1");
+    let versions = ok(run(&["api-versions"]));
+    for gv in [
+        "v1",
+        "apps/v1",
+        "autoscaling/v1",
+        "autoscaling/v2",
+        "batch/v1",
+        "events.k8s.io/v1",
+    ] {
+        assert!(
+            versions.lines().any(|l| l == gv),
+            "{gv} missing: {versions}"
+        );
+    }
     let version = ok(run(&["version", "-o", "json"]));
     assert_eq!(
         json(&version)["serverVersion"]["gitVersion"],
