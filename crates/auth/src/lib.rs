@@ -6,6 +6,8 @@
 
 pub mod authn;
 pub mod authz;
+pub mod serviceaccount;
 
 pub use authn::{UserInfo, anonymous, user_from_certificate};
 pub use authz::{Attributes, Decision, authorize, forbidden_message};
+pub use serviceaccount::TokenAuthenticator;

@@ -186,6 +186,7 @@ fn create_server_chain(
     storage: Arc<dyn Storage>,
     storage_check: &str,
     addr: SocketAddr,
+    token_key: Arc<kaiser_auth::serviceaccount::TokenKey>,
     shutdown: watch::Receiver<bool>,
 ) -> ServerChain {
     let storage_name = if c.etcd_servers.is_empty() {
@@ -193,12 +194,16 @@ fn create_server_chain(
     } else {
         "etcd-0"
     };
-    let kube = KubeApiServer::new(
+    let mut kube = KubeApiServer::new(
         storage.clone(),
         &c.etcd_prefix,
         c.service_network.clone(),
         storage_name,
     );
+    let max_exp = c.max_token_expiration.as_secs() as i64;
+    let tokens = kube
+        .enable_tokens(token_key, max_exp)
+        .map(|t| t as Arc<dyn kaiser_auth::TokenAuthenticator>);
     let extensions = ApiExtensionsServer::new();
     let scope = Scope {
         admission: kube.admission(),
@@ -220,6 +225,7 @@ fn create_server_chain(
         version,
         tables,
         openapi,
+        tokens,
     });
     ServerChain {
         kube,
@@ -314,6 +320,16 @@ async fn run(c: Completed) -> Result<()> {
         &[c.first_service_ip, c.advertise_address, c.bind_address],
     )?;
     let tls = load_tls(&c, &pki)?;
+    let sa_key =
+        pki::service_account_key(&c.cert_dir, c.service_account_signing_key_file.as_deref())?;
+    let token_key = Arc::new(
+        kaiser_auth::serviceaccount::TokenKey::from_pkcs8(
+            &sa_key,
+            &c.service_account_issuer,
+            c.api_audiences.clone(),
+        )
+        .context("loading the service account signing key")?,
+    );
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(c.bind_address, c.secure_port))
         .await
         .with_context(|| format!("listening on {}:{}", c.bind_address, c.secure_port))?;
@@ -329,6 +345,7 @@ async fn run(c: Completed) -> Result<()> {
         storage.clone(),
         storage_check,
         addr,
+        token_key,
         shutdown_rx.clone(),
     );
 

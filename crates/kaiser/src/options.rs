@@ -110,6 +110,23 @@ pub struct Options {
     /// How long in-flight requests may run after a shutdown signal (Go duration).
     #[arg(long, default_value = "30s")]
     pub shutdown_grace_period: String,
+
+    /// The `iss` of service-account tokens this server issues and accepts.
+    #[arg(long, default_value = "https://kubernetes.default.svc.cluster.local")]
+    pub service_account_issuer: String,
+
+    /// PKCS#8 PEM P-256 key that signs service-account tokens (default: one
+    /// generated in the cert dir).
+    #[arg(long)]
+    pub service_account_signing_key_file: Option<PathBuf>,
+
+    /// Audiences tokens must name (default: the issuer).
+    #[arg(long, value_delimiter = ',')]
+    pub api_audiences: Vec<String>,
+
+    /// The longest lifetime a TokenRequest may get (Go duration, 0 for none).
+    #[arg(long, default_value = "0s")]
+    pub service_account_max_token_expiration: String,
 }
 
 /// Options after defaulting and validation, in the types the server uses.
@@ -134,6 +151,10 @@ pub struct Completed {
     pub controllers: Vec<String>,
     pub advertise_address: IpAddr,
     pub shutdown_grace: Duration,
+    pub service_account_issuer: String,
+    pub service_account_signing_key_file: Option<PathBuf>,
+    pub api_audiences: Vec<String>,
+    pub max_token_expiration: Duration,
 }
 
 impl Options {
@@ -219,6 +240,25 @@ impl Options {
             errs.extend(e);
             ServiceNetwork::default()
         });
+        let max_token_expiration = parse_duration(&self.service_account_max_token_expiration)
+            .unwrap_or_else(|e| {
+                errs.push(format!("--service-account-max-token-expiration: {e}"));
+                Duration::ZERO
+            });
+        if !self.service_account_issuer.contains(':') {
+            errs.push(format!(
+                "--service-account-issuer {:?} must be a URL",
+                self.service_account_issuer
+            ));
+        }
+        if let Some(p) = &self.service_account_signing_key_file
+            && !p.is_file()
+        {
+            errs.push(format!(
+                "--service-account-signing-key-file {}: no such file",
+                p.display()
+            ));
+        }
         let controllers = self.controllers().unwrap_or_else(|e| {
             errs.push(e);
             Vec::new()
@@ -265,6 +305,14 @@ impl Options {
             controllers,
             advertise_address,
             shutdown_grace,
+            service_account_issuer: self.service_account_issuer.clone(),
+            service_account_signing_key_file: self.service_account_signing_key_file.clone(),
+            api_audiences: if self.api_audiences.is_empty() {
+                vec![self.service_account_issuer.clone()]
+            } else {
+                self.api_audiences.clone()
+            },
+            max_token_expiration,
         })
     }
 
@@ -403,6 +451,16 @@ pub fn describe(o: &Options) -> Vec<String> {
         format!("--secure-port={}", o.secure_port),
         format!("--service-cluster-ip-range={}", o.service_cluster_ip_range),
         format!("--service-node-port-range={}", o.service_node_port_range),
+        format!("--service-account-issuer={}", o.service_account_issuer),
+        format!(
+            "--service-account-signing-key-file={}",
+            opt(&o.service_account_signing_key_file)
+        ),
+        format!("--api-audiences={}", o.api_audiences.join(",")),
+        format!(
+            "--service-account-max-token-expiration={}",
+            o.service_account_max_token_expiration
+        ),
         format!("--controllers={}", o.controllers.join(",")),
         format!("--shutdown-grace-period={}", o.shutdown_grace_period),
         format!("--tls-cert-file={}", opt(&o.tls_cert_file)),

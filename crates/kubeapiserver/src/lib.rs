@@ -16,6 +16,7 @@ pub mod pods;
 pub mod printers;
 pub mod rest;
 pub mod services;
+pub mod tokens;
 pub mod validation;
 
 use std::sync::Arc;
@@ -177,6 +178,7 @@ impl KubeApiServer {
                 pdbs,
                 storage: storage.clone(),
                 storage_name: storage_name.to_string(),
+                tokens: None,
             })),
             _ => None,
         };
@@ -202,6 +204,28 @@ impl KubeApiServer {
             Some(rest) => rest::handler(rest.clone(), stored),
             None => stored,
         }
+    }
+
+    /// Serves `serviceaccounts/token` with `key`; returns the bearer-token
+    /// authenticator that accepts what it issues (call before `handler`).
+    pub fn enable_tokens(
+        &mut self,
+        key: Arc<kaiser_auth::serviceaccount::TokenKey>,
+        max_expiration: i64,
+    ) -> Option<Arc<tokens::ServiceAccountTokens>> {
+        let t = Arc::new(tokens::ServiceAccountTokens {
+            key,
+            service_accounts: self.store("", "serviceaccounts")?,
+            pods: self.store("", "pods"),
+            secrets: self.store("", "secrets"),
+            max_expiration,
+        });
+        if let Some(rest) = &mut self.rest {
+            let mut r = (**rest).clone();
+            r.tokens = Some(t.clone());
+            *rest = Arc::new(r);
+        }
+        Some(t)
     }
 
     /// The store of a built-in resource (preferred version).

@@ -64,6 +64,8 @@ pub struct Rest {
     pub storage: Arc<dyn Storage>,
     /// `etcd-0` or `storage-0`: the component name of the store.
     pub storage_name: String,
+    /// `serviceaccounts/token`, when a signing key is configured.
+    pub tokens: Option<Arc<crate::tokens::ServiceAccountTokens>>,
 }
 
 fn none(_: &Value, _: Option<&Value>) -> Result<(), StatusError> {
@@ -84,6 +86,7 @@ pub fn handler(rest: Arc<Rest>, delegate: Handler) -> Handler {
                 ("", "bindings", "")
                     | ("", "componentstatuses", "")
                     | ("", "pods", "binding" | "eviction")
+                    | ("", "serviceaccounts", "token")
                     | (AUTHN | AUTHZ, _, "")
             )
             && (i.api_group.is_empty()
@@ -242,6 +245,16 @@ impl Rest {
                 let b = body(req)?;
                 check_kind(&b, "policy/v1", "Eviction")?;
                 self.evict(&i.namespace, &i.name, &b).await
+            }
+            ("", "serviceaccounts", "token", "create") => {
+                let b = body(req)?;
+                check_kind(&b, "authentication.k8s.io/v1", "TokenRequest")?;
+                match &self.tokens {
+                    Some(t) => t.request(&i.namespace, &i.name, &b).await.map(|r| (201, r)),
+                    None => Err(StatusError::service_unavailable(
+                        "no service account signing key is configured",
+                    )),
+                }
             }
             (AUTHN, "selfsubjectreviews", _, "create") => {
                 let b = body(req)?;

@@ -37,6 +37,8 @@ pub struct GenericServer {
     pub tables: Vec<Arc<ResourceTable>>,
     /// The OpenAPI documents, cached per set of served resources.
     pub openapi: openapi::OpenApi,
+    /// Bearer-token authentication (service-account tokens), when set.
+    pub tokens: Option<Arc<dyn kaiser_auth::TokenAuthenticator>>,
 }
 
 impl GenericServer {
@@ -94,10 +96,24 @@ impl GenericServer {
 
         // Authentication: a credential we cannot verify is a 401, no credential
         // is the anonymous user.
-        let user = if parts.headers.contains_key(header::AUTHORIZATION) {
-            return status_response(&StatusError::unauthorized("Unauthorized"));
-        } else {
-            cert_user.unwrap_or_else(kaiser_auth::anonymous)
+        let user = match parts.headers.get(header::AUTHORIZATION) {
+            Some(value) => {
+                let token = value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty());
+                let user = match (token, &self.tokens) {
+                    (Some(t), Some(auth)) => auth.authenticate(t).await,
+                    _ => None,
+                };
+                match user {
+                    Some(u) => u,
+                    None => return status_response(&StatusError::unauthorized("Unauthorized")),
+                }
+            }
+            None => cert_user.unwrap_or_else(kaiser_auth::anonymous),
         };
 
         // Authorization.

@@ -741,3 +741,55 @@ async fn kube_rs_typed_pods_deployments_and_services() {
         .expect("list services");
     assert_eq!(all.items.len(), 2);
 }
+
+#[test]
+fn service_account_tokens_authenticate_until_their_account_goes() {
+    let s = Server::start();
+    ok(s.kubectl(&["create", "serviceaccount", "robot"]));
+    let token = ok(s.kubectl(&["create", "token", "robot"]))
+        .trim()
+        .to_string();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    let as_robot = |args: &[&str]| {
+        let mut all = vec!["--token", token.as_str()];
+        all.extend_from_slice(args);
+        s.kubectl(&all)
+    };
+    let who = ok(as_robot(&["auth", "whoami", "-o", "json"]));
+    assert_eq!(
+        json(&who)["status"]["userInfo"]["username"],
+        "system:serviceaccount:default:robot"
+    );
+    // Authenticated, but RBAC grants a service account nothing by default.
+    let err = fails(as_robot(&["get", "pods"]));
+    assert!(
+        err.contains("User \"system:serviceaccount:default:robot\" cannot list resource \"pods\""),
+        "{err}"
+    );
+    // Too short a lifetime is refused; a bound pod must exist.
+    let (code, body) = s.curl_admin(&[
+        "-X", "POST", "-H", "Content-Type: application/json",
+        "-d", r#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":60}}"#,
+        &s.url("/api/v1/namespaces/default/serviceaccounts/robot/token"),
+    ]);
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("spec.expirationSeconds"), "{body}");
+    let (code, body) = s.curl_admin(&[
+        "-X", "POST", "-H", "Content-Type: application/json",
+        "-d", r#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"boundObjectRef":{"kind":"Pod","apiVersion":"v1","name":"nope"}}}"#,
+        &s.url("/api/v1/namespaces/default/serviceaccounts/robot/token"),
+    ]);
+    assert_eq!(code, 404, "{body}");
+    // A tampered token, and any token of a deleted account, get 401.
+    let mut tampered = token.clone();
+    tampered.pop();
+    let (code, _) = s.curl_anonymous(&[
+        "-H",
+        &format!("Authorization: Bearer {tampered}"),
+        &s.url("/api"),
+    ]);
+    assert_eq!(code, 401);
+    ok(s.kubectl(&["delete", "serviceaccount", "robot"]));
+    let err = fails(as_robot(&["auth", "whoami"]));
+    assert!(err.contains("Unauthorized"), "{err}");
+}

@@ -7,7 +7,9 @@ use serde_json::Value;
 use super::{AGE, NAME, age_cell};
 
 pub fn info() -> ResourceInfo {
-    ResourceInfo::new("", "v1", "serviceaccounts", "ServiceAccount", true).short_names(&["sa"])
+    ResourceInfo::new("", "v1", "serviceaccounts", "ServiceAccount", true)
+        .short_names(&["sa"])
+        .subresources(&["token"])
 }
 
 pub struct ServiceAccountStrategy;
