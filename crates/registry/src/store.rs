@@ -1124,6 +1124,16 @@ impl Iterator for JsonList {
     }
 }
 
+/// Stored JSON bytes with `resourceVersion` spliced in, when the bytes have
+/// the layout that allows it.
+pub(crate) fn json_with_revision(value: &[u8], rev: i64) -> Option<Vec<u8>> {
+    let at = kaiser_apimachinery::meta::metadata_body_offset(value)?;
+    let rv = rev.to_string();
+    let mut out = Vec::with_capacity(value.len() + RV_FIELD.len() + rv.len() + 2);
+    splice(&mut out, value, at, &rv);
+    Some(out)
+}
+
 fn write_with_resource_version(out: &mut Vec<u8>, kv: &KeyValue) -> Result<(), StatusError> {
     if let Some(at) = kaiser_apimachinery::meta::metadata_body_offset(&kv.value) {
         splice(out, &kv.value, at, &kv.mod_revision.to_string());

@@ -18,6 +18,9 @@ use crate::strategy::Strategy;
 pub struct WatchEvent {
     pub kind: &'static str,
     pub object: Value,
+    /// The object as JSON bytes, instead of `object`, when the watch serves
+    /// stored bytes (see [`ObjectWatch::serve_stored_bytes`]).
+    pub raw: Option<bytes::Bytes>,
 }
 
 /// A running watch on one resource.
@@ -29,6 +32,8 @@ pub struct ObjectWatch {
     stream: Option<WatchStream>,
     last_revision: i64,
     conversion: Option<crate::store::Conversion>,
+    /// Events carry stored bytes instead of decoded objects.
+    stored_bytes: bool,
 }
 
 impl ObjectWatch {
@@ -46,6 +51,7 @@ impl ObjectWatch {
             stream: None,
             last_revision: 0,
             conversion: store.conversion(),
+            stored_bytes: false,
         };
         let initial_state = match opts.send_initial_events {
             Some(send) => send,
@@ -75,6 +81,7 @@ impl ObjectWatch {
                         w.queued.push_back(WatchEvent {
                             kind: "ADDED",
                             object: obj,
+                            raw: None,
                         });
                     }
                 }
@@ -98,6 +105,16 @@ impl ObjectWatch {
         Ok(w)
     }
 
+    /// Asks for events whose object is the stored JSON (with the revision
+    /// spliced in) rather than a decoded value, which saves a decode and an
+    /// encode per event and watcher. Only watches without selectors or
+    /// conversion can: everything else needs the decoded object.
+    pub fn serve_stored_bytes(&mut self) {
+        self.stored_bytes = self.conversion.is_none()
+            && self.opts.label_selector.is_empty()
+            && self.opts.field_selector.is_empty();
+    }
+
     /// The revision of the newest event delivered (or the start point).
     pub fn last_revision(&self) -> i64 {
         self.last_revision
@@ -116,6 +133,7 @@ impl ObjectWatch {
                 "apiVersion": self.info.api_version(),
                 "metadata": {"resourceVersion": rev.to_string()},
             }),
+            raw: None,
         }
     }
 
@@ -153,6 +171,7 @@ impl ObjectWatch {
                     return Some(WatchEvent {
                         kind: "ERROR",
                         object: s.to_status(),
+                        raw: None,
                     });
                 }
                 Some(WatchItem::Event(ev)) => {
@@ -183,6 +202,21 @@ impl ObjectWatch {
 
     fn convert(&self, ev: kaiser_storage::Event) -> Option<WatchEvent> {
         let rev = ev.revision();
+        if self.stored_bytes {
+            let (kind, value) = match (ev.kind, &ev.prev) {
+                (EventType::Delete, Some(p)) => ("DELETED", &p.value),
+                (EventType::Delete, None) => return None,
+                (EventType::Put, Some(_)) => ("MODIFIED", &ev.kv.value),
+                (EventType::Put, None) => ("ADDED", &ev.kv.value),
+            };
+            if let Some(raw) = crate::store::json_with_revision(value, rev) {
+                return Some(WatchEvent {
+                    kind,
+                    object: Value::Null,
+                    raw: Some(raw.into()),
+                });
+            }
+        }
         let prev = ev.prev.as_ref().and_then(|p| self.decode(p));
         let prev_matches = prev.as_ref().is_some_and(|p| self.matches(p));
         match ev.kind {
@@ -195,6 +229,7 @@ impl ObjectWatch {
                 Some(WatchEvent {
                     kind: "DELETED",
                     object: obj,
+                    raw: None,
                 })
             }
             EventType::Put => {
@@ -203,10 +238,12 @@ impl ObjectWatch {
                     (true, true) => Some(WatchEvent {
                         kind: "MODIFIED",
                         object: obj,
+                        raw: None,
                     }),
                     (false, true) => Some(WatchEvent {
                         kind: "ADDED",
                         object: obj,
+                        raw: None,
                     }),
                     // Leaving the selection: the client sees the object it
                     // knew, at the revision it left.
@@ -216,6 +253,7 @@ impl ObjectWatch {
                         Some(WatchEvent {
                             kind: "DELETED",
                             object: old,
+                            raw: None,
                         })
                     }
                     (false, false) => None,
@@ -232,5 +270,6 @@ fn too_old(requested: i64, compacted: i64) -> WatchEvent {
     WatchEvent {
         kind: "ERROR",
         object: s.to_status(),
+        raw: None,
     }
 }

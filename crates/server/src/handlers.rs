@@ -736,6 +736,9 @@ async fn serve_watch(
         .unwrap_or(DEFAULT_WATCH_TIMEOUT);
     let bookmarks = opts.allow_watch_bookmarks;
     let mut w = store.watch(ns, &opts).await?;
+    if n.target == Target::Object {
+        w.serve_stored_bytes();
+    }
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     let store = store.clone();
     let mut shutdown = scope.shutdown.clone();
@@ -776,6 +779,15 @@ fn encode_event(
     include: IncludeObject,
     headers: &mut bool,
 ) -> Bytes {
+    if let Some(raw) = &e.raw {
+        let mut line = Vec::with_capacity(raw.len() + 32);
+        line.extend_from_slice(b"{\"type\":\"");
+        line.extend_from_slice(e.kind.as_bytes());
+        line.extend_from_slice(b"\",\"object\":");
+        line.extend_from_slice(raw);
+        line.extend_from_slice(b"}\n");
+        return Bytes::from(line);
+    }
     let object = match (target, e.kind) {
         (_, "ERROR" | "BOOKMARK") => e.object,
         (Target::Table, _) => {
