@@ -44,7 +44,8 @@ impl Plugin for NamespaceLifecycle {
         if a.namespace.is_empty() || a.operation != Operation::Create {
             return Ok(());
         }
-        let ns = match self.namespaces.get("", a.namespace).await {
+        // From the cache, as upstream's lister; a miss is checked live.
+        let ns = match self.namespaces.get_cached("", a.namespace).await {
             Ok(ns) => ns,
             Err(e) if e.code == 404 => {
                 return Err(StatusError::not_found(&ns_gr, a.namespace));

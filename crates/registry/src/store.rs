@@ -294,6 +294,21 @@ impl Store {
             .map_err(StatusError::internal)
     }
 
+    /// GET from the watch cache when the store has one (possibly a little
+    /// stale, like an informer's lister), falling back to storage for
+    /// objects the cache has not seen yet.
+    pub async fn get_cached(&self, ns: &str, name: &str) -> Result<Value, StatusError> {
+        let (kv, _) = self
+            .storage
+            .get(&self.key(ns, name), Some(0))
+            .await
+            .map_err(|e| self.status_error(e, name))?;
+        match kv {
+            Some(kv) => self.decode(&kv),
+            None => self.get(ns, name).await,
+        }
+    }
+
     pub async fn get(&self, ns: &str, name: &str) -> Result<Value, StatusError> {
         let (kv, _) = self
             .storage

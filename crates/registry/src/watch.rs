@@ -200,7 +200,26 @@ impl ObjectWatch {
         })
     }
 
+    /// Whether the key alone rules the event out: a `metadata.name` or
+    /// `metadata.namespace` selector is decided without decoding (the
+    /// kubelet and controllers watch single objects this way).
+    fn key_excludes(&self, key: &str) -> bool {
+        let mut parts = key.rsplit('/');
+        let name = parts.next().unwrap_or("");
+        let ns = if self.info.namespaced {
+            parts.next().unwrap_or("")
+        } else {
+            ""
+        };
+        let fs = &self.opts.field_selector;
+        fs.exact("metadata.name").is_some_and(|n| n != name)
+            || fs.exact("metadata.namespace").is_some_and(|n| n != ns)
+    }
+
     fn convert(&self, ev: kaiser_storage::Event) -> Option<WatchEvent> {
+        if self.key_excludes(&ev.kv.key) {
+            return None;
+        }
         let rev = ev.revision();
         if self.stored_bytes {
             let (kind, value) = match (ev.kind, &ev.prev) {

@@ -1210,6 +1210,30 @@ async fn watch_serving_stored_bytes_matches_the_decoded_events() {
 }
 
 #[tokio::test]
+async fn watch_by_name_sees_only_that_object() {
+    let f = fixture();
+    let now = f.revision().await.to_string();
+    let mut w = f
+        .watch(&[
+            ("watch", "true"),
+            ("resourceVersion", &now),
+            ("fieldSelector", "metadata.name=a"),
+        ])
+        .await;
+    f.create(cm("b")).await;
+    f.create(cm("a")).await;
+    assert_eq!(kind_and_name(&next(&mut w).await), ("ADDED", "a".into()));
+    f.delete("b", &DeleteOptions::default())
+        .await
+        .expect("delete b");
+    f.delete("a", &DeleteOptions::default())
+        .await
+        .expect("delete a");
+    assert_eq!(kind_and_name(&next(&mut w).await), ("DELETED", "a".into()));
+    assert_quiet(&mut w).await;
+}
+
+#[tokio::test]
 async fn watch_label_selector_transitions() {
     let f = fixture();
     f.create(labeled("x", json!({"app": "web"}))).await;
