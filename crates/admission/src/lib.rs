@@ -12,8 +12,12 @@ use kaiser_auth::UserInfo;
 use serde_json::Value;
 
 mod namespace_lifecycle;
+mod pods;
+mod protection;
 
 pub use namespace_lifecycle::NamespaceLifecycle;
+pub use pods::{DefaultTolerationSeconds, Priority, ServiceAccount};
+pub use protection::{StorageObjectInUseProtection, TaintNodesByCondition};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operation {
@@ -36,11 +40,20 @@ pub struct Attributes<'a> {
     pub dry_run: bool,
 }
 
-/// One admission plugin.
+/// One admission plugin: it may change a new object (`admit`, the mutating
+/// phase, before defaulting and validation) and refuse a request
+/// (`validate`, after the object is final).
 #[async_trait]
 pub trait Plugin: Send + Sync {
     fn name(&self) -> &'static str;
-    async fn validate(&self, attrs: &Attributes<'_>) -> Result<(), StatusError>;
+
+    async fn admit(&self, _attrs: &Attributes<'_>, _obj: &mut Value) -> Result<(), StatusError> {
+        Ok(())
+    }
+
+    async fn validate(&self, _attrs: &Attributes<'_>) -> Result<(), StatusError> {
+        Ok(())
+    }
 }
 
 /// The plugins in order; the first refusal wins.
@@ -56,6 +69,14 @@ impl Chain {
 
     pub fn names(&self) -> Vec<&'static str> {
         self.plugins.iter().map(|p| p.name()).collect()
+    }
+
+    /// The mutating phase, plugin by plugin.
+    pub async fn admit(&self, attrs: &Attributes<'_>, obj: &mut Value) -> Result<(), StatusError> {
+        for p in &self.plugins {
+            p.admit(attrs, obj).await?;
+        }
+        Ok(())
     }
 
     pub async fn validate(&self, attrs: &Attributes<'_>) -> Result<(), StatusError> {

@@ -201,6 +201,36 @@ pub fn write_kubeconfig(path: &Path, server: &str, ca_pem: &[u8], pki: &Pki) -> 
     write_private(path, &cfg, 0o600)
 }
 
+/// The service-account signing key (PKCS#8 DER): from `file` when given,
+/// else `<dir>/sa.key`, generated on first start.
+pub fn service_account_key(dir: &Path, file: Option<&Path>) -> Result<Vec<u8>> {
+    let path = file.map_or_else(|| dir.join("sa.key"), Path::to_path_buf);
+    if !path.exists() && file.is_none() {
+        let der = kaiser_auth::serviceaccount::generate_pkcs8()?;
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            base64_lines(&der)
+        );
+        write_private(&path, &pem, 0o600)?;
+    }
+    let pem = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .with_context(|| format!("{} is not a PEM private key", path.display()))
+}
+
+fn base64_lines(der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    b64.as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,34 +265,4 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(key_mode.permissions().mode() & 0o777, 0o600);
     }
-}
-
-/// The service-account signing key (PKCS#8 DER): from `file` when given,
-/// else `<dir>/sa.key`, generated on first start.
-pub fn service_account_key(dir: &Path, file: Option<&Path>) -> Result<Vec<u8>> {
-    let path = file.map_or_else(|| dir.join("sa.key"), Path::to_path_buf);
-    if !path.exists() && file.is_none() {
-        let der = kaiser_auth::serviceaccount::generate_pkcs8()?;
-        let pem = format!(
-            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-            base64_lines(&der)
-        );
-        write_private(&path, &pem, 0o600)?;
-    }
-    let pem = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(body.trim())
-        .with_context(|| format!("{} is not a PEM private key", path.display()))
-}
-
-fn base64_lines(der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    b64.as_bytes()
-        .chunks(64)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join("\n")
 }

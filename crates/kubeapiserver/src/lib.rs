@@ -190,11 +190,24 @@ impl KubeApiServer {
         }
     }
 
-    /// The admission plugins for the whole chain.
+    /// The admission plugins for the whole chain, in upstream's order.
     pub fn admission(&self) -> Chain {
-        Chain::new(vec![Arc::new(NamespaceLifecycle::new(
-            self.namespaces.clone(),
-        ))])
+        let mut plugins: Vec<Arc<dyn kaiser_admission::Plugin>> =
+            vec![Arc::new(NamespaceLifecycle::new(self.namespaces.clone()))];
+        if let Some(sas) = self.store("", "serviceaccounts") {
+            plugins.push(Arc::new(kaiser_admission::ServiceAccount {
+                service_accounts: sas,
+            }));
+        }
+        plugins.push(Arc::new(kaiser_admission::TaintNodesByCondition));
+        if let Some(pcs) = self.store("scheduling.k8s.io", "priorityclasses") {
+            plugins.push(Arc::new(kaiser_admission::Priority {
+                priority_classes: pcs,
+            }));
+        }
+        plugins.push(Arc::new(kaiser_admission::DefaultTolerationSeconds));
+        plugins.push(Arc::new(kaiser_admission::StorageObjectInUseProtection));
+        Chain::new(plugins)
     }
 
     /// Serves the built-in resources; everything else goes to `delegate`.

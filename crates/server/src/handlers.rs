@@ -154,6 +154,7 @@ async fn handle(
             check_type(store, &mut obj, ns)?;
             let warnings = check_schema(info, &mut obj, duplicates, validation)?;
             let name = meta::name(&obj).to_string();
+            admit.mutate(Operation::Create, &name, &mut obj).await?;
             admit.check(Operation::Create, &name, Some(&obj)).await?;
             let created = store.create(obj, &admit_all, dry_run).await?;
             Ok(with_warnings(
@@ -277,6 +278,32 @@ struct Admission<'a> {
 }
 
 impl Admission<'_> {
+    /// The mutating phase on a new object.
+    async fn mutate(
+        &self,
+        operation: Operation,
+        name: &str,
+        object: &mut Value,
+    ) -> Result<(), StatusError> {
+        let snapshot = object.clone();
+        self.scope
+            .admission
+            .admit(
+                &Attributes {
+                    operation,
+                    resource: self.resource.clone(),
+                    subresource: &self.req.info.subresource,
+                    namespace: self.namespace,
+                    name,
+                    object: Some(&snapshot),
+                    user: &self.req.user,
+                    dry_run: self.dry_run,
+                },
+                object,
+            )
+            .await
+    }
+
     async fn check(
         &self,
         operation: Operation,

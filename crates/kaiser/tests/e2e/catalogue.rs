@@ -793,3 +793,115 @@ fn service_account_tokens_authenticate_until_their_account_goes() {
     let err = fails(as_robot(&["auth", "whoami"]));
     assert!(err.contains("Unauthorized"), "{err}");
 }
+
+#[test]
+fn new_pods_claims_and_nodes_get_upstreams_admission_defaults() {
+    let s = Server::start();
+    let post = |path: &str, body: Value| {
+        s.curl_admin(&[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &body.to_string(),
+            &s.url(path),
+        ])
+    };
+    let pod = |name: &str, extra: Value| {
+        let mut spec = json!({"containers": [{"name": "c", "image": "nginx:1.27"}]});
+        if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
+            s.extend(e.clone());
+        }
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec})
+    };
+    let (code, body) = post("/api/v1/namespaces/default/pods", pod("plain", json!({})));
+    assert_eq!(code, 201, "{body}");
+    let spec = &json(&body)["spec"];
+    assert_eq!(spec["serviceAccountName"], "default");
+    assert_eq!(spec["serviceAccount"], "default");
+    assert_eq!(spec["priority"], 0);
+    assert_eq!(spec["preemptionPolicy"], "PreemptLowerPriority");
+    assert_eq!(spec["enableServiceLinks"], true);
+    let volume = spec["volumes"][0]["name"].as_str().expect("token volume");
+    assert!(
+        volume.starts_with("kube-api-access-") && volume.len() == 21,
+        "{volume}"
+    );
+    assert_eq!(
+        spec["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"],
+        3607
+    );
+    assert_eq!(
+        spec["containers"][0]["volumeMounts"][0],
+        json!({"name": volume, "readOnly": true, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"})
+    );
+    let keys: Vec<&str> = spec["tolerations"]
+        .as_array()
+        .expect("tolerations")
+        .iter()
+        .filter_map(|t| t["key"].as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "node.kubernetes.io/not-ready",
+            "node.kubernetes.io/unreachable"
+        ]
+    );
+
+    // A priority class sets the priority; unknown classes and accounts are refused.
+    let (code, body) = post(
+        "/api/v1/namespaces/default/pods",
+        pod(
+            "critical",
+            json!({"priorityClassName": "system-node-critical", "automountServiceAccountToken": false}),
+        ),
+    );
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(json(&body)["spec"]["priority"], 2_000_001_000);
+    assert!(json(&body)["spec"].get("volumes").is_none(), "{body}");
+    let (code, body) = post(
+        "/api/v1/namespaces/default/pods",
+        pod("nopc", json!({"priorityClassName": "nope"})),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert!(
+        body.contains("no PriorityClass with name nope was found"),
+        "{body}"
+    );
+    let (code, body) = post(
+        "/api/v1/namespaces/default/pods",
+        pod("nosa", json!({"serviceAccountName": "ghost"})),
+    );
+    assert_eq!(code, 403, "{body}");
+    assert!(
+        body.contains("serviceaccount \\\"ghost\\\" not found")
+            || body.contains("serviceaccount \"ghost\" not found"),
+        "{body}"
+    );
+
+    // Claims and volumes are protected by finalizers; new nodes start tainted.
+    let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "c"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+    let (code, body) = post("/api/v1/namespaces/default/persistentvolumeclaims", pvc);
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(
+        json(&body)["metadata"]["finalizers"],
+        json!(["kubernetes.io/pvc-protection"])
+    );
+    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}});
+    let (code, body) = post("/api/v1/nodes", node);
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(
+        json(&body)["spec"]["taints"],
+        json!([{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}])
+    );
+    let rows = table(&ok(s.kubectl(&["get", "pods"])));
+    assert_eq!(rows[0][..5], ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
+    assert!(
+        rows.iter()
+            .any(|r| r[0] == "plain" && r[1] == "0/1" && r[2] == "Pending"),
+        "{rows:?}"
+    );
+}
