@@ -154,7 +154,7 @@ pub const ENTRIES: &[Entry] = &[
         .short(&["po"])
         .all()
         .status(r#"{"phase":"Pending"}"#)
-        .extra_subresources(&["binding", "eviction", "status"])
+        .extra_subresources(&["binding", "ephemeralcontainers", "eviction", "resize", "status"])
         .selectable(&[
             "spec.nodeName",
             "spec.restartPolicy",
@@ -367,6 +367,18 @@ impl Entry {
                         .with_subresource("status", Arc::new(StatusStrategy(strategy.clone())));
                 }
                 "scale" => store = store.with_scale(kaiser_registry::scale::ScalePaths::builtin()),
+                "ephemeralcontainers" | "resize" => {
+                    let part = if *sub == "resize" {
+                        crate::pods::PodPart::Resize
+                    } else {
+                        crate::pods::PodPart::EphemeralContainers
+                    };
+                    let s = crate::pods::PodPartStrategy {
+                        pod: strategy.clone(),
+                        part,
+                    };
+                    store = store.with_subresource(sub, Arc::new(s));
+                }
                 _ => {}
             }
         }

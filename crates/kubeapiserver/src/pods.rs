@@ -1,5 +1,13 @@
-//! Pod facts the registry computes: the QoS class a new pod reports.
+//! Pod facts the registry computes (the QoS class a new pod reports) and
+//! the pod subresources that change one part of a running pod:
+//! `ephemeralcontainers` (append debugging containers) and `resize`
+//! (container resources).
 
+use std::sync::Arc;
+
+use kaiser_apimachinery::field::{ErrorList, FieldError};
+use kaiser_apimachinery::meta;
+use kaiser_registry::Strategy;
 use serde_json::Value;
 
 /// A quantity in thousandths (`100m` → 100, `1Gi` → 1073741824000);
@@ -100,6 +108,152 @@ pub fn qos_class(pod: &Value) -> &'static str {
         "Guaranteed"
     } else {
         "Burstable"
+    }
+}
+
+/// Which part of a pod a subresource may change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PodPart {
+    EphemeralContainers,
+    Resize,
+}
+
+/// The strategy of `pods/ephemeralcontainers` and `pods/resize`: the stored
+/// pod with only that part taken from the request.
+pub struct PodPartStrategy {
+    pub pod: Arc<dyn Strategy>,
+    pub part: PodPart,
+}
+
+fn containers(pod: &Value) -> &[Value] {
+    pod.pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+impl Strategy for PodPartStrategy {
+    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        let mut out = old.clone();
+        match self.part {
+            PodPart::EphemeralContainers => {
+                let ec = new.pointer("/spec/ephemeralContainers").cloned();
+                if let Some(spec) = out.get_mut("spec").and_then(Value::as_object_mut) {
+                    match ec {
+                        Some(ec) => spec.insert("ephemeralContainers".into(), ec),
+                        None => spec.remove("ephemeralContainers"),
+                    };
+                }
+            }
+            PodPart::Resize => {
+                let wanted = containers(new).to_vec();
+                if let Some(list) = out
+                    .pointer_mut("/spec/containers")
+                    .and_then(Value::as_array_mut)
+                {
+                    for c in list.iter_mut() {
+                        let name = c.get("name").cloned();
+                        let Some(w) = wanted.iter().find(|w| w.get("name") == name.as_ref()) else {
+                            continue;
+                        };
+                        for f in ["resources", "resizePolicy"] {
+                            match w.get(f) {
+                                Some(v) => c[f] = v.clone(),
+                                None => {
+                                    if let Some(o) = c.as_object_mut() {
+                                        o.remove(f);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let rv = meta::resource_version(new).to_string();
+        meta::set_str(&mut out, "resourceVersion", &rv);
+        *new = out;
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> ErrorList {
+        let mut errs = ErrorList::new();
+        match self.part {
+            PodPart::EphemeralContainers => {
+                let list = |p: &Value| {
+                    p.pointer("/spec/ephemeralContainers")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                let (n, o) = (list(new), list(old));
+                if n.len() < o.len() || n[..o.len()] != o[..] {
+                    errs.push(FieldError::forbidden(
+                        "spec.ephemeralContainers",
+                        "existing ephemeral containers may not be changed",
+                    ));
+                }
+                for (i, c) in n.iter().enumerate().skip(o.len()) {
+                    let name = c.get("name").and_then(Value::as_str).unwrap_or("");
+                    let taken = containers(new)
+                        .iter()
+                        .chain(n[..i].iter())
+                        .any(|x| x.get("name").and_then(Value::as_str) == Some(name));
+                    if name.is_empty() {
+                        errs.push(FieldError::required(
+                            &format!("spec.ephemeralContainers[{i}].name"),
+                            "",
+                        ));
+                    } else if taken {
+                        errs.push(FieldError::duplicate(
+                            &format!("spec.ephemeralContainers[{i}].name"),
+                            name,
+                        ));
+                    }
+                    if c.get("image")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .is_empty()
+                    {
+                        errs.push(FieldError::required(
+                            &format!("spec.ephemeralContainers[{i}].image"),
+                            "",
+                        ));
+                    }
+                }
+            }
+            PodPart::Resize => {
+                for (i, c) in containers(new).iter().enumerate() {
+                    for kind in ["requests", "limits"] {
+                        for (k, v) in c
+                            .pointer(&format!("/resources/{kind}"))
+                            .and_then(Value::as_object)
+                            .into_iter()
+                            .flatten()
+                        {
+                            if v.as_str().and_then(quantity_milli).is_none_or(|q| q < 0) {
+                                errs.push(FieldError::invalid(
+                                    &format!("spec.containers[{i}].resources.{kind}[{k}]"),
+                                    v.clone(),
+                                    "must be a valid, non-negative quantity",
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        errs
+    }
+
+    fn has_pending_finalizers(&self, obj: &Value) -> bool {
+        self.pod.has_pending_finalizers(obj)
+    }
+
+    fn table_columns(&self) -> &[kaiser_apimachinery::table::Column] {
+        self.pod.table_columns()
+    }
+
+    fn table_row(&self, obj: &Value) -> Vec<Value> {
+        self.pod.table_row(obj)
     }
 }
 

@@ -905,3 +905,56 @@ fn new_pods_claims_and_nodes_get_upstreams_admission_defaults() {
         "{rows:?}"
     );
 }
+
+#[test]
+fn debug_containers_and_resize_change_only_their_part() {
+    let s = Server::start();
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}});
+    let (code, body) = s.curl_admin(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &pod.to_string(),
+        &s.url("/api/v1/namespaces/default/pods"),
+    ]);
+    assert_eq!(code, 201, "{body}");
+    let out = s.kubectl(&[
+        "debug",
+        "p",
+        "--image=busybox:1.36",
+        "--container=dbg",
+        "--",
+        "sleep",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = json(&ok(s.kubectl(&["get", "pod", "p", "-o", "json"])));
+    assert_eq!(got["spec"]["ephemeralContainers"][0]["name"], "dbg");
+    // An ephemeral container cannot be removed again.
+    let (code, body) = s.curl_admin(&[
+        "-X",
+        "PATCH",
+        "-H",
+        "Content-Type: application/json-patch+json",
+        "-d",
+        r#"[{"op":"remove","path":"/spec/ephemeralContainers/0"}]"#,
+        &s.url("/api/v1/namespaces/default/pods/p/ephemeralcontainers"),
+    ]);
+    assert_eq!(code, 422, "{body}");
+    // resize changes resources and nothing else.
+    ok(s.kubectl(&["patch", "pod", "p", "--subresource=resize", "--type=strategic", "-p",
+        r#"{"spec":{"containers":[{"name":"c","image":"other","resources":{"requests":{"cpu":"250m"}}}]}}"#]));
+    let got = json(&ok(s.kubectl(&["get", "pod", "p", "-o", "json"])));
+    assert_eq!(
+        got["spec"]["containers"][0]["resources"]["requests"]["cpu"],
+        "250m"
+    );
+    assert_eq!(got["spec"]["containers"][0]["image"], "nginx:1.27");
+}
