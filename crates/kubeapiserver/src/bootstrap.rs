@@ -162,6 +162,35 @@ fn groups(names: &[&str]) -> Value {
     )
 }
 
+fn users(names: &[&str]) -> Value {
+    Value::Array(
+        names
+            .iter()
+            .map(|u| json!({"kind": "User", "user": {"name": u}}))
+            .collect(),
+    )
+}
+
+/// Leader election by the control plane (`system`: its users and kube-system
+/// service accounts, endpoints and configmaps in kube-system) or by
+/// workloads (kube-system service accounts, any namespace).
+fn leader_election(system: bool) -> Value {
+    let sa = json!({"kind": "ServiceAccount", "serviceAccount": {"namespace": "kube-system", "name": "*"}});
+    let (subjects, namespaces) = if system {
+        let mut s = users(&["system:kube-controller-manager", "system:kube-scheduler"]);
+        if let Some(a) = s.as_array_mut() {
+            a.push(sa);
+        }
+        (s, json!(["kube-system"]))
+    } else {
+        (json!([sa]), json!(["*"]))
+    };
+    json!([{"subjects": subjects, "resourceRules": [
+        {"verbs": ["get", "create", "update"], "apiGroups": [""], "resources": ["endpoints", "configmaps"], "namespaces": namespaces},
+        {"verbs": ["get", "create", "update"], "apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "namespaces": ["*"]},
+    ]}])
+}
+
 fn everything(subjects: Value) -> Value {
     json!([{"subjects": subjects,
         "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"],
@@ -190,11 +219,39 @@ fn flow_schemas() -> Vec<Value> {
                 "nonResourceRules": [{"verbs": ["get"], "nonResourceURLs": ["/healthz", "/readyz", "/livez"]}]}]),
         ),
         fs(
+            "system-leader-election",
+            100,
+            "leader-election",
+            Some("ByUser"),
+            leader_election(true),
+        ),
+        fs(
+            "workload-leader-election",
+            200,
+            "leader-election",
+            Some("ByUser"),
+            leader_election(false),
+        ),
+        fs(
             "system-nodes",
             500,
             "system",
             Some("ByUser"),
             everything(groups(&["system:nodes"])),
+        ),
+        fs(
+            "kube-controller-manager",
+            800,
+            "workload-high",
+            Some("ByNamespace"),
+            everything(users(&["system:kube-controller-manager"])),
+        ),
+        fs(
+            "kube-scheduler",
+            800,
+            "workload-high",
+            Some("ByNamespace"),
+            everything(users(&["system:kube-scheduler"])),
         ),
         fs(
             "kube-system-service-accounts",
