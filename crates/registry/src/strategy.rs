@@ -3,7 +3,6 @@
 
 use kaiser_apimachinery::field::ErrorList;
 use kaiser_apimachinery::meta;
-use kaiser_apimachinery::protobuf::Message;
 use kaiser_apimachinery::table::{Column, NAME_COLUMN};
 use kaiser_apimachinery::validation::{NameValidator, name_is_dns_subdomain};
 use serde_json::Value;
@@ -90,11 +89,6 @@ pub trait Strategy: Send + Sync {
             "metadata.namespace" => Some(meta::namespace(obj).to_string()),
             _ => lookup_path(obj, field),
         }
-    }
-
-    /// The protobuf field table of the kind, when it has a protobuf form.
-    fn protobuf(&self) -> Option<&'static Message> {
-        None
     }
 
     fn table_columns(&self) -> &[Column] {

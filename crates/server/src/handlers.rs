@@ -494,14 +494,16 @@ fn decode_body(store: &Store, req: &ApiRequest) -> Result<(Value, Vec<String>), 
     }
     let ct = req.header(header::CONTENT_TYPE);
     if ct.is_some_and(|c| c.split(';').next().unwrap_or("").trim() == protobuf::MEDIA_TYPE) {
-        let Some(msg) = store.strategy.protobuf() else {
+        // Built-in kinds have a protobuf form; custom resources do not.
+        let definition = store.info.definition_name();
+        if !protobuf::has_message(&definition) {
             return Err(StatusError::unsupported_media_type(protobuf::MEDIA_TYPE));
-        };
+        }
         let bad = |e: String| {
             StatusError::bad_request(format!("unable to decode the protobuf body: {e}"))
         };
         let (api_version, kind, raw) = protobuf::decode_envelope(&req.body).map_err(bad)?;
-        let mut obj = protobuf::decode_message(msg, &raw).map_err(bad)?;
+        let mut obj = protobuf::decode_object(&definition, &raw).map_err(bad)?;
         if let Some(o) = obj.as_object_mut() {
             o.insert("apiVersion".into(), Value::from(api_version));
             o.insert("kind".into(), Value::from(kind));

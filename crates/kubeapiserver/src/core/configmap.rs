@@ -24,10 +24,6 @@ const COLUMNS: &[Column] = &[
 ];
 
 impl Strategy for ConfigMapStrategy {
-    fn protobuf(&self) -> Option<&'static kaiser_apimachinery::protobuf::Message> {
-        Some(&super::protobuf::CONFIG_MAP)
-    }
-
     fn validate(&self, obj: &Value) -> ErrorList {
         let mut errs = ErrorList::new();
         let mut total = 0;

@@ -54,10 +54,6 @@ fn since(ts: &str) -> String {
 }
 
 impl Strategy for EventStrategy {
-    fn protobuf(&self) -> Option<&'static kaiser_apimachinery::protobuf::Message> {
-        Some(&super::protobuf::EVENT)
-    }
-
     fn validate(&self, obj: &Value) -> ErrorList {
         let mut errs = ErrorList::new();
         let ns = meta::namespace(obj);

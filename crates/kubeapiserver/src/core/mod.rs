@@ -4,7 +4,6 @@
 pub mod configmap;
 pub mod event;
 pub mod namespace;
-pub mod protobuf;
 pub mod secret;
 pub mod serviceaccount;
 

@@ -55,10 +55,6 @@ fn set_name_label(obj: &mut Value) {
 }
 
 impl Strategy for NamespaceStrategy {
-    fn protobuf(&self) -> Option<&'static kaiser_apimachinery::protobuf::Message> {
-        Some(&super::protobuf::NAMESPACE)
-    }
-
     fn name_validator(&self) -> NameValidator {
         name_is_dns_label
     }

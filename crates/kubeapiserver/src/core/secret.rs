@@ -38,10 +38,6 @@ fn required_keys(ty: &str) -> &'static [&'static str] {
 }
 
 impl Strategy for SecretStrategy {
-    fn protobuf(&self) -> Option<&'static kaiser_apimachinery::protobuf::Message> {
-        Some(&super::protobuf::SECRET)
-    }
-
     fn default(&self, obj: &mut Value) {
         let Some(o) = obj.as_object_mut() else { return };
         if o.get("type")

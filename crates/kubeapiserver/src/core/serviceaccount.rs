@@ -25,10 +25,6 @@ const COLUMNS: &[Column] = &[
 ];
 
 impl Strategy for ServiceAccountStrategy {
-    fn protobuf(&self) -> Option<&'static kaiser_apimachinery::protobuf::Message> {
-        Some(&super::protobuf::SERVICE_ACCOUNT)
-    }
-
     fn table_columns(&self) -> &[Column] {
         COLUMNS
     }

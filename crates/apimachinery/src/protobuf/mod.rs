@@ -1,0 +1,206 @@
+//! Reading Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`)
+//! into the JSON kube-apiserver would show for them, for every built-in kind.
+//!
+//! The envelope is the 4-byte magic `k8s\0` and a `runtime.Unknown` message
+//! whose `raw` field holds the object's own message. The shape of each
+//! message (field numbers, kinds, JSON names, zero-value rules) is data:
+//! `messages.txt`, written by `tools/protobuf-gen` from upstream's API types
+//! and keyed by OpenAPI definition name. This module owns the envelope, the
+//! wire reader and the few writers kaiser's protobuf documents need.
+
+mod decode;
+mod table;
+#[cfg(test)]
+mod tests;
+
+use serde_json::Value;
+
+pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
+const MAGIC: &[u8] = b"k8s\x00";
+
+/// Whether the built-in message table knows `definition` (an OpenAPI
+/// definition name such as `io.k8s.api.apps.v1.Deployment`).
+pub fn has_message(definition: &str) -> bool {
+    table::table().is_ok_and(|t| t.by_name.contains_key(definition))
+}
+
+/// Decodes the protobuf message of `definition` into its JSON form: field
+/// names, `omitempty` and Go pointer semantics as kube-apiserver would show
+/// them; unknown fields are skipped. Malformed input is an error, never a
+/// panic.
+pub fn decode_object(definition: &str, bytes: &[u8]) -> Result<Value, String> {
+    let t = table::table()?;
+    let idx = *t
+        .by_name
+        .get(definition)
+        .ok_or_else(|| format!("no protobuf form is known for {definition}"))?;
+    decode::message(t, idx, bytes, 0)
+}
+
+/// Splits a protobuf body into its type (apiVersion, kind) and raw object bytes.
+pub fn decode_envelope(body: &[u8]) -> Result<(String, String, Vec<u8>), String> {
+    let rest = body
+        .strip_prefix(MAGIC)
+        .ok_or("the body does not start with the Kubernetes protobuf prefix")?;
+    let mut r = Reader::new(rest);
+    let (mut api_version, mut kind, mut raw) = (String::new(), String::new(), Vec::new());
+    while let Some((num, wire)) = r.key()? {
+        match (num, wire) {
+            // runtime.TypeMeta: apiVersion = 1, kind = 2
+            (1, 2) => {
+                let mut tm = Reader::new(r.bytes()?);
+                while let Some((n, w)) = tm.key()? {
+                    match (n, w) {
+                        (1, 2) => api_version = String::from_utf8_lossy(tm.bytes()?).into_owned(),
+                        (2, 2) => kind = String::from_utf8_lossy(tm.bytes()?).into_owned(),
+                        _ => tm.skip(w)?,
+                    }
+                }
+            }
+            (2, 2) => raw = r.bytes()?.to_vec(),
+            // contentEncoding = 3, contentType = 4
+            (3 | 4, 2) => {
+                let enc = r.bytes()?;
+                if num == 3 && !enc.is_empty() {
+                    return Err("compressed protobuf bodies are not supported".into());
+                }
+            }
+            _ => r.skip(wire)?,
+        }
+    }
+    Ok((api_version, kind, raw))
+}
+
+/// A cursor over protobuf wire data; every read checks its bounds.
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+
+    pub(crate) fn done(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    pub(crate) fn varint(&mut self) -> Result<u64, String> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = *self.buf.get(self.pos).ok_or("truncated varint")?;
+            self.pos += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err("varint too long".into())
+    }
+
+    /// The next field key as (number, wire type), or `None` at the end.
+    pub(crate) fn key(&mut self) -> Result<Option<(u32, u8)>, String> {
+        if self.done() {
+            return Ok(None);
+        }
+        let k = self.varint()?;
+        let num = u32::try_from(k >> 3).map_err(|_| "field number too large")?;
+        if num == 0 {
+            return Err("field number 0 is not valid".into());
+        }
+        Ok(Some((num, (k & 7) as u8)))
+    }
+
+    /// A length-delimited payload; the length is checked against the input
+    /// before anything is sliced, so it never sizes an allocation.
+    pub(crate) fn bytes(&mut self) -> Result<&'a [u8], String> {
+        let n = usize::try_from(self.varint()?).map_err(|_| "length too large")?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or("truncated field")?;
+        let b = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(b)
+    }
+
+    pub(crate) fn fixed64(&mut self) -> Result<[u8; 8], String> {
+        let end = self.pos.checked_add(8).ok_or("truncated field")?;
+        let b = self.buf.get(self.pos..end).ok_or("truncated field")?;
+        self.pos = end;
+        let mut out = [0u8; 8];
+        out.copy_from_slice(b);
+        Ok(out)
+    }
+
+    pub(crate) fn skip(&mut self, wire: u8) -> Result<(), String> {
+        match wire {
+            0 => {
+                self.varint()?;
+            }
+            1 => {
+                self.fixed64()?;
+            }
+            2 => {
+                self.bytes()?;
+            }
+            5 => {
+                let end = self.pos.checked_add(4).ok_or("truncated field")?;
+                if end > self.buf.len() {
+                    return Err("truncated field".into());
+                }
+                self.pos = end;
+            }
+            w => return Err(format!("unsupported wire type {w}")),
+        }
+        Ok(())
+    }
+}
+
+/// Protobuf writing, for the few documents kaiser serves in protobuf form.
+pub mod write {
+    pub fn varint(out: &mut Vec<u8>, mut v: u64) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    /// A length-delimited field (a message, bytes or a string).
+    pub fn message(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+        varint(out, u64::from(field) << 3 | 2);
+        varint(out, bytes.len() as u64);
+        out.extend_from_slice(bytes);
+    }
+
+    /// A string field; empty strings are omitted, as proto3 does.
+    pub fn string(out: &mut Vec<u8>, field: u32, s: &str) {
+        if !s.is_empty() {
+            message(out, field, s.as_bytes());
+        }
+    }
+
+    pub fn boolean(out: &mut Vec<u8>, field: u32, b: bool) {
+        varint(out, u64::from(field) << 3);
+        varint(out, u64::from(b));
+    }
+
+    /// An int64 field (two's complement varint).
+    pub fn int64(out: &mut Vec<u8>, field: u32, v: i64) {
+        varint(out, u64::from(field) << 3);
+        varint(out, v as u64);
+    }
+
+    /// A double field (64-bit little endian).
+    pub fn double(out: &mut Vec<u8>, field: u32, v: f64) {
+        varint(out, u64::from(field) << 3 | 1);
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
