@@ -59,6 +59,23 @@ impl GroupVersion {
     }
 }
 
+/// The OpenAPI definition name upstream uses for a kind, e.g.
+/// `io.k8s.api.core.v1.ConfigMap`; custom groups use the reversed domain.
+pub fn definition_name(group: &str, version: &str, kind: &str) -> String {
+    let pkg = match group {
+        "" => "io.k8s.api.core".to_string(),
+        "apiextensions.k8s.io" => {
+            "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions".to_string()
+        }
+        "apiregistration.k8s.io" => "io.k8s.kube-aggregator.pkg.apis.apiregistration".to_string(),
+        g if g.ends_with(".k8s.io") || !g.contains('.') => {
+            format!("io.k8s.api.{}", g.split('.').next().unwrap_or(""))
+        }
+        g => g.split('.').rev().collect::<Vec<_>>().join("."),
+    };
+    format!("{pkg}.{version}.{kind}")
+}
+
 impl fmt::Display for GroupVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.api_version())
@@ -80,5 +97,39 @@ mod tests {
             GroupResource::new("apps", "deployments").to_string(),
             "deployments.apps"
         );
+    }
+
+    #[test]
+    fn definition_names() {
+        for (g, v, k, want) in [
+            ("", "v1", "Pod", "io.k8s.api.core.v1.Pod"),
+            ("apps", "v1", "Deployment", "io.k8s.api.apps.v1.Deployment"),
+            (
+                "rbac.authorization.k8s.io",
+                "v1",
+                "Role",
+                "io.k8s.api.rbac.v1.Role",
+            ),
+            (
+                "apiextensions.k8s.io",
+                "v1",
+                "CustomResourceDefinition",
+                "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
+            ),
+            (
+                "apiregistration.k8s.io",
+                "v1",
+                "APIService",
+                "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIService",
+            ),
+            (
+                "stable.example.com",
+                "v1",
+                "CronTab",
+                "com.example.stable.v1.CronTab",
+            ),
+        ] {
+            assert_eq!(definition_name(g, v, k), want);
+        }
     }
 }

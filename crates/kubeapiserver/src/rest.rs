@@ -10,7 +10,7 @@ use std::sync::Arc;
 use http::header;
 use kaiser_apimachinery::field::{ErrorList, FieldError};
 use kaiser_apimachinery::list::ListOptions;
-use kaiser_apimachinery::{GroupResource, StatusError, codec, labels, meta, time};
+use kaiser_apimachinery::{GroupResource, StatusError, codec, labels, meta, protobuf, time};
 use kaiser_auth::{Attributes, Decision, UserInfo};
 use kaiser_registry::{DeleteOptions, ResourceInfo, Store};
 use kaiser_server::http::{ApiRequest, Handler, negotiated_response, status_response};
@@ -164,6 +164,12 @@ fn body(req: &ApiRequest) -> Result<Value, StatusError> {
         return Err(StatusError::bad_request("the request body is empty"));
     }
     let ct = req.header(header::CONTENT_TYPE);
+    // kubectl and client-go send these built-in kinds as protobuf
+    if protobuf::is_media_type(ct) {
+        return protobuf::decode_typed(&req.body).map_err(|e| {
+            StatusError::bad_request(format!("unable to decode the protobuf body: {e}"))
+        });
+    }
     let format = negotiation::body_format(ct)?;
     let v = codec::decode(&req.body, format)?;
     if !v.is_object() {

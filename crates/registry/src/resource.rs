@@ -124,19 +124,6 @@ impl ResourceInfo {
     /// The OpenAPI definition name upstream uses for the kind, e.g.
     /// `io.k8s.api.core.v1.ConfigMap`; custom groups use the reversed domain.
     pub fn definition_name(&self) -> String {
-        let pkg = match self.group.as_str() {
-            "" => "io.k8s.api.core".to_string(),
-            "apiextensions.k8s.io" => {
-                "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions".to_string()
-            }
-            "apiregistration.k8s.io" => {
-                "io.k8s.kube-aggregator.pkg.apis.apiregistration".to_string()
-            }
-            g if g.ends_with(".k8s.io") || !g.contains('.') => {
-                format!("io.k8s.api.{}", g.split('.').next().unwrap_or(""))
-            }
-            g => g.split('.').rev().collect::<Vec<_>>().join("."),
-        };
-        format!("{pkg}.{}.{}", self.version, self.kind)
+        kaiser_apimachinery::gvk::definition_name(&self.group, &self.version, &self.kind)
     }
 }

@@ -493,7 +493,7 @@ fn decode_body(store: &Store, req: &ApiRequest) -> Result<(Value, Vec<String>), 
         ));
     }
     let ct = req.header(header::CONTENT_TYPE);
-    if ct.is_some_and(|c| c.split(';').next().unwrap_or("").trim() == protobuf::MEDIA_TYPE) {
+    if protobuf::is_media_type(ct) {
         // Built-in kinds have a protobuf form; custom resources do not.
         let definition = store.info.definition_name();
         if !protobuf::has_message(&definition) {

@@ -18,6 +18,25 @@ use serde_json::Value;
 pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
 const MAGIC: &[u8] = b"k8s\x00";
 
+/// Whether a `Content-Type` header names the Kubernetes protobuf encoding.
+pub fn is_media_type(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|c| c.split(';').next().unwrap_or("").trim() == MEDIA_TYPE)
+}
+
+/// Decodes a whole body, envelope and object, as the type the envelope
+/// names; the object carries that `apiVersion` and `kind`.
+pub fn decode_typed(body: &[u8]) -> Result<Value, String> {
+    let (api_version, kind, raw) = decode_envelope(body)?;
+    let gv = crate::GroupVersion::parse(&api_version);
+    let definition = crate::gvk::definition_name(&gv.group, &gv.version, &kind);
+    let mut obj = decode_object(&definition, &raw)?;
+    if let Some(o) = obj.as_object_mut() {
+        o.insert("apiVersion".into(), Value::from(api_version));
+        o.insert("kind".into(), Value::from(kind));
+    }
+    Ok(obj)
+}
+
 /// Whether the built-in message table knows `definition` (an OpenAPI
 /// definition name such as `io.k8s.api.apps.v1.Deployment`).
 pub fn has_message(definition: &str) -> bool {

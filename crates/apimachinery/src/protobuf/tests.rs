@@ -763,3 +763,33 @@ fn random_and_truncated_input_never_panics() {
         }
     }
 }
+
+#[test]
+fn a_typed_body_decodes_as_the_type_its_envelope_names() {
+    let review = Enc::new().m(2, Enc::new().m(1, Enc::new().s(2, "list").s(5, "pods")));
+    let tm = Enc::new()
+        .s(1, "authorization.k8s.io/v1")
+        .s(2, "SelfSubjectAccessReview");
+    let mut body = MAGIC.to_vec();
+    body.extend(Enc::new().m(1, tm).m(2, review).0);
+    assert_eq!(
+        decode_typed(&body).expect("typed"),
+        json!({
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {"verb": "list", "resource": "pods"}}
+        })
+    );
+    let mut custom = MAGIC.to_vec();
+    custom.extend(
+        Enc::new()
+            .m(1, Enc::new().s(1, "stable.example.com/v1").s(2, "CronTab"))
+            .0,
+    );
+    assert!(decode_typed(&custom).is_err());
+    assert!(is_media_type(Some(
+        "application/vnd.kubernetes.protobuf; charset=x"
+    )));
+    assert!(!is_media_type(Some("application/json")));
+    assert!(!is_media_type(None));
+}

@@ -12,5 +12,6 @@ mod kube_rs;
 mod kubectl;
 mod machinery;
 mod persistence;
+mod protobuf;
 mod schema;
 mod watch;
