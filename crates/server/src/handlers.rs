@@ -495,19 +495,14 @@ fn decode_body(store: &Store, req: &ApiRequest) -> Result<(Value, Vec<String>), 
     let ct = req.header(header::CONTENT_TYPE);
     if protobuf::is_media_type(ct) {
         // Built-in kinds have a protobuf form; custom resources do not.
-        let definition = store.info.definition_name();
-        if !protobuf::has_message(&definition) {
+        if !protobuf::has_message(&store.info.definition_name()) {
             return Err(StatusError::unsupported_media_type(protobuf::MEDIA_TYPE));
         }
-        let bad = |e: String| {
+        // The envelope names the body's type: the kind itself, or a
+        // subresource's (autoscaling/v1 Scale); check_type judges it.
+        let obj = protobuf::decode_typed(&req.body).map_err(|e| {
             StatusError::bad_request(format!("unable to decode the protobuf body: {e}"))
-        };
-        let (api_version, kind, raw) = protobuf::decode_envelope(&req.body).map_err(bad)?;
-        let mut obj = protobuf::decode_object(&definition, &raw).map_err(bad)?;
-        if let Some(o) = obj.as_object_mut() {
-            o.insert("apiVersion".into(), Value::from(api_version));
-            o.insert("kind".into(), Value::from(kind));
-        }
+        })?;
         return Ok((obj, Vec::new()));
     }
     codec::decode_checked(&req.body, negotiation::body_format(ct)?)

@@ -149,4 +149,35 @@ fn hand_made_protobuf_bodies() {
         &envelope("v1", "ConfigMap", &[0x0a, 0x05, 0x01]),
     );
     assert_eq!(code, 400);
+
+    // a Scale through the scale subresource, as client-go's UpdateScale sends it
+    ok(s.kubectl(&["create", "deployment", "web", "--image=nginx:1.27"]));
+    let mut scale = Vec::new();
+    let mut meta = Vec::new();
+    write::string(&mut meta, 1, "web");
+    write::string(&mut meta, 3, "default");
+    write::message(&mut scale, 1, &meta);
+    let mut spec = Vec::new();
+    write::int64(&mut spec, 1, 5);
+    write::message(&mut scale, 2, &spec);
+    let file = s.dir.join("scale.pb");
+    std::fs::write(&file, envelope("autoscaling/v1", "Scale", &scale)).expect("write body");
+    let (code, body) = s.curl_admin(&[
+        "-s",
+        "-w",
+        "\n%{http_code}",
+        "-X",
+        "PUT",
+        "-H",
+        &format!("Content-Type: {PROTOBUF}"),
+        "--data-binary",
+        &format!("@{}", file.display()),
+        &s.url("/apis/apps/v1/namespaces/default/deployments/web/scale"),
+    ]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(json(&body)["spec"]["replicas"], 5);
+    assert_eq!(
+        json(&ok(s.kubectl(&["get", "deployment", "web", "-o", "json"])))["spec"]["replicas"],
+        5
+    );
 }
