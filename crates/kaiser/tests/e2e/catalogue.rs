@@ -958,3 +958,54 @@ fn debug_containers_and_resize_change_only_their_part() {
     );
     assert_eq!(got["spec"]["containers"][0]["image"], "nginx:1.27");
 }
+
+#[test]
+fn kubectl_create_scale_and_expose_a_deployment() {
+    let s = Server::start_with(&["--service-cluster-ip-range=10.96.0.0/16"]);
+    ok(s.kubectl(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx",
+        "--replicas=3",
+    ]));
+    ok(s.kubectl(&["scale", "deployment", "web", "--replicas=5"]));
+    assert_eq!(
+        ok(s.kubectl(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"])),
+        "5"
+    );
+    ok(s.kubectl(&["expose", "deployment", "web", "--port=80"]));
+    let ip = ok(s.kubectl(&["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"]));
+    assert!(ip.starts_with("10.96.") && ip != "10.96.0.1", "{ip}");
+    let svc = json(&ok(s.kubectl(&["get", "svc", "web", "-o", "json"])));
+    assert_eq!(svc["spec"]["selector"], json!({"app": "web"}));
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 80);
+    // kubectl's typed commands speak protobuf: a job, a cronjob, a token.
+    ok(s.kubectl(&["create", "job", "once", "--image=busybox"]));
+    let job = json(&ok(s.kubectl(&["get", "job", "once", "-o", "json"])));
+    assert_eq!(job["spec"]["backoffLimit"], 6);
+    let uid = job["metadata"]["uid"].as_str().expect("uid");
+    assert_eq!(
+        job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+        uid
+    );
+    let token = ok(s.kubectl(&["create", "token", "default"]));
+    let who = json(&ok(s.kubectl(&[
+        "--token",
+        token.trim(),
+        "auth",
+        "whoami",
+        "-o",
+        "json",
+    ])));
+    assert_eq!(
+        who["status"]["userInfo"]["username"],
+        "system:serviceaccount:default:default"
+    );
+    assert_eq!(
+        ok(s.kubectl(&["auth", "can-i", "delete", "pods"])).trim(),
+        "yes"
+    );
+    let out = s.kubectl(&["--token", token.trim(), "auth", "can-i", "delete", "pods"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no");
+}
