@@ -198,3 +198,77 @@ fn status_is_written_only_through_its_subresource() {
     // Deleting still finishes through the finalize subresource.
     ok(s.kubectl(&["delete", "namespace", "st", "--timeout=30s"]));
 }
+
+#[test]
+fn strategic_merge_patch_merges_a_pods_containers_by_name() {
+    let s = Server::start();
+    let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "a", "image": "nginx:1.27"}, {"name": "b", "image": "busybox:1.36"}]}});
+    let (code, body) = s.curl_admin(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &pod.to_string(),
+        &s.url("/api/v1/namespaces/default/pods"),
+    ]);
+    assert_eq!(code, 201, "{body}");
+    // A strategic patch touches container "b" by name and leaves "a" alone.
+    ok(s.kubectl(&[
+        "patch",
+        "pod",
+        "p",
+        "--type=strategic",
+        "-p",
+        r#"{"spec":{"containers":[{"name":"b","image":"busybox:1.37"}]}}"#,
+    ]));
+    let got = json(&ok(s.kubectl(&["get", "pod", "p", "-o", "json"])));
+    let images: Vec<(&str, &str)> = got["spec"]["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .filter_map(|c| Some((c["name"].as_str()?, c["image"].as_str()?)))
+        .collect();
+    assert_eq!(images, [("a", "nginx:1.27"), ("b", "busybox:1.37")]);
+    // The tolerations admission added merge by key too: a new one is appended.
+    ok(s.kubectl(&["patch", "pod", "p", "-p",
+        r#"{"spec":{"tolerations":[{"key":"x","operator":"Exists","effect":"NoExecute","tolerationSeconds":5}]}}"#]));
+    let got = json(&ok(s.kubectl(&["get", "pod", "p", "-o", "json"])));
+    assert_eq!(
+        got["spec"]["tolerations"].as_array().map(Vec::len),
+        Some(3),
+        "{}",
+        got["spec"]["tolerations"]
+    );
+    // `$patch: delete` removes one container by its merge key (on a pod
+    // template: a pod's container list cannot change after creation).
+    let tpl = serde_json::json!({"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"},
+        "template": {"spec": {"containers": [{"name": "a", "image": "nginx"}, {"name": "b", "image": "busybox"}]}}});
+    let (code, body) = s.curl_admin(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &tpl.to_string(),
+        &s.url("/api/v1/namespaces/default/podtemplates"),
+    ]);
+    assert_eq!(code, 201, "{body}");
+    ok(s.kubectl(&[
+        "patch",
+        "podtemplate",
+        "t",
+        "--type=strategic",
+        "-p",
+        r#"{"template":{"spec":{"containers":[{"name":"a","$patch":"delete"}]}}}"#,
+    ]));
+    let got = json(&ok(s.kubectl(&["get", "podtemplate", "t", "-o", "json"])));
+    let names: Vec<&str> = got["template"]["spec"]["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["b"]);
+}
