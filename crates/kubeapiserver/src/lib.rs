@@ -7,6 +7,7 @@
 
 pub mod core;
 mod namespace_controller;
+pub mod validation;
 
 use std::sync::Arc;
 
