@@ -957,6 +957,26 @@ const PV_SOURCES: &[&str] = &[
     "csi",
 ];
 
+fn required(errs: &mut ErrorList, v: &Value, path: &str, members: &[&str]) {
+    for m in members {
+        if !super::is_set(at(v, m)) {
+            errs.push(FieldError::required(&child(path, m), ""));
+        }
+    }
+}
+
+/// A set secret reference of a persistent volume source needs both parts.
+fn secret_ref_name_namespace(errs: &mut ErrorList, r: &Value, path: &str) {
+    if !present(r) {
+        return;
+    }
+    for m in ["name", "namespace"] {
+        if str_of(r, m).is_empty() {
+            errs.push(FieldError::required(&child(path, m), ""));
+        }
+    }
+}
+
 /// `ValidatePersistentVolume`.
 pub fn validate_pv(pv: &Value) -> ErrorList {
     pv_spec(at(pv, "spec"), str_of(at(pv, "metadata"), "name"), false)
@@ -1100,11 +1120,83 @@ fn pv_spec(spec: &Value, pv_name: &str, allow_invalid_affinity: bool) -> ErrorLi
                     }
                 }
             }
+            m if pod::SHARED_PV_SOURCES.contains(&m) => {
+                pod::shared_pv_source(&mut errs, m, s, path)
+            }
+            "rbd" => required(&mut errs, s, &p, &["monitors", "image"]),
+            "cephfs" => required(&mut errs, s, &p, &["monitors"]),
+            "scaleIO" => required(&mut errs, s, &p, &["gateway", "system", "volumeName"]),
+            "glusterfs" => {
+                required(&mut errs, s, &p, &["endpoints", "path"]);
+                if let Some(ns) = opt_str(s, "endpointsNamespace") {
+                    let np = child(&p, "endpointsNamespace");
+                    if ns.is_empty() {
+                        errs.push(FieldError::invalid(
+                            &np,
+                            ns,
+                            "if the endpointnamespace is set, it must be a valid namespace name",
+                        ));
+                    } else {
+                        dns_label(&mut errs, ns, &np);
+                    }
+                }
+            }
+            "cinder" => {
+                required(&mut errs, s, &p, &["volumeID"]);
+                secret_ref_name_namespace(&mut errs, at(s, "secretRef"), &child(&p, "secretRef"));
+            }
+            "azureFile" => {
+                required(&mut errs, s, &p, &["secretName", "shareName"]);
+                if opt_str(s, "secretNamespace") == Some("") {
+                    errs.push(FieldError::required(&child(&p, "secretNamespace"), ""));
+                }
+            }
+            "flexVolume" => {
+                required(&mut errs, s, &p, &["driver"]);
+                for (k, _) in sorted_entries(at(s, "options")) {
+                    let ns = k.split_once('/').map_or(k.as_str(), |(n, _)| n);
+                    let normalized = format!(".{}", ns.to_lowercase());
+                    if normalized.ends_with(".kubernetes.io") || normalized.ends_with(".k8s.io") {
+                        errs.push(FieldError::invalid(
+                            &key(&child(&p, "options"), k),
+                            k.as_str(),
+                            "kubernetes.io and k8s.io namespaces are reserved",
+                        ));
+                    }
+                }
+            }
+            "storageos" => {
+                let vn = str_of(s, "volumeName");
+                if vn.is_empty() {
+                    errs.push(FieldError::required(&child(&p, "volumeName"), ""));
+                } else {
+                    dns_label(&mut errs, vn, &child(&p, "volumeName"));
+                }
+                let ns = str_of(s, "volumeNamespace");
+                if !ns.is_empty() {
+                    dns_label(&mut errs, ns, &child(&p, "volumeNamespace"));
+                }
+                secret_ref_name_namespace(&mut errs, at(s, "secretRef"), &child(&p, "secretRef"));
+            }
             "iscsi" => {
                 for m in ["targetPortal", "iqn"] {
                     if str_of(s, m).is_empty() {
                         errs.push(FieldError::required(&child(&p, m), ""));
                     }
+                }
+                if let Some(n) = int_of(s, "lun")
+                    && !(0..=255).contains(&n)
+                {
+                    errs.push(FieldError::invalid(
+                        &child(&p, "lun"),
+                        n,
+                        super::inclusive_range_error(0, 255),
+                    ));
+                }
+                let chap = at(s, "chapAuthDiscovery").as_bool() == Some(true)
+                    || at(s, "chapAuthSession").as_bool() == Some(true);
+                if chap && !present(at(s, "secretRef")) {
+                    errs.push(FieldError::required(&child(&p, "secretRef"), ""));
                 }
                 if present(at(s, "initiatorName"))
                     && pv_name.len() + 1 + str_of(s, "targetPortal").len() > 64

@@ -93,7 +93,7 @@ pub fn validator(group: &str, kind: &str) -> Option<Validator> {
             rbac::validate_cluster_role_binding_update,
         ),
         ("autoscaling", "HorizontalPodAutoscaler") => {
-            v(misc::validate_hpa, |n, _| misc::validate_hpa(n))
+            v(misc::validate_hpa, misc::validate_hpa_update)
         }
         ("scheduling.k8s.io", "PriorityClass") => v(
             misc::validate_priority_class,

@@ -1401,6 +1401,33 @@ fn volume_source(
     }
 }
 
+/// The persistent-volume sources whose checks are the pod volume ones.
+pub(crate) const SHARED_PV_SOURCES: &[&str] = &[
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "flocker",
+    "quobyte",
+    "fc",
+    "vsphereVolume",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "azureDisk",
+];
+
+/// Checks one source of [`SHARED_PV_SOURCES`] under `path` (the spec).
+pub(crate) fn shared_pv_source(errs: &mut ErrorList, member: &str, src: &Value, path: &str) {
+    let mut single = serde_json::Map::new();
+    single.insert(member.to_string(), src.clone());
+    volume_source(
+        errs,
+        &Value::Object(single),
+        path,
+        "",
+        "",
+        &PodOpts::default(),
+    );
+}
+
 fn partition(errs: &mut ErrorList, src: &Value, path: &str) {
     if let Some(n) = int_of(src, "partition")
         && !(0..=255).contains(&n)

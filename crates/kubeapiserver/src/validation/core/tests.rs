@@ -328,3 +328,69 @@ fn nodes() {
         ],
     );
 }
+
+#[test]
+fn persistent_volume_sources() {
+    let base = |src: &str, v: Value| {
+        let mut pv = json!({"metadata": {"name": "pv1"}, "spec": {"capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Retain"}});
+        pv["spec"][src] = v;
+        pv
+    };
+    assert_errs(
+        &validate_pv(&base("gcePersistentDisk", json!({"partition": 300}))),
+        &[
+            "spec.persistentDisk.pdName: Required value",
+            "spec.persistentDisk.partition: Invalid value: 300: must be between 1 and 255, inclusive",
+        ],
+    );
+    assert_errs(
+        &validate_pv(&base(
+            "cinder",
+            json!({"volumeID": "v", "secretRef": {"name": "s"}}),
+        )),
+        &["spec.cinder.secretRef.namespace: Required value"],
+    );
+    assert_errs(
+        &validate_pv(&base(
+            "glusterfs",
+            json!({"endpoints": "ep", "path": "vol", "endpointsNamespace": ""}),
+        )),
+        &[
+            "spec.glusterfs.endpointsNamespace: Invalid value: \"\": if the endpointnamespace is set, it must be a valid namespace name",
+        ],
+    );
+    assert_errs(
+        &validate_pv(&base(
+            "flexVolume",
+            json!({"driver": "d", "options": {"kubernetes.io/x": "y"}}),
+        )),
+        &[
+            "spec.flexVolume.options[kubernetes.io/x]: Invalid value: \"kubernetes.io/x\": kubernetes.io and k8s.io namespaces are reserved",
+        ],
+    );
+    assert_errs(
+        &validate_pv(&base("rbd", json!({"monitors": []}))),
+        &[
+            "spec.rbd.monitors: Required value",
+            "spec.rbd.image: Required value",
+        ],
+    );
+    assert_errs(
+        &validate_pv(&base(
+            "iscsi",
+            json!({"targetPortal": "10.0.0.1:3260", "iqn": "iqn.2001-04.com.example:storage", "lun": 256, "chapAuthSession": true}),
+        )),
+        &[
+            "spec.iscsi.lun: Invalid value: 256: must be between 0 and 255, inclusive",
+            "spec.iscsi.secretRef: Required value",
+        ],
+    );
+    assert_errs(
+        &validate_pv(&base(
+            "csi",
+            json!({"driver": "ebs.csi.aws.com", "volumeHandle": "vol-1"}),
+        )),
+        &[],
+    );
+}
