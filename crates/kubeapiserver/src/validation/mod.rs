@@ -502,6 +502,9 @@ mod tests {
             json!({"spec": {"jobTemplate": {"spec": {"template": []}}, "schedule": 3}}),
             json!({"spec": {"rules": "x", "subjects": 1}, "rules": [1], "roleRef": 3, "subjects": [null]}),
             json!({"subsets": [1, {"addresses": [2]}], "endpoints": "x", "ports": [null]}),
+            json!({"spec": {"metrics": [1, {"type": 5, "object": 2}], "behavior": {"scaleUp": 1},
+                "targetCPUUtilizationPercentage": "x", "gcePersistentDisk": 1,
+                "flexVolume": {"options": 1}, "ingress": [{"from": [1]}]}}),
         ];
         for (g, k) in kinds {
             let val = validator(g, k).expect("registered");
