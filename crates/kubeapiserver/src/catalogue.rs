@@ -367,11 +367,11 @@ impl Entry {
                         .with_subresource("status", Arc::new(StatusStrategy(strategy.clone())));
                 }
                 "scale" => store = store.with_scale(kaiser_registry::scale::ScalePaths::builtin()),
-                "ephemeralcontainers" | "resize" => {
-                    let part = if *sub == "resize" {
-                        crate::pods::PodPart::Resize
-                    } else {
-                        crate::pods::PodPart::EphemeralContainers
+                "ephemeralcontainers" | "resize" | "binding" => {
+                    let part = match *sub {
+                        "resize" => crate::pods::PodPart::Resize,
+                        "binding" => crate::pods::PodPart::Binding,
+                        _ => crate::pods::PodPart::EphemeralContainers,
                     };
                     let s = crate::pods::PodPartStrategy {
                         pod: strategy.clone(),

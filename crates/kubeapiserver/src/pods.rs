@@ -116,6 +116,9 @@ pub fn qos_class(pod: &Value) -> &'static str {
 pub enum PodPart {
     EphemeralContainers,
     Resize,
+    /// `pods/binding`: the node name, annotations and the PodScheduled
+    /// condition (the scheduler's write, exempt from pod update rules).
+    Binding,
 }
 
 /// The strategy of `pods/ephemeralcontainers` and `pods/resize`: the stored
@@ -142,6 +145,22 @@ impl Strategy for PodPartStrategy {
                         Some(ec) => spec.insert("ephemeralContainers".into(), ec),
                         None => spec.remove("ephemeralContainers"),
                     };
+                }
+            }
+            PodPart::Binding => {
+                for (ptr, field) in [
+                    ("/spec/nodeName", "spec"),
+                    ("/metadata/annotations", "metadata"),
+                    ("/status/conditions", "status"),
+                ] {
+                    let Some(v) = new.pointer(ptr).cloned() else {
+                        continue;
+                    };
+                    let key = ptr.rsplit('/').next().unwrap_or("");
+                    if !out.get(field).is_some_and(Value::is_object) {
+                        out[field] = serde_json::json!({});
+                    }
+                    out[field][key] = v;
                 }
             }
             PodPart::Resize => {
@@ -220,6 +239,7 @@ impl Strategy for PodPartStrategy {
                     }
                 }
             }
+            PodPart::Binding => {}
             PodPart::Resize => {
                 for (i, c) in containers(new).iter().enumerate() {
                     for kind in ["requests", "limits"] {

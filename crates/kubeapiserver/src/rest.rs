@@ -403,22 +403,16 @@ impl Rest {
                     t.extend(a.clone());
                 }
             }
-            Ok(p)
-        };
-        // The pod's status changes too, so write through the status store.
-        let store = self
-            .pods
-            .subresource("status")
-            .cloned()
-            .unwrap_or_else(|| self.pods.clone());
-        let spec_apply = |old: Option<&Value>| apply(old);
-        store_update(&self.pods, ns, pod, &spec_apply).await?;
-        let status_apply = |old: Option<&Value>| {
-            let mut p = old.cloned().unwrap_or(Value::Null);
             set_condition(&mut p, "PodScheduled");
             Ok(p)
         };
-        store_update(&store, ns, pod, &status_apply).await?;
+        // The binding store writes what a binding may change, and nothing else.
+        let store = self
+            .pods
+            .subresource("binding")
+            .cloned()
+            .unwrap_or_else(|| self.pods.clone());
+        store_update(&store, ns, pod, &apply).await?;
         Ok((201, success(201)))
     }
 

@@ -405,16 +405,10 @@ fn bootstrap_objects_and_namespace_defaults() {
     assert_eq!(svc["spec"]["clusterIP"], "10.0.0.1");
     assert_eq!(svc["spec"]["ports"][0]["port"], 443);
     assert_eq!(svc["spec"]["ports"][0]["targetPort"], s.port);
-    let ep = ok(s.kubectl(&["get", "endpoints", "kubernetes", "-o", "json"]));
-    assert_eq!(json(&ep)["subsets"][0]["addresses"][0]["ip"], "127.0.0.1");
-    let slice = json(&ok(s.kubectl(&[
-        "get",
-        "endpointslice",
-        "kubernetes",
-        "-o",
-        "json",
-    ])));
-    assert_eq!(slice["ports"][0]["port"], s.port);
+    // Endpoints may not hold loopback addresses (upstream validation), so a
+    // server advertising 127.0.0.1 publishes none.
+    let err = fails(s.kubectl(&["get", "endpoints", "kubernetes"]));
+    assert!(err.contains("not found"), "{err}");
     let pcs = ok(s.kubectl(&["get", "priorityclass", "-o", "name"]));
     assert!(
         pcs.contains("system-node-critical") && pcs.contains("system-cluster-critical"),
@@ -1008,4 +1002,89 @@ fn kubectl_create_scale_and_expose_a_deployment() {
     );
     let out = s.kubectl(&["--token", token.trim(), "auth", "can-i", "delete", "pods"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no");
+}
+
+#[test]
+fn invalid_objects_get_422_with_upstreams_field_paths() {
+    let s = Server::start();
+    let post = |path: &str, body: Value| {
+        s.curl_admin(&[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &body.to_string(),
+            &s.url(path),
+        ])
+    };
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"selector": {"matchLabels": {"app": "a"}},
+                 "template": {"metadata": {"labels": {"app": "b"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}});
+    let (code, body) = post("/apis/apps/v1/namespaces/default/deployments", deploy);
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("spec.template.metadata.labels"), "{body}");
+    assert!(
+        body.contains("`selector` does not match template `labels`"),
+        "{body}"
+    );
+
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "app", "image": "nginx"}, {"name": "app", "image": "busybox"}]}});
+    let (code, body) = post("/api/v1/namespaces/default/pods", pod);
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.contains(r#"spec.containers[1].name: Duplicate value: \"app\""#),
+        "{body}"
+    );
+
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+        "spec": {"ports": [{"port": 70000}], "selector": {"app": "a"}}});
+    let (code, body) = post("/api/v1/namespaces/default/services", svc);
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.contains(
+            "spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive"
+        ),
+        "{body}"
+    );
+    // Nothing was allocated for the refused Service.
+    let ips = ok(s.kubectl(&["get", "ipaddresses", "-o", "name"]));
+    assert_eq!(ips.lines().count(), 1, "{ips}");
+
+    // Immutable fields: a Deployment's selector, a Job's template.
+    ok(s.kubectl(&["create", "deployment", "web", "--image=nginx"]));
+    let err = fails(s.kubectl(&["patch", "deploy", "web", "--type=merge", "-p",
+        r#"{"spec":{"selector":{"matchLabels":{"app":"web","x":"y"}},"template":{"metadata":{"labels":{"app":"web","x":"y"}}}}}"#]));
+    assert!(
+        err.contains("spec.selector") && err.contains("field is immutable"),
+        "{err}"
+    );
+    ok(s.kubectl(&["create", "job", "j", "--image=busybox"]));
+    let err = fails(s.kubectl(&[
+        "patch",
+        "job",
+        "j",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"other"}]"#,
+    ]));
+    assert!(
+        err.contains("spec.template") && err.contains("field is immutable"),
+        "{err}"
+    );
+    // A Service's cluster IP may not change once set.
+    ok(s.kubectl(&["create", "service", "clusterip", "fixed", "--tcp=80"]));
+    let err = fails(s.kubectl(&[
+        "patch",
+        "svc",
+        "fixed",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"clusterIP":"10.0.0.99","clusterIPs":["10.0.0.99"]}}"#,
+    ]));
+    assert!(
+        err.contains("spec.clusterIPs[0]") && err.contains("may not change once set"),
+        "{err}"
+    );
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{Server, json, ok};
+use crate::harness::{Server, fails, json, ok};
 
 #[test]
 fn a_finalizer_holds_deletion_until_removed() {
@@ -231,9 +231,13 @@ fn strategic_merge_patch_merges_a_pods_containers_by_name() {
         .filter_map(|c| Some((c["name"].as_str()?, c["image"].as_str()?)))
         .collect();
     assert_eq!(images, [("a", "nginx:1.27"), ("b", "busybox:1.37")]);
-    // The tolerations admission added merge by key too: a new one is appended.
-    ok(s.kubectl(&["patch", "pod", "p", "-p",
+    // Tolerations have no merge key (a strategic patch replaces the list,
+    // which a pod refuses for existing entries); a JSON patch appends.
+    let err = fails(s.kubectl(&["patch", "pod", "p", "-p",
         r#"{"spec":{"tolerations":[{"key":"x","operator":"Exists","effect":"NoExecute","tolerationSeconds":5}]}}"#]));
+    assert!(err.contains("spec.tolerations"), "{err}");
+    ok(s.kubectl(&["patch", "pod", "p", "--type=json", "-p",
+        r#"[{"op":"add","path":"/spec/tolerations/-","value":{"key":"x","operator":"Exists","effect":"NoExecute","tolerationSeconds":5}}]"#]));
     let got = json(&ok(s.kubectl(&["get", "pod", "p", "-o", "json"])));
     assert_eq!(
         got["spec"]["tolerations"].as_array().map(Vec::len),
