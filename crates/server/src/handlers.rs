@@ -285,7 +285,7 @@ impl Admission<'_> {
         name: &str,
         object: &mut Value,
     ) -> Result<(), StatusError> {
-        let snapshot = object.clone();
+        // Mutating plugins get the object itself, not in the attributes.
         self.scope
             .admission
             .admit(
@@ -295,7 +295,7 @@ impl Admission<'_> {
                     subresource: &self.req.info.subresource,
                     namespace: self.namespace,
                     name,
-                    object: Some(&snapshot),
+                    object: None,
                     user: &self.req.user,
                     dry_run: self.dry_run,
                 },
