@@ -12,6 +12,7 @@ pub mod list;
 pub mod meta;
 pub mod patch;
 pub mod protobuf;
+pub mod quantity;
 pub mod schema;
 pub mod status;
 pub mod strategic;

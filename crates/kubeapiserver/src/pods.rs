@@ -10,60 +10,12 @@ use kaiser_apimachinery::meta;
 use kaiser_registry::Strategy;
 use serde_json::Value;
 
-/// A quantity in thousandths (`100m` → 100, `1Gi` → 1073741824000);
-/// `None` when it does not parse.
+/// A quantity in thousandths, rounded up (`100m` → 100, `1Gi` →
+/// 1073741824000); `None` when it does not parse.
 pub fn quantity_milli(q: &str) -> Option<i128> {
-    const SUFFIXES: &[(&str, i128, i32)] = &[
-        ("Ki", 1 << 10, 0),
-        ("Mi", 1 << 20, 0),
-        ("Gi", 1 << 30, 0),
-        ("Ti", 1 << 40, 0),
-        ("Pi", 1 << 50, 0),
-        ("Ei", 1 << 60, 0),
-        ("m", 1, -3),
-        ("k", 1, 3),
-        ("M", 1, 6),
-        ("G", 1, 9),
-        ("T", 1, 12),
-        ("P", 1, 15),
-        ("E", 1, 18),
-    ];
-    let q = q.trim();
-    let (num, mult_num, mult_exp) = SUFFIXES
-        .iter()
-        .find_map(|(s, n, e)| q.strip_suffix(s).map(|rest| (rest, *n, *e)))
-        .unwrap_or((q, 1, 0));
-    let (mantissa, exp) = match num.find(['e', 'E']) {
-        Some(i) => (&num[..i], num[i + 1..].parse::<i32>().ok()?),
-        None => (num, 0),
-    };
-    if !(-40..=40).contains(&exp) {
-        return None;
-    }
-    let neg = mantissa.starts_with('-');
-    let mantissa = mantissa.trim_start_matches(['+', '-']);
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let digits = format!("{int}{frac}");
-    if !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 30 {
-        return None;
-    }
-    let mut value: i128 = digits.parse().ok()?;
-    // value × 10^(exp + mult_exp + 3 − len(frac)) × mult_num, in milli-units.
-    let mut shift = exp + mult_exp + 3 - frac.len() as i32;
-    value = value.checked_mul(mult_num)?;
-    while shift > 0 {
-        value = value.checked_mul(10)?;
-        shift -= 1;
-    }
-    while shift < 0 {
-        // Round up, as upstream rounds sub-milli amounts up.
-        value = value / 10 + i128::from(value % 10 != 0);
-        shift += 1;
-    }
-    Some(if neg { -value } else { value })
+    kaiser_apimachinery::quantity::parse(q.trim())
+        .ok()
+        .map(|q| q.milli_value())
 }
 
 fn amount(resources: Option<&Value>, field: &str, name: &str) -> Option<i128> {

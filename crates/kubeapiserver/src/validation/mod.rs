@@ -14,7 +14,7 @@ pub mod misc;
 pub mod net;
 pub mod networking;
 pub mod pod;
-pub mod quantity;
+pub use kaiser_apimachinery::quantity;
 pub mod rbac;
 pub mod selector;
 pub mod storage;

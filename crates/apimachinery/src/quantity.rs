@@ -380,6 +380,16 @@ impl Quantity {
         }
     }
 
+    /// Rounds the magnitude up (away from zero) to units of 10^`scale`
+    /// (`-3`: milli-units, as resource lists are stored).
+    pub fn round_up(&mut self, scale: i64) {
+        if self.exp < scale {
+            self.round_up_to(scale);
+            self.cached = None;
+            self.fast = None;
+        }
+    }
+
     /// Rounds the magnitude up (away from zero) to 10^scale units.
     fn round_up_to(&mut self, scale: i64) {
         if self.exp >= scale {
@@ -557,13 +567,13 @@ impl Quantity {
         match self.fast {
             Some((value, scale)) => format!(
                 "resource.Quantity{{i:resource.int64Amount{{value:{value}, scale:{scale}}}, d:resource.infDecAmount{{Dec:(*inf.Dec)(nil)}}, s:{}, Format:{}}}",
-                super::gofmt::quote(&s),
-                super::gofmt::quote(format)
+                format!("{s:?}"),
+                format!("{format:?}")
             ),
             None => format!(
                 "resource.Quantity{{i:resource.int64Amount{{value:0, scale:0}}, d:resource.infDecAmount{{Dec:(*inf.Dec)(0xc000000000)}}, s:{}, Format:{}}}",
-                super::gofmt::quote(&s),
-                super::gofmt::quote(format)
+                format!("{s:?}"),
+                format!("{format:?}")
             ),
         }
     }
