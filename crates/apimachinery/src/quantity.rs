@@ -566,14 +566,10 @@ impl Quantity {
         let format = self.format.go_name();
         match self.fast {
             Some((value, scale)) => format!(
-                "resource.Quantity{{i:resource.int64Amount{{value:{value}, scale:{scale}}}, d:resource.infDecAmount{{Dec:(*inf.Dec)(nil)}}, s:{}, Format:{}}}",
-                format!("{s:?}"),
-                format!("{format:?}")
+                "resource.Quantity{{i:resource.int64Amount{{value:{value}, scale:{scale}}}, d:resource.infDecAmount{{Dec:(*inf.Dec)(nil)}}, s:{s:?}, Format:{format:?}}}"
             ),
             None => format!(
-                "resource.Quantity{{i:resource.int64Amount{{value:0, scale:0}}, d:resource.infDecAmount{{Dec:(*inf.Dec)(0xc000000000)}}, s:{}, Format:{}}}",
-                format!("{s:?}"),
-                format!("{format:?}")
+                "resource.Quantity{{i:resource.int64Amount{{value:0, scale:0}}, d:resource.infDecAmount{{Dec:(*inf.Dec)(0xc000000000)}}, s:{s:?}, Format:{format:?}}}"
             ),
         }
     }
