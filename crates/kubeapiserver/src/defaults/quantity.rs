@@ -7,12 +7,6 @@
 use kaiser_apimachinery::quantity;
 use serde_json::Value;
 
-/// The canonical text of a quantity; `None` when it does not parse (the
-/// value is then left as the client wrote it).
-pub(super) fn canonical(s: &str) -> Option<String> {
-    quantity::parse(s).ok().map(|q| q.to_string())
-}
-
 /// Canonicalizes the quantity value in place (strings and plain numbers).
 pub(super) fn canonicalize(v: &mut Value) {
     if let Some(Ok(q)) = quantity::of(v) {
@@ -35,6 +29,12 @@ pub(super) fn resource_list(v: Option<&mut Value>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The canonical text of a quantity; `None` when it does not parse (the
+    /// value is then left as the client wrote it).
+    fn canonical(s: &str) -> Option<String> {
+        quantity::parse(s).ok().map(|q| q.to_string())
+    }
 
     #[test]
     fn canonical_forms() {
