@@ -256,15 +256,12 @@ fn scale_status_and_generation() {
     // A negative scale is refused with the field path.
     let err = fails(s.kubectl(&["scale", "deployment", "web", "--replicas=-1"]));
     assert!(err.contains("replicas"), "{err}");
-    let (code, body) = s.curl_admin(&[
-        "-X",
+    let (code, body) = s.send_json(
         "PATCH",
-        "-H",
-        "Content-Type: application/merge-patch+json",
-        "-d",
+        "application/merge-patch+json",
+        "/apis/apps/v1/namespaces/default/deployments/web/scale",
         r#"{"spec":{"replicas":-2}}"#,
-        &s.url("/apis/apps/v1/namespaces/default/deployments/web/scale"),
-    ]);
+    );
     assert_eq!(code, 422, "{body}");
     assert!(body.contains("spec.replicas"), "{body}");
     // Status writes ignore the spec; main writes ignore status.
@@ -312,15 +309,12 @@ fn services_get_unique_cluster_ips_and_node_ports_in_range() {
             .to_string()
     };
     let post = |body: String| {
-        s.curl_admin(&[
-            "-X",
+        s.send_json(
             "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
+            "application/json",
+            "/api/v1/namespaces/default/services",
             &body,
-            &s.url("/api/v1/namespaces/default/services"),
-        ])
+        )
     };
     // 50 concurrent creates never share an address.
     let results: Vec<(u16, String)> = std::thread::scope(|scope| {
@@ -481,15 +475,12 @@ fn converted_versions_and_deprecation_warnings() {
     ])));
     assert_eq!(v1["apiVersion"], "autoscaling/v1");
     assert_eq!(v1["spec"]["targetCPUUtilizationPercentage"], 70);
-    let (code, body) = s.curl_admin(&[
-        "-X",
+    let (code, body) = s.send_json(
         "PATCH",
-        "-H",
-        "Content-Type: application/merge-patch+json",
-        "-d",
+        "application/merge-patch+json",
+        "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/web",
         r#"{"spec":{"targetCPUUtilizationPercentage":55}}"#,
-        &s.url("/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/web"),
-    ]);
+    );
     assert_eq!(code, 200, "{body}");
     let v2 = json(&ok(s.kubectl(&["get", "hpa", "web", "-o", "json"])));
     assert_eq!(
@@ -503,15 +494,7 @@ fn converted_versions_and_deprecation_warnings() {
         "reportingInstance": "test-1", "action": "Check", "reason": "Checked",
         "regarding": {"kind": "Pod", "name": "p", "namespace": "default"},
         "note": "looked", "type": "Normal"});
-    let (code, body) = s.curl_admin(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        &ev.to_string(),
-        &s.url("/apis/events.k8s.io/v1/namespaces/default/events"),
-    ]);
+    let (code, body) = s.post_json("/apis/events.k8s.io/v1/namespaces/default/events", &ev);
     assert_eq!(code, 201, "{body}");
     assert_eq!(json(&body)["note"], "looked");
     let core = json(&ok(s.kubectl(&[
@@ -547,17 +530,7 @@ fn bindings_evictions_and_reviews() {
     let pod = json!({"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "p", "namespace": "default", "labels": {"app": "x"}},
         "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
-    let post = |path: &str, body: &Value| {
-        s.curl_admin(&[
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &body.to_string(),
-            &s.url(path),
-        ])
-    };
+    let post = |path: &str, body: &Value| s.post_json(path, body);
     let (code, body) = post("/api/v1/namespaces/default/pods", &pod);
     assert_eq!(code, 201, "{body}");
     let created = json(&body);
@@ -761,18 +734,10 @@ fn service_account_tokens_authenticate_until_their_account_goes() {
         "{err}"
     );
     // Too short a lifetime is refused; a bound pod must exist.
-    let (code, body) = s.curl_admin(&[
-        "-X", "POST", "-H", "Content-Type: application/json",
-        "-d", r#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":60}}"#,
-        &s.url("/api/v1/namespaces/default/serviceaccounts/robot/token"),
-    ]);
+    let (code, body) = s.send_json("POST", "application/json", "/api/v1/namespaces/default/serviceaccounts/robot/token", r#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":60}}"#);
     assert_eq!(code, 422, "{body}");
     assert!(body.contains("spec.expirationSeconds"), "{body}");
-    let (code, body) = s.curl_admin(&[
-        "-X", "POST", "-H", "Content-Type: application/json",
-        "-d", r#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"boundObjectRef":{"kind":"Pod","apiVersion":"v1","name":"nope"}}}"#,
-        &s.url("/api/v1/namespaces/default/serviceaccounts/robot/token"),
-    ]);
+    let (code, body) = s.send_json("POST", "application/json", "/api/v1/namespaces/default/serviceaccounts/robot/token", r#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"boundObjectRef":{"kind":"Pod","apiVersion":"v1","name":"nope"}}}"#);
     assert_eq!(code, 404, "{body}");
     // A tampered token, and any token of a deleted account, get 401.
     let mut tampered = token.clone();
@@ -791,17 +756,7 @@ fn service_account_tokens_authenticate_until_their_account_goes() {
 #[test]
 fn new_pods_claims_and_nodes_get_upstreams_admission_defaults() {
     let s = Server::start();
-    let post = |path: &str, body: Value| {
-        s.curl_admin(&[
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &body.to_string(),
-            &s.url(path),
-        ])
-    };
+    let post = |path: &str, body: Value| s.post_json(path, &body);
     let pod = |name: &str, extra: Value| {
         let mut spec = json!({"containers": [{"name": "c", "image": "nginx:1.27"}]});
         if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
@@ -905,15 +860,7 @@ fn debug_containers_and_resize_change_only_their_part() {
     let s = Server::start();
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
         "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}});
-    let (code, body) = s.curl_admin(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        &pod.to_string(),
-        &s.url("/api/v1/namespaces/default/pods"),
-    ]);
+    let (code, body) = s.post_json("/api/v1/namespaces/default/pods", &pod);
     assert_eq!(code, 201, "{body}");
     let out = s.kubectl(&[
         "debug",
@@ -932,15 +879,12 @@ fn debug_containers_and_resize_change_only_their_part() {
     let got = json(&ok(s.kubectl(&["get", "pod", "p", "-o", "json"])));
     assert_eq!(got["spec"]["ephemeralContainers"][0]["name"], "dbg");
     // An ephemeral container cannot be removed again.
-    let (code, body) = s.curl_admin(&[
-        "-X",
+    let (code, body) = s.send_json(
         "PATCH",
-        "-H",
-        "Content-Type: application/json-patch+json",
-        "-d",
+        "application/json-patch+json",
+        "/api/v1/namespaces/default/pods/p/ephemeralcontainers",
         r#"[{"op":"remove","path":"/spec/ephemeralContainers/0"}]"#,
-        &s.url("/api/v1/namespaces/default/pods/p/ephemeralcontainers"),
-    ]);
+    );
     assert_eq!(code, 422, "{body}");
     // resize changes resources and nothing else.
     ok(s.kubectl(&["patch", "pod", "p", "--subresource=resize", "--type=strategic", "-p",
@@ -1007,17 +951,7 @@ fn kubectl_create_scale_and_expose_a_deployment() {
 #[test]
 fn invalid_objects_get_422_with_upstreams_field_paths() {
     let s = Server::start();
-    let post = |path: &str, body: Value| {
-        s.curl_admin(&[
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &body.to_string(),
-            &s.url(path),
-        ])
-    };
+    let post = |path: &str, body: Value| s.post_json(path, &body);
     let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
         "spec": {"selector": {"matchLabels": {"app": "a"}},
                  "template": {"metadata": {"labels": {"app": "b"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}});

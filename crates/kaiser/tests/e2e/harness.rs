@@ -169,6 +169,23 @@ impl Server {
         curl(&all)
     }
 
+    /// POSTs `body` as JSON to `path` as the admin; returns (status, body).
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, String) {
+        self.send_json("POST", "application/json", path, &body.to_string())
+    }
+
+    /// Sends `body` with `method` and `content_type` to `path` as the admin.
+    pub fn send_json(
+        &self,
+        method: &str,
+        content_type: &str,
+        path: &str,
+        body: &str,
+    ) -> (u16, String) {
+        let ct = format!("Content-Type: {content_type}");
+        self.curl_admin(&["-X", method, "-H", &ct, "-d", body, &self.url(path)])
+    }
+
     /// A `curl -s` command with the admin certificate, for streaming uses.
     pub fn curl_admin_command(&self) -> Command {
         let mut c = Command::new("curl");

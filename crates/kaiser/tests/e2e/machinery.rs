@@ -204,15 +204,7 @@ fn strategic_merge_patch_merges_a_pods_containers_by_name() {
     let s = Server::start();
     let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
         "spec": {"containers": [{"name": "a", "image": "nginx:1.27"}, {"name": "b", "image": "busybox:1.36"}]}});
-    let (code, body) = s.curl_admin(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        &pod.to_string(),
-        &s.url("/api/v1/namespaces/default/pods"),
-    ]);
+    let (code, body) = s.post_json("/api/v1/namespaces/default/pods", &pod);
     assert_eq!(code, 201, "{body}");
     // A strategic patch touches container "b" by name and leaves "a" alone.
     ok(s.kubectl(&[
@@ -249,15 +241,7 @@ fn strategic_merge_patch_merges_a_pods_containers_by_name() {
     // template: a pod's container list cannot change after creation).
     let tpl = serde_json::json!({"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"},
         "template": {"spec": {"containers": [{"name": "a", "image": "nginx"}, {"name": "b", "image": "busybox"}]}}});
-    let (code, body) = s.curl_admin(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        &tpl.to_string(),
-        &s.url("/api/v1/namespaces/default/podtemplates"),
-    ]);
+    let (code, body) = s.post_json("/api/v1/namespaces/default/podtemplates", &tpl);
     assert_eq!(code, 201, "{body}");
     ok(s.kubectl(&[
         "patch",
