@@ -1,28 +1,65 @@
-//! **APIExtensionsServer**: the last server in the chain. Serves the custom
-//! resources of established CRDs from its own resource table and hands
-//! everything else to the final 404.
-//!
-//! The CRD kind itself, its controllers and custom-resource schemas arrive
-//! with the CRD work; the table and the delegation are here from the start.
+//! **APIExtensionsServer**: the last server in the chain. Serves
+//! CustomResourceDefinitions (`crd.rs`) and the custom resources of every
+//! established CRD (`custom.rs`) from its own resource table, kept current
+//! by in-process controllers (`controller.rs`); hands everything else to
+//! the final 404. `schema/` prunes, defaults and validates custom resources
+//! against a CRD's structural schema.
+
+pub mod controller;
+pub mod crd;
+pub mod custom;
+pub mod jsonpath;
+pub mod schema;
 
 use std::sync::Arc;
 
+use kaiser_registry::strategy::StatusStrategy;
+use kaiser_registry::{Store, Strategy};
 use kaiser_server::{Handler, ResourceTable, Scope, chain};
+use kaiser_storage::Storage;
+use tokio::sync::watch;
 
 /// The extensions server.
-#[derive(Default)]
 pub struct ApiExtensionsServer {
-    /// Custom resources currently served; CRDs add and remove entries.
+    /// CRDs and the custom resources currently served.
     pub table: Arc<ResourceTable>,
+    pub crds: Arc<Store>,
+    storage: Arc<dyn Storage>,
+    root: String,
 }
 
 impl ApiExtensionsServer {
-    pub fn new() -> Self {
-        Self::default()
+    /// Serves CRDs over `storage`, keys under `root` (`--etcd-prefix`).
+    pub fn new(storage: Arc<dyn Storage>, root: &str) -> Self {
+        let strategy: Arc<dyn Strategy> = Arc::new(crd::CrdStrategy);
+        let crds = Arc::new(
+            Store::cached(crd::info(root), strategy.clone(), storage.clone())
+                .with_subresource("status", Arc::new(StatusStrategy(strategy))),
+        );
+        let table = Arc::new(ResourceTable::new());
+        table.insert(vec![crds.clone()]);
+        ApiExtensionsServer {
+            table,
+            crds,
+            storage,
+            root: root.to_string(),
+        }
     }
 
-    /// Serves custom resources; everything else goes to `delegate`.
+    /// Serves CRDs and custom resources; everything else goes to `delegate`.
     pub fn handler(&self, scope: Scope, delegate: Handler) -> Handler {
         chain::resource_server(self.table.clone(), scope, delegate)
+    }
+
+    /// Starts the CRD controllers; they stop when `shutdown` turns true.
+    pub fn start_controllers(&self, shutdown: watch::Receiver<bool>) {
+        let c = controller::CrdController {
+            crds: self.crds.clone(),
+            table: self.table.clone(),
+            storage: self.storage.clone(),
+            root: self.root.clone(),
+            installed: Default::default(),
+        };
+        tokio::spawn(c.run(shutdown));
     }
 }

@@ -169,6 +169,18 @@ impl StatusError {
         )
     }
 
+    /// A PATCH in a format the resource does not take, listing those it does.
+    pub fn unsupported_patch_type(content_type: &str, accepted: &[&str]) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: {} (got {content_type:?})",
+                accepted.join(", ")
+            ),
+        )
+    }
+
     pub fn request_entity_too_large(message: impl Into<String>) -> Self {
         Self::new(413, "RequestEntityTooLarge", message)
     }

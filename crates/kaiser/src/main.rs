@@ -204,7 +204,7 @@ fn create_server_chain(
     let tokens = kube
         .enable_tokens(token_key, max_exp)
         .map(|t| t as Arc<dyn kaiser_auth::TokenAuthenticator>);
-    let extensions = ApiExtensionsServer::new();
+    let extensions = ApiExtensionsServer::new(storage.clone(), &c.etcd_prefix);
     let scope = Scope {
         admission: kube.admission(),
         shutdown: shutdown.clone(),
@@ -365,6 +365,7 @@ async fn run(c: Completed) -> Result<()> {
         root_ca_publisher: on("root-ca-cert-publisher")
             .then(|| String::from_utf8_lossy(&ca_pem).into_owned()),
     };
+    extensions.start_controllers(shutdown_rx.clone());
     kube.start_controllers(
         &controllers,
         vec![kube.table.clone(), extensions.table.clone()],

@@ -13,12 +13,12 @@ const BEHAVIOR: &str = "autoscaling.alpha.kubernetes.io/behavior";
 const CONDITIONS: &str = "autoscaling.alpha.kubernetes.io/conditions";
 const CURRENT_METRICS: &str = "autoscaling.alpha.kubernetes.io/current-metrics";
 
-pub const HPA_V1: Conversion = Conversion {
+pub const HPA_V1: Conversion = Conversion::Fns {
     to_storage: hpa_v1_to_v2,
     from_storage: hpa_v2_to_v1,
 };
 
-pub const EVENTS_V1: Conversion = Conversion {
+pub const EVENTS_V1: Conversion = Conversion::Fns {
     to_storage: events_to_core,
     from_storage: core_to_events,
 };

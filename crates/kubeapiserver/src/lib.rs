@@ -144,7 +144,7 @@ impl KubeApiServer {
                 info.resource = c.resource.to_string();
                 let strategy = stored.strategy.clone();
                 let mut store = Store::cached(info, strategy.clone(), storage.clone())
-                    .with_conversion(c.conversion);
+                    .with_conversion(c.conversion.clone());
                 if stored.subresource("status").is_some() {
                     store = store.with_subresource("status", Arc::new(StatusStrategy(strategy)));
                 }

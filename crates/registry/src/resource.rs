@@ -35,6 +35,9 @@ pub struct ResourceInfo {
     pub deprecation: Option<String>,
     /// Where the `scale` subresource reads and writes, when served.
     pub scale: Option<crate::scale::ScalePaths>,
+    /// The kind's OpenAPI schema when it is not a built-in one (a custom
+    /// resource's `openAPIV3Schema`).
+    pub schema: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 impl ResourceInfo {
@@ -54,6 +57,7 @@ impl ResourceInfo {
             storage_prefix: format!("/registry/{resource}/"),
             deprecation: None,
             scale: None,
+            schema: None,
         }
     }
 

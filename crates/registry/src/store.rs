@@ -100,11 +100,40 @@ pub struct Store {
 
 /// Converts between a served version and the version objects are stored
 /// in (autoscaling/v1 HPAs over autoscaling/v2 objects, events.k8s.io/v1
-/// Events over core/v1 ones). Strategies see the stored form.
-#[derive(Clone, Copy, Debug)]
-pub struct Conversion {
-    pub to_storage: fn(Value) -> Value,
-    pub from_storage: fn(Value) -> Value,
+/// Events over core/v1 ones, a CRD's versions over its storage version).
+/// Strategies see the stored form.
+#[derive(Clone, Debug)]
+pub enum Conversion {
+    /// Field-by-field conversion functions.
+    Fns {
+        to_storage: fn(Value) -> Value,
+        from_storage: fn(Value) -> Value,
+    },
+    /// Versions that differ only in `apiVersion` (a CRD's `None` strategy).
+    ApiVersion { served: String, stored: String },
+}
+
+impl Conversion {
+    pub fn to_storage(&self, v: Value) -> Value {
+        match self {
+            Conversion::Fns { to_storage, .. } => to_storage(v),
+            Conversion::ApiVersion { stored, .. } => with_api_version(v, stored),
+        }
+    }
+
+    pub fn from_storage(&self, v: Value) -> Value {
+        match self {
+            Conversion::Fns { from_storage, .. } => from_storage(v),
+            Conversion::ApiVersion { served, .. } => with_api_version(v, served),
+        }
+    }
+}
+
+fn with_api_version(mut v: Value, api_version: &str) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.insert("apiVersion".into(), Value::from(api_version));
+    }
+    v
 }
 
 impl Store {
@@ -142,7 +171,7 @@ impl Store {
             storage: self.storage.clone(),
             subresources: Vec::new(),
             hooks: self.hooks.clone(),
-            conversion: self.conversion,
+            conversion: self.conversion.clone(),
         };
         self.subresources.push((name.to_string(), Arc::new(sub)));
         self
@@ -169,7 +198,7 @@ impl Store {
     }
 
     pub(crate) fn conversion(&self) -> Option<Conversion> {
-        self.conversion
+        self.conversion.clone()
     }
 
     /// A stored object in the served version.
@@ -179,16 +208,16 @@ impl Store {
     }
 
     fn served(&self, obj: Value) -> Value {
-        match self.conversion {
-            Some(c) => (c.from_storage)(obj),
+        match &self.conversion {
+            Some(c) => c.from_storage(obj),
             None => obj,
         }
     }
 
     /// A table row of a served object (strategies see the stored form).
     pub fn table_row(&self, obj: &Value) -> Vec<Value> {
-        match self.conversion {
-            Some(c) => self.strategy.table_row(&(c.to_storage)(obj.clone())),
+        match &self.conversion {
+            Some(c) => self.strategy.table_row(&c.to_storage(obj.clone())),
             None => self.strategy.table_row(obj),
         }
     }
@@ -584,8 +613,8 @@ impl Store {
         admit: AdmitFn<'_>,
         dry_run: bool,
     ) -> Result<Value, StatusError> {
-        if let Some(c) = self.conversion {
-            obj = (c.to_storage)(obj);
+        if let Some(c) = &self.conversion {
+            obj = c.to_storage(obj);
         }
         self.prepare_create(&mut obj)?;
         admit(&obj, None)?;
@@ -666,8 +695,8 @@ impl Store {
                 };
             };
             let old = decode_kv(&kv)?;
-            let mut new = match self.conversion {
-                Some(c) => (c.to_storage)(apply(Some(&(c.from_storage)(old.clone())))?),
+            let mut new = match &self.conversion {
+                Some(c) => c.to_storage(apply(Some(&c.from_storage(old.clone())))?),
                 None => apply(Some(&old))?,
             };
             let rv = meta::resource_version(&new).to_string();

@@ -91,6 +91,19 @@ pub trait Strategy: Send + Sync {
         }
     }
 
+    /// Drops the fields the kind's own schema does not declare and returns
+    /// their paths; `None` when the built-in schemas (by definition name)
+    /// apply, as for every built-in kind.
+    fn prune(&self, _obj: &mut Value) -> Option<Vec<String>> {
+        None
+    }
+
+    /// Whether PATCH accepts strategic merge patches (custom resources do
+    /// not, as upstream).
+    fn strategic_merge(&self) -> bool {
+        true
+    }
+
     fn table_columns(&self) -> &[Column] {
         DEFAULT_COLUMNS
     }

@@ -194,8 +194,8 @@ impl ObjectWatch {
 
     fn decode(&self, kv: &kaiser_storage::KeyValue) -> Option<Value> {
         let obj = decode_kv(kv).ok()?;
-        Some(match self.conversion {
-            Some(c) => (c.from_storage)(obj),
+        Some(match &self.conversion {
+            Some(c) => c.from_storage(obj),
             None => obj,
         })
     }

@@ -15,7 +15,7 @@ use kaiser_apimachinery::schema;
 use kaiser_apimachinery::strategic;
 use kaiser_apimachinery::table::{self, IncludeObject};
 use kaiser_apimachinery::{GroupVersion, StatusError, meta};
-use kaiser_registry::{DeleteOptions, ResourceInfo, Store, WatchEvent, scale};
+use kaiser_registry::{DeleteOptions, Store, WatchEvent, scale};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
@@ -152,7 +152,7 @@ async fn handle(
             let validation = field_validation(req)?;
             let (mut obj, duplicates) = decode_body(store, req)?;
             check_type(store, &mut obj, ns)?;
-            let warnings = check_schema(info, &mut obj, duplicates, validation)?;
+            let warnings = check_schema(store, &mut obj, duplicates, validation)?;
             let name = meta::name(&obj).to_string();
             admit.mutate(Operation::Create, &name, &mut obj).await?;
             admit.check(Operation::Create, &name, Some(&obj)).await?;
@@ -167,7 +167,7 @@ async fn handle(
             let validation = field_validation(req)?;
             let (mut obj, duplicates) = decode_body(store, req)?;
             check_type(store, &mut obj, ns)?;
-            let warnings = check_schema(info, &mut obj, duplicates, validation)?;
+            let warnings = check_schema(store, &mut obj, duplicates, validation)?;
             let body_name = meta::name(&obj);
             if body_name != ri.name {
                 return Err(StatusError::bad_request(format!(
@@ -194,6 +194,16 @@ async fn handle(
             };
             if kind == PatchType::Apply {
                 return Err(StatusError::unsupported_media_type(ct));
+            }
+            if kind == PatchType::StrategicMerge && !store.strategy.strategic_merge() {
+                return Err(StatusError::unsupported_patch_type(
+                    base,
+                    &[
+                        "application/json-patch+json",
+                        "application/merge-patch+json",
+                        "application/apply-patch+yaml",
+                    ],
+                ));
             }
             let validation = field_validation(req)?;
             admit.check(Operation::Update, &ri.name, None).await?;
@@ -225,7 +235,7 @@ async fn handle(
                 };
                 check_patched_type(&mut patched, &expected_gv, &kind_name)?;
                 check_patched_name(&patched, &ri.name, ns)?;
-                let w = check_schema(info, &mut patched, duplicates.clone(), validation)?;
+                let w = check_schema(store, &mut patched, duplicates.clone(), validation)?;
                 if let Ok(mut slot) = warnings.lock() {
                     *slot = w;
                 }
@@ -369,12 +379,19 @@ fn field_validation(req: &ApiRequest) -> Result<FieldValidation, StatusError> {
 /// schema does not declare; returns the warnings to send (Warn), or the
 /// error (Strict, or a value of the wrong type).
 fn check_schema(
-    info: &ResourceInfo,
+    store: &Store,
     obj: &mut Value,
     duplicates: Vec<String>,
     validation: FieldValidation,
 ) -> Result<Vec<String>, StatusError> {
-    let report = schema::check_fields(&info.definition_name(), obj);
+    let info = &store.info;
+    let report = match store.strategy.prune(obj) {
+        Some(unknown) => schema::FieldReport {
+            unknown,
+            type_error: None,
+        },
+        None => schema::check_fields(&info.definition_name(), obj),
+    };
     let cannot = |detail: String| {
         StatusError::bad_request(format!(
             "{kind} in version {version:?} cannot be handled as a {kind}: {detail}",

@@ -219,6 +219,7 @@ const META_DEFINITIONS: &[&str] = &[
     "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions",
     "io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent",
     "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
 ];
 
 /// A kind's list type, which the generated definitions do not carry.
@@ -257,6 +258,9 @@ fn definitions(infos: &[&ResourceInfo], prefix: &str) -> Map<String, Value> {
         }
     }
     for i in infos {
+        if let Some(custom) = &i.schema {
+            out.insert(i.definition_name(), custom_definition(i, custom, prefix));
+        }
         if i.has_verb("list") {
             out.insert(
                 format!("{}List", i.definition_name()),
@@ -269,6 +273,32 @@ fn definitions(infos: &[&ResourceInfo], prefix: &str) -> Map<String, Value> {
         json!({"description": "The body of a PATCH request, in the format its content type names.", "type": "object"}),
     );
     out
+}
+
+/// A custom resource's schema as a definition: its `openAPIV3Schema` with
+/// `apiVersion`, `kind` and `metadata` declared and its group-version-kind.
+fn custom_definition(i: &ResourceInfo, schema: &Value, prefix: &str) -> Value {
+    let mut def = schema.clone();
+    if !def.is_object() {
+        def = json!({"type": "object"});
+    }
+    let props = def
+        .as_object_mut()
+        .map(|o| o.entry("properties").or_insert_with(|| json!({})));
+    if let Some(Value::Object(p)) = props {
+        p.insert("apiVersion".into(), json!({"type": "string", "description": "The versioned schema of this representation of an object."}));
+        p.insert(
+            "kind".into(),
+            json!({"type": "string", "description": "The REST resource this object represents."}),
+        );
+        p.insert(
+            "metadata".into(),
+            json!({"$ref": format!("{prefix}io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")}),
+        );
+    }
+    def["x-kubernetes-group-version-kind"] =
+        json!([{"group": i.group, "version": i.version, "kind": i.kind}]);
+    def
 }
 
 /// The schema PATCH request bodies refer to.
@@ -450,6 +480,10 @@ fn fingerprint(stores: &[Arc<Store>]) -> u64 {
         let i = &s.info;
         (&i.group, &i.version, &i.resource, &i.kind, i.namespaced).hash(&mut h);
         (&i.verbs, &i.subresources).hash(&mut h);
+        // A custom resource's schema may change while its names do not.
+        if let Some(schema) = &i.schema {
+            schema.to_string().hash(&mut h);
+        }
     }
     h.finish()
 }

@@ -171,6 +171,14 @@ impl Walk<'_> {
         {
             return;
         }
+        // Any JSON value (a CRD schema's `default`, `example`, `enum`
+        // members) and either-or types (`JSONSchemaPropsOrBool` …) take
+        // whatever the client sent, as upstream's decoder does.
+        if s.get("oneOf").is_some()
+            || ref_name(node).is_some_and(|n| n.ends_with("apiextensions.v1.JSON"))
+        {
+            return;
+        }
         let quantity = ref_name(node).is_some_and(|n| n.ends_with("resource.Quantity"));
         let ty = s.get("type").and_then(Value::as_str).unwrap_or("");
         let format = s.get("format").and_then(Value::as_str).unwrap_or("");

@@ -6,6 +6,7 @@ mod harness;
 mod bad_input;
 mod binary;
 mod catalogue;
+mod crd;
 mod etcd;
 mod health;
 mod kube_rs;

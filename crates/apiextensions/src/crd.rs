@@ -1,0 +1,341 @@
+//! The CustomResourceDefinition resource (`apiextensions.k8s.io/v1`): its
+//! discovery entry and strategy — the cleanup finalizer and initial status
+//! on create, generation on spec changes, and upstream's validation of the
+//! definition itself (names, group, scope, versions, schemas).
+
+use kaiser_apimachinery::field::{ErrorList, FieldError};
+use kaiser_apimachinery::table::Column;
+use kaiser_apimachinery::validation::{is_dns1123_label, is_dns1123_subdomain};
+use kaiser_apimachinery::{meta, time};
+use kaiser_registry::{ResourceInfo, Strategy};
+use serde_json::{Value, json};
+
+use crate::schema;
+
+pub const GROUP: &str = "apiextensions.k8s.io";
+/// Held by every CRD until its custom resources are gone.
+pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+
+pub fn info(root: &str) -> ResourceInfo {
+    ResourceInfo::new(
+        GROUP,
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        false,
+    )
+    .short_names(&["crd", "crds"])
+    .categories(&["api-extensions"])
+    .storage_root(root)
+}
+
+pub struct CrdStrategy;
+
+const COLUMNS: &[Column] = &[
+    kaiser_apimachinery::table::NAME_COLUMN,
+    Column::new("Created At", "date", "When the definition was created."),
+];
+
+fn s<'a>(obj: &'a Value, ptr: &str) -> &'a str {
+    obj.pointer(ptr).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The served versions of a CRD, in the order it lists them.
+pub fn versions(crd: &Value) -> Vec<&Value> {
+    crd.pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .map(|v| v.iter().collect())
+        .unwrap_or_default()
+}
+
+/// The version objects are stored in.
+pub fn storage_version(crd: &Value) -> Option<&str> {
+    versions(crd)
+        .into_iter()
+        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        .and_then(|v| v.get("name").and_then(Value::as_str))
+}
+
+fn label_errors(field: &str, value: &str, errs: &mut ErrorList) {
+    if value.is_empty() {
+        errs.push(FieldError::required(field, ""));
+        return;
+    }
+    for m in is_dns1123_label(value) {
+        errs.push(FieldError::invalid(field, value, m));
+    }
+}
+
+impl Strategy for CrdStrategy {
+    fn prepare_for_create(&self, obj: &mut Value) {
+        let stored: Vec<Value> = storage_version(obj)
+            .map(|v| vec![json!(v)])
+            .unwrap_or_default();
+        obj["status"] =
+            json!({"acceptedNames": {"plural": "", "kind": ""}, "storedVersions": stored});
+        let m = meta::metadata_mut(obj);
+        let fins = m.entry("finalizers").or_insert_with(|| json!([]));
+        if let Some(f) = fins.as_array_mut()
+            && !f.iter().any(|x| x.as_str() == Some(CLEANUP_FINALIZER))
+        {
+            f.push(json!(CLEANUP_FINALIZER));
+        }
+    }
+
+    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        match old.get("status") {
+            Some(st) => new["status"] = st.clone(),
+            None => {
+                if let Some(o) = new.as_object_mut() {
+                    o.remove("status");
+                }
+            }
+        }
+        // A new storage version joins the versions ever stored.
+        if let Some(v) = storage_version(new).map(str::to_string)
+            && let Some(list) = new
+                .pointer_mut("/status/storedVersions")
+                .and_then(Value::as_array_mut)
+            && !list.iter().any(|x| x.as_str() == Some(&v))
+        {
+            list.push(json!(v));
+        }
+    }
+
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+
+    fn validate(&self, crd: &Value) -> ErrorList {
+        let mut errs = ErrorList::new();
+        let group = s(crd, "/spec/group");
+        let plural = s(crd, "/spec/names/plural");
+        if group.is_empty() {
+            errs.push(FieldError::required("spec.group", ""));
+        } else {
+            for m in is_dns1123_subdomain(group) {
+                errs.push(FieldError::invalid("spec.group", group, m));
+            }
+            if !group.contains('.') {
+                errs.push(FieldError::invalid(
+                    "spec.group",
+                    group,
+                    "should be a domain with at least one dot",
+                ));
+            }
+        }
+        let name = meta::name(crd);
+        if name != format!("{plural}.{group}") {
+            errs.push(FieldError::invalid(
+                "metadata.name",
+                name,
+                "must be spec.names.plural+\".\"+spec.group",
+            ));
+        }
+        label_errors("spec.names.plural", plural, &mut errs);
+        let singular = s(crd, "/spec/names/singular");
+        if !singular.is_empty() {
+            label_errors("spec.names.singular", singular, &mut errs);
+        }
+        let kind = s(crd, "/spec/names/kind");
+        if kind.is_empty() {
+            errs.push(FieldError::required("spec.names.kind", ""));
+        }
+        for (i, sn) in crd
+            .pointer("/spec/names/shortNames")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            label_errors(
+                &format!("spec.names.shortNames[{i}]"),
+                sn.as_str().unwrap_or(""),
+                &mut errs,
+            );
+        }
+        let scope = s(crd, "/spec/scope");
+        if !matches!(scope, "Cluster" | "Namespaced") {
+            if scope.is_empty() {
+                errs.push(FieldError::required("spec.scope", ""));
+            } else {
+                errs.push(FieldError::not_supported(
+                    "spec.scope",
+                    scope,
+                    &["Cluster", "Namespaced"],
+                ));
+            }
+        }
+        let vs = versions(crd);
+        if vs.is_empty() {
+            errs.push(FieldError::invalid(
+                "spec.versions",
+                Value::Null,
+                "must have exactly one version marked as storage version",
+            ));
+        }
+        let storage = vs
+            .iter()
+            .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+            .count();
+        if !vs.is_empty() && storage != 1 {
+            errs.push(FieldError {
+                kind: kaiser_apimachinery::field::ErrorKind::Invalid,
+                field: "spec.versions".into(),
+                value: None,
+                detail: "must have exactly one version marked as storage version".into(),
+            });
+        }
+        let mut seen = Vec::new();
+        for (i, v) in vs.iter().enumerate() {
+            let path = format!("spec.versions[{i}]");
+            let vname = v.get("name").and_then(Value::as_str).unwrap_or("");
+            label_errors(&format!("{path}.name"), vname, &mut errs);
+            if seen.contains(&vname) {
+                errs.push(FieldError::duplicate(&format!("{path}.name"), vname));
+            }
+            seen.push(vname);
+            match v.pointer("/schema/openAPIV3Schema") {
+                Some(schema) => errs.extend(schema::validate_crd_schema(
+                    schema,
+                    &format!("{path}.schema.openAPIV3Schema"),
+                )),
+                None => errs.push(FieldError::required(
+                    &format!("{path}.schema.openAPIV3Schema"),
+                    "schemas are required",
+                )),
+            }
+        }
+        errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> ErrorList {
+        let mut errs = self.validate(new);
+        if s(new, "/spec/scope") != s(old, "/spec/scope") {
+            errs.push(FieldError::invalid(
+                "spec.scope",
+                s(new, "/spec/scope"),
+                "field is immutable",
+            ));
+        }
+        errs
+    }
+
+    fn table_columns(&self) -> &[Column] {
+        COLUMNS
+    }
+
+    fn table_row(&self, obj: &Value) -> Vec<Value> {
+        vec![
+            Value::from(meta::name(obj)),
+            Value::from(meta::str_field(obj, "creationTimestamp")),
+        ]
+    }
+}
+
+/// Whether a condition of `kind` is True.
+pub fn condition_true(crd: &Value, kind: &str) -> bool {
+    crd.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| {
+            c.get("type").and_then(Value::as_str) == Some(kind)
+                && c.get("status").and_then(Value::as_str) == Some("True")
+        })
+}
+
+/// Sets a condition, keeping its transition time when the status stays.
+pub fn set_condition(crd: &mut Value, kind: &str, status: &str, reason: &str, message: &str) {
+    if !crd.get("status").is_some_and(Value::is_object) {
+        crd["status"] = json!({});
+    }
+    let list = crd["status"]
+        .as_object_mut()
+        .map(|st| st.entry("conditions").or_insert_with(|| json!([])));
+    let Some(Value::Array(list)) = list else {
+        return;
+    };
+    let now = time::now_rfc3339();
+    match list
+        .iter_mut()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+    {
+        Some(c) => {
+            if c.get("status").and_then(Value::as_str) != Some(status) {
+                c["lastTransitionTime"] = json!(now);
+            }
+            c["status"] = json!(status);
+            c["reason"] = json!(reason);
+            c["message"] = json!(message);
+        }
+        None => list.push(
+            json!({"type": kind, "status": status, "lastTransitionTime": now,
+            "reason": reason, "message": message}),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crd() -> Value {
+        json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"]},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object"}}}]}})
+    }
+
+    #[test]
+    fn a_good_crd_gets_its_finalizer_and_status() {
+        let mut c = crd();
+        assert!(
+            CrdStrategy.validate(&c).is_empty(),
+            "{}",
+            CrdStrategy.validate(&c)
+        );
+        CrdStrategy.prepare_for_create(&mut c);
+        assert_eq!(c["metadata"]["finalizers"], json!([CLEANUP_FINALIZER]));
+        assert_eq!(c["status"]["storedVersions"], json!(["v1"]));
+    }
+
+    #[test]
+    fn bad_crds_are_refused_with_upstreams_paths() {
+        let mut c = crd();
+        c["metadata"]["name"] = json!("nope");
+        c["spec"]["group"] = json!("example");
+        c["spec"]["scope"] = json!("Global");
+        c["spec"]["versions"][0]["storage"] = json!(false);
+        let text = CrdStrategy.validate(&c).to_string();
+        for want in [
+            "metadata.name: Invalid value: \"nope\": must be spec.names.plural+\".\"+spec.group",
+            "spec.group: Invalid value: \"example\": should be a domain with at least one dot",
+            "spec.scope: Unsupported value: \"Global\": supported values: \"Cluster\", \"Namespaced\"",
+            "spec.versions: Invalid value: must have exactly one version marked as storage version",
+        ] {
+            assert!(text.contains(want), "{want} not in {text}");
+        }
+        let mut old = crd();
+        CrdStrategy.prepare_for_create(&mut old);
+        let mut new = crd();
+        new["spec"]["scope"] = json!("Cluster");
+        assert!(
+            CrdStrategy
+                .validate_update(&new, &old)
+                .to_string()
+                .contains("spec.scope")
+        );
+        let mut cond = crd();
+        set_condition(
+            &mut cond,
+            "Established",
+            "True",
+            "InitialNamesAccepted",
+            "ok",
+        );
+        assert!(condition_true(&cond, "Established"));
+    }
+}

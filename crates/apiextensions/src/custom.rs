@@ -1,0 +1,250 @@
+//! Custom resources: the stores an established CRD serves, one per served
+//! version over the storage version's objects, with a strategy driven by
+//! the version's schema (pruning, defaulting, validation), its `status` and
+//! `scale` subresources, generation on every change outside metadata and
+//! status, and no strategic merge patch.
+
+use std::sync::Arc;
+
+use kaiser_apimachinery::field::ErrorList;
+use kaiser_apimachinery::table::Column;
+use kaiser_registry::scale::ScalePaths;
+use kaiser_registry::strategy::StatusStrategy;
+use kaiser_registry::{Conversion, ResourceInfo, Store, Strategy};
+use kaiser_storage::Storage;
+use serde_json::Value;
+
+use crate::{crd, jsonpath, schema};
+
+/// The strategy of one version of a custom resource.
+pub struct CustomResourceStrategy {
+    /// The version's `openAPIV3Schema`.
+    pub schema: Value,
+    /// Whether `status` is a subresource (then the main resource ignores it).
+    pub status: bool,
+    /// Table columns: Name, the version's `additionalPrinterColumns` (or
+    /// Age when it has none), with the JSONPath each reads.
+    pub columns: Vec<Column>,
+    pub paths: Vec<String>,
+}
+
+/// Column text lives as long as the server: a CRD's columns are leaked once
+/// per installed generation, which stays small.
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_string().into_boxed_str())
+}
+
+/// The table columns of a CRD version, and the JSONPath of each after Name.
+pub fn printer_columns(version: &Value) -> (Vec<Column>, Vec<String>) {
+    let mut cols = vec![kaiser_apimachinery::table::NAME_COLUMN];
+    let mut paths = Vec::new();
+    let given = version
+        .get("additionalPrinterColumns")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if given.is_empty() {
+        cols.push(kaiser_apimachinery::table::AGE_COLUMN);
+        paths.push(".metadata.creationTimestamp".to_string());
+        return (cols, paths);
+    }
+    for c in given {
+        let name = c.get("name").and_then(Value::as_str).unwrap_or("");
+        let ty = c.get("type").and_then(Value::as_str).unwrap_or("string");
+        let mut col = Column::new(
+            leak(name),
+            leak(ty),
+            leak(c.get("description").and_then(Value::as_str).unwrap_or("")),
+        )
+        .format(leak(c.get("format").and_then(Value::as_str).unwrap_or("")));
+        col.priority = c
+            .get("priority")
+            .and_then(Value::as_u64)
+            .map_or(0, |p| p.min(255) as u8);
+        cols.push(col);
+        paths.push(
+            c.get("jsonPath")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        );
+    }
+    (cols, paths)
+}
+
+/// A cell as upstream's CRD table convertor prints it: dates as ages,
+/// numbers as numbers, everything else as its string form.
+fn cell(obj: &Value, path: &str, ty: &str) -> Value {
+    let Some(v) = jsonpath::first(obj, path) else {
+        return Value::Null;
+    };
+    match (ty, v) {
+        ("date", Value::String(ts)) => Value::from(kaiser_apimachinery::time::age(Some(ts))),
+        ("integer" | "number", Value::Number(n)) => Value::Number(n.clone()),
+        ("boolean", Value::Bool(b)) => Value::Bool(*b),
+        (_, Value::String(s)) => Value::from(s.clone()),
+        (_, other) => Value::from(other.to_string()),
+    }
+}
+
+impl CustomResourceStrategy {
+    fn without_meta_and_status<'a>(&self, obj: &'a Value) -> Vec<(&'a String, &'a Value)> {
+        obj.as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| {
+                !matches!(k.as_str(), "metadata" | "apiVersion" | "kind")
+                    && !(self.status && k.as_str() == "status")
+            })
+            .collect()
+    }
+}
+
+impl Strategy for CustomResourceStrategy {
+    fn default(&self, obj: &mut Value) {
+        schema::default(obj, &self.schema);
+    }
+
+    fn prepare_for_create(&self, obj: &mut Value) {
+        if self.status
+            && let Some(o) = obj.as_object_mut()
+        {
+            o.remove("status");
+        }
+    }
+
+    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        if self.status
+            && let Some(o) = new.as_object_mut()
+        {
+            match old.get("status") {
+                Some(s) => o.insert("status".into(), s.clone()),
+                None => o.remove("status"),
+            };
+        }
+    }
+
+    fn validate(&self, obj: &Value) -> ErrorList {
+        schema::validate(obj, &self.schema)
+    }
+
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+
+    /// Every change outside metadata (and status, when it is a
+    /// subresource) is a new generation, as upstream counts for CRs.
+    fn spec_changed(&self, new: &Value, old: &Value) -> bool {
+        self.without_meta_and_status(new) != self.without_meta_and_status(old)
+    }
+
+    fn prune(&self, obj: &mut Value) -> Option<Vec<String>> {
+        Some(schema::prune(obj, &self.schema))
+    }
+
+    fn strategic_merge(&self) -> bool {
+        false
+    }
+
+    fn table_columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    fn table_row(&self, obj: &Value) -> Vec<Value> {
+        let mut row = vec![Value::from(kaiser_apimachinery::meta::name(obj))];
+        for (col, path) in self.columns.iter().skip(1).zip(&self.paths) {
+            row.push(cell(obj, path, col.kind));
+        }
+        row
+    }
+}
+
+fn s<'a>(v: &'a Value, ptr: &str) -> &'a str {
+    v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
+}
+
+fn strings(v: &Value, ptr: &str) -> Vec<String> {
+    v.pointer(ptr)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x.as_str().map(str::to_string))
+        .collect()
+}
+
+/// The stores of every served version of an established CRD.
+pub fn stores(crd_obj: &Value, root: &str, storage: &Arc<dyn Storage>) -> Vec<Arc<Store>> {
+    let group = s(crd_obj, "/spec/group");
+    let plural = s(crd_obj, "/spec/names/plural");
+    let kind = s(crd_obj, "/spec/names/kind");
+    let namespaced = s(crd_obj, "/spec/scope") == "Namespaced";
+    let Some(stored) = crd::storage_version(crd_obj) else {
+        return Vec::new();
+    };
+    let singular = match s(crd_obj, "/spec/names/singular") {
+        "" => kind.to_lowercase(),
+        x => x.to_string(),
+    };
+    let prefix = format!("{}/{group}/{plural}/", root.trim_end_matches('/'));
+    let mut out = Vec::new();
+    for v in crd::versions(crd_obj) {
+        if v.get("served").and_then(Value::as_bool) != Some(true) {
+            continue;
+        }
+        let version = v.get("name").and_then(Value::as_str).unwrap_or("");
+        let mut info = ResourceInfo::new(group, version, plural, kind, namespaced);
+        info.singular = singular.clone();
+        info.short_names = strings(crd_obj, "/spec/names/shortNames");
+        info.categories = strings(crd_obj, "/spec/names/categories");
+        info.storage_prefix = prefix.clone();
+        info.schema = v.pointer("/schema/openAPIV3Schema").cloned().map(Arc::new);
+        if v.get("deprecated").and_then(Value::as_bool) == Some(true) {
+            info.deprecation = Some(match v.get("deprecationWarning").and_then(Value::as_str) {
+                Some(w) => w.to_string(),
+                None => format!("{group}/{version} {kind} is deprecated"),
+            });
+        }
+        let has_status = v.pointer("/subresources/status").is_some();
+        let (columns, paths) = printer_columns(v);
+        let strategy: Arc<dyn Strategy> = Arc::new(CustomResourceStrategy {
+            schema: v
+                .pointer("/schema/openAPIV3Schema")
+                .cloned()
+                .unwrap_or(Value::Null),
+            status: has_status,
+            columns,
+            paths,
+        });
+        let mut store = Store::cached(info, strategy.clone(), storage.clone());
+        if version != stored {
+            store = store.with_conversion(Conversion::ApiVersion {
+                served: format!("{group}/{version}"),
+                stored: format!("{group}/{stored}"),
+            });
+        }
+        if has_status {
+            store = store.with_subresource("status", Arc::new(StatusStrategy(strategy)));
+        }
+        if let Some(scale) = v.pointer("/subresources/scale") {
+            let path = |f: &str| s(scale, &format!("/{f}")).to_string();
+            store = store.with_scale(ScalePaths {
+                spec_replicas: path("specReplicasPath"),
+                status_replicas: path("statusReplicasPath"),
+                label_selector: Some(path("labelSelectorPath")).filter(|p| !p.is_empty()),
+            });
+        }
+        out.push(Arc::new(store));
+    }
+    out
+}
+
+/// `(group, version, resource)` keys a CRD's stores are served under.
+pub fn keys(crd_obj: &Value) -> Vec<(String, String, String)> {
+    let group = s(crd_obj, "/spec/group").to_string();
+    let plural = s(crd_obj, "/spec/names/plural").to_string();
+    crd::versions(crd_obj)
+        .into_iter()
+        .filter_map(|v| v.get("name").and_then(Value::as_str))
+        .map(|v| (group.clone(), v.to_string(), plural.clone()))
+        .collect()
+}

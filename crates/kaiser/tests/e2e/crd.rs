@@ -1,0 +1,219 @@
+//! CustomResourceDefinitions with kubectl: a CRD becomes Established and
+//! its custom resources are served at once (discovery, OpenAPI, printer
+//! columns, status and scale subresources), names that clash are refused in
+//! conditions, and deleting the CRD deletes its resources and endpoints.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::{Server, fails, json, ok};
+
+fn crd(group: &str, plural: &str, kind: &str, short: &[&str]) -> Value {
+    json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{plural}.{group}")},
+        "spec": {"group": group, "scope": "Namespaced",
+            "names": {"plural": plural, "kind": kind, "shortNames": short},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "additionalPrinterColumns": [
+                    {"name": "Size", "type": "string", "jsonPath": ".spec.size"},
+                    {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
+                    {"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"},
+                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}],
+                "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}},
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {
+                        "size": {"type": "string"}, "replicas": {"type": "integer"}}},
+                    "status": {"type": "object", "properties": {
+                        "replicas": {"type": "integer"},
+                        "conditions": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}}}}]}})
+}
+
+fn wait_established(s: &Server, name: &str) {
+    ok(s.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        &format!("crd/{name}"),
+        "--timeout=20s",
+    ]));
+}
+
+#[test]
+fn a_crd_serves_its_resources_at_once_and_takes_them_along_when_deleted() {
+    let s = Server::start();
+    let (code, body) = s.post_json(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        &crd("example.com", "widgets", "Widget", &["wd"]),
+    );
+    assert_eq!(code, 201, "{body}");
+    let created = json(&body);
+    assert_eq!(
+        created["metadata"]["finalizers"],
+        json!(["customresourcecleanup.apiextensions.k8s.io"])
+    );
+    wait_established(&s, "widgets.example.com");
+    let got = json(&ok(s.kubectl(&[
+        "get",
+        "crd",
+        "widgets.example.com",
+        "-o",
+        "json",
+    ])));
+    assert_eq!(got["status"]["acceptedNames"]["listKind"], "WidgetList");
+    assert_eq!(got["status"]["acceptedNames"]["singular"], "widget");
+    assert_eq!(got["status"]["storedVersions"], json!(["v1"]));
+
+    // Discovery, kubectl and OpenAPI know the new kind without a restart.
+    let resources = ok(s.kubectl(&["api-resources", "--api-group=example.com"]));
+    assert!(
+        resources
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["widgets", "wd", "example.com/v1", "true", "Widget"]),
+        "{resources}"
+    );
+    let w = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"size": "L", "replicas": 2}});
+    let (code, body) = s.post_json("/apis/example.com/v1/namespaces/default/widgets", &w);
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(json(&body)["metadata"]["generation"], 1);
+    let explain = ok(s.kubectl(&["explain", "widget.spec"]));
+    assert!(
+        explain.contains("replicas") && explain.contains("<integer>"),
+        "{explain}"
+    );
+
+    // Printer columns, with a JSONPath filter.
+    ok(s.kubectl(&[
+        "patch",
+        "wd",
+        "w1",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"replicas":2,"conditions":[{"type":"Ready","status":"True"}]}}"#,
+    ]));
+    let out = ok(s.kubectl(&["get", "wd"]));
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["NAME", "SIZE", "REPLICAS", "READY", "AGE"]);
+    assert_eq!(rows[1][..4], ["w1", "L", "2", "True"]);
+
+    // Status is written only through its subresource; generation counts the rest.
+    ok(s.kubectl(&[
+        "patch",
+        "wd",
+        "w1",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"replicas":9},"spec":{"size":"S"}}"#,
+    ]));
+    let got = json(&ok(s.kubectl(&["get", "wd", "w1", "-o", "json"])));
+    assert_eq!(got["status"]["replicas"], 2);
+    assert_eq!(got["spec"]["size"], "S");
+    assert_eq!(got["metadata"]["generation"], 2);
+    // Scale through the CRD's paths.
+    ok(s.kubectl(&["scale", "wd", "w1", "--replicas=5"]));
+    let scale = json(&ok(s.kubectl(&[
+        "get",
+        "--raw",
+        "/apis/example.com/v1/namespaces/default/widgets/w1/scale",
+    ])));
+    assert_eq!(scale["spec"]["replicas"], 5);
+    assert_eq!(scale["status"]["replicas"], 2);
+    // No strategic merge patch for custom resources (415, as upstream).
+    let err = fails(s.kubectl(&[
+        "patch",
+        "wd",
+        "w1",
+        "--type=strategic",
+        "-p",
+        r#"{"spec":{"size":"M"}}"#,
+    ]));
+    assert!(err.contains("application/merge-patch+json"), "{err}");
+
+    // Deleting the CRD deletes its resources, then its endpoints.
+    ok(s.kubectl(&["delete", "crd", "widgets.example.com", "--timeout=30s"]));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, _) = s.curl_admin(&[&s.url("/apis/example.com/v1/namespaces/default/widgets")]);
+        if code == 404 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "widgets still served");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A new CRD of the same name starts empty.
+    let (code, body) = s.post_json(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        &crd("example.com", "widgets", "Widget", &["wd"]),
+    );
+    assert_eq!(code, 201, "{body}");
+    wait_established(&s, "widgets.example.com");
+    let list = json(&ok(s.kubectl(&[
+        "get",
+        "--raw",
+        "/apis/example.com/v1/widgets",
+    ])));
+    assert_eq!(list["items"], json!([]));
+}
+
+#[test]
+fn clashing_names_are_refused_in_conditions_and_bad_crds_get_422() {
+    let s = Server::start();
+    let (code, body) = s.post_json(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        &crd("example.com", "gadgets", "Gadget", &["gd"]),
+    );
+    assert_eq!(code, 201, "{body}");
+    wait_established(&s, "gadgets.example.com");
+    // Another CRD of the group claiming the same kind and short name.
+    let (code, body) = s.post_json(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        &crd("example.com", "gizmos", "Gadget", &["gd"]),
+    );
+    assert_eq!(code, 201, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = json(&ok(s.kubectl(&[
+            "get",
+            "crd",
+            "gizmos.example.com",
+            "-o",
+            "json",
+        ])));
+        let cond = got["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "NamesAccepted"))
+            .cloned();
+        if let Some(c) = cond {
+            assert_eq!(c["status"], "False", "{c}");
+            assert_eq!(c["reason"], "NameConflict");
+            assert!(
+                c["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("is already in use")),
+                "{c}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no NamesAccepted condition");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, _) = s.curl_admin(&[&s.url("/apis/example.com/v1/gizmos")]);
+    assert_eq!(code, 404);
+
+    // A definition that breaks upstream's rules is a 422 naming the fields.
+    let mut bad = crd("nodot", "things", "Thing", &[]);
+    bad["metadata"]["name"] = json!("wrong");
+    bad["spec"]["scope"] = json!("Galaxy");
+    let (code, body) = s.post_json(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        &bad,
+    );
+    assert_eq!(code, 422, "{body}");
+    for want in ["metadata.name", "spec.group", "spec.scope"] {
+        assert!(body.contains(want), "{want} missing: {body}");
+    }
+}
