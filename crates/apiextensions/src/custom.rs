@@ -93,8 +93,9 @@ impl CustomResourceStrategy {
             .into_iter()
             .flatten()
             .filter(|(k, _)| {
-                !matches!(k.as_str(), "metadata" | "apiVersion" | "kind")
-                    && !(self.status && k.as_str() == "status")
+                let ignored = matches!(k.as_str(), "metadata" | "apiVersion" | "kind")
+                    || (self.status && k.as_str() == "status");
+                !ignored
             })
             .collect()
     }

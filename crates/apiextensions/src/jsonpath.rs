@@ -63,7 +63,8 @@ fn walk<'a>(v: &'a Value, steps: &[Step]) -> Option<&'a Value> {
             let got = x.get(k)?;
             let matches = match got {
                 Value::String(s) => s == want,
-                other => other.to_string() == *want,
+                // Numbers and booleans compare by their JSON text.
+                other => serde_json::to_string(other).is_ok_and(|t| t == *want),
             };
             if matches { walk(x, rest) } else { None }
         }),
