@@ -26,6 +26,8 @@ pub struct CustomResourceStrategy {
     /// Age when it has none), with the JSONPath each reads.
     pub columns: Vec<Column>,
     pub paths: Vec<String>,
+    /// `selectableFields` as field-selector names (`spec.color`).
+    pub selectable: Vec<&'static str>,
 }
 
 /// Column text lives as long as the server: a CRD's columns are leaked once
@@ -147,6 +149,10 @@ impl Strategy for CustomResourceStrategy {
         false
     }
 
+    fn extra_selectable_fields(&self) -> &[&'static str] {
+        &self.selectable
+    }
+
     fn table_columns(&self) -> &[Column] {
         &self.columns
     }
@@ -215,6 +221,14 @@ pub fn stores(crd_obj: &Value, root: &str, storage: &Arc<dyn Storage>) -> Vec<Ar
             status: has_status,
             columns,
             paths,
+            selectable: v
+                .get("selectableFields")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.get("jsonPath").and_then(Value::as_str))
+                .map(|p| leak(p.trim_start_matches('.')))
+                .collect(),
         });
         let mut store = Store::cached(info, strategy.clone(), storage.clone());
         if version != stored {

@@ -15,6 +15,7 @@ fn crd(group: &str, plural: &str, kind: &str, short: &[&str]) -> Value {
         "spec": {"group": group, "scope": "Namespaced",
             "names": {"plural": plural, "kind": kind, "shortNames": short},
             "versions": [{"name": "v1", "served": true, "storage": true,
+                "selectableFields": [{"jsonPath": ".spec.size"}],
                 "additionalPrinterColumns": [
                     {"name": "Size", "type": "string", "jsonPath": ".spec.size"},
                     {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
@@ -100,6 +101,14 @@ fn a_crd_serves_its_resources_at_once_and_takes_them_along_when_deleted() {
     assert_eq!(rows[0], ["NAME", "SIZE", "REPLICAS", "READY", "AGE"]);
     assert_eq!(rows[1][..4], ["w1", "L", "2", "True"]);
 
+    // selectableFields work in field selectors; other fields do not.
+    let (code, body) = s.post_json("/apis/example.com/v1/namespaces/default/widgets", &json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w2"}, "spec": {"size": "M"}}));
+    assert_eq!(code, 201, "{body}");
+    let names = ok(s.kubectl(&["get", "wd", "--field-selector=spec.size=M", "-o", "name"]));
+    assert_eq!(names.trim(), "widget.example.com/w2");
+    let err = fails(s.kubectl(&["get", "wd", "--field-selector=spec.replicas=2"]));
+    assert!(err.contains("field label not supported"), "{err}");
+    ok(s.kubectl(&["delete", "wd", "w2"]));
     // Status is written only through its subresource; generation counts the rest.
     ok(s.kubectl(&[
         "patch",
@@ -215,5 +224,37 @@ fn clashing_names_are_refused_in_conditions_and_bad_crds_get_422() {
     assert_eq!(code, 422, "{body}");
     for want in ["metadata.name", "spec.group", "spec.scope"] {
         assert!(body.contains(want), "{want} missing: {body}");
+    }
+}
+
+#[test]
+fn custom_resources_are_served_again_after_a_restart() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut s = Server::start_in(tmp.path(), &["--secure-port=0"]);
+    let (code, body) = s.post_json(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        &crd("example.com", "widgets", "Widget", &["wd"]),
+    );
+    assert_eq!(code, 201, "{body}");
+    wait_established(&s, "widgets.example.com");
+    let w = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "kept"}, "spec": {"size": "S"}});
+    let (code, body) = s.post_json("/apis/example.com/v1/namespaces/default/widgets", &w);
+    assert_eq!(code, 201, "{body}");
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log());
+    drop(s);
+    let s = Server::start_in(tmp.path(), &["--secure-port=0"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = s.kubectl(&["get", "wd", "kept", "-o", "jsonpath={.spec.size}"]);
+        if out.status.success() {
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "S");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "widgets not served after restart"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
