@@ -376,7 +376,14 @@ async fn run(c: Completed) -> Result<()> {
         c.compaction_interval,
         shutdown_rx.clone(),
     ));
-    let host = match c.advertise_address {
+    // The admin kubeconfig is for this machine: the address kaiser listens
+    // on, unless it listens everywhere (then the one it advertises).
+    let local = if c.bind_address.is_unspecified() {
+        c.advertise_address
+    } else {
+        c.bind_address
+    };
+    let host = match local {
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),
         ip => ip.to_string(),
     };

@@ -1022,3 +1022,26 @@ fn invalid_objects_get_422_with_upstreams_field_paths() {
         "{err}"
     );
 }
+
+#[test]
+fn the_kubernetes_endpoints_point_at_the_advertised_address() {
+    let s = Server::start_with(&["--advertise-address=10.255.0.7"]);
+    let ep = json(&ok(s.kubectl(&[
+        "get",
+        "endpoints",
+        "kubernetes",
+        "-o",
+        "json",
+    ])));
+    assert_eq!(ep["subsets"][0]["addresses"][0]["ip"], "10.255.0.7");
+    assert_eq!(ep["subsets"][0]["ports"][0]["port"], s.port);
+    let slice = json(&ok(s.kubectl(&[
+        "get",
+        "endpointslice",
+        "kubernetes",
+        "-o",
+        "json",
+    ])));
+    assert_eq!(slice["endpoints"][0]["addresses"], json!(["10.255.0.7"]));
+    assert_eq!(slice["ports"][0]["port"], s.port);
+}
