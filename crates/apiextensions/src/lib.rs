@@ -26,3 +26,4 @@ impl ApiExtensionsServer {
         chain::resource_server(self.table.clone(), scope, delegate)
     }
 }
+pub mod schema;
