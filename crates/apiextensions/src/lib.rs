@@ -63,3 +63,4 @@ impl ApiExtensionsServer {
         tokio::spawn(c.run(shutdown));
     }
 }
+pub mod schema;
