@@ -63,4 +63,3 @@ impl ApiExtensionsServer {
         tokio::spawn(c.run(shutdown));
     }
 }
-pub mod schema;

@@ -258,3 +258,70 @@ fn custom_resources_are_served_again_after_a_restart() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn custom_resources_are_pruned_defaulted_and_validated_by_their_schema() {
+    let s = Server::start();
+    let def = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "caches.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "caches", "kind": "Cache"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "required": ["engine"], "properties": {
+                        "engine": {"type": "string", "enum": ["redis", "memcached"]},
+                        "size": {"type": "string", "default": "small", "pattern": "^(small|large)$"},
+                        "replicas": {"type": "integer", "minimum": 1, "maximum": 10, "default": 1},
+                        "tags": {"type": "array", "maxItems": 2, "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+                        "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}}}]}});
+    let (code, body) = s.post_json(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        &def,
+    );
+    assert_eq!(code, 201, "{body}");
+    wait_established(&s, "caches.example.com");
+    let path = "/apis/example.com/v1/namespaces/default/caches";
+    // Defaults fill what is missing; unknown fields are pruned (and reported).
+    let c = json!({"apiVersion": "example.com/v1", "kind": "Cache", "metadata": {"name": "c1"},
+        "spec": {"engine": "redis", "bogus": 1, "extra": {"anything": {"goes": true}}}});
+    let (code, body) = s.post_json(path, &c);
+    assert_eq!(code, 201, "{body}");
+    let got = json(&body);
+    assert_eq!(got["spec"]["size"], "small");
+    assert_eq!(got["spec"]["replicas"], 1);
+    assert!(got["spec"].get("bogus").is_none(), "{body}");
+    assert_eq!(got["spec"]["extra"]["anything"]["goes"], true);
+    let (code, body) = s.post_json(&format!("{path}?fieldValidation=Strict"), &json!({"apiVersion": "example.com/v1", "kind": "Cache", "metadata": {"name": "c2"}, "spec": {"engine": "redis", "bogus": 1}}));
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("unknown field"), "{body}");
+    // Validation: every error, with upstream's wording and paths.
+    let bad = json!({"apiVersion": "example.com/v1", "kind": "Cache", "metadata": {"name": "c3"},
+        "spec": {"engine": "mysql", "size": "huge", "replicas": 11, "tags": ["a", "a", "b"]}});
+    let (code, body) = s.post_json(path, &bad);
+    assert_eq!(code, 422, "{body}");
+    for want in [
+        r#"spec.engine: Unsupported value: \"mysql\": supported values: \"redis\", \"memcached\""#,
+        "spec.replicas: Invalid value: 11: spec.replicas in body should be less than or equal to 10",
+        r#"spec.size: Invalid value: \"huge\": spec.size in body should match '^(small|large)$'"#,
+        "spec.tags: Too many: 3: must have at most 2 items",
+    ] {
+        assert!(body.contains(want), "{want} missing: {body}");
+    }
+    let (code, body) = s.post_json(path, &json!({"apiVersion": "example.com/v1", "kind": "Cache", "metadata": {"name": "c4"}, "spec": {}}));
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("spec.engine: Required value"), "{body}");
+    // A CRD whose schema is not structural is refused.
+    let mut nonstructural = def.clone();
+    nonstructural["metadata"]["name"] = json!("others.example.com");
+    nonstructural["spec"]["names"] = json!({"plural": "others", "kind": "Other"});
+    nonstructural["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = json!({"type": "object", "properties": {"spec": {"properties": {"a": {"type": "string"}}}}});
+    let (code, body) = s.post_json(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        &nonstructural,
+    );
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.contains("openAPIV3Schema.properties[spec].type: Required value"),
+        "{body}"
+    );
+}
