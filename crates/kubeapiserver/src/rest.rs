@@ -178,6 +178,13 @@ fn body(req: &ApiRequest) -> Result<Value, StatusError> {
     Ok(v)
 }
 
+/// The audiences a reviewed token was accepted for (the server's own).
+fn token_audiences(tokens: &Option<Arc<crate::tokens::ServiceAccountTokens>>) -> Value {
+    tokens
+        .as_ref()
+        .map_or_else(|| json!([]), |t| json!(t.key.audiences))
+}
+
 fn user_json(u: &UserInfo) -> Value {
     let mut out = json!({"username": u.name, "groups": u.groups});
     if !u.uid.is_empty() {
@@ -286,12 +293,25 @@ impl Rest {
                         "token must be set",
                     ));
                 }
-                // No token authenticator is configured: no token is valid.
+                let token = b
+                    .pointer("/spec/token")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let user = match &self.tokens {
+                    Some(t) => {
+                        kaiser_auth::TokenAuthenticator::authenticate(t.as_ref(), token).await
+                    }
+                    None => None,
+                };
+                let status = match user {
+                    Some(u) => json!({"authenticated": true, "user": user_json(&u),
+                        "audiences": token_audiences(&self.tokens)}),
+                    None => json!({"user": {}}),
+                };
                 Ok((
                     201,
                     json!({"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
-                    "metadata": review_meta(&b), "spec": b.get("spec"),
-                    "status": {"user": {}}}),
+                    "metadata": review_meta(&b), "spec": b.get("spec"), "status": status}),
                 ))
             }
             (

@@ -733,6 +733,22 @@ fn service_account_tokens_authenticate_until_their_account_goes() {
         err.contains("User \"system:serviceaccount:default:robot\" cannot list resource \"pods\""),
         "{err}"
     );
+    // TokenReview answers for the token as the authenticator does.
+    let review = |t: &str| {
+        let (code, body) = s.post_json(
+            "/apis/authentication.k8s.io/v1/tokenreviews",
+            &json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": t}}),
+        );
+        assert_eq!(code, 201, "{body}");
+        json(&body)["status"].clone()
+    };
+    let st = review(&token);
+    assert_eq!(st["authenticated"], true);
+    assert_eq!(
+        st["user"]["username"],
+        "system:serviceaccount:default:robot"
+    );
+    assert!(review("not-a-token").get("authenticated").is_none());
     // Too short a lifetime is refused; a bound pod must exist.
     let (code, body) = s.send_json("POST", "application/json", "/api/v1/namespaces/default/serviceaccounts/robot/token", r#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":60}}"#);
     assert_eq!(code, 422, "{body}");
