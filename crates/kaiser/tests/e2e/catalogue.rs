@@ -359,10 +359,15 @@ fn services_get_unique_cluster_ips_and_node_ports_in_range() {
     assert_eq!(code, 422, "{body}");
     assert!(body.contains("provided IP is already allocated"), "{body}");
     // A chosen free address is honoured; deleting releases it.
-    let (code, body) = post(svc("pick", json!({"clusterIP": "10.96.0.250"})));
+    // (An address none of the 50 random allocations took.)
+    let free = (2..255)
+        .map(|n| format!("10.96.0.{n}"))
+        .find(|ip| !ips.contains(ip))
+        .expect("a free address");
+    let (code, body) = post(svc("pick", json!({"clusterIP": free})));
     assert_eq!(code, 201, "{body}");
     ok(s.kubectl(&["delete", "svc", "pick"]));
-    let (code, body) = post(svc("pick2", json!({"clusterIP": "10.96.0.250"})));
+    let (code, body) = post(svc("pick2", json!({"clusterIP": free})));
     assert_eq!(code, 201, "{body}");
 
     // Node ports come from the range; a port outside it is refused.
