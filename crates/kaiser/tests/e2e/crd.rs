@@ -1,7 +1,8 @@
 //! CustomResourceDefinitions with kubectl: a CRD becomes Established and
 //! its custom resources are served at once (discovery, OpenAPI, printer
 //! columns, status and scale subresources), names that clash are refused in
-//! conditions, and deleting the CRD deletes its resources and endpoints.
+//! conditions, deleting the CRD deletes its resources and endpoints, and
+//! the `x-kubernetes-validations` CEL rules of a schema are enforced.
 
 use std::time::{Duration, Instant};
 
