@@ -10,7 +10,7 @@ use kaiser_apimachinery::{meta, time};
 use kaiser_registry::{ResourceInfo, Strategy};
 use serde_json::{Value, json};
 
-use crate::schema;
+use crate::{cel, schema};
 
 pub const GROUP: &str = "apiextensions.k8s.io";
 /// Held by every CRD until its custom resources are gone.
@@ -196,10 +196,16 @@ impl Strategy for CrdStrategy {
             }
             seen.push(vname);
             match v.pointer("/schema/openAPIV3Schema") {
-                Some(schema) => errs.extend(schema::validate_crd_schema(
-                    schema,
-                    &format!("{path}.schema.openAPIV3Schema"),
-                )),
+                Some(schema) => {
+                    let at = format!("{path}.schema.openAPIV3Schema");
+                    let schema_errs = schema::validate_crd_schema(schema, &at);
+                    // Rules are compiled against a sound schema only, as
+                    // upstream builds their types from the structural one.
+                    if schema_errs.is_empty() {
+                        errs.extend(cel::compile_rules(schema, &at));
+                    }
+                    errs.extend(schema_errs);
+                }
                 None => errs.push(FieldError::required(
                     &format!("{path}.schema.openAPIV3Schema"),
                     "schemas are required",

@@ -1,12 +1,12 @@
 //! Custom resources: the stores an established CRD serves, one per served
 //! version over the storage version's objects, with a strategy driven by
-//! the version's schema (pruning, defaulting, validation), its `status` and
+//! the version's schema (pruning, defaulting, validation, CEL rules), its `status` and
 //! `scale` subresources, generation on every change outside metadata and
 //! status, and no strategic merge patch.
 
 use std::sync::Arc;
 
-use kaiser_apimachinery::field::ErrorList;
+use kaiser_apimachinery::field::{ErrorKind, ErrorList, FieldError};
 use kaiser_apimachinery::table::Column;
 use kaiser_registry::scale::ScalePaths;
 use kaiser_registry::strategy::StatusStrategy;
@@ -14,7 +14,7 @@ use kaiser_registry::{Conversion, ResourceInfo, Store, Strategy};
 use kaiser_storage::Storage;
 use serde_json::Value;
 
-use crate::{crd, jsonpath, schema};
+use crate::{cel, crd, jsonpath, schema};
 
 /// The strategy of one version of a custom resource.
 pub struct CustomResourceStrategy {
@@ -103,6 +103,35 @@ impl CustomResourceStrategy {
     }
 }
 
+impl CustomResourceStrategy {
+    /// Schema validation, then the CEL rules unless the object's shape is
+    /// already wrong (upstream's `hasBlockingErr`).
+    fn validate_with(&self, obj: &Value, old: Option<&Value>) -> ErrorList {
+        let mut errs = schema::validate(obj, &self.schema);
+        let blocking = errs.iter().any(|e| {
+            matches!(
+                e.kind,
+                ErrorKind::NotSupported
+                    | ErrorKind::Required
+                    | ErrorKind::TooLong
+                    | ErrorKind::TooMany
+                    | ErrorKind::TypeInvalid
+            )
+        });
+        if blocking {
+            errs.push(FieldError::invalid(
+                "<nil>",
+                Value::Null,
+                "some validation rules were not checked because the object was invalid; \
+                 correct the existing errors to complete validation",
+            ));
+        } else {
+            errs.extend(cel::validate(obj, old, &self.schema));
+        }
+        errs
+    }
+}
+
 impl Strategy for CustomResourceStrategy {
     fn default(&self, obj: &mut Value) {
         schema::default(obj, &self.schema);
@@ -128,7 +157,11 @@ impl Strategy for CustomResourceStrategy {
     }
 
     fn validate(&self, obj: &Value) -> ErrorList {
-        schema::validate(obj, &self.schema)
+        self.validate_with(obj, None)
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> ErrorList {
+        self.validate_with(new, Some(old))
     }
 
     fn tracks_generation(&self) -> bool {

@@ -3,8 +3,10 @@
 //! established CRD (`custom.rs`) from its own resource table, kept current
 //! by in-process controllers (`controller.rs`); hands everything else to
 //! the final 404. `schema/` prunes, defaults and validates custom resources
-//! against a CRD's structural schema.
+//! against a CRD's structural schema; `cel.rs` checks and evaluates its
+//! `x-kubernetes-validations` rules.
 
+pub mod cel;
 pub mod controller;
 pub mod crd;
 pub mod custom;

@@ -1,7 +1,8 @@
 //! CustomResourceDefinitions with kubectl: a CRD becomes Established and
 //! its custom resources are served at once (discovery, OpenAPI, printer
 //! columns, status and scale subresources), names that clash are refused in
-//! conditions, and deleting the CRD deletes its resources and endpoints.
+//! conditions, deleting the CRD deletes its resources and endpoints, and
+//! the `x-kubernetes-validations` CEL rules of a schema are enforced.
 
 use std::time::{Duration, Instant};
 
@@ -322,6 +323,78 @@ fn custom_resources_are_pruned_defaulted_and_validated_by_their_schema() {
     assert_eq!(code, 422, "{body}");
     assert!(
         body.contains("openAPIV3Schema.properties[spec].type: Required value"),
+        "{body}"
+    );
+}
+
+#[test]
+fn custom_resources_are_checked_by_the_cel_rules_of_their_schema() {
+    let s = Server::start();
+    let def = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "scalers.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "scalers", "kind": "Scaler"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object",
+                        "x-kubernetes-validations": [{"rule": "self.minReplicas <= self.maxReplicas",
+                            "message": "minReplicas must be less than or equal to maxReplicas"}],
+                        "properties": {
+                            "minReplicas": {"type": "integer"},
+                            "maxReplicas": {"type": "integer"},
+                            "mode": {"type": "string", "x-kubernetes-validations": [
+                                {"rule": "self == oldSelf", "message": "Value is immutable"}]}}}}}}}]}});
+    let crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+    let (code, body) = s.post_json(crds, &def);
+    assert_eq!(code, 201, "{body}");
+    wait_established(&s, "scalers.example.com");
+    let path = "/apis/example.com/v1/namespaces/default/scalers";
+    let sc = |name: &str, min: i64, max: i64| {
+        json!({"apiVersion": "example.com/v1", "kind": "Scaler", "metadata": {"name": name},
+            "spec": {"minReplicas": min, "maxReplicas": max, "mode": "fast"}})
+    };
+    let (code, body) = s.post_json(path, &sc("a", 5, 2));
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.contains(r#"Scaler.example.com \"a\" is invalid: spec: Invalid value: \"object\": minReplicas must be less than or equal to maxReplicas"#),
+        "{body}"
+    );
+    assert!(body.contains(r#""field":"spec""#), "{body}");
+    let (code, body) = s.post_json(path, &sc("a", 1, 2));
+    assert_eq!(code, 201, "{body}");
+    // The transition rule holds the field still on update, not other fields.
+    let (code, body) = s.send_json(
+        "PATCH",
+        "application/merge-patch+json",
+        &format!("{path}/a"),
+        r#"{"spec":{"mode":"slow"}}"#,
+    );
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.contains(r#"spec.mode: Invalid value: \"string\": Value is immutable"#),
+        "{body}"
+    );
+    let (code, body) = s.send_json(
+        "PATCH",
+        "application/merge-patch+json",
+        &format!("{path}/a"),
+        r#"{"spec":{"maxReplicas":3}}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    // A rule that does not compile keeps the CRD out.
+    let mut broken = def.clone();
+    broken["metadata"]["name"] = json!("brokens.example.com");
+    broken["spec"]["names"] = json!({"plural": "brokens", "kind": "Broken"});
+    broken["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-validations"]
+        [0]["rule"] = json!("self.minReplicas <=");
+    let (code, body) = s.post_json(crds, &broken);
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.contains("spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: Invalid value: "),
+        "{body}"
+    );
+    assert!(
+        body.contains("compilation failed: ERROR: <input>:1:20: Syntax error"),
         "{body}"
     );
 }
