@@ -23,6 +23,23 @@ pub const EVENTS_V1: Conversion = Conversion::Fns {
     from_storage: core_to_events,
 };
 
+/// Fields both HPA versions carry unchanged.
+const SPEC_FIELDS: &[&str] = &["scaleTargetRef", "minReplicas", "maxReplicas"];
+const STATUS_FIELDS: &[&str] = &[
+    "observedGeneration",
+    "lastScaleTime",
+    "currentReplicas",
+    "desiredReplicas",
+];
+
+/// The named fields of `from` that are present.
+fn pick(from: &Map<String, Value>, fields: &[&str]) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter_map(|f| from.get(*f).map(|v| ((*f).to_string(), v.clone())))
+        .collect()
+}
+
 fn obj(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
@@ -76,12 +93,7 @@ fn hpa_v2_to_v1(v2: Value) -> Value {
     let mut o = obj(v2);
     o.insert("apiVersion".into(), json!("autoscaling/v1"));
     let spec = obj(o.remove("spec").unwrap_or_default());
-    let mut s1 = Map::new();
-    for f in ["scaleTargetRef", "minReplicas", "maxReplicas"] {
-        if let Some(v) = spec.get(f) {
-            s1.insert(f.into(), v.clone());
-        }
-    }
+    let mut s1 = pick(&spec, SPEC_FIELDS);
     let metrics: Vec<Value> = spec
         .get("metrics")
         .and_then(Value::as_array)
@@ -103,17 +115,7 @@ fn hpa_v2_to_v1(v2: Value) -> Value {
     o.insert("spec".into(), Value::Object(s1));
     if let Some(status) = o.remove("status") {
         let st = obj(status);
-        let mut s1 = Map::new();
-        for f in [
-            "observedGeneration",
-            "lastScaleTime",
-            "currentReplicas",
-            "desiredReplicas",
-        ] {
-            if let Some(v) = st.get(f) {
-                s1.insert(f.into(), v.clone());
-            }
-        }
+        let mut s1 = pick(&st, STATUS_FIELDS);
         s1.entry("currentReplicas").or_insert(json!(0));
         let current: Vec<Value> = st
             .get("currentMetrics")
@@ -148,12 +150,7 @@ fn hpa_v1_to_v2(v1: Value) -> Value {
     let mut o = obj(v1);
     o.insert("apiVersion".into(), json!("autoscaling/v2"));
     let spec = obj(o.remove("spec").unwrap_or_default());
-    let mut s2 = Map::new();
-    for f in ["scaleTargetRef", "minReplicas", "maxReplicas"] {
-        if let Some(v) = spec.get(f) {
-            s2.insert(f.into(), v.clone());
-        }
-    }
+    let mut s2 = pick(&spec, SPEC_FIELDS);
     let mut metrics = Vec::new();
     if let Some(u) = spec
         .get("targetCPUUtilizationPercentage")
@@ -176,17 +173,7 @@ fn hpa_v1_to_v2(v1: Value) -> Value {
     let current = take_annotation(&mut o, CURRENT_METRICS);
     if let Some(status) = o.remove("status") {
         let st = obj(status);
-        let mut s2 = Map::new();
-        for f in [
-            "observedGeneration",
-            "lastScaleTime",
-            "currentReplicas",
-            "desiredReplicas",
-        ] {
-            if let Some(v) = st.get(f) {
-                s2.insert(f.into(), v.clone());
-            }
-        }
+        let mut s2 = pick(&st, STATUS_FIELDS);
         let mut cm = Vec::new();
         if let Some(u) = st
             .get("currentCPUUtilizationPercentage")

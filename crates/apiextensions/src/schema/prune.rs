@@ -9,24 +9,8 @@ use super::{Additional, EMBEDDED, MAX_DEPTH, PRESERVE, additional, flag, items, 
 
 const META_FIELDS: [&str; 3] = ["apiVersion", "kind", "metadata"];
 
-/// The JSON fields of `ObjectMeta`; anything else under `metadata` is unknown.
-const OBJECT_META_FIELDS: [&str; 15] = [
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-];
+/// Anything under `metadata` that is not an `ObjectMeta` field is unknown.
+use kaiser_apimachinery::meta::OBJECT_META_FIELDS;
 
 /// Removes from `obj` (a whole custom resource) every field `schema` does not
 /// declare and returns the removed paths (`spec.foo`, `spec.list[0].bar`,

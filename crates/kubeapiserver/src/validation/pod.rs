@@ -1896,21 +1896,10 @@ fn pvc_template(errs: &mut ErrorList, t: &Value, path: &str) {
 
 /// Forbids every ObjectMeta field other than labels and annotations.
 pub(crate) fn template_meta_allow_list(errs: &mut ErrorList, meta: &Value, path: &str, msg: &str) {
-    for f in [
-        "name",
-        "generateName",
-        "namespace",
-        "selfLink",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "ownerReferences",
-        "finalizers",
-        "managedFields",
-    ] {
+    let forbidden = kaiser_apimachinery::meta::OBJECT_META_FIELDS
+        .into_iter()
+        .filter(|f| !matches!(*f, "labels" | "annotations"));
+    for f in forbidden {
         if is_set(at(meta, f)) {
             errs.push(FieldError::forbidden(&child(path, f), msg));
         }
