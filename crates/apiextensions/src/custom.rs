@@ -199,6 +199,32 @@ impl Strategy for CustomResourceStrategy {
     }
 }
 
+/// `…/status` of a custom resource: only status changes, and the result is
+/// checked against the schema and its CEL rules, as upstream does.
+struct CustomStatusStrategy(StatusStrategy);
+
+impl Strategy for CustomStatusStrategy {
+    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        self.0.prepare_for_update(new, old);
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> ErrorList {
+        self.0.0.validate_update(new, old)
+    }
+
+    fn has_pending_finalizers(&self, obj: &Value) -> bool {
+        self.0.has_pending_finalizers(obj)
+    }
+
+    fn table_columns(&self) -> &[Column] {
+        self.0.table_columns()
+    }
+
+    fn table_row(&self, obj: &Value) -> Vec<Value> {
+        self.0.table_row(obj)
+    }
+}
+
 fn s<'a>(v: &'a Value, ptr: &str) -> &'a str {
     v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
 }
@@ -271,7 +297,10 @@ pub fn stores(crd_obj: &Value, root: &str, storage: &Arc<dyn Storage>) -> Vec<Ar
             });
         }
         if has_status {
-            store = store.with_subresource("status", Arc::new(StatusStrategy(strategy)));
+            store = store.with_subresource(
+                "status",
+                Arc::new(CustomStatusStrategy(StatusStrategy(strategy))),
+            );
         }
         if let Some(scale) = v.pointer("/subresources/scale") {
             let path = |f: &str| s(scale, &format!("/{f}")).to_string();

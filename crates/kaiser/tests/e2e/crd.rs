@@ -110,6 +110,15 @@ fn a_crd_serves_its_resources_at_once_and_takes_them_along_when_deleted() {
     let err = fails(s.kubectl(&["get", "wd", "--field-selector=spec.replicas=2"]));
     assert!(err.contains("field label not supported"), "{err}");
     ok(s.kubectl(&["delete", "wd", "w2"]));
+    // Status writes are checked against the schema too.
+    let (code, body) = s.send_json(
+        "PATCH",
+        "application/merge-patch+json",
+        "/apis/example.com/v1/namespaces/default/widgets/w1/status",
+        r#"{"status":{"replicas":"many"}}"#,
+    );
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("status.replicas"), "{body}");
     // Status is written only through its subresource; generation counts the rest.
     ok(s.kubectl(&[
         "patch",
