@@ -139,15 +139,30 @@ impl ObjectWatch {
 
     /// The next event; `None` when the watch has ended.
     pub async fn next(&mut self) -> Option<WatchEvent> {
+        std::future::poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// [`ObjectWatch::next`] for callers that poll (a response body).
+    pub fn poll_next(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<WatchEvent>> {
+        use std::task::Poll;
         loop {
             if let Some(e) = self.queued.pop_front() {
-                return Some(e);
+                return Poll::Ready(Some(e));
             }
-            let item = self.stream.as_mut()?.recv().await;
+            let Some(stream) = self.stream.as_mut() else {
+                return Poll::Ready(None);
+            };
+            let item = match stream.poll_recv(cx) {
+                Poll::Ready(item) => item,
+                Poll::Pending => return Poll::Pending,
+            };
             match item {
                 None => {
                     self.stream = None;
-                    return None;
+                    return Poll::Ready(None);
                 }
                 Some(WatchItem::Progress(rev)) => self.last_revision = self.last_revision.max(rev),
                 Some(WatchItem::Error(StorageError::Compacted {
@@ -155,7 +170,7 @@ impl ObjectWatch {
                     compacted,
                 })) => {
                     self.stream = None;
-                    return Some(too_old(requested - 1, compacted));
+                    return Poll::Ready(Some(too_old(requested - 1, compacted)));
                 }
                 Some(WatchItem::Error(StorageError::Unavailable(reason))) => {
                     // The backend went away: end the stream without an error
@@ -163,21 +178,21 @@ impl ObjectWatch {
                     // miss nothing once the backend is back.
                     tracing::info!(%reason, "ending a watch: storage unavailable");
                     self.stream = None;
-                    return None;
+                    return Poll::Ready(None);
                 }
                 Some(WatchItem::Error(e)) => {
                     self.stream = None;
                     let s = StatusError::internal(e);
-                    return Some(WatchEvent {
+                    return Poll::Ready(Some(WatchEvent {
                         kind: "ERROR",
                         object: s.to_status(),
                         raw: None,
-                    });
+                    }));
                 }
                 Some(WatchItem::Event(ev)) => {
                     self.last_revision = ev.revision();
                     if let Some(e) = self.convert(ev) {
-                        return Some(e);
+                        return Poll::Ready(Some(e));
                     }
                 }
             }

@@ -17,11 +17,10 @@ use kaiser_apimachinery::table::{self, IncludeObject};
 use kaiser_apimachinery::{GroupVersion, StatusError, meta};
 use kaiser_registry::{DeleteOptions, Store, WatchEvent, scale};
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::http::{
-    ApiRequest, ChannelBody, ChunkedBody, Response, bytes_response, negotiated_response,
-    status_response,
+    ApiRequest, ChunkedBody, Response, bytes_response, negotiated_response, status_response,
 };
 use crate::negotiation::{self, Negotiated, Target};
 
@@ -780,36 +779,108 @@ async fn serve_watch(
     if n.target == Target::Object {
         w.serve_stored_bytes();
     }
-    let (tx, rx) = mpsc::channel::<Bytes>(64);
-    let store = store.clone();
     let mut shutdown = scope.shutdown.clone();
-    let target = n.target;
-    tokio::spawn(async move {
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
-        let mut ticker = tokio::time::interval(BOOKMARK_INTERVAL);
-        ticker.tick().await;
-        let mut headers = true;
+    let stop: ShutdownFuture = Box::pin(async move {
         loop {
-            let event = tokio::select! {
-                e = w.next() => match e { Some(e) => e, None => break },
-                _ = ticker.tick(), if bookmarks => w.bookmark(),
-                _ = &mut deadline => break,
-                _ = shutdown.wait_for(|s| *s) => break,
-                _ = tx.closed() => break,
-            };
-            let line = encode_event(&store, event, target, include, &mut headers);
-            if tx.send(line).await.is_err() {
-                break;
+            let stopping = *shutdown.borrow();
+            if stopping || shutdown.changed().await.is_err() {
+                return;
             }
         }
     });
-    let mut resp = http::Response::new(ChannelBody::body(rx));
+    let body = WatchBody {
+        watch: w,
+        store: store.clone(),
+        target: n.target,
+        include,
+        headers: true,
+        deadline: Box::pin(tokio::time::sleep(timeout)),
+        ticker: bookmarks.then(|| {
+            tokio::time::interval_at(
+                tokio::time::Instant::now() + BOOKMARK_INTERVAL,
+                BOOKMARK_INTERVAL,
+            )
+        }),
+        shutdown: std::sync::Mutex::new(stop),
+        done: false,
+    };
+    let mut resp = http::Response::new(http_body_util::BodyExt::boxed(body));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json;stream=watch"),
     );
     Ok(resp)
+}
+
+type ShutdownFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// A watch response: each poll of the body takes the next event straight
+/// from the watch (no task or channel per watcher in between), until the
+/// watch ends, its timeout passes, the server shuts down or the client
+/// goes (hyper then drops the body, and with it the watch).
+struct WatchBody {
+    watch: kaiser_registry::ObjectWatch,
+    store: Arc<Store>,
+    target: Target,
+    include: IncludeObject,
+    /// Whether the next Table event still needs its column definitions.
+    headers: bool,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// Bookmark ticks, when the client allows bookmarks.
+    ticker: Option<tokio::time::Interval>,
+    /// Behind a mutex only so the body is `Sync`; never contended.
+    shutdown: std::sync::Mutex<ShutdownFuture>,
+    done: bool,
+}
+
+impl http_body::Body for WatchBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        let stopping = this
+            .shutdown
+            .lock()
+            .map(|mut f| f.as_mut().poll(cx).is_ready())
+            .unwrap_or(true);
+        if stopping || this.deadline.as_mut().poll(cx).is_ready() {
+            this.done = true;
+            return Poll::Ready(None);
+        }
+        let event = match this.watch.poll_next(cx) {
+            Poll::Ready(Some(e)) => e,
+            Poll::Ready(None) => {
+                this.done = true;
+                return Poll::Ready(None);
+            }
+            Poll::Pending => {
+                let tick = this
+                    .ticker
+                    .as_mut()
+                    .is_some_and(|t| t.poll_tick(cx).is_ready());
+                if !tick {
+                    return Poll::Pending;
+                }
+                this.watch.bookmark()
+            }
+        };
+        let line = encode_event(
+            &this.store,
+            event,
+            this.target,
+            this.include,
+            &mut this.headers,
+        );
+        Poll::Ready(Some(Ok(http_body::Frame::data(line))))
+    }
 }
 
 /// One watch event as a JSON line, converted to a table row when asked.

@@ -15,7 +15,6 @@ use kaiser_apimachinery::StatusError;
 use kaiser_apimachinery::codec::{self, Format};
 use kaiser_auth::UserInfo;
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use crate::negotiation::Negotiated;
 use crate::request_info::RequestInfo;
@@ -101,29 +100,6 @@ pub fn status_response(e: &StatusError) -> Response {
 
 pub fn text_response(code: u16, text: impl Into<String>) -> Response {
     bytes_response(code, "text/plain; charset=utf-8", text.into())
-}
-
-/// A streamed body fed by a channel (watch responses).
-pub struct ChannelBody {
-    rx: mpsc::Receiver<Bytes>,
-}
-
-impl ChannelBody {
-    pub fn body(rx: mpsc::Receiver<Bytes>) -> Body {
-        ChannelBody { rx }.boxed()
-    }
-}
-
-impl http_body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
-    }
 }
 
 /// A body produced chunk by chunk from an iterator whose total length is

@@ -128,6 +128,14 @@ impl WatchStream {
         self.rx.recv().await
     }
 
+    /// [`WatchStream::recv`] for callers that poll.
+    pub fn poll_recv(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<WatchItem>> {
+        self.rx.poll_recv(cx)
+    }
+
     /// The handle that asks this watch for a progress notification, when
     /// its backend supports them (the embedded store and etcd do).
     pub fn progress_requester(&self) -> Option<ProgressRequester> {
