@@ -6,8 +6,10 @@
 
 pub mod authn;
 pub mod authz;
+pub mod rbac;
 pub mod serviceaccount;
 
 pub use authn::{UserInfo, anonymous, user_from_certificate};
 pub use authz::{Attributes, Decision, authorize, forbidden_message};
+pub use rbac::Authorizer;
 pub use serviceaccount::TokenAuthenticator;

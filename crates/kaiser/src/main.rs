@@ -226,6 +226,7 @@ fn create_server_chain(
         tables,
         openapi,
         tokens,
+        authorizer: kube.rbac().map(|a| a as Arc<dyn kaiser_auth::Authorizer>),
     });
     ServerChain {
         kube,

@@ -14,6 +14,7 @@ mod namespace_controller;
 pub mod namespace_objects;
 pub mod pods;
 pub mod printers;
+pub mod rbac;
 pub mod rest;
 pub mod services;
 pub mod tokens;
@@ -179,15 +180,22 @@ impl KubeApiServer {
                 storage: storage.clone(),
                 storage_name: storage_name.to_string(),
                 tokens: None,
+                authorizer: None,
             })),
             _ => None,
         };
-        KubeApiServer {
+        let mut kube = KubeApiServer {
             table,
             namespaces,
             net,
             rest,
+        };
+        if let (Some(rest), Some(rbac)) = (&kube.rest, kube.rbac()) {
+            let mut r = (**rest).clone();
+            r.authorizer = Some(rbac);
+            kube.rest = Some(Arc::new(r));
         }
+        kube
     }
 
     /// The admission plugins for the whole chain, in upstream's order.
@@ -239,6 +247,17 @@ impl KubeApiServer {
             *rest = Arc::new(r);
         }
         Some(t)
+    }
+
+    /// The RBAC authorizer over this server's RBAC stores.
+    pub fn rbac(&self) -> Option<Arc<rbac::RbacAuthorizer>> {
+        const G: &str = "rbac.authorization.k8s.io";
+        Some(Arc::new(rbac::RbacAuthorizer {
+            cluster_roles: self.store(G, "clusterroles")?,
+            roles: self.store(G, "roles")?,
+            cluster_role_bindings: self.store(G, "clusterrolebindings")?,
+            role_bindings: self.store(G, "rolebindings")?,
+        }))
     }
 
     /// The store of a built-in resource (preferred version).

@@ -66,6 +66,8 @@ pub struct Rest {
     pub storage_name: String,
     /// `serviceaccounts/token`, when a signing key is configured.
     pub tokens: Option<Arc<crate::tokens::ServiceAccountTokens>>,
+    /// RBAC, asked after the built-in rules, for access reviews.
+    pub authorizer: Option<Arc<crate::rbac::RbacAuthorizer>>,
 }
 
 fn none(_: &Value, _: Option<&Value>) -> Result<(), StatusError> {
@@ -630,7 +632,11 @@ impl Rest {
             subresource: &sub,
             name: &name,
         };
-        let status = match kaiser_auth::authorize(&attrs) {
+        let mut decision = kaiser_auth::authorize(&attrs);
+        if let (Decision::Deny(_), Some(rbac)) = (&decision, &self.authorizer) {
+            decision = kaiser_auth::Authorizer::authorize(rbac.as_ref(), &attrs).await;
+        }
+        let status = match decision {
             Decision::Allow => json!({"allowed": true}),
             Decision::Deny(_) => json!({"allowed": false}),
         };

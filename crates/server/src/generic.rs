@@ -39,6 +39,8 @@ pub struct GenericServer {
     pub openapi: openapi::OpenApi,
     /// Bearer-token authentication (service-account tokens), when set.
     pub tokens: Option<Arc<dyn kaiser_auth::TokenAuthenticator>>,
+    /// Asked when the built-in rules deny (RBAC), when set.
+    pub authorizer: Option<Arc<dyn kaiser_auth::Authorizer>>,
 }
 
 impl GenericServer {
@@ -128,7 +130,11 @@ impl GenericServer {
             subresource: &info.subresource,
             name: &info.name,
         };
-        if let Decision::Deny(reason) = kaiser_auth::authorize(&attrs) {
+        let mut decision = kaiser_auth::authorize(&attrs);
+        if let (Decision::Deny(_), Some(rbac)) = (&decision, &self.authorizer) {
+            decision = rbac.authorize(&attrs).await;
+        }
+        if let Decision::Deny(reason) = decision {
             let err = if info.is_resource_request {
                 let gr = kaiser_apimachinery::GroupResource::new(&info.api_group, &info.resource);
                 StatusError::forbidden_object(&gr, &info.name, &reason)

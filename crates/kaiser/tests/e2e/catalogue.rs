@@ -722,11 +722,7 @@ fn service_account_tokens_authenticate_until_their_account_goes() {
         .trim()
         .to_string();
     assert_eq!(token.split('.').count(), 3, "{token}");
-    let as_robot = |args: &[&str]| {
-        let mut all = vec!["--token", token.as_str()];
-        all.extend_from_slice(args);
-        s.kubectl(&all)
-    };
+    let as_robot = |args: &[&str]| s.kubectl_as(&token, args);
     let who = ok(as_robot(&["auth", "whoami", "-o", "json"]));
     assert_eq!(
         json(&who)["status"]["userInfo"]["username"],
@@ -1065,4 +1061,72 @@ fn the_kubernetes_endpoints_point_at_the_advertised_address() {
     ])));
     assert_eq!(slice["endpoints"][0]["addresses"], json!(["10.255.0.7"]));
     assert_eq!(slice["ports"][0]["port"], s.port);
+}
+
+#[test]
+fn rbac_roles_and_bindings_grant_a_service_account_what_they_say() {
+    let s = Server::start();
+    ok(s.kubectl(&["create", "namespace", "team"]));
+    ok(s.kubectl(&["-n", "team", "create", "serviceaccount", "robot"]));
+    let token = ok(s.kubectl(&["-n", "team", "create", "token", "robot"]))
+        .trim()
+        .to_string();
+    let as_robot = |args: &[&str]| s.kubectl_as(&token, args);
+    let err = fails(as_robot(&["-n", "team", "get", "configmaps"]));
+    assert!(err.contains("cannot list resource \"configmaps\""), "{err}");
+    ok(s.kubectl(&[
+        "-n",
+        "team",
+        "create",
+        "role",
+        "reader",
+        "--verb=get,list",
+        "--resource=configmaps",
+    ]));
+    ok(s.kubectl(&[
+        "-n",
+        "team",
+        "create",
+        "rolebinding",
+        "reader",
+        "--role=reader",
+        "--serviceaccount=team:robot",
+    ]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !as_robot(&["-n", "team", "get", "configmaps"])
+        .status
+        .success()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the binding did not take effect"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Only what the role says, only where it is bound.
+    assert_eq!(
+        String::from_utf8_lossy(
+            &as_robot(&["-n", "team", "auth", "can-i", "list", "configmaps"]).stdout
+        )
+        .trim(),
+        "yes"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(
+            &as_robot(&["-n", "team", "auth", "can-i", "delete", "configmaps"]).stdout
+        )
+        .trim(),
+        "no"
+    );
+    let err = fails(as_robot(&["-n", "default", "get", "configmaps"]));
+    assert!(err.contains("in the namespace \"default\""), "{err}");
+    // The bootstrap policy is there as objects, as upstream's.
+    let crb = json(&ok(s.kubectl(&[
+        "get",
+        "clusterrolebinding",
+        "cluster-admin",
+        "-o",
+        "json",
+    ])));
+    assert_eq!(crb["subjects"][0]["name"], "system:masters");
 }

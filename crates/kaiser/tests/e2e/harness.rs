@@ -148,6 +148,13 @@ impl Server {
         ok(self.kubectl_with(kubectl, &["create", "-f", file.to_str().expect("path")]));
     }
 
+    /// Runs kubectl with a bearer token instead of the admin certificate.
+    pub fn kubectl_as(&self, token: &str, args: &[&str]) -> Output {
+        let mut all = vec!["--token", token];
+        all.extend_from_slice(args);
+        self.kubectl(&all)
+    }
+
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_with(KUBECTL, args)
     }
