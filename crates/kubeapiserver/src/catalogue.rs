@@ -397,6 +397,8 @@ pub fn find(group: &str, resource: &str) -> Option<&'static Entry> {
 /// defaulting, validation and printer.
 pub struct BuiltinStrategy {
     entry: Entry,
+    /// `entry.initial_status`, parsed once.
+    initial_status: Option<Value>,
     default: Option<fn(&mut Value)>,
     validator: Option<validation::Validator>,
     printer: Option<printers::Printer>,
@@ -406,6 +408,9 @@ impl BuiltinStrategy {
     pub fn new(entry: Entry) -> Self {
         BuiltinStrategy {
             entry,
+            initial_status: entry
+                .initial_status
+                .and_then(|s| serde_json::from_str(s).ok()),
             default: defaults::defaulter(entry.group, entry.version, entry.kind),
             validator: validation::validator(entry.group, entry.kind),
             printer: printers::printer(entry.group, entry.kind),
@@ -435,12 +440,11 @@ impl Strategy for BuiltinStrategy {
             let uid = kaiser_apimachinery::meta::uid(obj).to_string();
             defaults::job_generate_selector(obj, &uid);
         }
-        let Some(initial) = self.entry.initial_status else {
+        let Some(status) = &self.initial_status else {
             return;
         };
-        let status: Value = serde_json::from_str(initial).unwrap_or_default();
         if let Some(o) = obj.as_object_mut() {
-            o.insert("status".into(), status);
+            o.insert("status".into(), status.clone());
         }
         if self.entry.kind == "Pod" {
             let qos = crate::pods::qos_class(obj);

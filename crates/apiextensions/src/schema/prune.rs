@@ -44,12 +44,9 @@ fn walk(
     if depth > MAX_DEPTH {
         return;
     }
-    if let Some(s) = s
-        && flag(s, PRESERVE)
-    {
-        skip(x, s, embedded_root, path, out, depth);
-        return;
-    }
+    // Under `x-kubernetes-preserve-unknown-fields` declared fields are still
+    // pruned inside; unknown ones are kept as they are.
+    let preserve = s.is_some_and(|s| flag(s, PRESERVE));
     let len = path.len();
     match x {
         Value::Object(m) => {
@@ -78,6 +75,7 @@ fn walk(
                     match additional(s) {
                         Additional::Schema(a) => walk(v, Some(a), false, path, out, depth + 1),
                         Additional::Bool(_) => walk(v, None, false, path, out, depth + 1),
+                        Additional::Absent if preserve => {}
                         Additional::Absent => {
                             out.push(path.clone());
                             drop.push(k.clone());
@@ -92,52 +90,6 @@ fn walk(
         }
         Value::Array(a) => {
             let item = s.and_then(items);
-            for (i, v) in a.iter_mut().enumerate() {
-                path.push_str(&format!("[{i}]"));
-                walk(v, item, false, path, out, depth + 1);
-                path.truncate(len);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Under `x-kubernetes-preserve-unknown-fields`: declared fields are still
-/// pruned inside, unknown ones are kept as they are.
-fn skip(
-    x: &mut Value,
-    s: &Value,
-    embedded_root: bool,
-    path: &mut String,
-    out: &mut Vec<String>,
-    depth: usize,
-) {
-    let len = path.len();
-    match x {
-        Value::Object(m) => {
-            let embedded = embedded_root || flag(s, EMBEDDED);
-            if embedded {
-                prune_meta(m, path, out);
-            }
-            for (k, v) in m.iter_mut() {
-                if embedded && META_FIELDS.contains(&k.as_str()) {
-                    continue;
-                }
-                push_key(path, k);
-                if let Some(p) = property(s, k) {
-                    walk(v, Some(p), false, path, out, depth + 1);
-                } else {
-                    match additional(s) {
-                        Additional::Schema(a) => walk(v, Some(a), false, path, out, depth + 1),
-                        Additional::Bool(_) => walk(v, None, false, path, out, depth + 1),
-                        Additional::Absent => {}
-                    }
-                }
-                path.truncate(len);
-            }
-        }
-        Value::Array(a) => {
-            let item = items(s);
             for (i, v) in a.iter_mut().enumerate() {
                 path.push_str(&format!("[{i}]"));
                 walk(v, item, false, path, out, depth + 1);

@@ -87,18 +87,10 @@ pub(super) fn stateful_set(obj: &mut Value) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::defaulter;
     use serde_json::{Value, json};
 
-    fn run(kind: &str, mut obj: Value) -> Value {
-        let Some(f) = defaulter("apps", "v1", kind) else {
-            panic!("no defaulter for {kind}");
-        };
-        f(&mut obj);
-        let once = obj.clone();
-        f(&mut obj);
-        assert_eq!(obj, once, "{kind}: second run changed the object");
-        obj
+    fn run(kind: &str, obj: Value) -> Value {
+        super::super::run_twice("apps", "v1", kind, obj)
     }
 
     fn user_template() -> Value {

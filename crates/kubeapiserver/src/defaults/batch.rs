@@ -139,19 +139,11 @@ pub fn job_generate_selector(obj: &mut Value, uid: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::defaulter;
     use super::job_generate_selector;
     use serde_json::{Value, json};
 
-    fn run(kind: &str, mut obj: Value) -> Value {
-        let Some(f) = defaulter("batch", "v1", kind) else {
-            panic!("no defaulter for {kind}");
-        };
-        f(&mut obj);
-        let once = obj.clone();
-        f(&mut obj);
-        assert_eq!(obj, once, "{kind}: second run changed the object");
-        obj
+    fn run(kind: &str, obj: Value) -> Value {
+        super::super::run_twice("batch", "v1", kind, obj)
     }
 
     fn defaulted_pod_spec() -> Value {

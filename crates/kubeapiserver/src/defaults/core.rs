@@ -521,19 +521,9 @@ pub(super) fn pvc(o: &mut Obj) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::defaulter;
     use serde_json::{Value, json};
 
-    fn run(group: &str, version: &str, kind: &str, mut obj: Value) -> Value {
-        let Some(f) = defaulter(group, version, kind) else {
-            panic!("no defaulter for {kind}");
-        };
-        f(&mut obj);
-        let once = obj.clone();
-        f(&mut obj);
-        assert_eq!(obj, once, "{kind}: second run changed the object");
-        obj
-    }
+    use super::super::run_twice as run;
 
     /// The container defaults every container gets, for an image.
     fn defaulted_container(name: &str, image: &str, pull: &str) -> Value {

@@ -183,6 +183,25 @@ fn path<'a>(m: &'a mut Obj, keys: &[&str]) -> Option<&'a mut Obj> {
     Some(cur)
 }
 
+/// Runs a kind's defaulter twice and checks the second run changes nothing
+/// (defaulting is idempotent); returns the defaulted object.
+#[cfg(test)]
+pub(crate) fn run_twice(
+    group: &str,
+    version: &str,
+    kind: &str,
+    mut obj: serde_json::Value,
+) -> serde_json::Value {
+    let Some(f) = defaulter(group, version, kind) else {
+        panic!("no defaulter for {kind}");
+    };
+    f(&mut obj);
+    let once = obj.clone();
+    f(&mut obj);
+    assert_eq!(obj, once, "{kind}: second run changed the object");
+    obj
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -284,19 +284,9 @@ pub(super) fn endpoint_slice(obj: &mut Value) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::defaulter;
     use serde_json::{Value, json};
 
-    fn run(group: &str, version: &str, kind: &str, mut obj: Value) -> Value {
-        let Some(f) = defaulter(group, version, kind) else {
-            panic!("no defaulter for {kind}");
-        };
-        f(&mut obj);
-        let once = obj.clone();
-        f(&mut obj);
-        assert_eq!(obj, once, "{kind}: second run changed the object");
-        obj
-    }
+    use super::super::run_twice as run;
 
     const TARGET: &str = r#"{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}"#;
 
