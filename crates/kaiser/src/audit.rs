@@ -1,7 +1,9 @@
 //! The audit flags (upstream's `--audit-*` names and defaults), their
 //! validation (errors join the other options' list), and the auditor they
 //! build: the policy plus the log backend (blocking, or buffered in
-//! `batch` mode, optionally truncating).
+//! `batch` mode) and the webhook backend (`EventList` batches posted with
+//! the project's webhook client, retried with backoff), either optionally
+//! truncating.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{ArgAction, Args};
+use kaiser_admission::webhook::{ClientConfig, WebhookClient, WebhookError};
 use kaiser_auth::audit::batch::{BatchConfig, Buffered, Truncate};
 use kaiser_auth::audit::log::{Format, LogBackend};
 use kaiser_auth::audit::rotate::Rotation;
@@ -93,6 +96,58 @@ pub struct AuditOptions {
     /// The API version of logged events.
     #[arg(long, default_value = "audit.k8s.io/v1")]
     pub audit_log_version: String,
+
+    /// A kubeconfig-format file naming the audit webhook.
+    #[arg(long)]
+    pub audit_webhook_config_file: Option<PathBuf>,
+
+    /// Wait before retrying the first failed webhook request (Go duration).
+    #[arg(long, default_value = "10s")]
+    pub audit_webhook_initial_backoff: String,
+
+    /// Webhook backend mode: blocking, blocking-strict or batch.
+    #[arg(long, default_value = "batch")]
+    pub audit_webhook_mode: String,
+
+    /// Events buffered before batching (batch mode).
+    #[arg(long, default_value_t = 10000)]
+    pub audit_webhook_batch_buffer_size: i64,
+
+    /// Largest batch (batch mode).
+    #[arg(long, default_value_t = 400)]
+    pub audit_webhook_batch_max_size: i64,
+
+    /// Longest wait before a partial batch is sent (batch mode, Go duration).
+    #[arg(long, default_value = "30s")]
+    pub audit_webhook_batch_max_wait: String,
+
+    /// Throttle batches (batch mode).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "true", action = ArgAction::Set)]
+    pub audit_webhook_batch_throttle_enable: bool,
+
+    /// Batches per second when throttled.
+    #[arg(long, default_value_t = 10.0)]
+    pub audit_webhook_batch_throttle_qps: f32,
+
+    /// Batches allowed at once when throttled.
+    #[arg(long, default_value_t = 15)]
+    pub audit_webhook_batch_throttle_burst: i64,
+
+    /// Drop request and response objects of events larger than the maximum.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    pub audit_webhook_truncate_enabled: bool,
+
+    /// Largest batch in bytes when truncating.
+    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    pub audit_webhook_truncate_max_batch_size: i64,
+
+    /// Largest event in bytes when truncating.
+    #[arg(long, default_value_t = 100 * 1024)]
+    pub audit_webhook_truncate_max_event_size: i64,
+
+    /// The API version of the event lists sent.
+    #[arg(long, default_value = "audit.k8s.io/v1")]
+    pub audit_webhook_version: String,
 }
 
 /// The log backend's settings after validation.
@@ -107,11 +162,22 @@ pub struct LogConfig {
     pub truncate: Option<usize>,
 }
 
+/// The webhook backend's settings after validation.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub client: ClientConfig,
+    pub initial_backoff: Duration,
+    /// Batch mode's settings; the blocking modes send each event alone.
+    pub batch: BatchConfig,
+    pub truncate: Option<usize>,
+}
+
 /// Auditing after validation.
 #[derive(Debug, Clone, Default)]
 pub struct AuditConfig {
     pub policy: Option<Policy>,
     pub log: Option<LogConfig>,
+    pub webhook: Option<WebhookConfig>,
 }
 
 struct BatchFlags<'a> {
@@ -216,7 +282,60 @@ impl AuditOptions {
         AuditConfig {
             policy,
             log: self.log(errs),
+            webhook: self.webhook(errs),
         }
+    }
+
+    fn webhook(&self, errs: &mut Vec<String>) -> Option<WebhookConfig> {
+        let path = self.audit_webhook_config_file.as_ref()?;
+        let before = errs.len();
+        let client = ClientConfig::from_kubeconfig_file(path)
+            .map_err(|e| errs.push(format!("--audit-webhook-config-file: {e}")))
+            .ok();
+        let initial_backoff = parse_duration(&self.audit_webhook_initial_backoff)
+            .map_err(|e| errs.push(format!("--audit-webhook-initial-backoff: {e}")))
+            .ok();
+        let batch = batch_config(
+            &BatchFlags {
+                plugin: "webhook",
+                mode: &self.audit_webhook_mode,
+                buffer_size: self.audit_webhook_batch_buffer_size,
+                max_size: self.audit_webhook_batch_max_size,
+                max_wait: &self.audit_webhook_batch_max_wait,
+                throttle: self.audit_webhook_batch_throttle_enable,
+                qps: self.audit_webhook_batch_throttle_qps,
+                burst: self.audit_webhook_batch_throttle_burst,
+            },
+            errs,
+        );
+        let truncate = truncate_config(
+            "webhook",
+            self.audit_webhook_truncate_enabled,
+            self.audit_webhook_truncate_max_batch_size,
+            self.audit_webhook_truncate_max_event_size,
+            errs,
+        );
+        if !VERSIONS.contains(&self.audit_webhook_version.as_str()) {
+            errs.push(format!(
+                "--audit-webhook-version: invalid group version {:?}, allowed versions are {VERSIONS:?}",
+                self.audit_webhook_version
+            ));
+        }
+        if errs.len() != before {
+            return None;
+        }
+        Some(WebhookConfig {
+            client: client?,
+            initial_backoff: initial_backoff?,
+            // Blocking modes: every event on its own, at once.
+            batch: batch.unwrap_or(BatchConfig {
+                buffer_size: self.audit_webhook_batch_buffer_size.max(1) as usize,
+                max_batch_size: 1,
+                max_wait: Duration::ZERO,
+                throttle: None,
+            }),
+            truncate,
+        })
     }
 
     fn log(&self, errs: &mut Vec<String>) -> Option<LogConfig> {
@@ -301,11 +420,28 @@ impl AuditOptions {
             format!("--audit-log-maxbackup={}", self.audit_log_maxbackup),
             format!("--audit-log-maxsize={}", self.audit_log_maxsize),
             format!("--audit-log-mode={}", self.audit_log_mode),
+            format!(
+                "--audit-webhook-config-file={}",
+                self.audit_webhook_config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ),
+            format!("--audit-webhook-mode={}", self.audit_webhook_mode),
+            format!(
+                "--audit-webhook-batch-max-size={}",
+                self.audit_webhook_batch_max_size
+            ),
+            format!(
+                "--audit-webhook-batch-max-wait={}",
+                self.audit_webhook_batch_max_wait
+            ),
         ]
     }
 }
 
 /// The auditor the flags ask for: None without a policy or a backend.
+/// Called inside the runtime: the webhook's worker thread uses it.
 pub fn build(c: &AuditConfig) -> Result<Option<Arc<Auditor>>> {
     let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
     if let Some(log) = &c.log {
@@ -323,6 +459,24 @@ pub fn build(c: &AuditConfig) -> Result<Option<Arc<Auditor>>> {
         }
         backends.push(b);
     }
+    if let Some(w) = &c.webhook {
+        let client = WebhookClient::new(w.client.clone(), None)
+            .context("setting up the audit webhook (--audit-webhook-config-file)")?;
+        let sink = WebhookSink {
+            client,
+            runtime: tokio::runtime::Handle::current(),
+            initial_backoff: w.initial_backoff,
+        };
+        let mut b: Arc<dyn Backend> =
+            Arc::new(Buffered::new("webhook", Arc::new(sink), w.batch.clone()));
+        if let Some(max) = w.truncate {
+            b = Arc::new(Truncate {
+                inner: b,
+                max_event_size: max,
+            });
+        }
+        backends.push(b);
+    }
     if backends.is_empty() {
         return Ok(None);
     }
@@ -331,6 +485,61 @@ pub fn build(c: &AuditConfig) -> Result<Option<Arc<Auditor>>> {
         return Ok(None);
     };
     Ok(Some(Arc::new(Auditor::new(policy.clone(), backends))))
+}
+
+/// Attempts per batch, as upstream's webhook backoff (5 steps).
+const WEBHOOK_ATTEMPTS: u32 = 5;
+
+/// Posts batches as `audit.k8s.io/v1` EventLists; connection failures,
+/// timeouts, 429 and 5xx answers are retried after a growing wait
+/// (initial backoff, times 1.5 each step).
+struct WebhookSink {
+    client: WebhookClient,
+    runtime: tokio::runtime::Handle,
+    initial_backoff: Duration,
+}
+
+fn retryable(e: &WebhookError) -> bool {
+    match e {
+        WebhookError::Call { .. } | WebhookError::Timeout { .. } => true,
+        WebhookError::Status { code, .. } => *code == 429 || *code >= 500,
+        _ => false,
+    }
+}
+
+/// The EventList a batch is sent as.
+fn event_list(events: &[kaiser_auth::audit::Event]) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "EventList",
+        "apiVersion": "audit.k8s.io/v1",
+        "metadata": {},
+        "items": events,
+    })
+}
+
+impl kaiser_auth::audit::batch::BatchSink for WebhookSink {
+    fn send(&self, events: &[kaiser_auth::audit::Event]) {
+        let list = event_list(events);
+        let mut wait = self.initial_backoff;
+        for attempt in 1..=WEBHOOK_ATTEMPTS {
+            match self.runtime.block_on(self.client.post_json(&list)) {
+                // Any 2xx is delivered; the answer's body does not matter.
+                Ok(_) | Err(WebhookError::Decode { .. }) => return,
+                Err(e) if retryable(&e) && attempt < WEBHOOK_ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, "audit webhook failed; retrying");
+                    std::thread::sleep(wait);
+                    wait = wait.mul_f64(1.5);
+                }
+                Err(e) => {
+                    tracing::error!(
+                        "Error in audit plugin 'webhook' affecting {} audit events: {e}",
+                        events.len()
+                    );
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// A backend as the sink of a buffered one: each event of a batch in turn.
@@ -394,6 +603,55 @@ mod tests {
             "--audit-log-truncate-max-event-size=0",
         ]);
         assert_eq!(errs.len(), 4, "{errs:?}");
+        let (_, errs) = complete(&[
+            "--audit-webhook-config-file=/no/such/webhook.kubeconfig",
+            "--audit-webhook-mode=never",
+            "--audit-webhook-initial-backoff=soon",
+        ]);
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(errs[0].starts_with(
+            "--audit-webhook-config-file: invalid webhook configuration: reading /no/such"
+        ));
+    }
+
+    #[test]
+    fn webhook_settings() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let kc = dir.path().join("hook.kubeconfig");
+        std::fs::write(
+            &kc,
+            "clusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:1/a\ncontexts:\n- name: c\n  context: {cluster: c}\ncurrent-context: c\n",
+        )
+        .expect("write");
+        let flag = format!("--audit-webhook-config-file={}", kc.display());
+        let (c, errs) = complete(&[&flag]);
+        assert!(errs.is_empty(), "{errs:?}");
+        let w = c.webhook.expect("webhook");
+        assert_eq!(w.initial_backoff, Duration::from_secs(10));
+        assert_eq!(
+            w.batch,
+            BatchConfig {
+                buffer_size: 10000,
+                max_batch_size: 400,
+                max_wait: Duration::from_secs(30),
+                throttle: Some((10.0, 15)),
+            }
+        );
+        let (c, _) = complete(&[&flag, "--audit-webhook-mode=blocking"]);
+        assert_eq!(c.webhook.expect("webhook").batch.max_batch_size, 1);
+        assert!(retryable(&WebhookError::Status {
+            url: String::new(),
+            code: 503,
+            body: String::new()
+        }));
+        assert!(!retryable(&WebhookError::Status {
+            url: String::new(),
+            code: 400,
+            body: String::new()
+        }));
+        let list = event_list(&[]);
+        assert_eq!(list["kind"], "EventList");
+        assert_eq!(list["items"], serde_json::json!([]));
     }
 
     #[test]

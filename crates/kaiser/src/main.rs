@@ -409,7 +409,8 @@ async fn run(c: Completed) -> Result<()> {
     );
     serve::serve(listener, tls, generic, shutdown_rx, c.shutdown_grace).await?;
     if let Some(a) = auditor {
-        a.shutdown();
+        // Buffered backends send what they hold; their workers block.
+        let _ = tokio::task::spawn_blocking(move || a.shutdown()).await;
     }
     storage.close().await.context("flushing the store")?;
     tracing::info!("shut down cleanly");

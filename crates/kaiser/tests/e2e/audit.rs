@@ -387,3 +387,95 @@ fn audit_log_rotates_at_its_maximum_size() {
     sorted.sort();
     assert_eq!(names, sorted);
 }
+
+/// A plain-HTTP audit webhook on loopback: each POSTed body arrives on
+/// the channel; every request is answered 200 with `{}`.
+fn webhook_sink() -> (u16, std::sync::mpsc::Receiver<Value>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+                let mut writer = conn;
+                loop {
+                    let mut length = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let line = line.trim_end();
+                        if line.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = line.split_once(':')
+                            && k.eq_ignore_ascii_case("content-length")
+                        {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let _ = tx.send(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                    let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+                    if writer.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn audit_webhook_receives_event_lists() {
+    let (port, rx) = webhook_sink();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let policy = tmp.path().join("policy.yaml");
+    std::fs::write(&policy, POLICY).expect("policy");
+    let config = tmp.path().join("webhook.kubeconfig");
+    std::fs::write(
+        &config,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: sink\n  cluster:\n    server: http://127.0.0.1:{port}/audit\ncontexts:\n- name: sink\n  context:\n    cluster: sink\ncurrent-context: sink\n"
+        ),
+    )
+    .expect("kubeconfig");
+    let s = Server::start_with(&[
+        &format!("--audit-policy-file={}", policy.display()),
+        &format!("--audit-webhook-config-file={}", config.display()),
+        "--audit-webhook-batch-max-wait=200ms",
+    ]);
+    ok(s.kubectl(&["create", "configmap", "hooked", "--from-literal=k=v"]));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut found = None;
+    while found.is_none() && Instant::now() < deadline {
+        let Ok(list) = rx.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        assert_eq!(list["kind"], "EventList");
+        assert_eq!(list["apiVersion"], "audit.k8s.io/v1");
+        let items = list["items"].as_array().expect("items");
+        assert!(!items.is_empty());
+        found = items
+            .iter()
+            .find(|e| {
+                e["verb"] == "create"
+                    && e["objectRef"]["name"] == "hooked"
+                    && e["stage"] == "ResponseComplete"
+            })
+            .cloned();
+    }
+    let ev = found.expect("the create's ResponseComplete event reached the webhook");
+    assert_eq!(ev["kind"], "Event");
+    assert_eq!(ev["requestObject"]["data"]["k"], "v");
+    assert_eq!(ev["responseStatus"]["code"], 201);
+}
