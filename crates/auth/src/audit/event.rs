@@ -723,6 +723,33 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_is_the_last_stage() {
+        let (rec, keep) = recorder(
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n",
+        );
+        let u = UserInfo::default();
+        let attrs = create_cm(&u);
+        rec.begin(&RequestFacts {
+            attributes: &attrs,
+            api_version: "v1",
+            authenticated: true,
+            long_running: false,
+        });
+        rec.panicked("boom");
+        rec.response(500, None);
+        rec.emit(Stage::ResponseComplete);
+        let events = keep.0.lock().expect("lock");
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].stage, Stage::Panic);
+        assert_eq!(
+            events[0].response_status,
+            Some(
+                json!({"metadata": {}, "status": "Failure", "message": "APIServer panic'd: boom", "reason": "InternalError", "code": 500})
+            )
+        );
+    }
+
+    #[test]
     fn level_none_writes_nothing() {
         let (rec, keep) = recorder(
             "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n  resources: [{group: \"\"}]\n",
