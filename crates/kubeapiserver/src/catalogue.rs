@@ -419,10 +419,14 @@ impl BuiltinStrategy {
 }
 
 impl Strategy for BuiltinStrategy {
-    /// RBAC objects are named like paths (`system:discovery`), as upstream
-    /// validates them; everything else is a DNS subdomain.
+    /// RBAC objects and APIServices (`v1.`) are named like paths
+    /// (`system:discovery`), as upstream validates them; everything else is
+    /// a DNS subdomain.
     fn name_validator(&self) -> kaiser_apimachinery::validation::NameValidator {
-        if self.entry.group == "rbac.authorization.k8s.io" {
+        if matches!(
+            self.entry.group,
+            "rbac.authorization.k8s.io" | "apiregistration.k8s.io"
+        ) {
             kaiser_apimachinery::validation::name_is_path_segment
         } else {
             kaiser_apimachinery::validation::name_is_dns_subdomain

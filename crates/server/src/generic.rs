@@ -41,6 +41,8 @@ pub struct GenericServer {
     pub tokens: Option<Arc<dyn kaiser_auth::TokenAuthenticator>>,
     /// Asked when the built-in rules deny (RBAC), when set.
     pub authorizer: Option<Arc<dyn kaiser_auth::Authorizer>>,
+    /// Serves what it claims before the body is read (the aggregator's proxy).
+    pub passthrough: Option<Arc<dyn crate::passthrough::Passthrough>>,
 }
 
 impl GenericServer {
@@ -150,6 +152,22 @@ impl GenericServer {
             return r;
         }
 
+        if let Some(p) = self.passthrough.as_ref().filter(|p| p.claims(&info)) {
+            let long = crate::passthrough::is_long_running(&info);
+            let body = body.map_err(crate::passthrough::BoxError::from).boxed();
+            let fut = p.serve(crate::passthrough::RawRequest {
+                parts,
+                body,
+                info,
+                user,
+            });
+            return if long {
+                fut.await
+            } else {
+                within_timeout(fut).await
+            };
+        }
+
         // Bodies are read whole, up to the limit.
         let body = match Limited::new(body, MAX_REQUEST_BODY_BYTES).collect().await {
             Ok(b) => b.to_bytes(),
@@ -176,12 +194,7 @@ impl GenericServer {
         if is_watch {
             return fut.await;
         }
-        match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
-            Ok(r) => r,
-            Err(_) => status_response(&StatusError::timeout(
-                "request did not complete within requested timeout - context deadline exceeded",
-            )),
-        }
+        within_timeout(fut).await
     }
 
     /// Health, version and OpenAPI paths.
@@ -203,6 +216,16 @@ impl GenericServer {
             _ => return None,
         };
         Some(json_response(200, &doc, false))
+    }
+}
+
+/// The response, or the 504 `Status` of a request that ran out of time.
+async fn within_timeout(fut: impl std::future::Future<Output = Response>) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
+        Ok(r) => r,
+        Err(_) => status_response(&StatusError::timeout(
+            "request did not complete within requested timeout - context deadline exceeded",
+        )),
     }
 }
 

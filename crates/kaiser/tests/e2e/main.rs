@@ -3,11 +3,13 @@
 
 mod harness;
 
+mod aggregator;
 mod bad_input;
 mod binary;
 mod catalogue;
 mod crd;
 mod etcd;
+mod extension_server;
 mod health;
 mod kube_rs;
 mod kubectl;
