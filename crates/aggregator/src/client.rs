@@ -81,6 +81,10 @@ impl Connector {
         let key = backend.pool_key();
         let mut req = req;
         if !upgrade && let Some(mut sender) = self.take_idle(&key) {
+            // A bodiless GET or HEAD may be sent again on a new connection
+            // when a kept-alive one turns out to be closed, as Go's
+            // transport retries idempotent requests.
+            let again = bodiless_read(&req);
             match sender.try_send_request(req).await {
                 Ok(response) => {
                     return Ok(Answer {
@@ -88,10 +92,11 @@ impl Connector {
                         reuse: Some((key, sender)),
                     });
                 }
-                Err(mut e) => match e.take_message() {
+                Err(mut e) => match (e.take_message(), again) {
                     // Never sent (the connection had closed): try a new one.
-                    Some(back) => req = back,
-                    None => return Err(e.into_error().to_string()),
+                    (Some(back), _) => req = back,
+                    (None, Some(copy)) => req = copy,
+                    (None, None) => return Err(e.into_error().to_string()),
                 },
             }
         }
@@ -163,6 +168,20 @@ impl Connector {
             .to_bytes();
         Ok((parts.status, parts.headers, bytes))
     }
+}
+
+/// A copy of a GET or HEAD request without a body, to send again.
+fn bodiless_read(req: &http::Request<RawBody>) -> Option<http::Request<RawBody>> {
+    use http_body::Body as _;
+    let read = matches!(*req.method(), http::Method::GET | http::Method::HEAD);
+    if !read || !req.body().is_end_stream() {
+        return None;
+    }
+    let mut copy = http::Request::new(empty_body());
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.headers_mut() = req.headers().clone();
+    Some(copy)
 }
 
 /// Dials `backend`, completes TLS and starts an HTTP/1.1 connection.
