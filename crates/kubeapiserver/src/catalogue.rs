@@ -362,6 +362,13 @@ impl Entry {
         }
         for sub in self.subresources {
             match *sub {
+                "status" if self.kind == "APIService" => {
+                    let status = StatusStrategy(strategy.clone());
+                    store = store.with_subresource(
+                        "status",
+                        Arc::new(validation::apiregistration::StatusWrites(status)),
+                    );
+                }
                 "status" => {
                     store = store
                         .with_subresource("status", Arc::new(StatusStrategy(strategy.clone())));

@@ -498,6 +498,20 @@ fn broken_api_services_report_upstream_reasons() {
     assert!(table.contains("False (ServiceNotFound)"), "{table}");
     let core = table.lines().find(|l| l.starts_with("v1. ")).expect("v1.");
     assert!(core.contains("Local") && core.contains("True"), "{core}");
+    // Status writes carry only known condition statuses.
+    let err = fails(s.kubectl(&[
+        "patch",
+        "apiservice",
+        "v1.absent.example.com",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"conditions":[{"type":"Available","status":"Maybe"}]}}"#,
+    ]));
+    assert!(
+        err.contains("status.conditions[0].status: Unsupported value: \"Maybe\""),
+        "{err}"
+    );
     // Deleting an APIService stops the proxying: the path ends in 404.
     ok(s.kubectl(&["delete", "apiservice", "v1.absent.example.com"]));
     eventually(Duration::from_secs(10), "the route to go", || {

@@ -1,10 +1,16 @@
 //! APIServices (apiregistration.k8s.io): the name is `<version>.<group>`,
 //! priorities are in range, and a local APIService (no `spec.service`)
-//! carries no TLS settings; upstream's `ValidateAPIService`.
+//! carries no TLS settings (upstream's `ValidateAPIService`); status writes
+//! carry only known condition statuses (`ValidateAPIServiceStatus`).
 
 use base64::Engine;
 use kaiser_apimachinery::field::{ErrorList, FieldError};
-use kaiser_apimachinery::validation::{is_dns1123_subdomain, is_valid_path_segment_name};
+use kaiser_apimachinery::table::Column;
+use kaiser_apimachinery::validation::{
+    NameValidator, is_dns1123_subdomain, is_valid_path_segment_name,
+};
+use kaiser_registry::Strategy;
+use kaiser_registry::strategy::StatusStrategy;
 use serde_json::Value;
 
 use super::{at, bool_of, int_of, present, str_of};
@@ -123,6 +129,58 @@ pub fn validate_api_service_update(new: &Value, _old: &Value) -> ErrorList {
     validate_api_service(new)
 }
 
+/// `ValidateAPIServiceStatus`: every condition's status is True, False or
+/// Unknown.
+pub fn validate_api_service_status(obj: &Value) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let conditions = obj
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    for (i, c) in conditions.iter().enumerate() {
+        let status = str_of(c, "status");
+        if !matches!(status, "True" | "False" | "Unknown") {
+            errs.push(FieldError::not_supported(
+                &format!("status.conditions[{i}].status"),
+                status,
+                &["True", "False", "Unknown"],
+            ));
+        }
+    }
+    errs
+}
+
+/// The `status` subresource of APIServices: the generic status strategy
+/// plus upstream's check of the conditions.
+pub struct StatusWrites(pub StatusStrategy);
+
+impl Strategy for StatusWrites {
+    fn name_validator(&self) -> NameValidator {
+        self.0.name_validator()
+    }
+
+    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        self.0.prepare_for_update(new, old);
+    }
+
+    fn validate_update(&self, new: &Value, _old: &Value) -> ErrorList {
+        validate_api_service_status(new)
+    }
+
+    fn has_pending_finalizers(&self, obj: &Value) -> bool {
+        self.0.has_pending_finalizers(obj)
+    }
+
+    fn table_columns(&self) -> &[Column] {
+        self.0.table_columns()
+    }
+
+    fn table_row(&self, obj: &Value) -> Vec<Value> {
+        self.0.table_row(obj)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +207,17 @@ mod tests {
             validate_api_service(&core).is_empty(),
             "{}",
             messages(&core)
+        );
+    }
+
+    #[test]
+    fn condition_statuses_are_checked() {
+        let obj = json!({"status": {"conditions": [
+            {"type": "Available", "status": "True"},
+            {"type": "Available", "status": "Maybe"}]}});
+        assert_eq!(
+            validate_api_service_status(&obj).to_string(),
+            "status.conditions[1].status: Unsupported value: \"Maybe\": supported values: \"True\", \"False\", \"Unknown\""
         );
     }
 
