@@ -130,6 +130,20 @@ pub struct Options {
 
     #[command(flatten)]
     pub audit: crate::audit::AuditOptions,
+    /// Proxy to extension API servers at their endpoints' addresses rather
+    /// than their Services' cluster IPs.
+    #[arg(long, num_args = 0..=1, default_value = "false", default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub enable_aggregator_routing: bool,
+
+    /// Client certificate (PEM) the aggregator presents to extension API
+    /// servers (default: one generated in the cert dir, signed by a generated
+    /// front-proxy CA).
+    #[arg(long)]
+    pub proxy_client_cert_file: Option<PathBuf>,
+
+    /// Private key (PEM) of --proxy-client-cert-file.
+    #[arg(long)]
+    pub proxy_client_key_file: Option<PathBuf>,
 }
 
 /// Options after defaulting and validation, in the types the server uses.
@@ -159,6 +173,9 @@ pub struct Completed {
     pub api_audiences: Vec<String>,
     pub max_token_expiration: Duration,
     pub audit: crate::audit::AuditConfig,
+    pub enable_aggregator_routing: bool,
+    /// `--proxy-client-cert-file` and `--proxy-client-key-file`.
+    pub proxy_client: Option<(PathBuf, PathBuf)>,
 }
 
 impl Options {
@@ -203,6 +220,15 @@ impl Options {
                 self.etcd_prefix
             ));
         }
+        match (&self.proxy_client_cert_file, &self.proxy_client_key_file) {
+            (Some(_), None) => errs.push(
+                "--proxy-client-key-file is required when --proxy-client-cert-file is set".into(),
+            ),
+            (None, Some(_)) => errs.push(
+                "--proxy-client-cert-file is required when --proxy-client-key-file is set".into(),
+            ),
+            _ => {}
+        }
         match (&self.etcd_certfile, &self.etcd_keyfile) {
             (Some(_), None) => {
                 errs.push("--etcd-keyfile is required when --etcd-certfile is set".into())
@@ -219,6 +245,8 @@ impl Options {
             ("--etcd-cafile", &self.etcd_cafile),
             ("--etcd-certfile", &self.etcd_certfile),
             ("--etcd-keyfile", &self.etcd_keyfile),
+            ("--proxy-client-cert-file", &self.proxy_client_cert_file),
+            ("--proxy-client-key-file", &self.proxy_client_key_file),
         ] {
             if let Some(p) = f
                 && !p.is_file()
@@ -319,6 +347,11 @@ impl Options {
             },
             max_token_expiration,
             audit,
+            enable_aggregator_routing: self.enable_aggregator_routing,
+            proxy_client: self
+                .proxy_client_cert_file
+                .clone()
+                .zip(self.proxy_client_key_file.clone()),
         })
     }
 
@@ -468,6 +501,15 @@ pub fn describe(o: &Options) -> Vec<String> {
             o.service_account_max_token_expiration
         ),
         format!("--controllers={}", o.controllers.join(",")),
+        format!(
+            "--enable-aggregator-routing={}",
+            o.enable_aggregator_routing
+        ),
+        format!(
+            "--proxy-client-cert-file={}",
+            opt(&o.proxy_client_cert_file)
+        ),
+        format!("--proxy-client-key-file={}", opt(&o.proxy_client_key_file)),
         format!("--shutdown-grace-period={}", o.shutdown_grace_period),
         format!("--tls-cert-file={}", opt(&o.tls_cert_file)),
         format!("--tls-private-key-file={}", opt(&o.tls_private_key_file)),
@@ -537,6 +579,20 @@ mod tests {
             .expect("ok");
         assert_eq!(c.controllers, ["namespace", "root-ca-cert-publisher"]);
         assert!(parse(&["--controllers=nope"]).complete().is_err());
+        assert!(!c.enable_aggregator_routing);
+        for on in [
+            &["--enable-aggregator-routing"][..],
+            &["--enable-aggregator-routing=true"],
+        ] {
+            assert!(parse(on).complete().expect("ok").enable_aggregator_routing);
+        }
+        let half = parse(&["--proxy-client-key-file=/nonexistent"])
+            .complete()
+            .expect_err("cert missing");
+        assert!(
+            half.iter()
+                .any(|e| e.contains("--proxy-client-cert-file is required"))
+        );
         assert!(validate_etcd_server("https://127.0.0.1:2379").is_ok());
         assert!(Options::try_parse_from(["kaiser", "--no-such-flag"]).is_err());
     }

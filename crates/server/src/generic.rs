@@ -43,6 +43,8 @@ pub struct GenericServer {
     pub authorizer: Option<Arc<dyn kaiser_auth::Authorizer>>,
     /// The audit policy and backends, when auditing is on.
     pub audit: Option<Arc<kaiser_auth::audit::Auditor>>,
+    /// Serves what it claims before the body is read (the aggregator's proxy).
+    pub passthrough: Option<Arc<dyn crate::passthrough::Passthrough>>,
 }
 
 impl GenericServer {
@@ -169,6 +171,22 @@ impl GenericServer {
             return r;
         }
 
+        if let Some(p) = self.passthrough.as_ref().filter(|p| p.claims(&info)) {
+            let long = crate::passthrough::is_long_running(&info);
+            let body = body.map_err(crate::passthrough::BoxError::from).boxed();
+            let fut = p.serve(crate::passthrough::RawRequest {
+                parts,
+                body,
+                info,
+                user,
+            });
+            return if long {
+                fut.await
+            } else {
+                within_timeout(fut).await
+            };
+        }
+
         // Bodies are read whole, up to the limit.
         let body = match Limited::new(body, MAX_REQUEST_BODY_BYTES).collect().await {
             Ok(b) => b.to_bytes(),
@@ -198,12 +216,7 @@ impl GenericServer {
         if is_watch {
             return fut.await;
         }
-        match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
-            Ok(r) => r,
-            Err(_) => status_response(&StatusError::timeout(
-                "request did not complete within requested timeout - context deadline exceeded",
-            )),
-        }
+        within_timeout(fut).await
     }
 
     /// Health, version and OpenAPI paths.
@@ -225,6 +238,16 @@ impl GenericServer {
             _ => return None,
         };
         Some(json_response(200, &doc, false))
+    }
+}
+
+/// The response, or the 504 `Status` of a request that ran out of time.
+async fn within_timeout(fut: impl std::future::Future<Output = Response>) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
+        Ok(r) => r,
+        Err(_) => status_response(&StatusError::timeout(
+            "request did not complete within requested timeout - context deadline exceeded",
+        )),
     }
 }
 

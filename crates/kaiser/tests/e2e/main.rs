@@ -3,12 +3,14 @@
 
 mod harness;
 
+mod aggregator;
 mod audit;
 mod bad_input;
 mod binary;
 mod catalogue;
 mod crd;
 mod etcd;
+mod extension_server;
 mod health;
 mod kube_rs;
 mod kubectl;
