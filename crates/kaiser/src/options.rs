@@ -127,6 +127,11 @@ pub struct Options {
     /// The longest lifetime a TokenRequest may get (Go duration, 0 for none).
     #[arg(long, default_value = "0s")]
     pub service_account_max_token_expiration: String,
+
+    /// Authorizers asked in order, comma separated: AlwaysAllow, AlwaysDeny,
+    /// Node, RBAC, Webhook (members of system:masters are always allowed).
+    #[arg(long, value_delimiter = ',', default_value = "Node,RBAC")]
+    pub authorization_mode: Vec<String>,
 }
 
 /// Options after defaulting and validation, in the types the server uses.
@@ -155,6 +160,7 @@ pub struct Completed {
     pub service_account_signing_key_file: Option<PathBuf>,
     pub api_audiences: Vec<String>,
     pub max_token_expiration: Duration,
+    pub authorization_modes: Vec<kaiser_auth::authz::Mode>,
 }
 
 impl Options {
@@ -259,6 +265,11 @@ impl Options {
                 p.display()
             ));
         }
+        let authorization_modes = kaiser_auth::authz::parse_modes(&self.authorization_mode)
+            .unwrap_or_else(|e| {
+                errs.extend(e.into_iter().map(|e| format!("--authorization-mode: {e}")));
+                Vec::new()
+            });
         let controllers = self.controllers().unwrap_or_else(|e| {
             errs.push(e);
             Vec::new()
@@ -313,6 +324,7 @@ impl Options {
                 self.api_audiences.clone()
             },
             max_token_expiration,
+            authorization_modes,
         })
     }
 
@@ -342,7 +354,12 @@ impl Options {
 
     /// The controllers switched on by `--controllers`.
     fn controllers(&self) -> Result<Vec<String>, String> {
-        const KNOWN: &[&str] = &["namespace", "serviceaccount", "root-ca-cert-publisher"];
+        const KNOWN: &[&str] = &[
+            "namespace",
+            "serviceaccount",
+            "root-ca-cert-publisher",
+            "clusterrole-aggregation",
+        ];
         let mut on: Vec<String> = Vec::new();
         let all = self.controllers.iter().any(|c| c == "*");
         if all {
@@ -457,6 +474,7 @@ pub fn describe(o: &Options) -> Vec<String> {
             opt(&o.service_account_signing_key_file)
         ),
         format!("--api-audiences={}", o.api_audiences.join(",")),
+        format!("--authorization-mode={}", o.authorization_mode.join(",")),
         format!(
             "--service-account-max-token-expiration={}",
             o.service_account_max_token_expiration
@@ -495,10 +513,14 @@ mod tests {
             "--bind-address=nope",
             "--etcd-servers=foo",
             "--service-cluster-ip-range=x",
+            "--authorization-mode=RBAC,Bogus",
         ])
         .complete()
         .expect_err("invalid");
-        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert_eq!(errs.len(), 5, "{errs:?}");
+        assert!(errs.contains(
+            &"--authorization-mode: authorization-mode \"Bogus\" is not a valid mode".to_string()
+        ));
         assert!(errs[0].contains("--bind-address"));
         assert!(errs[1].contains("--secure-port -1"));
     }
@@ -527,7 +549,14 @@ mod tests {
         let c = parse(&["--controllers=*,-serviceaccount"])
             .complete()
             .expect("ok");
-        assert_eq!(c.controllers, ["namespace", "root-ca-cert-publisher"]);
+        assert_eq!(
+            c.controllers,
+            [
+                "namespace",
+                "root-ca-cert-publisher",
+                "clusterrole-aggregation"
+            ]
+        );
         assert!(parse(&["--controllers=nope"]).complete().is_err());
         assert!(validate_etcd_server("https://127.0.0.1:2379").is_ok());
         assert!(Options::try_parse_from(["kaiser", "--no-such-flag"]).is_err());

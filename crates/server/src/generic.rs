@@ -12,7 +12,7 @@ use http::header;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use kaiser_apimachinery::StatusError;
-use kaiser_auth::{Attributes, Decision, UserInfo};
+use kaiser_auth::{Attributes, UserInfo};
 use serde_json::Value;
 
 use crate::healthz::{self, HealthChecks};
@@ -39,7 +39,8 @@ pub struct GenericServer {
     pub openapi: openapi::OpenApi,
     /// Bearer-token authentication (service-account tokens), when set.
     pub tokens: Option<Arc<dyn kaiser_auth::TokenAuthenticator>>,
-    /// Asked when the built-in rules deny (RBAC), when set.
+    /// Every authorization mode in order (`--authorization-mode`); without
+    /// one only `system:masters` may do anything.
     pub authorizer: Option<Arc<dyn kaiser_auth::Authorizer>>,
 }
 
@@ -130,16 +131,23 @@ impl GenericServer {
             subresource: &info.subresource,
             name: &info.name,
         };
-        let mut decision = kaiser_auth::authorize(&attrs);
-        if let (Decision::Deny(_), Some(rbac)) = (&decision, &self.authorizer) {
-            decision = rbac.authorize(&attrs).await;
-        }
-        if let Decision::Deny(reason) = decision {
+        let decision = match &self.authorizer {
+            Some(a) => a.authorize(&attrs).await,
+            None => {
+                kaiser_auth::Authorizer::authorize(
+                    &kaiser_auth::authz::PrivilegedGroups::masters(),
+                    &attrs,
+                )
+                .await
+            }
+        };
+        if !decision.allowed() {
+            let why = kaiser_auth::authz::forbidden_with_reason(&attrs, &decision);
             let err = if info.is_resource_request {
                 let gr = kaiser_apimachinery::GroupResource::new(&info.api_group, &info.resource);
-                StatusError::forbidden_object(&gr, &info.name, &reason)
+                StatusError::forbidden_object(&gr, &info.name, &why)
             } else {
-                StatusError::forbidden(reason)
+                StatusError::forbidden(format!("forbidden: {why}"))
             };
             return status_response(&err);
         }
