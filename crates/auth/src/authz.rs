@@ -121,6 +121,29 @@ impl Authorizer for PrivilegedGroups {
     }
 }
 
+/// Everyone may GET the health checks (each one too) and the version, in
+/// every mode: probes and load balancers need them before any policy.
+pub struct PublicHealth;
+
+/// Whether `path` is a health check or the version document.
+pub fn public_health_path(path: &str) -> bool {
+    matches!(path, "/version" | "/version/")
+        || ["/healthz", "/livez", "/readyz"]
+            .iter()
+            .any(|p| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
+}
+
+#[async_trait]
+impl Authorizer for PublicHealth {
+    async fn authorize(&self, a: &Attributes<'_>) -> Decision {
+        if !a.resource_request && a.verb == "get" && public_health_path(a.path) {
+            Decision::Allow
+        } else {
+            Decision::NoOpinion(String::new())
+        }
+    }
+}
+
 fn everything() -> UserRules {
     let all = vec!["*".to_string()];
     UserRules {
@@ -311,6 +334,8 @@ mod tests {
 
     #[test]
     fn union_asks_in_order() {
+        assert!(public_health_path("/readyz/etcd") && public_health_path("/version"));
+        assert!(!public_health_path("/readyzz") && !public_health_path("/api"));
         let admin = user(&[GROUP_MASTERS]);
         let other = user(&[]);
         let union = Union(vec![

@@ -641,34 +641,32 @@ mod tests {
         );
     }
 
+    /// Whether `owner` alone covers `servant`.
+    fn one_covers(owner: &PolicyRule, servant: &PolicyRule) -> bool {
+        covers(std::slice::from_ref(owner), std::slice::from_ref(servant)).0
+    }
+
     #[test]
     fn coverage_with_wildcards_names_and_urls() {
         let all = rule(&["*"], &["*"], &["*"]);
         let pods_read = rule(&["get", "list"], &[""], &["pods"]);
-        assert!(covers(&[all.clone()], &[pods_read.clone()]).0);
+        assert!(one_covers(&all, &pods_read));
         // A subresource is covered by `*/<sub>`.
         let any_status = rule(&["update"], &["*"], &["*/status"]);
-        assert!(
-            covers(
-                &[any_status.clone()],
-                &[rule(&["update"], &["apps"], &["deployments/status"])]
-            )
-            .0
-        );
-        assert!(
-            !covers(
-                &[any_status],
-                &[rule(&["update"], &["apps"], &["deployments"])]
-            )
-            .0
-        );
+        let deploy_status = rule(&["update"], &["apps"], &["deployments/status"]);
+        assert!(one_covers(&any_status, &deploy_status));
+        let deploy = rule(&["update"], &["apps"], &["deployments"]);
+        assert!(!one_covers(&any_status, &deploy));
         // Names: an owner without names covers named rules, not the reverse.
         let named = PolicyRule {
             resource_names: vec!["a".into()],
             ..pods_read.clone()
         };
-        assert!(covers(&[pods_read.clone()], &[named.clone()]).0);
-        let (ok, missing) = covers(&[named], &[pods_read.clone()]);
+        assert!(one_covers(&pods_read, &named));
+        let (ok, missing) = covers(
+            std::slice::from_ref(&named),
+            std::slice::from_ref(&pods_read),
+        );
         assert!(!ok);
         assert_eq!(missing.len(), 2);
         // Non-resource URLs with a trailing star.
@@ -681,10 +679,10 @@ mod tests {
             non_resource_urls: vec!["/healthz/etcd".into()],
             ..healthz.clone()
         };
-        assert!(covers(&[healthz.clone()], &[etcd.clone()]).0);
-        assert!(!covers(&[etcd], &[healthz]).0);
-        // Verb wildcard in the servant must be held as a wildcard.
-        assert!(!covers(&[pods_read], &[rule(&["*"], &[""], &["pods"])]).0);
+        assert!(one_covers(&healthz, &etcd));
+        assert!(!one_covers(&etcd, &healthz));
+        // A verb wildcard in the servant must be held as a wildcard.
+        assert!(!one_covers(&pods_read, &rule(&["*"], &[""], &["pods"])));
     }
 
     #[test]

@@ -254,7 +254,8 @@ impl KubeApiServer {
     }
 
     /// Configures `--authorization-mode`: the union of `system:masters`
-    /// (always first, as upstream) and the modes in order. `webhook` is
+    /// (always first, as upstream), public health checks and version, and
+    /// the modes in order. `webhook` is
     /// the hook for `Webhook` mode (asked in its place when given). Call
     /// before `handler` and `admission`; returns the union.
     pub fn enable_authorization(
@@ -262,9 +263,13 @@ impl KubeApiServer {
         modes: &[kaiser_auth::authz::Mode],
         webhook: Option<Arc<dyn kaiser_auth::Authorizer>>,
     ) -> Arc<dyn kaiser_auth::Authorizer> {
-        use kaiser_auth::authz::{AlwaysAllow, AlwaysDeny, Mode, PrivilegedGroups, Union};
-        let mut list: Vec<Arc<dyn kaiser_auth::Authorizer>> =
-            vec![Arc::new(PrivilegedGroups::masters())];
+        use kaiser_auth::authz::{
+            AlwaysAllow, AlwaysDeny, Mode, PrivilegedGroups, PublicHealth, Union,
+        };
+        let mut list: Vec<Arc<dyn kaiser_auth::Authorizer>> = vec![
+            Arc::new(PrivilegedGroups::masters()),
+            Arc::new(PublicHealth),
+        ];
         for m in modes {
             let a: Option<Arc<dyn kaiser_auth::Authorizer>> = match m {
                 Mode::AlwaysAllow => Some(Arc::new(AlwaysAllow)),

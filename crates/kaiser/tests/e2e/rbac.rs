@@ -363,11 +363,15 @@ fn authorization_modes() {
 
     let s = Server::start_with(&["--authorization-mode=AlwaysDeny"]);
     let alice = user_kubeconfig(&s, "alice", &[]);
-    let err = fails(kubectl_as(&alice, &["get", "pods"]));
+    let raw = ["get", "--raw", "/api/v1/namespaces/default/pods"];
+    let err = fails(kubectl_as(&alice, &raw));
     assert!(
-        err.contains("in the namespace \"default\": Everything is forbidden."),
+        err.contains("User \"alice\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\": Everything is forbidden."),
         "{err}"
     );
+    // Health checks stay public in every mode.
+    let (code, _) = s.curl_anonymous(&[&s.url("/readyz")]);
+    assert_eq!(code, 200);
     // system:masters is asked first, whatever the modes.
     ok(s.kubectl(&["get", "pods"]));
     drop(s);
