@@ -208,6 +208,8 @@ fn create_server_chain(
     let tokens = kube
         .enable_tokens(token_key, max_exp)
         .map(|t| t as Arc<dyn kaiser_auth::TokenAuthenticator>);
+    // Webhook authorization is not wired yet: its hook is the `None` here.
+    let authorizer = kube.enable_authorization(&c.authorization_modes, None);
     let extensions = ApiExtensionsServer::new(storage.clone(), &c.etcd_prefix);
     let scope = Scope {
         admission: kube.admission(),
@@ -247,7 +249,7 @@ fn create_server_chain(
         tables,
         openapi,
         tokens,
-        authorizer: kube.rbac().map(|a| a as Arc<dyn kaiser_auth::Authorizer>),
+        authorizer: Some(authorizer),
         audit,
         passthrough: Some(passthrough),
     });
@@ -408,6 +410,7 @@ async fn run(c: Completed) -> Result<()> {
         service_account: on("serviceaccount"),
         root_ca_publisher: on("root-ca-cert-publisher")
             .then(|| String::from_utf8_lossy(&ca_pem).into_owned()),
+        clusterrole_aggregation: on("clusterrole-aggregation"),
     };
     aggregator.start(shutdown_rx.clone());
     extensions.start_controllers(shutdown_rx.clone());

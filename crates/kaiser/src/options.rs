@@ -144,6 +144,10 @@ pub struct Options {
     /// Private key (PEM) of --proxy-client-cert-file.
     #[arg(long)]
     pub proxy_client_key_file: Option<PathBuf>,
+    /// Authorizers asked in order, comma separated: AlwaysAllow, AlwaysDeny,
+    /// Node, RBAC, Webhook (members of system:masters are always allowed).
+    #[arg(long, value_delimiter = ',', default_value = "Node,RBAC")]
+    pub authorization_mode: Vec<String>,
 }
 
 /// Options after defaulting and validation, in the types the server uses.
@@ -176,6 +180,7 @@ pub struct Completed {
     pub enable_aggregator_routing: bool,
     /// `--proxy-client-cert-file` and `--proxy-client-key-file`.
     pub proxy_client: Option<(PathBuf, PathBuf)>,
+    pub authorization_modes: Vec<kaiser_auth::authz::Mode>,
 }
 
 impl Options {
@@ -291,6 +296,11 @@ impl Options {
                 p.display()
             ));
         }
+        let authorization_modes = kaiser_auth::authz::parse_modes(&self.authorization_mode)
+            .unwrap_or_else(|e| {
+                errs.extend(e.into_iter().map(|e| format!("--authorization-mode: {e}")));
+                Vec::new()
+            });
         let controllers = self.controllers().unwrap_or_else(|e| {
             errs.push(e);
             Vec::new()
@@ -352,6 +362,7 @@ impl Options {
                 .proxy_client_cert_file
                 .clone()
                 .zip(self.proxy_client_key_file.clone()),
+            authorization_modes,
         })
     }
 
@@ -381,7 +392,12 @@ impl Options {
 
     /// The controllers switched on by `--controllers`.
     fn controllers(&self) -> Result<Vec<String>, String> {
-        const KNOWN: &[&str] = &["namespace", "serviceaccount", "root-ca-cert-publisher"];
+        const KNOWN: &[&str] = &[
+            "namespace",
+            "serviceaccount",
+            "root-ca-cert-publisher",
+            "clusterrole-aggregation",
+        ];
         let mut on: Vec<String> = Vec::new();
         let all = self.controllers.iter().any(|c| c == "*");
         if all {
@@ -496,6 +512,7 @@ pub fn describe(o: &Options) -> Vec<String> {
             opt(&o.service_account_signing_key_file)
         ),
         format!("--api-audiences={}", o.api_audiences.join(",")),
+        format!("--authorization-mode={}", o.authorization_mode.join(",")),
         format!(
             "--service-account-max-token-expiration={}",
             o.service_account_max_token_expiration
@@ -545,10 +562,14 @@ mod tests {
             "--bind-address=nope",
             "--etcd-servers=foo",
             "--service-cluster-ip-range=x",
+            "--authorization-mode=RBAC,Bogus",
         ])
         .complete()
         .expect_err("invalid");
-        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert_eq!(errs.len(), 5, "{errs:?}");
+        assert!(errs.contains(
+            &"--authorization-mode: authorization-mode \"Bogus\" is not a valid mode".to_string()
+        ));
         assert!(errs[0].contains("--bind-address"));
         assert!(errs[1].contains("--secure-port -1"));
     }
@@ -577,7 +598,14 @@ mod tests {
         let c = parse(&["--controllers=*,-serviceaccount"])
             .complete()
             .expect("ok");
-        assert_eq!(c.controllers, ["namespace", "root-ca-cert-publisher"]);
+        assert_eq!(
+            c.controllers,
+            [
+                "namespace",
+                "root-ca-cert-publisher",
+                "clusterrole-aggregation"
+            ]
+        );
         assert!(parse(&["--controllers=nope"]).complete().is_err());
         assert!(!c.enable_aggregator_routing);
         for on in [

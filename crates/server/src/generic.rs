@@ -39,7 +39,8 @@ pub struct GenericServer {
     pub openapi: openapi::OpenApi,
     /// Bearer-token authentication (service-account tokens), when set.
     pub tokens: Option<Arc<dyn kaiser_auth::TokenAuthenticator>>,
-    /// Asked when the built-in rules deny (RBAC), when set.
+    /// Every authorization mode in order (`--authorization-mode`); without
+    /// one only `system:masters` may do anything.
     pub authorizer: Option<Arc<dyn kaiser_auth::Authorizer>>,
     /// The audit policy and backends, when auditing is on.
     pub audit: Option<Arc<kaiser_auth::audit::Auditor>>,
@@ -48,6 +49,21 @@ pub struct GenericServer {
 }
 
 impl GenericServer {
+    /// Every authorization mode in order; without any, only `system:masters`
+    /// may do anything.
+    pub(crate) async fn authorize(&self, attrs: &Attributes<'_>) -> Decision {
+        match &self.authorizer {
+            Some(a) => a.authorize(attrs).await,
+            None => {
+                kaiser_auth::Authorizer::authorize(
+                    &kaiser_auth::authz::PrivilegedGroups::masters(),
+                    attrs,
+                )
+                .await
+            }
+        }
+    }
+
     /// Serves one request from a connection whose client certificate (if any)
     /// authenticated `cert_user`.
     pub async fn handle(
@@ -148,19 +164,17 @@ impl GenericServer {
             subresource: &info.subresource,
             name: &info.name,
         };
-        let mut decision = kaiser_auth::authorize(&attrs);
-        if let (Decision::Deny(_), Some(rbac)) = (&decision, &self.authorizer) {
-            decision = rbac.authorize(&attrs).await;
-        }
+        let decision = self.authorize(&attrs).await;
         if let Some(a) = &audit {
-            a.authorized(decision == Decision::Allow, "");
+            a.authorized(decision.allowed(), "");
         }
-        if let Decision::Deny(reason) = decision {
+        if !decision.allowed() {
+            let why = kaiser_auth::authz::forbidden_with_reason(&attrs, &decision);
             let err = if info.is_resource_request {
                 let gr = kaiser_apimachinery::GroupResource::new(&info.api_group, &info.resource);
-                StatusError::forbidden_object(&gr, &info.name, &reason)
+                StatusError::forbidden_object(&gr, &info.name, &why)
             } else {
-                StatusError::forbidden(reason)
+                StatusError::forbidden(format!("forbidden: {why}"))
             };
             return status_response(&err);
         }

@@ -17,5 +17,6 @@ mod kubectl;
 mod machinery;
 mod persistence;
 mod protobuf;
+mod rbac;
 mod schema;
 mod watch;
