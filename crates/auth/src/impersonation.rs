@@ -12,7 +12,7 @@ use std::fmt;
 
 use crate::Authorizer;
 use crate::authn::{GROUP_AUTHENTICATED, GROUP_UNAUTHENTICATED, USER_ANONYMOUS, UserInfo};
-use crate::authz::{Attributes, Decision};
+use crate::authz::Attributes;
 
 pub const HEADER_USER: &str = "impersonate-user";
 pub const HEADER_GROUP: &str = "impersonate-group";
@@ -208,12 +208,15 @@ pub async fn impersonate(
             subresource,
             name,
         };
-        if let Decision::Deny(reason) = authorizer.authorize(&attrs).await {
+        // Only an explicit Allow lets the caller act as someone else; no
+        // opinion from every authorizer is a denial.
+        let decision = authorizer.authorize(&attrs).await;
+        if !decision.allowed() {
             return Err(Denied {
                 api_group: api_group.to_string(),
                 resource: resource.to_string(),
                 name: name.to_string(),
-                reason,
+                reason: crate::authz::forbidden_with_reason(&attrs, &decision),
             });
         }
     }
@@ -271,7 +274,7 @@ pub fn identity(req: &Requested) -> UserInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::authz::forbidden_message;
+    use crate::authz::Decision;
     use async_trait::async_trait;
 
     fn parse(h: &[(&'static str, &'static str)]) -> Result<Requested, WithoutUser> {
@@ -378,7 +381,8 @@ mod tests {
             if a.verb == "impersonate" && matches!(a.resource, "users" | "groups") {
                 Decision::Allow
             } else {
-                Decision::Deny(forbidden_message(a))
+                // As RBAC answers when no rule matches.
+                Decision::NoOpinion(String::new())
             }
         }
     }

@@ -327,6 +327,7 @@ mod tests {
             name: format!("system:node:{name}"),
             uid: String::new(),
             groups: vec![NODES_GROUP.into(), "system:authenticated".into()],
+            extra: Default::default(),
         }
     }
 

@@ -693,6 +693,7 @@ mod tests {
             name: "bob".into(),
             uid: String::new(),
             groups: vec!["system:authenticated".into()],
+            extra: Default::default(),
         };
         let admin = [
             rule(&["*"], &["*"], &["*"]),
