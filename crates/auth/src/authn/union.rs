@@ -165,17 +165,15 @@ fn add_authenticated_group(mut user: UserInfo) -> UserInfo {
 }
 
 /// The token of an `Authorization: Bearer` header, as upstream reads it:
-/// `None` for no header, another scheme, or an empty token.
-pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
-    let mut parts = value.splitn(3, ' ');
+/// `None` for no header, another scheme, or an empty token. Bytes that are
+/// not UTF-8 still make a (failing) token rather than no credential.
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(http::header::AUTHORIZATION)?;
+    let value = String::from_utf8_lossy(raw.as_bytes());
+    let mut parts = value.trim().splitn(3, ' ');
     let scheme = parts.next()?;
     let token = parts.next()?;
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
 }
 
 impl Authenticator {
@@ -233,7 +231,7 @@ impl Authenticator {
             }
         }
         if let Some(token) = bearer_token(headers) {
-            match self.authenticate_token(token, &self.api_audiences).await {
+            match self.authenticate_token(&token, &self.api_audiences).await {
                 Ok(Some(a)) => {
                     headers.remove(http::header::AUTHORIZATION);
                     return Ok(a.user);
@@ -331,7 +329,7 @@ mod tests {
 
     #[test]
     fn bearer_headers_are_read_as_upstream() {
-        let t = |v: &str| bearer_token(&headers(&[("Authorization", v)])).map(str::to_string);
+        let t = |v: &str| bearer_token(&headers(&[("Authorization", v)]));
         assert_eq!(t("Bearer abc").as_deref(), Some("abc"));
         assert_eq!(t("bearer abc").as_deref(), Some("abc"));
         assert_eq!(t("  Bearer abc  ").as_deref(), Some("abc"));
@@ -340,6 +338,12 @@ mod tests {
         assert_eq!(t("Bearer"), None);
         assert_eq!(t("Basic dXNlcjpwYXNz"), None);
         assert_eq!(bearer_token(&HeaderMap::new()), None);
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            http::HeaderValue::from_bytes(b"Bearer t\xff").expect("test set-up"),
+        );
+        assert_eq!(bearer_token(&h).as_deref(), Some("t\u{fffd}"));
     }
 
     #[tokio::test]
