@@ -304,7 +304,7 @@ mod tests {
             name: "u".into(),
             uid: String::new(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
-            extra: Default::default(),
+            ..Default::default()
         }
     }
 

@@ -3,6 +3,7 @@
 //! (Aggregator, KubeAPIServer, APIExtensionsServer) meet.
 
 mod audit;
+mod authn;
 mod options;
 mod pki;
 
@@ -190,6 +191,7 @@ fn create_server_chain(
     addr: SocketAddr,
     token_key: Arc<kaiser_auth::serviceaccount::TokenKey>,
     proxy_client: (Vec<u8>, Vec<u8>),
+    client_ca: kaiser_auth::authn::x509::CaBundle,
     shutdown: watch::Receiver<bool>,
     audit: Option<Arc<kaiser_auth::audit::Auditor>>,
 ) -> Result<ServerChain> {
@@ -208,8 +210,16 @@ fn create_server_chain(
     let tokens = kube
         .enable_tokens(token_key, max_exp)
         .map(|t| t as Arc<dyn kaiser_auth::TokenAuthenticator>);
-    // Webhook authorization is not wired yet: its hook is the `None` here.
-    let authorizer = kube.enable_authorization(&c.authorization_modes, None);
+    let authenticator = Arc::new(authn::authenticator(
+        &c.authn,
+        &c.api_audiences,
+        client_ca,
+        &kube,
+        tokens,
+    )?);
+    kube.set_authenticator(authenticator.clone());
+    let webhook = authn::authorization_webhook(&c.authn)?.map(|w| w as _);
+    let authorizer = kube.enable_authorization(&c.authorization_modes, webhook);
     let extensions = ApiExtensionsServer::new(storage.clone(), &c.etcd_prefix);
     let scope = Scope {
         admission: kube.admission(),
@@ -248,7 +258,7 @@ fn create_server_chain(
         version,
         tables,
         openapi,
-        tokens,
+        authn: authenticator,
         authorizer: Some(authorizer),
         audit,
         passthrough: Some(passthrough),
@@ -312,7 +322,11 @@ async fn open_storage(c: &Completed) -> Result<(Arc<dyn Storage>, &'static str)>
     Ok((Arc::new(store), "etcd"))
 }
 
-fn load_tls(c: &Completed, pki: &pki::Pki) -> Result<Arc<rustls::ServerConfig>> {
+fn load_tls(
+    c: &Completed,
+    pki: &pki::Pki,
+    client_ca: &kaiser_auth::authn::x509::CaBundle,
+) -> Result<Arc<rustls::ServerConfig>> {
     let (cert_path, key_path) = match (&c.tls_cert_file, &c.tls_private_key_file) {
         (Some(cert), Some(key)) => (cert.clone(), key.clone()),
         _ => (pki.serving_cert.clone(), pki.serving_key.clone()),
@@ -323,15 +337,8 @@ fn load_tls(c: &Completed, pki: &pki::Pki) -> Result<Arc<rustls::ServerConfig>> 
         .with_context(|| format!("parsing {}", cert_path.display()))?;
     let key = PrivateKeyDer::from_pem_file(&key_path)
         .with_context(|| format!("reading {}", key_path.display()))?;
-    let ca_path = c
-        .client_ca_file
-        .clone()
-        .unwrap_or_else(|| pki.ca_cert.clone());
-    let client_ca: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&ca_path)
-        .with_context(|| format!("reading {}", ca_path.display()))?
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("parsing {}", ca_path.display()))?;
-    Ok(serve::tls_config(chain, key, client_ca)?)
+    let hints = authn::tls_hints(client_ca, &c.authn);
+    Ok(serve::tls_config(chain, key, hints)?)
 }
 
 async fn run(c: Completed) -> Result<()> {
@@ -346,7 +353,8 @@ async fn run(c: Completed) -> Result<()> {
         &c.cert_dir,
         &[c.first_service_ip, c.advertise_address, c.bind_address],
     )?;
-    let tls = load_tls(&c, &pki)?;
+    let client_ca = authn::client_ca(c.client_ca_file.as_deref(), &pki.ca_cert, &pki.admin_cert)?;
+    let tls = load_tls(&c, &pki, &client_ca)?;
     let sa_key =
         pki::service_account_key(&c.cert_dir, c.service_account_signing_key_file.as_deref())?;
     let token_key = Arc::new(
@@ -391,6 +399,7 @@ async fn run(c: Completed) -> Result<()> {
         addr,
         token_key,
         proxy_client,
+        client_ca.clone(),
         shutdown_rx.clone(),
         auditor.clone(),
     )?;
@@ -403,6 +412,9 @@ async fn run(c: Completed) -> Result<()> {
     kube.bootstrap(&here)
         .await
         .map_err(|e| anyhow::anyhow!("creating the bootstrap objects: {e}"))?;
+    kube.publish_authentication_info(&authn::published_info(&client_ca, &c.authn))
+        .await
+        .map_err(|e| anyhow::anyhow!("publishing extension-apiserver-authentication: {e}"))?;
     let ca_pem = std::fs::read(&pki.ca_cert)?;
     let on = |name: &str| c.controllers.iter().any(|n| n == name);
     let controllers = kaiser_kubeapiserver::Controllers {

@@ -148,6 +148,9 @@ pub struct Options {
     /// Node, RBAC, Webhook (members of system:masters are always allowed).
     #[arg(long, value_delimiter = ',', default_value = "Node,RBAC")]
     pub authorization_mode: Vec<String>,
+
+    #[command(flatten)]
+    pub authn: crate::authn::AuthnOptions,
 }
 
 /// Options after defaulting and validation, in the types the server uses.
@@ -181,6 +184,7 @@ pub struct Completed {
     /// `--proxy-client-cert-file` and `--proxy-client-key-file`.
     pub proxy_client: Option<(PathBuf, PathBuf)>,
     pub authorization_modes: Vec<kaiser_auth::authz::Mode>,
+    pub authn: crate::authn::AuthnConfig,
 }
 
 impl Options {
@@ -319,6 +323,19 @@ impl Options {
             None => bind_address,
         };
         let audit = self.audit.complete(&mut errs);
+        let authn = self.authn.complete(&mut errs);
+        // Upstream ties the webhook's config file and the Webhook mode together.
+        let webhook_mode = authorization_modes.contains(&kaiser_auth::authz::Mode::Webhook);
+        let webhook_file = self.authn.authorization_webhook_config_file.is_some();
+        if webhook_mode && !webhook_file {
+            errs.push(
+                "--authorization-mode: authorization-mode Webhook's authorization config file not passed"
+                    .into(),
+            );
+        }
+        if webhook_file && !webhook_mode {
+            errs.push("--authorization-webhook-config-file: cannot specify --authorization-webhook-config-file without mode Webhook".into());
+        }
         if !errs.is_empty() {
             return Err(errs);
         }
@@ -363,6 +380,7 @@ impl Options {
                 .clone()
                 .zip(self.proxy_client_key_file.clone()),
             authorization_modes,
+            authn,
         })
     }
 
@@ -533,6 +551,7 @@ pub fn describe(o: &Options) -> Vec<String> {
         format!("--v={}", o.verbosity),
     ];
     flags.extend(o.audit.describe());
+    flags.extend(o.authn.describe());
     flags
 }
 

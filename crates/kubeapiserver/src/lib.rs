@@ -8,7 +8,9 @@
 //! the generic server's handlers.
 
 pub mod aggregation;
+pub mod authentication_info;
 pub mod bootstrap;
+pub mod bootstrap_tokens;
 pub mod catalogue;
 pub mod conversion;
 pub mod core;
@@ -200,6 +202,7 @@ impl KubeApiServer {
                 storage_name: storage_name.to_string(),
                 tokens: None,
                 authorizer: None,
+                authn: None,
             })),
             _ => None,
         };
@@ -361,6 +364,34 @@ impl KubeApiServer {
             *rest = Arc::new(r);
         }
         Some(t)
+    }
+
+    /// Lets TokenReview ask `authn` (call before `handler`).
+    pub fn set_authenticator(&mut self, authn: Arc<kaiser_auth::authn::union::Authenticator>) {
+        if let Some(rest) = &mut self.rest {
+            let mut r = (**rest).clone();
+            r.authn = Some(authn);
+            *rest = Arc::new(r);
+        }
+    }
+
+    /// The bootstrap token authenticator over this server's Secrets.
+    pub fn bootstrap_tokens(&self) -> Option<Arc<bootstrap_tokens::BootstrapTokens>> {
+        Some(Arc::new(bootstrap_tokens::BootstrapTokens {
+            secrets: self.store("", "secrets")?,
+        }))
+    }
+
+    /// Publishes `kube-system/extension-apiserver-authentication` (a
+    /// post-start hook).
+    pub async fn publish_authentication_info(
+        &self,
+        info: &authentication_info::AuthenticationInfo,
+    ) -> Result<(), StatusError> {
+        match self.store("", "configmaps") {
+            Some(cms) => authentication_info::publish(&cms, info).await,
+            None => Ok(()),
+        }
     }
 
     /// The RBAC authorizer over this server's RBAC stores.

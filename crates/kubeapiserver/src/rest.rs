@@ -68,6 +68,8 @@ pub struct Rest {
     pub tokens: Option<Arc<crate::tokens::ServiceAccountTokens>>,
     /// Every authorization mode in order, for access and rules reviews.
     pub authorizer: Option<Arc<dyn kaiser_auth::Authorizer>>,
+    /// The authenticators, for TokenReview.
+    pub authn: Option<Arc<kaiser_auth::authn::union::Authenticator>>,
 }
 
 fn none(_: &Value, _: Option<&Value>) -> Result<(), StatusError> {
@@ -180,13 +182,6 @@ fn body(req: &ApiRequest) -> Result<Value, StatusError> {
     Ok(v)
 }
 
-/// The audiences a reviewed token was accepted for (the server's own).
-fn token_audiences(tokens: &Option<Arc<crate::tokens::ServiceAccountTokens>>) -> Value {
-    tokens
-        .as_ref()
-        .map_or_else(|| json!([]), |t| json!(t.key.audiences))
-}
-
 fn user_json(u: &UserInfo) -> Value {
     let mut out = json!({"username": u.name, "groups": u.groups});
     if !u.uid.is_empty() {
@@ -223,6 +218,38 @@ fn check_kind(obj: &Value, api_version: &str, kind: &str) -> Result<(), StatusEr
 }
 
 impl Rest {
+    /// A TokenReview's status, as upstream answers it: the token goes to
+    /// the token authenticators for `spec.audiences` (the API audiences
+    /// when it names none); a failure's reason is `status.error`.
+    async fn review_token(&self, token: &str, spec: Option<&Value>) -> Result<Value, StatusError> {
+        let Some(authn) = &self.authn else {
+            return Ok(json!({"user": {}}));
+        };
+        let mut audiences: Vec<String> = spec
+            .and_then(|s| s.get("audiences"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
+        if audiences.is_empty() {
+            audiences = authn.api_audiences.clone();
+        }
+        match authn.authenticate_token(token, &audiences).await {
+            Ok(Some(a)) => {
+                if !audiences.is_empty()
+                    && kaiser_auth::authn::intersect(&audiences, &a.audiences).is_empty()
+                {
+                    return Err(StatusError::internal("error validating audiences"));
+                }
+                Ok(json!({"authenticated": true, "user": user_json(&a.user),
+                    "audiences": a.audiences}))
+            }
+            Ok(None) => Ok(json!({"user": {}, "error": "invalid bearer token"})),
+            Err(e) => Ok(json!({"user": {}, "error": e.0})),
+        }
+    }
+
     async fn serve(&self, req: &ApiRequest) -> Result<(u16, Value), StatusError> {
         let i = &req.info;
         let gr = GroupResource::new(&i.api_group, &i.resource);
@@ -286,11 +313,11 @@ impl Rest {
             (AUTHN, "tokenreviews", _, "create") => {
                 let b = body(req)?;
                 check_kind(&b, "authentication.k8s.io/v1", "TokenReview")?;
-                if b.pointer("/spec/token")
+                let token = b
+                    .pointer("/spec/token")
                     .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .is_empty()
-                {
+                    .unwrap_or("");
+                if token.is_empty() {
                     return Err(invalid(
                         "TokenReview",
                         AUTHN,
@@ -298,21 +325,7 @@ impl Rest {
                         "token must be set",
                     ));
                 }
-                let token = b
-                    .pointer("/spec/token")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                let user = match &self.tokens {
-                    Some(t) => {
-                        kaiser_auth::TokenAuthenticator::authenticate(t.as_ref(), token).await
-                    }
-                    None => None,
-                };
-                let status = match user {
-                    Some(u) => json!({"authenticated": true, "user": user_json(&u),
-                        "audiences": token_audiences(&self.tokens)}),
-                    None => json!({"user": {}}),
-                };
+                let status = self.review_token(token, b.get("spec")).await?;
                 Ok((
                     201,
                     json!({"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
@@ -609,8 +622,7 @@ impl Rest {
             UserInfo {
                 name,
                 groups,
-                uid: String::new(),
-                extra: Default::default(),
+                ..Default::default()
             }
         };
         if !errs.is_empty() {

@@ -12,7 +12,8 @@ use http::header;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use kaiser_apimachinery::StatusError;
-use kaiser_auth::{Attributes, Decision, UserInfo};
+use kaiser_auth::authn::union::{Authenticator, ClientCertificate};
+use kaiser_auth::{Attributes, Decision};
 use serde_json::Value;
 
 use crate::healthz::{self, HealthChecks};
@@ -37,8 +38,8 @@ pub struct GenericServer {
     pub tables: Vec<Arc<ResourceTable>>,
     /// The OpenAPI documents, cached per set of served resources.
     pub openapi: openapi::OpenApi,
-    /// Bearer-token authentication (service-account tokens), when set.
-    pub tokens: Option<Arc<dyn kaiser_auth::TokenAuthenticator>>,
+    /// Who sent a request: every authenticator, in upstream's order.
+    pub authn: Arc<Authenticator>,
     /// Every authorization mode in order (`--authorization-mode`); without
     /// one only `system:masters` may do anything.
     pub authorizer: Option<Arc<dyn kaiser_auth::Authorizer>>,
@@ -64,12 +65,12 @@ impl GenericServer {
         }
     }
 
-    /// Serves one request from a connection whose client certificate (if any)
-    /// authenticated `cert_user`.
+    /// Serves one request from a connection whose client certificate (if
+    /// any) was checked into `cert`.
     pub async fn handle(
         self: Arc<Self>,
         mut req: http::Request<Incoming>,
-        cert_user: Option<UserInfo>,
+        cert: Option<Arc<ClientCertificate>>,
     ) -> Response {
         let started = Instant::now();
         let method = req.method().clone();
@@ -84,7 +85,7 @@ impl GenericServer {
                     .any(|e| e.split(';').next().map(str::trim) == Some("gzip"))
             });
         let (audit_id, audit) = self.audit_start(&mut req);
-        let resp = AssertUnwindSafe(self.filters(req, cert_user))
+        let resp = AssertUnwindSafe(self.filters(req, cert))
             .catch_unwind()
             .await;
         let mut resp = resp.unwrap_or_else(|panic| {
@@ -110,7 +111,11 @@ impl GenericServer {
         resp
     }
 
-    async fn filters(&self, req: http::Request<Incoming>, cert_user: Option<UserInfo>) -> Response {
+    async fn filters(
+        &self,
+        req: http::Request<Incoming>,
+        cert: Option<Arc<ClientCertificate>>,
+    ) -> Response {
         let (mut parts, body) = req.into_parts();
         let query: Vec<(String, String)> = parts
             .uri
@@ -122,26 +127,18 @@ impl GenericServer {
             .any(|(k, v)| k == "watch" && matches!(v.as_str(), "true" | "1" | ""));
         let info = request_info::parse(&parts.method, parts.uri.path(), watch_param);
 
-        // Authentication: a credential we cannot verify is a 401, no credential
-        // is the anonymous user.
-        let user = match parts.headers.get(header::AUTHORIZATION) {
-            Some(value) => {
-                let token = value
-                    .to_str()
-                    .ok()
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty());
-                let user = match (token, &self.tokens) {
-                    (Some(t), Some(auth)) => auth.authenticate(t).await,
-                    _ => None,
-                };
-                match user {
-                    Some(u) => u,
-                    None => return status_response(&StatusError::unauthorized("Unauthorized")),
-                }
+        // Authentication: a credential that fails is a 401; none at all is
+        // the anonymous user, unless anonymous requests are off.
+        let user = match self
+            .authn
+            .authenticate(&mut parts.headers, cert.as_deref())
+            .await
+        {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::info!(error = %e, "Unable to authenticate the request");
+                return status_response(&StatusError::unauthorized("Unauthorized"));
             }
-            None => cert_user.unwrap_or_else(kaiser_auth::anonymous),
         };
 
         // Audit (the policy decides on the authenticated user), then

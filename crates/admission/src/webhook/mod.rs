@@ -11,11 +11,16 @@
 //! kubeconfig files, the format of upstream's `--*-config-file` flags
 //! ([`ClientConfig::from_kubeconfig_file`]).
 //!
-//! Owns no Kubernetes semantics: callers build the review objects and read
-//! the answers.
+//! Beside the client, the authenticators and the authorizer that call out
+//! through it: the token webhook ([`token`], TokenReview), the
+//! authorization webhook ([`authz`], SubjectAccessReview) and OIDC key
+//! sets ([`oidc`]); they implement `kaiser_auth`'s traits.
 
+pub mod authz;
 mod client;
 mod config;
+pub mod oidc;
+pub mod token;
 
 pub use client::{WebhookClient, connect_tls, tls_client_config};
 pub use config::{ClientConfig, ServiceRef, Target};
@@ -59,5 +64,7 @@ pub trait ServiceResolver: Send + Sync {
     ) -> Result<(String, u16), WebhookError>;
 }
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod tests;

@@ -15,13 +15,13 @@ use tokio::net::TcpListener;
 
 use super::*;
 
-struct Pki {
-    ca_pem: String,
+pub(super) struct Pki {
+    pub(super) ca_pem: String,
     cert_pem: String,
     key_pem: String,
 }
 
-fn pki(names: &[&str]) -> Pki {
+pub(super) fn pki(names: &[&str]) -> Pki {
     let ca_key = KeyPair::generate().expect("test set-up");
     let mut ca = CertificateParams::new(Vec::<String>::new()).expect("test set-up");
     ca.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -41,6 +41,21 @@ fn pki(names: &[&str]) -> Pki {
 /// Serves until the test ends: echoes the JSON body inside `{"got": …}`,
 /// answers 500 on `/fail`, and reports the Authorization header.
 async fn serve(pki: &Pki) -> SocketAddr {
+    serve_fn(
+        pki,
+        Arc::new(|path, auth, got| {
+            let code = if path == "/fail" { 500 } else { 200 };
+            (code, json!({"got": got, "path": path, "auth": auth}))
+        }),
+    )
+    .await
+}
+
+/// Serves until the test ends, answering each request with what `answer`
+/// makes of its path, Authorization header and JSON body.
+pub(super) type Answer = Arc<dyn Fn(&str, &str, Value) -> (u16, Value) + Send + Sync>;
+
+pub(super) async fn serve_fn(pki: &Pki, answer: Answer) -> SocketAddr {
     let chain: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(pki.cert_pem.as_bytes())
             .collect::<Result<_, _>>()
@@ -60,36 +75,38 @@ async fn serve(pki: &Pki) -> SocketAddr {
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
+            let answer = answer.clone();
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let svc = hyper::service::service_fn(
-                    |req: http::Request<hyper::body::Incoming>| async move {
-                        let path = req.uri().path().to_string();
-                        let auth = req
-                            .headers()
-                            .get(http::header::AUTHORIZATION)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("")
-                            .to_string();
-                        let body = req
-                            .into_body()
-                            .collect()
-                            .await
-                            .expect("test set-up")
-                            .to_bytes();
-                        let got: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                        let code = if path == "/fail" { 500 } else { 200 };
-                        let out = json!({"got": got, "path": path, "auth": auth});
-                        Ok::<_, hyper::Error>(
-                            http::Response::builder()
-                                .status(code)
-                                .body(Full::new(Bytes::from(out.to_string())))
-                                .expect("test set-up"),
-                        )
-                    },
-                );
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let answer = answer.clone();
+                        async move {
+                            let path = req.uri().path().to_string();
+                            let auth = req
+                                .headers()
+                                .get(http::header::AUTHORIZATION)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_string();
+                            let body = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .expect("test set-up")
+                                .to_bytes();
+                            let got: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                            let (code, out) = answer(&path, &auth, got);
+                            Ok::<_, hyper::Error>(
+                                http::Response::builder()
+                                    .status(code)
+                                    .body(Full::new(Bytes::from(out.to_string())))
+                                    .expect("test set-up"),
+                            )
+                        }
+                    });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(tls), svc)
                     .await;

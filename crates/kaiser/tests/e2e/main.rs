@@ -5,6 +5,7 @@ mod harness;
 
 mod aggregator;
 mod audit;
+mod authn;
 mod bad_input;
 mod binary;
 mod catalogue;
