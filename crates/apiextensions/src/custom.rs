@@ -19,7 +19,9 @@ use crate::{cel, crd, jsonpath, schema};
 /// The strategy of one version of a custom resource.
 pub struct CustomResourceStrategy {
     /// The version's `openAPIV3Schema`.
-    pub schema: Value,
+    pub schema: Arc<Value>,
+    /// Its `x-kubernetes-validations`, ready to run.
+    pub rules: cel::Compiled,
     /// Whether `status` is a subresource (then the main resource ignores it).
     pub status: bool,
     /// Table columns: Name, the version's `additionalPrinterColumns` (or
@@ -104,10 +106,26 @@ impl CustomResourceStrategy {
 }
 
 impl CustomResourceStrategy {
-    /// Schema validation, then the CEL rules unless the object's shape is
-    /// already wrong (upstream's `hasBlockingErr`).
+    /// A strategy for `schema`.
+    pub fn new(schema: Value) -> CustomResourceStrategy {
+        let schema = Arc::new(schema);
+        CustomResourceStrategy {
+            rules: cel::Compiled::new(schema.clone()),
+            schema,
+            status: false,
+            columns: Vec::new(),
+            paths: Vec::new(),
+            selectable: Vec::new(),
+        }
+    }
+
+    /// Schema validation (ratcheted on update), then the CEL rules unless
+    /// the object's shape is already wrong (upstream's `hasBlockingErr`).
     fn validate_with(&self, obj: &Value, old: Option<&Value>) -> ErrorList {
-        let mut errs = schema::validate(obj, &self.schema);
+        let mut errs = match old {
+            Some(old) => schema::validate_update(obj, old, &self.schema),
+            None => schema::validate(obj, &self.schema),
+        };
         let blocking = errs.iter().any(|e| {
             matches!(
                 e.kind,
@@ -126,7 +144,7 @@ impl CustomResourceStrategy {
                  correct the existing errors to complete validation",
             ));
         } else {
-            errs.extend(cel::validate(obj, old, &self.schema));
+            errs.extend(self.rules.validate(obj, old));
         }
         errs
     }
@@ -272,23 +290,23 @@ pub fn stores(crd_obj: &Value, root: &str, storage: &Arc<dyn Storage>) -> Vec<Ar
         }
         let has_status = v.pointer("/subresources/status").is_some();
         let (columns, paths) = printer_columns(v);
-        let strategy: Arc<dyn Strategy> = Arc::new(CustomResourceStrategy {
-            schema: v
-                .pointer("/schema/openAPIV3Schema")
+        let mut strategy = CustomResourceStrategy::new(
+            v.pointer("/schema/openAPIV3Schema")
                 .cloned()
                 .unwrap_or(Value::Null),
-            status: has_status,
-            columns,
-            paths,
-            selectable: v
-                .get("selectableFields")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f.get("jsonPath").and_then(Value::as_str))
-                .map(|p| leak(p.trim_start_matches('.')))
-                .collect(),
-        });
+        );
+        strategy.status = has_status;
+        strategy.columns = columns;
+        strategy.paths = paths;
+        strategy.selectable = v
+            .get("selectableFields")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.get("jsonPath").and_then(Value::as_str))
+            .map(|p| leak(p.trim_start_matches('.')))
+            .collect();
+        let strategy: Arc<dyn Strategy> = Arc::new(strategy);
         let mut store = Store::cached(info, strategy.clone(), storage.clone());
         if version != stored {
             store = store.with_conversion(Conversion::ApiVersion {

@@ -12,6 +12,7 @@ pub mod crd;
 pub mod custom;
 pub mod jsonpath;
 pub mod schema;
+pub mod validation;
 
 use std::sync::Arc;
 
