@@ -14,6 +14,7 @@ use serde_json::Value;
 mod namespace_lifecycle;
 mod pods;
 mod protection;
+pub mod webhook;
 
 pub use namespace_lifecycle::NamespaceLifecycle;
 pub use pods::{DefaultTolerationSeconds, Priority, ServiceAccount};

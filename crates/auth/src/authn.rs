@@ -1,5 +1,7 @@
 //! Authentication: who sent a request.
 
+use std::collections::BTreeMap;
+
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 pub const GROUP_AUTHENTICATED: &str = "system:authenticated";
@@ -13,6 +15,9 @@ pub struct UserInfo {
     pub name: String,
     pub uid: String,
     pub groups: Vec<String>,
+    /// Extra attributes (impersonation's `Impersonate-Extra-*`, token
+    /// authenticators), keyed as upstream's `user.Info.GetExtra`.
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 impl UserInfo {
@@ -27,6 +32,7 @@ pub fn anonymous() -> UserInfo {
         name: USER_ANONYMOUS.into(),
         uid: String::new(),
         groups: vec![GROUP_UNAUTHENTICATED.into()],
+        extra: BTreeMap::new(),
     }
 }
 
@@ -50,7 +56,7 @@ pub fn user_from_certificate(der: &[u8]) -> Option<UserInfo> {
     groups.push(GROUP_AUTHENTICATED.into());
     Some(UserInfo {
         name,
-        uid: String::new(),
         groups,
+        ..UserInfo::default()
     })
 }

@@ -179,6 +179,7 @@ mod tests {
                 "system:serviceaccounts".into(),
                 "system:authenticated".into(),
             ],
+            extra: Default::default(),
         };
         let roles = [json!({"metadata": {"name": "reader", "namespace": "team"},
             "rules": [{"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]}]})];
@@ -207,6 +208,7 @@ mod tests {
             name: "ann".into(),
             uid: String::new(),
             groups: vec!["admins".into()],
+            extra: Default::default(),
         };
         assert!(allowed(&p, &attrs(&admin, "delete", "", "nodes", "")));
         let url = Attributes {

@@ -77,6 +77,7 @@ impl Claims {
                 format!("system:serviceaccounts:{ns}"),
                 GROUP_AUTHENTICATED.into(),
             ],
+            extra: Default::default(),
         }
     }
 }

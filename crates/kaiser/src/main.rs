@@ -2,6 +2,7 @@
 //! PrepareRun → Run, and signal handling. The only place the three servers
 //! (Aggregator, KubeAPIServer, APIExtensionsServer) meet.
 
+mod audit;
 mod options;
 mod pki;
 
@@ -188,6 +189,7 @@ fn create_server_chain(
     addr: SocketAddr,
     token_key: Arc<kaiser_auth::serviceaccount::TokenKey>,
     shutdown: watch::Receiver<bool>,
+    audit: Option<Arc<kaiser_auth::audit::Auditor>>,
 ) -> ServerChain {
     let storage_name = if c.etcd_servers.is_empty() {
         "storage-0"
@@ -227,6 +229,7 @@ fn create_server_chain(
         openapi,
         tokens,
         authorizer: kube.rbac().map(|a| a as Arc<dyn kaiser_auth::Authorizer>),
+        audit,
     });
     ServerChain {
         kube,
@@ -335,6 +338,7 @@ async fn run(c: Completed) -> Result<()> {
         .await
         .with_context(|| format!("listening on {}:{}", c.bind_address, c.secure_port))?;
     let addr = listener.local_addr()?;
+    let auditor = audit::build(&c.audit)?;
 
     // CreateServerChain.
     let ServerChain {
@@ -348,6 +352,7 @@ async fn run(c: Completed) -> Result<()> {
         addr,
         token_key,
         shutdown_rx.clone(),
+        auditor.clone(),
     );
 
     // PrepareRun: bootstrap objects, controllers, kubeconfig.
@@ -403,6 +408,10 @@ async fn run(c: Completed) -> Result<()> {
         kubeconfig.display()
     );
     serve::serve(listener, tls, generic, shutdown_rx, c.shutdown_grace).await?;
+    if let Some(a) = auditor {
+        // Buffered backends send what they hold; their workers block.
+        let _ = tokio::task::spawn_blocking(move || a.shutdown()).await;
+    }
     storage.close().await.context("flushing the store")?;
     tracing::info!("shut down cleanly");
     Ok(())

@@ -127,6 +127,9 @@ pub struct Options {
     /// The longest lifetime a TokenRequest may get (Go duration, 0 for none).
     #[arg(long, default_value = "0s")]
     pub service_account_max_token_expiration: String,
+
+    #[command(flatten)]
+    pub audit: crate::audit::AuditOptions,
 }
 
 /// Options after defaulting and validation, in the types the server uses.
@@ -155,6 +158,7 @@ pub struct Completed {
     pub service_account_signing_key_file: Option<PathBuf>,
     pub api_audiences: Vec<String>,
     pub max_token_expiration: Duration,
+    pub audit: crate::audit::AuditConfig,
 }
 
 impl Options {
@@ -276,6 +280,7 @@ impl Options {
             },
             None => bind_address,
         };
+        let audit = self.audit.complete(&mut errs);
         if !errs.is_empty() {
             return Err(errs);
         }
@@ -313,6 +318,7 @@ impl Options {
                 self.api_audiences.clone()
             },
             max_token_expiration,
+            audit,
         })
     }
 
@@ -433,7 +439,7 @@ pub fn describe(o: &Options) -> Vec<String> {
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     };
-    vec![
+    let mut flags = vec![
         format!(
             "--advertise-address={}",
             o.advertise_address.clone().unwrap_or_default()
@@ -466,7 +472,9 @@ pub fn describe(o: &Options) -> Vec<String> {
         format!("--tls-cert-file={}", opt(&o.tls_cert_file)),
         format!("--tls-private-key-file={}", opt(&o.tls_private_key_file)),
         format!("--v={}", o.verbosity),
-    ]
+    ];
+    flags.extend(o.audit.describe());
+    flags
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod pods;
 pub mod printers;
 pub mod rbac;
 pub mod rest;
+pub mod service_resolver;
 pub mod services;
 pub mod tokens;
 pub mod validation;
@@ -257,6 +258,19 @@ impl KubeApiServer {
             roles: self.store(G, "roles")?,
             cluster_role_bindings: self.store(G, "clusterrolebindings")?,
             role_bindings: self.store(G, "rolebindings")?,
+        }))
+    }
+
+    /// Resolves Service references for webhooks and the aggregator's proxy
+    /// (`--enable-aggregator-routing` picks endpoint routing).
+    pub fn service_resolver(
+        &self,
+        endpoint_routing: bool,
+    ) -> Option<Arc<service_resolver::StoreServiceResolver>> {
+        Some(Arc::new(service_resolver::StoreServiceResolver {
+            services: self.store("", "services")?,
+            endpoint_slices: self.store("discovery.k8s.io", "endpointslices")?,
+            endpoint_routing,
         }))
     }
 

@@ -192,6 +192,9 @@ fn user_json(u: &UserInfo) -> Value {
     if !u.uid.is_empty() {
         out["uid"] = json!(u.uid);
     }
+    if !u.extra.is_empty() {
+        out["extra"] = json!(u.extra);
+    }
     out
 }
 
@@ -599,6 +602,7 @@ impl Rest {
                 name,
                 groups,
                 uid: String::new(),
+                extra: Default::default(),
             }
         };
         if !errs.is_empty() {

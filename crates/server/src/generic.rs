@@ -1,7 +1,7 @@
 //! The generic API server around the chain: the filters that run once per
-//! request (panic recovery, request info, authentication, authorization,
-//! body limit, timeout) and the paths PrepareRun installs (health, version,
-//! OpenAPI).
+//! request (panic recovery, request info, authentication, audit,
+//! impersonation, authorization, body limit, timeout) and the paths
+//! PrepareRun installs (health, version, OpenAPI).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -41,6 +41,8 @@ pub struct GenericServer {
     pub tokens: Option<Arc<dyn kaiser_auth::TokenAuthenticator>>,
     /// Asked when the built-in rules deny (RBAC), when set.
     pub authorizer: Option<Arc<dyn kaiser_auth::Authorizer>>,
+    /// The audit policy and backends, when auditing is on.
+    pub audit: Option<Arc<kaiser_auth::audit::Auditor>>,
 }
 
 impl GenericServer {
@@ -48,7 +50,7 @@ impl GenericServer {
     /// authenticated `cert_user`.
     pub async fn handle(
         self: Arc<Self>,
-        req: http::Request<Incoming>,
+        mut req: http::Request<Incoming>,
         cert_user: Option<UserInfo>,
     ) -> Response {
         let started = Instant::now();
@@ -63,6 +65,7 @@ impl GenericServer {
                 v.split(',')
                     .any(|e| e.split(';').next().map(str::trim) == Some("gzip"))
             });
+        let (audit_id, audit) = self.audit_start(&mut req);
         let resp = AssertUnwindSafe(self.filters(req, cert_user))
             .catch_unwind()
             .await;
@@ -73,10 +76,15 @@ impl GenericServer {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             tracing::error!(%method, %path, panic = %msg, "handler panicked");
+            if let Some(a) = &audit {
+                a.panicked(&msg);
+            }
             status_response(&StatusError::internal(
                 "a handler panicked; see the server log",
             ))
         });
+        resp = crate::audit::finish(audit, &method, resp).await;
+        crate::audit::set_audit_id(&mut resp, &audit_id);
         if accepts_gzip {
             resp = gzip_large(resp);
         }
@@ -85,7 +93,7 @@ impl GenericServer {
     }
 
     async fn filters(&self, req: http::Request<Incoming>, cert_user: Option<UserInfo>) -> Response {
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let query: Vec<(String, String)> = parts
             .uri
             .query()
@@ -118,6 +126,14 @@ impl GenericServer {
             None => cert_user.unwrap_or_else(kaiser_auth::anonymous),
         };
 
+        // Audit (the policy decides on the authenticated user), then
+        // impersonation: everything after sees the impersonated user.
+        let audit = self.audit_begin(&parts, &info, &user);
+        let user = match self.impersonate(&mut parts, user, audit.as_deref()).await {
+            Ok(u) => u,
+            Err(resp) => return resp,
+        };
+
         // Authorization.
         let attrs = Attributes {
             user: &user,
@@ -133,6 +149,9 @@ impl GenericServer {
         let mut decision = kaiser_auth::authorize(&attrs);
         if let (Decision::Deny(_), Some(rbac)) = (&decision, &self.authorizer) {
             decision = rbac.authorize(&attrs).await;
+        }
+        if let Some(a) = &audit {
+            a.authorized(decision == Decision::Allow, "");
         }
         if let Decision::Deny(reason) = decision {
             let err = if info.is_resource_request {
@@ -164,6 +183,9 @@ impl GenericServer {
                 )));
             }
         };
+        if let Some(a) = &audit {
+            a.request_body(&info.verb, &body);
+        }
         let is_watch = info.verb == "watch";
         let req = ApiRequest {
             parts,

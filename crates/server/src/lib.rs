@@ -6,6 +6,7 @@
 //! The only crate that speaks incoming HTTP. Knows no particular resource:
 //! servers register stores in a [`ResourceTable`].
 
+pub mod audit;
 pub mod chain;
 pub mod discovery;
 pub mod generic;

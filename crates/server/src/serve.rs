@@ -122,7 +122,9 @@ pub async fn serve(
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .and_then(|c| kaiser_auth::user_from_certificate(c));
-            let svc = service_fn(move |req| {
+            let svc = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                // The peer address, for audit events' source IPs.
+                req.extensions_mut().insert(peer);
                 let server = server.clone();
                 let user = cert_user.clone();
                 async move { Ok::<_, std::convert::Infallible>(server.handle(req, user).await) }
