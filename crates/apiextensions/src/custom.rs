@@ -14,7 +14,9 @@ use kaiser_registry::{Conversion, ResourceInfo, Store, Strategy};
 use kaiser_storage::Storage;
 use serde_json::Value;
 
+use crate::conversion::WebhookConverter;
 use crate::{cel, crd, jsonpath, schema};
+use kaiser_admission::webhook::ServiceResolver;
 
 /// The strategy of one version of a custom resource.
 pub struct CustomResourceStrategy {
@@ -257,7 +259,12 @@ fn strings(v: &Value, ptr: &str) -> Vec<String> {
 }
 
 /// The stores of every served version of an established CRD.
-pub fn stores(crd_obj: &Value, root: &str, storage: &Arc<dyn Storage>) -> Vec<Arc<Store>> {
+pub fn stores(
+    crd_obj: &Value,
+    root: &str,
+    storage: &Arc<dyn Storage>,
+    resolver: Option<Arc<dyn ServiceResolver>>,
+) -> Vec<Arc<Store>> {
     let group = s(crd_obj, "/spec/group");
     let plural = s(crd_obj, "/spec/names/plural");
     let kind = s(crd_obj, "/spec/names/kind");
@@ -270,6 +277,11 @@ pub fn stores(crd_obj: &Value, root: &str, storage: &Arc<dyn Storage>) -> Vec<Ar
         x => x.to_string(),
     };
     let prefix = format!("{}/{group}/{plural}/", root.trim_end_matches('/'));
+    // With several versions any of them may hold objects of another (an
+    // older storage version), so every version converts; with one, none.
+    let several = crd::versions(crd_obj).len() > 1;
+    let webhook = s(crd_obj, "/spec/conversion/strategy") == "Webhook";
+    let client = webhook.then(|| WebhookConverter::client(crd_obj, resolver));
     let mut out = Vec::new();
     for v in crd::versions(crd_obj) {
         if v.get("served").and_then(Value::as_bool) != Some(true) {
@@ -308,7 +320,10 @@ pub fn stores(crd_obj: &Value, root: &str, storage: &Arc<dyn Storage>) -> Vec<Ar
             .collect();
         let strategy: Arc<dyn Strategy> = Arc::new(strategy);
         let mut store = Store::cached(info, strategy.clone(), storage.clone());
-        if version != stored {
+        if let Some(client) = &client {
+            let converter = WebhookConverter::new(crd_obj, version, stored, client.clone());
+            store = store.with_conversion(Conversion::Custom(Arc::new(converter)));
+        } else if several || version != stored {
             store = store.with_conversion(Conversion::ApiVersion {
                 served: format!("{group}/{version}"),
                 stored: format!("{group}/{stored}"),

@@ -947,3 +947,112 @@ fn immutable(crd: &Value, old: &Value, errs: &mut ErrorList) {
     check("/spec/group", "spec.group");
     check("/spec/names/plural", "spec.names.plural");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::CrdStrategy;
+    use kaiser_registry::Strategy;
+    use serde_json::json;
+
+    fn crd(versions: Value) -> Value {
+        let mut c = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "widgets", "kind": "Widget"}, "versions": versions}});
+        CrdStrategy.default(&mut c);
+        CrdStrategy.prepare_for_create(&mut c);
+        c
+    }
+
+    fn msgs(c: &Value, old: Option<&Value>) -> Vec<String> {
+        validate(c, old).iter().map(ToString::to_string).collect()
+    }
+
+    fn version(name: &str, storage: bool, schema: Value) -> Value {
+        json!({"name": name, "served": true, "storage": storage,
+            "schema": {"openAPIV3Schema": schema}})
+    }
+
+    #[test]
+    fn shared_and_per_version_paths() {
+        let bad = json!({"type": "object", "properties": {"spec": {"properties": {}}}});
+        let c = crd(json!([
+            version("v1", true, bad.clone()),
+            version("v2", false, bad.clone())
+        ]));
+        assert_eq!(
+            msgs(&c, None),
+            [
+                "spec.validation.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields"
+            ]
+        );
+        let c = crd(json!([
+            version("v1", true, bad),
+            version("v2", false, json!({"type": "object"}))
+        ]));
+        assert_eq!(
+            msgs(&c, None),
+            [
+                "spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields"
+            ]
+        );
+    }
+
+    #[test]
+    fn names_versions_conversion_and_subresources() {
+        let mut c = crd(json!([version("V1", true, json!({"type": "object"}))]));
+        c["spec"]["names"]["shortNames"] = json!(["1w"]);
+        c["spec"]["versions"][0]["subresources"] =
+            json!({"scale": {"specReplicasPath": ".status.x", "statusReplicasPath": "status.y"}});
+        c["spec"]["versions"][0]["additionalPrinterColumns"] =
+            json!([{"name": "X", "type": "str", "jsonPath": "x"}]);
+        c["spec"]["conversion"] = json!({"strategy": "Webhook", "webhook": {
+            "clientConfig": {"url": "http://h/x?q=1"}, "conversionReviewVersions": ["v9"]}});
+        let got = msgs(&c, None);
+        for want in [
+            "spec.versions[0].name: Invalid value: \"V1\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
+            "spec.names.shortNames[0]: Invalid value: \"1w\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
+            "spec.subresources.scale.specReplicasPath: Invalid value: \".status.x\": should be a json path under .spec",
+            "spec.subresources.scale.statusReplicasPath: Invalid value: \"status.y\": must be a simple json path starting with .",
+            "spec.additionalPrinterColumns[0].type: Invalid value: \"str\": must be one of boolean,date,integer,number,string",
+            "spec.additionalPrinterColumns[0].JSONPath: Invalid value: \"x\": must be a simple json path starting with .",
+            "spec.conversion.webhookClientConfig.url: Invalid value: \"http\": 'https' is the only allowed URL scheme; desired format: https://host[/path]",
+            "spec.conversion.webhookClientConfig.url: Invalid value: \"q=1\": query parameters are not permitted in the URL",
+            "spec.conversion.conversionReviewVersions: Invalid value: [\"v9\"]: must include at least one of v1, v1beta1",
+        ] {
+            assert!(got.iter().any(|g| g == want), "{want}\nnot in {got:#?}");
+        }
+    }
+
+    #[test]
+    fn stored_versions_and_immutable_fields() {
+        let old = crd(json!([version("v1", true, json!({"type": "object"}))]));
+        let mut new = old.clone();
+        new["spec"]["versions"] = json!([version("v2", true, json!({"type": "object"}))]);
+        new["spec"]["group"] = json!("other.com");
+        let got = msgs(&new, Some(&old));
+        for want in [
+            "status.storedVersions[0]: Invalid value: \"v1\": missing from spec.versions; v1 was previously a storage version, and must remain in spec.versions until a storage migration ensures no data remains persisted in v1 and removes v1 from status.storedVersions",
+            "status.storedVersions: Invalid value: [\"v1\"]: must have the storage version v2",
+            "spec.group: Invalid value: \"other.com\": field is immutable",
+        ] {
+            assert!(got.iter().any(|g| g == want), "{want}\nnot in {got:#?}");
+        }
+    }
+
+    #[test]
+    fn protected_groups_need_approval() {
+        let mut c = crd(json!([version("v1", true, json!({"type": "object"}))]));
+        c["spec"]["group"] = json!("x.k8s.io");
+        c["metadata"]["name"] = json!("widgets.x.k8s.io");
+        assert_eq!(
+            msgs(&c, None),
+            [
+                "metadata.annotations[api-approved.kubernetes.io]: Required value: protected groups must have approval annotation \"api-approved.kubernetes.io\", see https://github.com/kubernetes/enhancements/pull/1111"
+            ]
+        );
+        c["metadata"]["annotations"] = json!({"api-approved.kubernetes.io": "unapproved, testing"});
+        assert!(msgs(&c, None).is_empty());
+    }
+}

@@ -206,7 +206,11 @@ fn create_server_chain(
     let tokens = kube
         .enable_tokens(token_key, max_exp)
         .map(|t| t as Arc<dyn kaiser_auth::TokenAuthenticator>);
-    let extensions = ApiExtensionsServer::new(storage.clone(), &c.etcd_prefix);
+    let extensions = ApiExtensionsServer::new(storage.clone(), &c.etcd_prefix)
+        .with_service_resolver(
+            kube.service_resolver(false)
+                .map(|r| r as Arc<dyn kaiser_admission::webhook::ServiceResolver>),
+        );
     let scope = Scope {
         admission: kube.admission(),
         shutdown: shutdown.clone(),

@@ -1871,6 +1871,46 @@ mod tests {
     }
 
     #[test]
+    fn ratcheting_lets_unchanged_values_fail_rules() {
+        let s = root(json!({
+            "type": "object",
+            "properties": {
+                "x": {"type": "integer", "x-kubernetes-validations": [{"rule": "self < 5"}]},
+                "y": {"type": "integer"},
+                "t": {"type": "integer", "x-kubernetes-validations": [
+                    {"rule": "self >= oldSelf", "message": "may not decrease"}]},
+                "set": {"type": "array", "x-kubernetes-list-type": "set", "maxItems": 5,
+                    "items": {"type": "string", "maxLength": 5,
+                        "x-kubernetes-validations": [{"rule": "self != 'bad'"}]}}
+            }
+        }));
+        let old = json!({"spec": {"x": 7, "y": 1, "t": 3, "set": ["bad"]}});
+        let upd = |new: Value| msgs(validate(&new, Some(&old), &s));
+        // x still fails its rule, but was stored so: let through.
+        assert!(upd(json!({"spec": {"x": 7, "y": 2, "t": 3, "set": ["bad"]}})).is_empty());
+        assert_eq!(
+            upd(json!({"spec": {"x": 8, "y": 1, "t": 3, "set": ["bad"]}})),
+            [r#"spec.x: Invalid value: "integer": failed rule: self < 5"#]
+        );
+        // Set items cannot be matched: their nearest matched ancestor (the
+        // set) decides.
+        assert_eq!(
+            upd(json!({"spec": {"x": 7, "y": 1, "t": 3, "set": ["bad", "ok"]}})),
+            [r#"spec.set[0]: Invalid value: "string": failed rule: self != 'bad'"#]
+        );
+        // Transition rules are never ratcheted.
+        assert_eq!(
+            upd(json!({"spec": {"x": 7, "y": 1, "t": 2, "set": ["bad"]}})),
+            [r#"spec.t: Invalid value: "integer": may not decrease"#]
+        );
+        // A create has nothing to compare with.
+        assert_eq!(
+            msgs(validate(&json!({"spec": {"x": 7}}), None, &s)),
+            [r#"spec.x: Invalid value: "integer": failed rule: self < 5"#]
+        );
+    }
+
+    #[test]
     fn optional_old_self() {
         let s = root(json!({
             "type": "object",

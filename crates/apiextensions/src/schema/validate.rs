@@ -1396,6 +1396,59 @@ mod tests {
         );
     }
 
+    fn update_msgs(new: Value, old: Value, schema: &Value) -> Vec<String> {
+        validate_update(&new, &old, schema)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn updates_ratchet_what_did_not_change() {
+        let s = spec(json!({
+            "a": {"type": "string", "maxLength": 3},
+            "b": {"type": "integer"},
+            "l": {"type": "array", "items": {"type": "string", "maxLength": 2}},
+            "m": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["k"],
+                  "items": {"type": "object", "properties": {"k": {"type": "string"},
+                            "v": {"type": "integer", "maximum": 5}}}},
+            "set": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}}
+        }));
+        let old = json!({"spec": {"a": "toolong", "b": 1, "l": ["xyz", "ok"],
+            "m": [{"k": "x", "v": 9}, {"k": "y", "v": 1}], "set": ["d", "d"]}});
+        // Touching another field: the stored invalid values stand.
+        let mut new = old.clone();
+        new["spec"]["b"] = json!(2);
+        assert_eq!(
+            update_msgs(new.clone(), old.clone(), &s),
+            Vec::<String>::new()
+        );
+        // Changing an invalid value: it is checked again.
+        new["spec"]["a"] = json!("longer");
+        assert_eq!(
+            update_msgs(new.clone(), old.clone(), &s),
+            ["spec.a: Too long: may not be more than 3 bytes"]
+        );
+        // Plain lists match old items by index, map lists by key.
+        let mut new = old.clone();
+        new["spec"]["l"] = json!(["xyz", "ok", "abc"]);
+        new["spec"]["m"] = json!([{"k": "y", "v": 1}, {"k": "x", "v": 9}, {"k": "z", "v": 7}]);
+        assert_eq!(
+            update_msgs(new, old.clone(), &s),
+            [
+                "spec.l[2]: Too long: may not be more than 2 bytes",
+                "spec.m[2].v: Invalid value: 7: spec.m[2].v in body should be less than or equal to 5",
+            ]
+        );
+        // List-type errors count only when the old object had none.
+        let clean = json!({"spec": {"set": ["d"]}});
+        assert_eq!(
+            update_msgs(json!({"spec": {"set": ["d", "d"]}}), clean, &s),
+            ["spec.set[1]: Duplicate value: \"d\""]
+        );
+        assert!(update_msgs(json!({"spec": {"set": ["d", "d", "e"]}}), old, &s).is_empty());
+    }
+
     #[test]
     fn list_type_set_and_map() {
         let s = spec(json!({

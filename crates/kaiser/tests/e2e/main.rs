@@ -8,6 +8,7 @@ mod bad_input;
 mod binary;
 mod catalogue;
 mod crd;
+mod crd_more;
 mod etcd;
 mod health;
 mod kube_rs;
