@@ -94,6 +94,7 @@ pub fn validate(crd: &Value, old: Option<&Value>) -> ErrorList {
     );
     stored_versions(crd, &mut errs);
     approval(crd, old, &mut errs);
+    preserve_unknown_fields(crd, old, &mut errs);
     if let Some(old) = old {
         immutable(crd, old, &mut errs);
     }
@@ -882,6 +883,23 @@ fn stored_versions(crd: &Value, errs: &mut ErrorList) {
                 ),
             ));
         }
+    }
+}
+
+/// `spec.preserveUnknownFields: true` (the v1beta1 behaviour) may not be
+/// turned on in v1; CRDs stored with it keep it.
+fn preserve_unknown_fields(crd: &Value, old: Option<&Value>, errs: &mut ErrorList) {
+    let on = |c: &Value| {
+        c.pointer("/spec/preserveUnknownFields")
+            .and_then(Value::as_bool)
+            == Some(true)
+    };
+    if on(crd) && !old.is_some_and(on) {
+        errs.push(FieldError::invalid(
+            "spec.preserveUnknownFields",
+            true,
+            "cannot set to true, set x-kubernetes-preserve-unknown-fields to true in spec.versions[*].schema instead",
+        ));
     }
 }
 

@@ -12,10 +12,17 @@
 //! bool. Other type errors surface when the rule runs, as upstream reports
 //! them for dynamically typed values.
 //!
-//! `cel` keeps no cost either. Each evaluation is charged an upper bound,
-//! the expression's size times the size of the value it sees raised to its
-//! comprehension nesting, against upstream's per-call and per-request
-//! limits; over them, the rule is refused before it runs.
+//! `cel` keeps no cost either; `cost.rs` estimates it as cel-go does. When
+//! a CRD is written each rule's estimate (times how often the rule may run)
+//! is held to upstream's per-rule limit and their sum to the schema's limit.
+//! When a rule runs it is charged the estimate for the sizes the value
+//! actually has — cel-go's worst case for that value, which is at least
+//! what cel-go's interpreter would count (no short-circuits are assumed) —
+//! against the per-call and per-request budgets; over them, it does not run.
+//!
+//! On update, a failing rule that does not use `oldSelf` is let through
+//! when its value is unchanged (upstream's ratcheting, which turns it into
+//! a warning).
 
 mod cost;
 mod decl;
