@@ -646,8 +646,7 @@ impl<'a> Coster<'a> {
         match c.target.as_deref() {
             Some(t) => match &t.expr {
                 Expr::Ident(ns)
-                    if (NAMESPACES.contains(&ns.as_str()) || ns == "ip")
-                        && self.local(ns).is_none() =>
+                    if NAMESPACES.contains(&ns.as_str()) && self.local(ns).is_none() =>
                 {
                     (format!("{ns}.{}", c.func_name), None)
                 }

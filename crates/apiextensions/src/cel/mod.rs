@@ -60,7 +60,8 @@ const REASONS: [&str; 4] = [
 ];
 
 /// Identifiers that prefix library functions (`sets.contains(...)`).
-const NAMESPACES: [&str; 8] = [
+const NAMESPACES: [&str; 9] = [
+    "ip",
     "sets",
     "math",
     "base64",
@@ -1427,10 +1428,10 @@ impl Validator<'_> {
     }
 
     /// The declaration of `s`, precomputed when the schema was compiled.
-    fn decl(&self, s: &Value, root: bool) -> Option<Decl> {
+    fn decl(&self, s: &Value, root: bool) -> Option<std::borrow::Cow<'_, Decl>> {
         match self.decls.and_then(|d| d.get(&addr(s))) {
-            Some(d) => Some(d.clone()),
-            None => Decl::from_schema(s, root),
+            Some(d) => Some(std::borrow::Cow::Borrowed(d)),
+            None => Decl::from_schema(s, root).map(std::borrow::Cow::Owned),
         }
     }
 
@@ -2268,7 +2269,8 @@ mod tests {
                 {"rule": "url(self.u).getHost() == 'example.com'"},
                 {"rule": "self.s.findAll('[0-9]+') == ['1', '22']"},
                 {"rule": "sets.contains(self.l, [1, 3])"},
-                {"rule": "self.t < timestamp('2030-01-01T00:00:00Z')"}
+                {"rule": "self.t < timestamp('2030-01-01T00:00:00Z')"},
+                {"rule": "ip.isCanonical('127.0.0.1') && !ip.isCanonical('2001:DB8::1')"}
             ],
             "properties": {
                 "l": {"type": "array", "items": {"type": "integer"}},

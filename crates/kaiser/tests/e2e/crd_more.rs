@@ -371,8 +371,13 @@ fn a_conversion_webhook_serves_both_versions() {
         "-o",
         "json",
     ])));
-    assert_eq!(v2["apiVersion"], "convert.example.com/v2");
-    assert_eq!(v2["spec"], json!({"host": "a.example", "port": 80}));
+    assert_eq!(v2["apiVersion"], "convert.example.com/v2", "{v2}");
+    assert_eq!(
+        v2["spec"],
+        json!({"host": "a.example", "port": 80}),
+        "{v2}\nwebhook calls: {}",
+        calls.load(Ordering::SeqCst)
+    );
     assert!(calls.load(Ordering::SeqCst) >= 1);
     let v1 = json(&ok(s.kubectl(&[
         "get",
