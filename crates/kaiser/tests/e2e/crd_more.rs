@@ -3,7 +3,9 @@
 //! updates ratchet values stored before a stricter schema; and a CRD with
 //! `Webhook` conversion serves two versions through a conversion webhook
 //! that runs in this test process (HTTPS on loopback, a certificate made
-//! here, trusted through the CRD's `caBundle`).
+//! here, trusted through the CRD's `caBundle`). CRDs in the shape of
+//! cert-manager's, prometheus-operator's and Argo CD's (our own fixtures in
+//! `testdata/crds/`) apply unchanged and serve their resources.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -456,5 +458,85 @@ fn a_conversion_webhook_serves_both_versions() {
     assert_eq!(
         status["message"],
         "conversion webhook for convert.example.com/v2, Kind=Route failed: cannot convert broken"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Real-world-shaped CRDs
+
+fn fixture(name: &str) -> String {
+    format!(
+        "{}/tests/e2e/testdata/crds/{name}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn real_world_shaped_crds_apply_unchanged_and_serve_their_resources() {
+    let s = Server::start();
+    let tmp = tempfile::tempdir().expect("tmp");
+    for (file, crd) in [
+        ("certificates", "certificates.cert-manager.io"),
+        ("servicemonitors", "servicemonitors.monitoring.coreos.com"),
+        ("applications", "applications.argoproj.io"),
+    ] {
+        ok(s.kubectl(&["apply", "-f", &fixture(file)]));
+        wait_established(&s, crd);
+    }
+    let objects = json!([
+        {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+         "metadata": {"name": "web"},
+         "spec": {"secretName": "web-tls", "dnsNames": ["web.example.com"],
+                  "issuerRef": {"name": "letsencrypt", "kind": "ClusterIssuer"},
+                  "privateKey": {"algorithm": "ECDSA", "size": 256}, "usages": ["server auth"]}},
+        {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+         "metadata": {"name": "web"},
+         "spec": {"selector": {"matchLabels": {"app": "web"}},
+                  "endpoints": [{"port": "metrics", "targetPort": 9090, "interval": "30s",
+                                 "relabelings": [{"sourceLabels": ["__name__"], "targetLabel": "x"}]}]}},
+        {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+         "metadata": {"name": "web"},
+         "spec": {"project": "default",
+                  "destination": {"server": "https://kubernetes.default.svc", "namespace": "web"},
+                  "source": {"repoURL": "https://example.com/charts", "targetRevision": "1.2.3",
+                             "helm": {"valuesObject": {"replicas": 3, "image": {"tag": "v1"}}}},
+                  "syncPolicy": {"automated": {"prune": true}}}}
+    ]);
+    for (i, o) in objects.as_array().expect("objects").iter().enumerate() {
+        ok(s.kubectl(&["apply", "-f", &file(tmp.path(), &format!("o{i}"), o)]));
+    }
+    let cert = ok(s.kubectl(&["get", "certs", "-o", "wide"]));
+    let head: Vec<&str> = cert
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(head, ["NAME", "READY", "SECRET", "ISSUER", "AGE"], "{cert}");
+    assert!(
+        cert.contains("web-tls") && cert.contains("letsencrypt"),
+        "{cert}"
+    );
+    let smon = json(&ok(s.kubectl(&["get", "smon", "web", "-o", "json"])));
+    // The relabeling's action comes from its default.
+    assert_eq!(
+        smon["spec"]["endpoints"][0]["relabelings"][0]["action"],
+        "replace"
+    );
+    assert_eq!(smon["spec"]["endpoints"][0]["targetPort"], 9090);
+    let apps = json(&ok(s.kubectl(&["get", "applications", "-o", "json"])));
+    let app = &apps["items"][0];
+    assert_eq!(
+        app["spec"]["source"]["helm"]["valuesObject"],
+        json!({"replicas": 3, "image": {"tag": "v1"}})
+    );
+    // Their schemas still check: a bad enum and a bad pattern.
+    let mut bad = objects[1].clone();
+    bad["metadata"]["name"] = json!("bad");
+    bad["spec"]["endpoints"][0]["interval"] = json!("30 seconds");
+    let err = fails(s.kubectl(&["apply", "-f", &file(tmp.path(), "bad", &bad)]));
+    assert!(
+        err.contains("spec.endpoints[0].interval in body should match"),
+        "{err}"
     );
 }
