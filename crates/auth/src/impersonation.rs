@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::Authorizer;
 use crate::authn::{GROUP_AUTHENTICATED, GROUP_UNAUTHENTICATED, USER_ANONYMOUS, UserInfo};
 use crate::authz::{Attributes, Decision};
-use crate::rbac::Authorizer;
 
 pub const HEADER_USER: &str = "impersonate-user";
 pub const HEADER_GROUP: &str = "impersonate-group";

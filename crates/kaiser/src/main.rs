@@ -179,6 +179,7 @@ fn watch_signals(tx: watch::Sender<bool>) -> Result<()> {
 struct ServerChain {
     kube: KubeApiServer,
     extensions: ApiExtensionsServer,
+    aggregator: Arc<Aggregator>,
     generic: Arc<GenericServer>,
 }
 
@@ -188,9 +189,10 @@ fn create_server_chain(
     storage_check: &str,
     addr: SocketAddr,
     token_key: Arc<kaiser_auth::serviceaccount::TokenKey>,
+    proxy_client: (Vec<u8>, Vec<u8>),
     shutdown: watch::Receiver<bool>,
     audit: Option<Arc<kaiser_auth::audit::Auditor>>,
-) -> ServerChain {
+) -> Result<ServerChain> {
     let storage_name = if c.etcd_servers.is_empty() {
         "storage-0"
     } else {
@@ -206,9 +208,12 @@ fn create_server_chain(
     let tokens = kube
         .enable_tokens(token_key, max_exp)
         .map(|t| t as Arc<dyn kaiser_auth::TokenAuthenticator>);
+    // Webhook authorization is not wired yet: its hook is the `None` here.
+    let authorizer = kube.enable_authorization(&c.authorization_modes, None);
+    // Conversion webhooks reach Services as the aggregator does.
     let extensions = ApiExtensionsServer::new(storage.clone(), &c.etcd_prefix)
         .with_service_resolver(
-            kube.service_resolver(false)
+            kube.service_resolver(c.enable_aggregator_routing)
                 .map(|r| r as Arc<dyn kaiser_admission::webhook::ServiceResolver>),
         );
     let scope = Scope {
@@ -221,10 +226,27 @@ fn create_server_chain(
     let extensions_handler = extensions.handler(scope.clone(), not_found);
     let kube_handler = kube.handler(scope, extensions_handler);
     let server_address = format!("{}:{}", c.advertise_address, addr.port());
-    let aggregator = Arc::new(Aggregator::new(tables.clone(), server_address));
-    let handler = aggregator.handler(kube_handler);
     let version = version_info();
     let openapi = OpenApi::new(version["gitVersion"].as_str().unwrap_or(""));
+    let store = |g: &str, r: &str| {
+        kube.store(g, r)
+            .with_context(|| format!("the {r} store is missing"))
+    };
+    let aggregator = Aggregator::new(kaiser_aggregator::Config {
+        tables: tables.clone(),
+        server_address,
+        api_services: store("apiregistration.k8s.io", "apiservices")?,
+        services: store("", "services")?,
+        endpoint_slices: store("discovery.k8s.io", "endpointslices")?,
+        crds: extensions.crds.clone(),
+        resolver: kube
+            .service_resolver(c.enable_aggregator_routing)
+            .context("the service resolver needs services and endpointslices")?,
+        proxy_client: Some(proxy_client),
+        openapi: openapi.remote_handle(),
+    })?;
+    let passthrough = aggregator.passthrough();
+    let handler = aggregator.clone().handler(kube_handler);
     let generic = Arc::new(GenericServer {
         chain: handler,
         health: health_checks(storage, storage_check, shutdown),
@@ -232,14 +254,16 @@ fn create_server_chain(
         tables,
         openapi,
         tokens,
-        authorizer: kube.rbac().map(|a| a as Arc<dyn kaiser_auth::Authorizer>),
+        authorizer: Some(authorizer),
         audit,
+        passthrough: Some(passthrough),
     });
-    ServerChain {
+    Ok(ServerChain {
         kube,
         extensions,
+        aggregator,
         generic,
-    }
+    })
 }
 
 fn health_checks(
@@ -338,6 +362,21 @@ async fn run(c: Completed) -> Result<()> {
         )
         .context("loading the service account signing key")?,
     );
+    // Without --proxy-client-*-file, a generated front-proxy CA signs the
+    // proxy's client certificate (and is what request-header authentication
+    // trusts by default).
+    let front_proxy = match &c.proxy_client {
+        Some(_) => None,
+        None => Some(pki::ensure_front_proxy(&c.cert_dir)?),
+    };
+    let (proxy_cert, proxy_key) = match (&c.proxy_client, &front_proxy) {
+        (Some(files), _) => files.clone(),
+        (None, Some(fp)) => (fp.client_cert.clone(), fp.client_key.clone()),
+        (None, None) => anyhow::bail!("no proxy client certificate"),
+    };
+    let read =
+        |p: &std::path::Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let proxy_client = (read(&proxy_cert)?, read(&proxy_key)?);
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(c.bind_address, c.secure_port))
         .await
         .with_context(|| format!("listening on {}:{}", c.bind_address, c.secure_port))?;
@@ -348,6 +387,7 @@ async fn run(c: Completed) -> Result<()> {
     let ServerChain {
         kube,
         extensions,
+        aggregator,
         generic,
     } = create_server_chain(
         &c,
@@ -355,9 +395,10 @@ async fn run(c: Completed) -> Result<()> {
         storage_check,
         addr,
         token_key,
+        proxy_client,
         shutdown_rx.clone(),
         auditor.clone(),
-    );
+    )?;
 
     // PrepareRun: bootstrap objects, controllers, kubeconfig.
     let here = kaiser_kubeapiserver::bootstrap::Endpoint {
@@ -374,7 +415,9 @@ async fn run(c: Completed) -> Result<()> {
         service_account: on("serviceaccount"),
         root_ca_publisher: on("root-ca-cert-publisher")
             .then(|| String::from_utf8_lossy(&ca_pem).into_owned()),
+        clusterrole_aggregation: on("clusterrole-aggregation"),
     };
+    aggregator.start(shutdown_rx.clone());
     extensions.start_controllers(shutdown_rx.clone());
     kube.start_controllers(
         &controllers,

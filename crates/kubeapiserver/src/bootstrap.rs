@@ -3,6 +3,9 @@
 //! and EndpointSlice pointing at this server, the system PriorityClasses,
 //! and API Priority and Fairness' bootstrap FlowSchemas and
 //! PriorityLevelConfigurations. Created when missing at every start.
+//! The RBAC bootstrap policy and its reconciliation are in [`rbac`].
+
+pub mod rbac;
 
 use std::net::IpAddr;
 
@@ -68,48 +71,6 @@ pub fn objects(net: &ServiceNetwork, at: &Endpoint) -> Vec<(&'static str, &'stat
                 "metadata": {"name": name}, "value": value,
                 "description": format!("The highest priorities, for {what}-critical system pods.")}),
         ));
-    }
-    // RBAC's bootstrap policy: cluster-admin for system:masters, and the
-    // discovery, public-info and self-review roles every client needs.
-    let rbac = "rbac.authorization.k8s.io";
-    for (role, rules, group) in [
-        (
-            "cluster-admin",
-            json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-                                 {"nonResourceURLs": ["*"], "verbs": ["*"]}]),
-            "system:masters",
-        ),
-        (
-            "system:discovery",
-            json!([{"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], "verbs": ["get"]}]),
-            "system:authenticated",
-        ),
-        (
-            "system:basic-user",
-            json!([
-            {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]},
-            {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"], "verbs": ["create"]}]),
-            "system:authenticated",
-        ),
-        (
-            "system:public-info-viewer",
-            json!([{"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]),
-            "system:unauthenticated",
-        ),
-    ] {
-        let labels = json!({"kubernetes.io/bootstrapping": "rbac-defaults"});
-        let annotations = json!({"rbac.authorization.kubernetes.io/autoupdate": "true"});
-        out.push((rbac, "clusterroles", json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": role, "labels": labels, "annotations": annotations}, "rules": rules})));
-        let mut subjects =
-            vec![json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group})];
-        if role == "system:public-info-viewer" {
-            subjects.insert(0, json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}));
-        }
-        out.push((rbac, "clusterrolebindings", json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": {"name": role, "labels": labels, "annotations": annotations},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-            "subjects": subjects})));
     }
     for plc in priority_levels() {
         out.push((

@@ -362,6 +362,13 @@ impl Entry {
         }
         for sub in self.subresources {
             match *sub {
+                "status" if self.kind == "APIService" => {
+                    let status = StatusStrategy(strategy.clone());
+                    store = store.with_subresource(
+                        "status",
+                        Arc::new(validation::apiregistration::StatusWrites(status)),
+                    );
+                }
                 "status" => {
                     store = store
                         .with_subresource("status", Arc::new(StatusStrategy(strategy.clone())));
@@ -419,10 +426,14 @@ impl BuiltinStrategy {
 }
 
 impl Strategy for BuiltinStrategy {
-    /// RBAC objects are named like paths (`system:discovery`), as upstream
-    /// validates them; everything else is a DNS subdomain.
+    /// RBAC objects and APIServices (`v1.`) are named like paths
+    /// (`system:discovery`), as upstream validates them; everything else is
+    /// a DNS subdomain.
     fn name_validator(&self) -> kaiser_apimachinery::validation::NameValidator {
-        if self.entry.group == "rbac.authorization.k8s.io" {
+        if matches!(
+            self.entry.group,
+            "rbac.authorization.k8s.io" | "apiregistration.k8s.io"
+        ) {
             kaiser_apimachinery::validation::name_is_path_segment
         } else {
             kaiser_apimachinery::validation::name_is_dns_subdomain

@@ -1,15 +1,20 @@
 //! **KubeAPIServer**: the built-in resources, their strategies, the
-//! bootstrap objects and the in-process controllers that upstream's
-//! control plane runs for them (namespace finalization).
+//! bootstrap objects (with the RBAC bootstrap policy), the authorizers that
+//! read stored objects (RBAC, Node), RBAC escalation prevention, and the
+//! in-process controllers that upstream's control plane runs for them
+//! (namespace finalization, ClusterRole aggregation).
 //!
 //! Knows nothing of CRDs or the aggregator; reaches clients only through
 //! the generic server's handlers.
 
+pub mod aggregation;
 pub mod bootstrap;
 pub mod catalogue;
 pub mod conversion;
 pub mod core;
 pub mod defaults;
+pub mod escalation;
+pub mod mirror;
 mod namespace_controller;
 pub mod namespace_objects;
 pub mod pods;
@@ -21,7 +26,7 @@ pub mod services;
 pub mod tokens;
 pub mod validation;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use kaiser_admission::{Chain, NamespaceLifecycle};
 use kaiser_apimachinery::StatusError;
@@ -43,6 +48,17 @@ pub struct KubeApiServer {
     pub net: ServiceNetwork,
     /// The endpoints that are not stored objects (reviews, binding …).
     rest: Option<Arc<rest::Rest>>,
+    /// RBAC over mirrors of the RBAC stores.
+    rbac: Option<Arc<rbac::RbacAuthorizer>>,
+    /// The Node authorizer over mirrors of pods, claims and attachments.
+    node: Option<Arc<rbac::NodeAuthorizer>>,
+    /// The ClusterRoles as mirrored for RBAC (snapshot index 0), for the
+    /// aggregation controller.
+    rbac_objects: Option<tokio::sync::watch::Receiver<Option<mirror::Snapshot>>>,
+    /// Mirrors to start with the controllers.
+    mirrors: Mutex<Vec<mirror::Mirror>>,
+    /// Every authorization mode in order, once configured.
+    authorizer: Option<Arc<dyn kaiser_auth::Authorizer>>,
 }
 
 /// The in-process controllers that can be switched off (`--controllers`).
@@ -54,6 +70,8 @@ pub struct Controllers {
     pub service_account: bool,
     /// Publishes `kube-root-ca.crt` (with this CA bundle) in every namespace.
     pub root_ca_publisher: Option<String>,
+    /// Keeps the rules of aggregating ClusterRoles current.
+    pub clusterrole_aggregation: bool,
 }
 
 fn store(
@@ -190,13 +208,94 @@ impl KubeApiServer {
             namespaces,
             net,
             rest,
+            rbac: None,
+            node: None,
+            rbac_objects: None,
+            mirrors: Mutex::new(Vec::new()),
+            authorizer: None,
         };
-        if let (Some(rest), Some(rbac)) = (&kube.rest, kube.rbac()) {
-            let mut r = (**rest).clone();
-            r.authorizer = Some(rbac);
-            kube.rest = Some(Arc::new(r));
-        }
+        kube.mirror_policy();
         kube
+    }
+
+    /// Sets up the mirrors RBAC and the Node authorizer read from.
+    fn mirror_policy(&mut self) {
+        const G: &str = "rbac.authorization.k8s.io";
+        let rbac_stores: Option<Vec<Arc<Store>>> = [
+            (G, "clusterroles"),
+            (G, "roles"),
+            (G, "clusterrolebindings"),
+            (G, "rolebindings"),
+        ]
+        .iter()
+        .map(|(g, r)| self.store(g, r))
+        .collect();
+        let node_stores: Option<Vec<Arc<Store>>> = [
+            ("", "pods"),
+            ("", "persistentvolumeclaims"),
+            ("storage.k8s.io", "volumeattachments"),
+        ]
+        .iter()
+        .map(|(g, r)| self.store(g, r))
+        .collect();
+        let mut mirrors = Vec::new();
+        if let Some(stores) = rbac_stores {
+            let (m, rx) = mirror::Mirror::new(stores);
+            mirrors.push(m);
+            self.rbac = Some(Arc::new(rbac::RbacAuthorizer::new(rx.clone())));
+            self.rbac_objects = Some(rx);
+        }
+        if let Some(stores) = node_stores {
+            let (m, rx) = mirror::Mirror::new(stores);
+            mirrors.push(m);
+            let rules = bootstrap::rbac::node_rules();
+            self.node = Some(Arc::new(rbac::NodeAuthorizer::new(rx, rules)));
+        }
+        self.mirrors = Mutex::new(mirrors);
+    }
+
+    /// Configures `--authorization-mode`: the union of `system:masters`
+    /// (always first, as upstream), public health checks and version, and
+    /// the modes in order. `webhook` is
+    /// the hook for `Webhook` mode (asked in its place when given). Call
+    /// before `handler` and `admission`; returns the union.
+    pub fn enable_authorization(
+        &mut self,
+        modes: &[kaiser_auth::authz::Mode],
+        webhook: Option<Arc<dyn kaiser_auth::Authorizer>>,
+    ) -> Arc<dyn kaiser_auth::Authorizer> {
+        use kaiser_auth::authz::{
+            AlwaysAllow, AlwaysDeny, Mode, PrivilegedGroups, PublicHealth, Union,
+        };
+        let mut list: Vec<Arc<dyn kaiser_auth::Authorizer>> = vec![
+            Arc::new(PrivilegedGroups::masters()),
+            Arc::new(PublicHealth),
+        ];
+        for m in modes {
+            let a: Option<Arc<dyn kaiser_auth::Authorizer>> = match m {
+                Mode::AlwaysAllow => Some(Arc::new(AlwaysAllow)),
+                Mode::AlwaysDeny => Some(Arc::new(AlwaysDeny)),
+                Mode::Rbac => self.rbac.clone().map(|r| r as _),
+                Mode::Node => self.node.clone().map(|n| n as _),
+                Mode::Webhook => {
+                    if webhook.is_none() {
+                        tracing::warn!(
+                            "authorization mode Webhook has no webhook configured; it has no opinion"
+                        );
+                    }
+                    webhook.clone()
+                }
+            };
+            list.extend(a);
+        }
+        let union: Arc<dyn kaiser_auth::Authorizer> = Arc::new(Union(list));
+        if let Some(rest) = &mut self.rest {
+            let mut r = (**rest).clone();
+            r.authorizer = Some(union.clone());
+            *rest = Arc::new(r);
+        }
+        self.authorizer = Some(union.clone());
+        union
     }
 
     /// The admission plugins for the whole chain, in upstream's order.
@@ -216,6 +315,20 @@ impl KubeApiServer {
         }
         plugins.push(Arc::new(kaiser_admission::DefaultTolerationSeconds));
         plugins.push(Arc::new(kaiser_admission::StorageObjectInUseProtection));
+        const G: &str = "rbac.authorization.k8s.io";
+        if let (Some(rbac), Some(authorizer), Some(rbs), Some(crbs)) = (
+            &self.rbac,
+            &self.authorizer,
+            self.store(G, "rolebindings"),
+            self.store(G, "clusterrolebindings"),
+        ) {
+            plugins.push(Arc::new(escalation::RbacEscalation {
+                rbac: rbac.clone(),
+                authorizer: authorizer.clone(),
+                role_bindings: rbs,
+                cluster_role_bindings: crbs,
+            }));
+        }
         Chain::new(plugins)
     }
 
@@ -252,13 +365,7 @@ impl KubeApiServer {
 
     /// The RBAC authorizer over this server's RBAC stores.
     pub fn rbac(&self) -> Option<Arc<rbac::RbacAuthorizer>> {
-        const G: &str = "rbac.authorization.k8s.io";
-        Some(Arc::new(rbac::RbacAuthorizer {
-            cluster_roles: self.store(G, "clusterroles")?,
-            roles: self.store(G, "roles")?,
-            cluster_role_bindings: self.store(G, "clusterrolebindings")?,
-            role_bindings: self.store(G, "rolebindings")?,
-        }))
+        self.rbac.clone()
     }
 
     /// Resolves Service references for webhooks and the aggregator's proxy
@@ -310,6 +417,71 @@ impl KubeApiServer {
                 Err(e) => return Err(e),
             }
         }
+        self.reconcile_rbac().await
+    }
+
+    /// Creates the bootstrap RBAC objects that are missing and reconciles
+    /// the others with the bootstrap policy (upstream's
+    /// `rbac/bootstrap-roles` post-start hook).
+    async fn reconcile_rbac(&self) -> Result<(), StatusError> {
+        let none = |_: &Value, _: Option<&Value>| Ok(());
+        for (resource, expected) in bootstrap::rbac::objects() {
+            let Some(store) = self.store("rbac.authorization.k8s.io", resource) else {
+                continue;
+            };
+            let name = meta::name(&expected).to_string();
+            let ns = meta::namespace(&expected).to_string();
+            let existing = match store.get(&ns, &name).await {
+                Ok(e) => e,
+                Err(e) if e.code == 404 => {
+                    match store.create(expected.clone(), &none, false).await {
+                        Ok(_) => {}
+                        Err(e) if bootstrap::already_there(&e) => {}
+                        Err(e) => return Err(e),
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let is_role = matches!(resource, "clusterroles" | "roles");
+            let change = if is_role {
+                bootstrap::rbac::reconcile_role(&expected, &existing).map_or(
+                    bootstrap::rbac::BindingChange::None,
+                    bootstrap::rbac::BindingChange::Update,
+                )
+            } else {
+                bootstrap::rbac::reconcile_binding(&expected, &existing)
+            };
+            match change {
+                bootstrap::rbac::BindingChange::None => {}
+                bootstrap::rbac::BindingChange::Update(_) => {
+                    let apply = |old: Option<&Value>| {
+                        let old = old.cloned().unwrap_or_else(|| expected.clone());
+                        let out = if is_role {
+                            bootstrap::rbac::reconcile_role(&expected, &old)
+                        } else {
+                            match bootstrap::rbac::reconcile_binding(&expected, &old) {
+                                bootstrap::rbac::BindingChange::Update(v) => Some(v),
+                                _ => None,
+                            }
+                        };
+                        Ok(out.unwrap_or(old))
+                    };
+                    store.update(&ns, &name, &apply, &none, false).await?;
+                    tracing::info!(resource, name, "reconciled a bootstrap RBAC object");
+                }
+                bootstrap::rbac::BindingChange::Recreate => {
+                    let opts = kaiser_registry::DeleteOptions::default();
+                    store.delete(&ns, &name, &opts, &none).await?;
+                    store.create(expected.clone(), &none, false).await?;
+                    tracing::info!(
+                        resource,
+                        name,
+                        "recreated a bootstrap RBAC binding whose roleRef changed"
+                    );
+                }
+            }
+        }
         Ok(())
     }
 
@@ -339,7 +511,20 @@ impl KubeApiServer {
                 .flatten(),
         };
         if objects.root_ca.is_some() || objects.service_accounts.is_some() {
-            tokio::spawn(objects.run(shutdown));
+            tokio::spawn(objects.run(shutdown.clone()));
+        }
+        if let Ok(mut mirrors) = self.mirrors.lock() {
+            for m in mirrors.drain(..) {
+                m.start(shutdown.clone());
+            }
+        }
+        if which.clusterrole_aggregation
+            && let (Some(rx), Some(store)) = (
+                &self.rbac_objects,
+                self.store("rbac.authorization.k8s.io", "clusterroles"),
+            )
+        {
+            tokio::spawn(aggregation::run(store, rx.clone(), shutdown));
         }
     }
 }

@@ -11,7 +11,7 @@ use http::header;
 use kaiser_apimachinery::field::{ErrorList, FieldError};
 use kaiser_apimachinery::list::ListOptions;
 use kaiser_apimachinery::{GroupResource, StatusError, codec, labels, meta, protobuf, time};
-use kaiser_auth::{Attributes, Decision, UserInfo};
+use kaiser_auth::{Attributes, Decision, UserInfo, UserRules};
 use kaiser_registry::{DeleteOptions, ResourceInfo, Store};
 use kaiser_server::http::{ApiRequest, Handler, negotiated_response, status_response};
 use kaiser_server::negotiation;
@@ -66,8 +66,8 @@ pub struct Rest {
     pub storage_name: String,
     /// `serviceaccounts/token`, when a signing key is configured.
     pub tokens: Option<Arc<crate::tokens::ServiceAccountTokens>>,
-    /// RBAC, asked after the built-in rules, for access reviews.
-    pub authorizer: Option<Arc<crate::rbac::RbacAuthorizer>>,
+    /// Every authorization mode in order, for access and rules reviews.
+    pub authorizer: Option<Arc<dyn kaiser_auth::Authorizer>>,
 }
 
 fn none(_: &Value, _: Option<&Value>) -> Result<(), StatusError> {
@@ -342,11 +342,19 @@ impl Rest {
                         "no namespace on request",
                     ));
                 }
+                let ns = b
+                    .pointer("/spec/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let rules = match &self.authorizer {
+                    Some(a) => a.rules_for(&req.user, ns).await,
+                    None => UserRules::default(),
+                };
                 Ok((
                     201,
                     json!({"kind": "SelfSubjectRulesReview", "apiVersion": "authorization.k8s.io/v1",
                     "metadata": review_meta(&b), "spec": b.get("spec"),
-                    "status": rules_for(&req.user)}),
+                    "status": rules_status(&rules)}),
                 ))
             }
             (_, _, _, verb) => Err(StatusError::method_not_supported(&gr, verb)),
@@ -636,13 +644,15 @@ impl Rest {
             subresource: &sub,
             name: &name,
         };
-        let mut decision = kaiser_auth::authorize(&attrs);
-        if let (Decision::Deny(_), Some(rbac)) = (&decision, &self.authorizer) {
-            decision = kaiser_auth::Authorizer::authorize(rbac.as_ref(), &attrs).await;
-        }
+        let decision = match &self.authorizer {
+            Some(a) => a.authorize(&attrs).await,
+            None => Decision::NoOpinion(String::new()),
+        };
         let status = match decision {
             Decision::Allow => json!({"allowed": true}),
-            Decision::Deny(_) => json!({"allowed": false}),
+            Decision::Deny(reason) => json!({"allowed": false, "denied": true, "reason": reason}),
+            Decision::NoOpinion(reason) if reason.is_empty() => json!({"allowed": false}),
+            Decision::NoOpinion(reason) => json!({"allowed": false, "reason": reason}),
         };
         Ok((
             201,
@@ -652,24 +662,28 @@ impl Rest {
     }
 }
 
-/// The rules the bootstrap authorizer grants `user`, as a rules review.
-fn rules_for(user: &UserInfo) -> Value {
-    if user.in_group(kaiser_auth::authn::GROUP_MASTERS) {
-        return json!({"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}], "incomplete": false});
+/// A rules review's status, as upstream writes it.
+fn rules_status(rules: &UserRules) -> Value {
+    let resource: Vec<Value> = rules
+        .resource_rules
+        .iter()
+        .map(|r| {
+            let mut v = r.to_json();
+            v["verbs"] = json!(r.verbs);
+            v
+        })
+        .collect();
+    let non_resource: Vec<Value> = rules
+        .non_resource_rules
+        .iter()
+        .map(|r| json!({"verbs": r.verbs, "nonResourceURLs": r.non_resource_urls}))
+        .collect();
+    let mut status = json!({"resourceRules": resource, "nonResourceRules": non_resource,
+        "incomplete": rules.incomplete});
+    if !rules.errors.is_empty() {
+        status["evaluationError"] = json!(kaiser_auth::rbac::aggregate(&rules.errors));
     }
-    let mut resource_rules = Vec::new();
-    let mut non_resource = vec![
-        json!({"verbs": ["get"], "nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"]}),
-    ];
-    if user.in_group(kaiser_auth::authn::GROUP_AUTHENTICATED) {
-        resource_rules.push(json!({"verbs": ["create"], "apiGroups": [AUTHZ], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]}));
-        resource_rules.push(
-            json!({"verbs": ["create"], "apiGroups": [AUTHN], "resources": ["selfsubjectreviews"]}),
-        );
-        non_resource.push(json!({"verbs": ["get"], "nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/"]}));
-    }
-    json!({"resourceRules": resource_rules, "nonResourceRules": non_resource, "incomplete": false})
+    status
 }
 
 fn set_condition(pod: &mut Value, kind: &str) {

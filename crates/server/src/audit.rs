@@ -57,17 +57,13 @@ fn attributes<'a>(info: &'a RequestInfo, user: &'a UserInfo) -> Attributes<'a> {
     }
 }
 
-/// The built-in rules, then the delegate (RBAC): the authorizer the chain
-/// uses, for impersonation checks.
-struct ChainAuthorizer<'a>(Option<&'a Arc<dyn Authorizer>>);
+/// The chain's authorizer, for impersonation checks.
+struct ChainAuthorizer<'a>(&'a GenericServer);
 
 #[async_trait]
 impl Authorizer for ChainAuthorizer<'_> {
     async fn authorize(&self, a: &Attributes<'_>) -> Decision {
-        match (kaiser_auth::authorize(a), self.0) {
-            (Decision::Deny(_), Some(next)) => next.authorize(a).await,
-            (d, _) => d,
-        }
+        self.0.authorize(a).await
     }
 }
 
@@ -140,7 +136,7 @@ impl GenericServer {
             Ok(r) => r,
             Err(e) => return Err(internal_error(&parts.uri, &e.to_string())),
         };
-        let authorizer = ChainAuthorizer(self.authorizer.as_ref());
+        let authorizer = ChainAuthorizer(self);
         match impersonation::impersonate(&requested, &user, &authorizer).await {
             Ok(new) => {
                 tracing::debug!(user = %user.name, as_user = %new.name, "impersonating");

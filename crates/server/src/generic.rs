@@ -39,13 +39,31 @@ pub struct GenericServer {
     pub openapi: openapi::OpenApi,
     /// Bearer-token authentication (service-account tokens), when set.
     pub tokens: Option<Arc<dyn kaiser_auth::TokenAuthenticator>>,
-    /// Asked when the built-in rules deny (RBAC), when set.
+    /// Every authorization mode in order (`--authorization-mode`); without
+    /// one only `system:masters` may do anything.
     pub authorizer: Option<Arc<dyn kaiser_auth::Authorizer>>,
     /// The audit policy and backends, when auditing is on.
     pub audit: Option<Arc<kaiser_auth::audit::Auditor>>,
+    /// Serves what it claims before the body is read (the aggregator's proxy).
+    pub passthrough: Option<Arc<dyn crate::passthrough::Passthrough>>,
 }
 
 impl GenericServer {
+    /// Every authorization mode in order; without any, only `system:masters`
+    /// may do anything.
+    pub(crate) async fn authorize(&self, attrs: &Attributes<'_>) -> Decision {
+        match &self.authorizer {
+            Some(a) => a.authorize(attrs).await,
+            None => {
+                kaiser_auth::Authorizer::authorize(
+                    &kaiser_auth::authz::PrivilegedGroups::masters(),
+                    attrs,
+                )
+                .await
+            }
+        }
+    }
+
     /// Serves one request from a connection whose client certificate (if any)
     /// authenticated `cert_user`.
     pub async fn handle(
@@ -146,19 +164,17 @@ impl GenericServer {
             subresource: &info.subresource,
             name: &info.name,
         };
-        let mut decision = kaiser_auth::authorize(&attrs);
-        if let (Decision::Deny(_), Some(rbac)) = (&decision, &self.authorizer) {
-            decision = rbac.authorize(&attrs).await;
-        }
+        let decision = self.authorize(&attrs).await;
         if let Some(a) = &audit {
-            a.authorized(decision == Decision::Allow, "");
+            a.authorized(decision.allowed(), "");
         }
-        if let Decision::Deny(reason) = decision {
+        if !decision.allowed() {
+            let why = kaiser_auth::authz::forbidden_with_reason(&attrs, &decision);
             let err = if info.is_resource_request {
                 let gr = kaiser_apimachinery::GroupResource::new(&info.api_group, &info.resource);
-                StatusError::forbidden_object(&gr, &info.name, &reason)
+                StatusError::forbidden_object(&gr, &info.name, &why)
             } else {
-                StatusError::forbidden(reason)
+                StatusError::forbidden(format!("forbidden: {why}"))
             };
             return status_response(&err);
         }
@@ -167,6 +183,22 @@ impl GenericServer {
             && let Some(r) = self.non_resource(&parts, &info.path, &query).await
         {
             return r;
+        }
+
+        if let Some(p) = self.passthrough.as_ref().filter(|p| p.claims(&info)) {
+            let long = crate::passthrough::is_long_running(&info);
+            let body = body.map_err(crate::passthrough::BoxError::from).boxed();
+            let fut = p.serve(crate::passthrough::RawRequest {
+                parts,
+                body,
+                info,
+                user,
+            });
+            return if long {
+                fut.await
+            } else {
+                within_timeout(fut).await
+            };
         }
 
         // Bodies are read whole, up to the limit.
@@ -198,12 +230,7 @@ impl GenericServer {
         if is_watch {
             return fut.await;
         }
-        match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
-            Ok(r) => r,
-            Err(_) => status_response(&StatusError::timeout(
-                "request did not complete within requested timeout - context deadline exceeded",
-            )),
-        }
+        within_timeout(fut).await
     }
 
     /// Health, version and OpenAPI paths.
@@ -225,6 +252,16 @@ impl GenericServer {
             _ => return None,
         };
         Some(json_response(200, &doc, false))
+    }
+}
+
+/// The response, or the 504 `Status` of a request that ran out of time.
+async fn within_timeout(fut: impl std::future::Future<Output = Response>) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
+        Ok(r) => r,
+        Err(_) => status_response(&StatusError::timeout(
+            "request did not complete within requested timeout - context deadline exceeded",
+        )),
     }
 }
 

@@ -155,7 +155,10 @@ async fn handle(
             let name = meta::name(&obj).to_string();
             admit.mutate(Operation::Create, &name, &mut obj).await?;
             admit.check(Operation::Create, &name, Some(&obj)).await?;
-            let created = store.create(obj, &admit_all, dry_run).await?;
+            let checks = admit
+                .write_checks(Operation::Create, &name, Some(&obj))
+                .await?;
+            let created = store.create(obj, &|n, o| checks.run(n, o), dry_run).await?;
             Ok(with_warnings(
                 negotiated_response(201, &created, n, pretty),
                 &warnings,
@@ -175,9 +178,12 @@ async fn handle(
                 )));
             }
             admit.check(Operation::Update, &ri.name, Some(&obj)).await?;
+            let checks = admit
+                .write_checks(Operation::Update, &ri.name, Some(&obj))
+                .await?;
             let apply = move |_old: Option<&Value>| Ok(obj.clone());
             let (out, created) = store
-                .update(ns, &ri.name, &apply, &admit_all, dry_run)
+                .update(ns, &ri.name, &apply, &|n, o| checks.run(n, o), dry_run)
                 .await?;
             Ok(with_warnings(
                 negotiated_response(if created { 201 } else { 200 }, &out, n, pretty),
@@ -206,6 +212,9 @@ async fn handle(
             }
             let validation = field_validation(req)?;
             admit.check(Operation::Update, &ri.name, None).await?;
+            let checks = admit
+                .write_checks(Operation::Update, &ri.name, None)
+                .await?;
             let body = req.body.clone();
             let expected_gv = info.api_version();
             let kind_name = info.kind.clone();
@@ -241,7 +250,7 @@ async fn handle(
                 Ok(patched)
             };
             let (out, _) = store
-                .update(ns, &ri.name, &apply, &admit_all, dry_run)
+                .update(ns, &ri.name, &apply, &|n, o| checks.run(n, o), dry_run)
                 .await?;
             let warnings = warnings.into_inner().unwrap_or_default();
             Ok(with_warnings(
@@ -310,6 +319,28 @@ impl Admission<'_> {
                 },
                 object,
             )
+            .await
+    }
+
+    /// The checks admission runs on the final object inside the write.
+    async fn write_checks(
+        &self,
+        operation: Operation,
+        name: &str,
+        object: Option<&Value>,
+    ) -> Result<kaiser_admission::WriteChecks, StatusError> {
+        self.scope
+            .admission
+            .write_checks(&Attributes {
+                operation,
+                resource: self.resource.clone(),
+                subresource: &self.req.info.subresource,
+                namespace: self.namespace,
+                name,
+                object,
+                user: &self.req.user,
+                dry_run: self.dry_run,
+            })
             .await
     }
 

@@ -15,6 +15,7 @@ pub mod healthz;
 pub mod http;
 pub mod negotiation;
 pub mod openapi;
+pub mod passthrough;
 pub mod request_info;
 pub mod resource_table;
 pub mod serve;

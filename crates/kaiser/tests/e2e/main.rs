@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod aggregator;
 mod audit;
 mod bad_input;
 mod binary;
@@ -10,11 +11,13 @@ mod catalogue;
 mod crd;
 mod crd_more;
 mod etcd;
+mod extension_server;
 mod health;
 mod kube_rs;
 mod kubectl;
 mod machinery;
 mod persistence;
 mod protobuf;
+mod rbac;
 mod schema;
 mod watch;

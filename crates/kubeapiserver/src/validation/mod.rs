@@ -6,6 +6,7 @@
 //! store, so only nested metadata (pod templates) is checked here. Every
 //! field may be absent: absent values read as Go's zero values.
 
+pub mod apiregistration;
 pub mod apps;
 pub mod batch;
 pub mod core;
@@ -112,6 +113,10 @@ pub fn validator(group: &str, kind: &str) -> Option<Validator> {
             misc::validate_runtime_class_update,
         ),
         ("coordination.k8s.io", "Lease") => v(misc::validate_lease, |n, _| misc::validate_lease(n)),
+        ("apiregistration.k8s.io", "APIService") => v(
+            apiregistration::validate_api_service,
+            apiregistration::validate_api_service_update,
+        ),
         ("discovery.k8s.io", "EndpointSlice") => v(
             networking::validate_endpoint_slice,
             networking::validate_endpoint_slice_update,
