@@ -244,8 +244,11 @@ impl StatusError {
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
         });
+        // An unknown reason is left out, as upstream's `omitempty`.
+        if !self.reason.is_empty() {
+            v["reason"] = Value::from(self.reason);
+        }
         if let Some(d) = &self.details {
             v["details"] = serde_json::to_value(d).unwrap_or(Value::Null);
         }

@@ -220,7 +220,12 @@ fn create_server_chain(
     kube.set_authenticator(authenticator.clone());
     let webhook = authn::authorization_webhook(&c.authn)?.map(|w| w as _);
     let authorizer = kube.enable_authorization(&c.authorization_modes, webhook);
-    let extensions = ApiExtensionsServer::new(storage.clone(), &c.etcd_prefix);
+    // Conversion webhooks reach Services as the aggregator does.
+    let extensions = ApiExtensionsServer::new(storage.clone(), &c.etcd_prefix)
+        .with_service_resolver(
+            kube.service_resolver(c.enable_aggregator_routing)
+                .map(|r| r as Arc<dyn kaiser_admission::webhook::ServiceResolver>),
+        );
     let scope = Scope {
         admission: kube.admission(),
         shutdown: shutdown.clone(),

@@ -101,7 +101,7 @@ pub struct Store {
 /// Converts between a served version and the version objects are stored
 /// in (autoscaling/v1 HPAs over autoscaling/v2 objects, events.k8s.io/v1
 /// Events over core/v1 ones, a CRD's versions over its storage version).
-/// Strategies see the stored form.
+/// Strategies see the stored form, except under [`Conversion::Custom`].
 #[derive(Clone, Debug)]
 pub enum Conversion {
     /// Field-by-field conversion functions.
@@ -111,21 +111,55 @@ pub enum Conversion {
     },
     /// Versions that differ only in `apiVersion` (a CRD's `None` strategy).
     ApiVersion { served: String, stored: String },
+    /// A conversion that may fail and may wait on I/O (a CRD's conversion
+    /// webhook). It runs at the storage boundary only: strategies see the
+    /// served form, as upstream validates a custom resource in the version
+    /// it was sent in.
+    Custom(Arc<dyn Converter>),
+}
+
+/// A [`Conversion::Custom`] implementation.
+pub trait Converter: Send + Sync + std::fmt::Debug {
+    /// Stored objects in the served version (many at once where it can).
+    fn to_served(&self, objs: Vec<Value>) -> Result<Vec<Value>, StatusError>;
+    /// A served object in the storage version.
+    fn to_storage(&self, obj: Value) -> Result<Value, StatusError>;
 }
 
 impl Conversion {
-    pub fn to_storage(&self, v: Value) -> Value {
-        match self {
+    pub fn to_storage(&self, v: Value) -> Result<Value, StatusError> {
+        Ok(match self {
             Conversion::Fns { to_storage, .. } => to_storage(v),
             Conversion::ApiVersion { stored, .. } => with_api_version(v, stored),
+            Conversion::Custom(c) => return c.to_storage(v),
+        })
+    }
+
+    pub fn from_storage(&self, v: Value) -> Result<Value, StatusError> {
+        Ok(match self {
+            Conversion::Fns { from_storage, .. } => from_storage(v),
+            Conversion::ApiVersion { served, .. } => with_api_version(v, served),
+            Conversion::Custom(c) => {
+                return c
+                    .to_served(vec![v])?
+                    .pop()
+                    .ok_or_else(|| StatusError::internal("conversion returned no object"));
+            }
+        })
+    }
+
+    /// Several stored objects in the served version.
+    pub fn from_storage_all(&self, objs: Vec<Value>) -> Result<Vec<Value>, StatusError> {
+        match self {
+            Conversion::Custom(c) if !objs.is_empty() => c.to_served(objs),
+            _ => objs.into_iter().map(|o| self.from_storage(o)).collect(),
         }
     }
 
-    pub fn from_storage(&self, v: Value) -> Value {
-        match self {
-            Conversion::Fns { from_storage, .. } => from_storage(v),
-            Conversion::ApiVersion { served, .. } => with_api_version(v, served),
-        }
+    /// Whether the strategy sees served objects (converted only when
+    /// written and read).
+    fn at_boundary(&self) -> bool {
+        matches!(self, Conversion::Custom(_))
     }
 }
 
@@ -204,21 +238,41 @@ impl Store {
     /// A stored object in the served version.
     pub fn decode(&self, kv: &KeyValue) -> Result<Value, StatusError> {
         let obj = decode_kv(kv)?;
-        Ok(self.served(obj))
+        self.served_from_stored(obj)
     }
 
-    fn served(&self, obj: Value) -> Value {
+    /// A stored object in the served version.
+    fn served_from_stored(&self, obj: Value) -> Result<Value, StatusError> {
         match &self.conversion {
             Some(c) => c.from_storage(obj),
-            None => obj,
+            None => Ok(obj),
+        }
+    }
+
+    /// An object in the form the strategy works on, in the served version.
+    fn served(&self, obj: Value) -> Result<Value, StatusError> {
+        match &self.conversion {
+            Some(c) if !c.at_boundary() => c.from_storage(obj),
+            _ => Ok(obj),
+        }
+    }
+
+    /// The bytes to store for an object in the strategy's form.
+    fn stored_bytes(&self, obj: &mut Value) -> Result<Bytes, StatusError> {
+        match &self.conversion {
+            Some(c) if c.at_boundary() => Self::encode(&mut c.to_storage(obj.clone())?),
+            _ => Self::encode(obj),
         }
     }
 
     /// A table row of a served object (strategies see the stored form).
     pub fn table_row(&self, obj: &Value) -> Vec<Value> {
         match &self.conversion {
-            Some(c) => self.strategy.table_row(&c.to_storage(obj.clone())),
-            None => self.strategy.table_row(obj),
+            Some(c) if !c.at_boundary() => match c.to_storage(obj.clone()) {
+                Ok(stored) => self.strategy.table_row(&stored),
+                Err(_) => self.strategy.table_row(obj),
+            },
+            _ => self.strategy.table_row(obj),
         }
     }
 
@@ -377,10 +431,20 @@ impl Store {
     /// LIST with selectors, pagination and resourceVersion semantics.
     pub async fn list(&self, ns: &str, opts: &ListOptions) -> Result<Value, StatusError> {
         let (kvs, list_meta) = self.list_kvs(ns, opts).await?;
-        let items = kvs
-            .into_iter()
-            .map(|(kv, decoded)| decoded.map_or_else(|| self.decode(&kv), Ok))
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = match &self.conversion {
+            // One conversion call for the whole page.
+            Some(c) if c.at_boundary() && kvs.iter().all(|(_, d)| d.is_none()) => {
+                let raw = kvs
+                    .iter()
+                    .map(|(kv, _)| decode_kv(kv))
+                    .collect::<Result<Vec<_>, _>>()?;
+                c.from_storage_all(raw)?
+            }
+            _ => kvs
+                .into_iter()
+                .map(|(kv, decoded)| decoded.map_or_else(|| self.decode(&kv), Ok))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         Ok(json!({
             "kind": self.info.list_kind(),
             "apiVersion": self.info.api_version(),
@@ -613,8 +677,10 @@ impl Store {
         admit: AdmitFn<'_>,
         dry_run: bool,
     ) -> Result<Value, StatusError> {
-        if let Some(c) = &self.conversion {
-            obj = c.to_storage(obj);
+        if let Some(c) = &self.conversion
+            && !c.at_boundary()
+        {
+            obj = c.to_storage(obj)?;
         }
         self.prepare_create(&mut obj)?;
         admit(&obj, None)?;
@@ -648,9 +714,9 @@ impl Store {
                     &name,
                 ));
             }
-            return Ok(self.served(obj));
+            return self.served(obj);
         }
-        let written = match Self::encode(&mut obj) {
+        let written = match self.stored_bytes(&mut obj) {
             Ok(bytes) => self
                 .storage
                 .create(&key, bytes)
@@ -662,7 +728,7 @@ impl Store {
             h.after_write(&obj, None, written.is_ok()).await;
         }
         meta::set_resource_version(&mut obj, written?);
-        Ok(self.served(obj))
+        self.served(obj)
     }
 
     /// UPDATE and PATCH: reads the current object, lets `apply` build the new
@@ -694,9 +760,13 @@ impl Store {
                     other => other.map(|o| (o, true)),
                 };
             };
-            let old = decode_kv(&kv)?;
+            let mut old = decode_kv(&kv)?;
             let mut new = match &self.conversion {
-                Some(c) => c.to_storage(apply(Some(&c.from_storage(old.clone())))?),
+                Some(c) if c.at_boundary() => {
+                    old = c.from_storage(old)?;
+                    apply(Some(&old))?
+                }
+                Some(c) => c.to_storage(apply(Some(&c.from_storage(old.clone())?))?)?,
                 None => apply(Some(&old))?,
             };
             let rv = meta::resource_version(&new).to_string();
@@ -725,7 +795,7 @@ impl Store {
                 h.before_write(&mut new, Some(&old), dry_run).await?;
             }
             if dry_run {
-                return Ok((self.served(new), false));
+                return Ok((self.served(new)?, false));
             }
             // What the hooks reserved for `new`, to release if the write fails.
             let reserved = self.hooks.as_ref().map(|_| new.clone());
@@ -746,7 +816,7 @@ impl Store {
                 }
             }
             match result {
-                Some(r) => return r.map(|(o, created)| (self.served(o), created)),
+                Some(r) => return r.and_then(|(o, created)| Ok((self.served(o)?, created))),
                 None => continue,
             }
         }
@@ -781,7 +851,7 @@ impl Store {
                 Err(e) => (Some(Err(self.status_error(e, name))), false),
             };
         }
-        let bytes = match Self::encode(&mut new) {
+        let bytes = match self.stored_bytes(&mut new) {
             Ok(b) => b,
             Err(e) => return (Some(Err(e)), false),
         };
@@ -885,7 +955,7 @@ impl Store {
                 if first || finalizers_changed {
                     if opts.dry_run {
                         return Ok(Deleted {
-                            body: self.served(obj),
+                            body: self.served_from_stored(obj)?,
                             gone: false,
                         });
                     }
@@ -900,13 +970,13 @@ impl Store {
                     }
                 }
                 return Ok(Deleted {
-                    body: self.served(obj),
+                    body: self.served_from_stored(obj)?,
                     gone: false,
                 });
             }
             if opts.dry_run {
                 return Ok(Deleted {
-                    body: self.deleted_body(obj),
+                    body: self.deleted_body(obj)?,
                     gone: true,
                 });
             }
@@ -917,7 +987,7 @@ impl Store {
                     }
                     meta::set_resource_version(&mut obj, rev);
                     return Ok(Deleted {
-                        body: self.deleted_body(obj),
+                        body: self.deleted_body(obj)?,
                         gone: true,
                     });
                 }
@@ -954,17 +1024,19 @@ impl Store {
         Ok(())
     }
 
-    fn deleted_body(&self, obj: Value) -> Value {
+    fn deleted_body(&self, obj: Value) -> Result<Value, StatusError> {
         if self.strategy.return_deleted_object() {
-            return self.served(obj);
+            return self.served_from_stored(obj);
         }
-        kaiser_apimachinery::status::success_status(kaiser_apimachinery::status::StatusDetails {
-            name: meta::name(&obj).to_string(),
-            group: self.info.group.clone(),
-            kind: self.info.resource.clone(),
-            uid: meta::uid(&obj).to_string(),
-            ..Default::default()
-        })
+        Ok(kaiser_apimachinery::status::success_status(
+            kaiser_apimachinery::status::StatusDetails {
+                name: meta::name(&obj).to_string(),
+                group: self.info.group.clone(),
+                kind: self.info.resource.clone(),
+                uid: meta::uid(&obj).to_string(),
+                ..Default::default()
+            },
+        ))
     }
 
     /// DELETECOLLECTION: deletes each matching object; returns the list of

@@ -10,6 +10,7 @@ mod bad_input;
 mod binary;
 mod catalogue;
 mod crd;
+mod crd_more;
 mod etcd;
 mod extension_server;
 mod health;
