@@ -259,7 +259,8 @@ fn kube_system_accounts(names: &[&str]) -> Value {
 /// The endpoints controller's own writes, ahead of workload leader election.
 fn endpoint_controller() -> Value {
     let mut subjects = users(&["system:kube-controller-manager"]);
-    let accounts = kube_system_accounts(&["endpoint-controller", "endpointslicemirroring-controller"]);
+    let accounts =
+        kube_system_accounts(&["endpoint-controller", "endpointslicemirroring-controller"]);
     if let (Some(a), Some(b)) = (subjects.as_array_mut(), accounts.as_array()) {
         a.extend(b.iter().cloned());
     }
