@@ -11,6 +11,7 @@ pub mod apps;
 pub mod batch;
 mod cel;
 pub mod core;
+pub mod flowcontrol;
 pub mod gofmt;
 mod meta;
 pub mod misc;
@@ -27,6 +28,7 @@ use kaiser_apimachinery::field::{ErrorKind, ErrorList, FieldError};
 use serde_json::{Map, Value};
 
 const ADMISSION: &str = "admissionregistration.k8s.io";
+const FLOW: &str = "flowcontrol.apiserver.k8s.io";
 
 /// The checks of one kind.
 pub struct Validator {
@@ -136,6 +138,14 @@ pub fn validator(group: &str, kind: &str) -> Option<Validator> {
         (ADMISSION, "ValidatingAdmissionPolicyBinding") => v(
             admission::validate_validating_admission_policy_binding,
             admission::validate_validating_admission_policy_binding_update,
+        ),
+        (FLOW, "FlowSchema") => v(
+            flowcontrol::validate_flow_schema,
+            flowcontrol::validate_flow_schema_update,
+        ),
+        (FLOW, "PriorityLevelConfiguration") => v(
+            flowcontrol::validate_priority_level,
+            flowcontrol::validate_priority_level_update,
         ),
         _ => None,
     }
@@ -573,6 +583,8 @@ mod tests {
             (ADMISSION, "MutatingWebhookConfiguration"),
             (ADMISSION, "ValidatingAdmissionPolicy"),
             (ADMISSION, "ValidatingAdmissionPolicyBinding"),
+            (FLOW, "FlowSchema"),
+            (FLOW, "PriorityLevelConfiguration"),
         ];
         let shapes = [
             json!({}),
