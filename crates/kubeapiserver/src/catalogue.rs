@@ -419,13 +419,16 @@ impl BuiltinStrategy {
 }
 
 impl Strategy for BuiltinStrategy {
-    /// RBAC objects are named like paths (`system:discovery`), as upstream
-    /// validates them; everything else is a DNS subdomain.
+    /// RBAC objects are named like paths (`system:discovery`) and
+    /// IPAddresses by their address, as upstream validates them; everything
+    /// else is a DNS subdomain.
     fn name_validator(&self) -> kaiser_apimachinery::validation::NameValidator {
-        if self.entry.group == "rbac.authorization.k8s.io" {
-            kaiser_apimachinery::validation::name_is_path_segment
-        } else {
-            kaiser_apimachinery::validation::name_is_dns_subdomain
+        match (self.entry.group, self.entry.kind) {
+            ("rbac.authorization.k8s.io", _) => {
+                kaiser_apimachinery::validation::name_is_path_segment
+            }
+            ("networking.k8s.io", "IPAddress") => validation::ipam::ip_address_name,
+            _ => kaiser_apimachinery::validation::name_is_dns_subdomain,
         }
     }
 

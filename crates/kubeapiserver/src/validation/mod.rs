@@ -13,6 +13,7 @@ mod cel;
 pub mod core;
 pub mod flowcontrol;
 pub mod gofmt;
+pub mod ipam;
 mod meta;
 pub mod misc;
 pub mod net;
@@ -29,6 +30,7 @@ use serde_json::{Map, Value};
 
 const ADMISSION: &str = "admissionregistration.k8s.io";
 const FLOW: &str = "flowcontrol.apiserver.k8s.io";
+const NET: &str = "networking.k8s.io";
 
 /// The checks of one kind.
 pub struct Validator {
@@ -146,6 +148,11 @@ pub fn validator(group: &str, kind: &str) -> Option<Validator> {
         (FLOW, "PriorityLevelConfiguration") => v(
             flowcontrol::validate_priority_level,
             flowcontrol::validate_priority_level_update,
+        ),
+        (NET, "IPAddress") => v(ipam::validate_ip_address, ipam::validate_ip_address_update),
+        (NET, "ServiceCIDR") => v(
+            ipam::validate_service_cidr,
+            ipam::validate_service_cidr_update,
         ),
         _ => None,
     }
@@ -585,6 +592,8 @@ mod tests {
             (ADMISSION, "ValidatingAdmissionPolicyBinding"),
             (FLOW, "FlowSchema"),
             (FLOW, "PriorityLevelConfiguration"),
+            (NET, "IPAddress"),
+            (NET, "ServiceCIDR"),
         ];
         let shapes = [
             json!({}),
