@@ -154,6 +154,18 @@ pub fn validator(group: &str, kind: &str) -> Option<Validator> {
             ipam::validate_service_cidr,
             ipam::validate_service_cidr_update,
         ),
+        ("storage.k8s.io", "VolumeAttachment") => v(
+            storage::validate_volume_attachment,
+            storage::validate_volume_attachment_update,
+        ),
+        ("storage.k8s.io", "CSINode") => v(
+            storage::validate_csi_node,
+            storage::validate_csi_node_update,
+        ),
+        ("storage.k8s.io", "CSIStorageCapacity") => v(
+            storage::validate_csi_storage_capacity,
+            storage::validate_csi_storage_capacity_update,
+        ),
         _ => None,
     }
 }
@@ -594,6 +606,9 @@ mod tests {
             (FLOW, "PriorityLevelConfiguration"),
             (NET, "IPAddress"),
             (NET, "ServiceCIDR"),
+            ("storage.k8s.io", "VolumeAttachment"),
+            ("storage.k8s.io", "CSINode"),
+            ("storage.k8s.io", "CSIStorageCapacity"),
         ];
         let shapes = [
             json!({}),
