@@ -10,6 +10,7 @@ pub mod admission;
 pub mod apps;
 pub mod batch;
 mod cel;
+pub mod certificates;
 pub mod core;
 pub mod flowcontrol;
 pub mod gofmt;
@@ -165,6 +166,10 @@ pub fn validator(group: &str, kind: &str) -> Option<Validator> {
         ("storage.k8s.io", "CSIStorageCapacity") => v(
             storage::validate_csi_storage_capacity,
             storage::validate_csi_storage_capacity_update,
+        ),
+        ("certificates.k8s.io", "CertificateSigningRequest") => v(
+            certificates::validate_csr,
+            certificates::validate_csr_update,
         ),
         _ => None,
     }
@@ -609,6 +614,7 @@ mod tests {
             ("storage.k8s.io", "VolumeAttachment"),
             ("storage.k8s.io", "CSINode"),
             ("storage.k8s.io", "CSIStorageCapacity"),
+            ("certificates.k8s.io", "CertificateSigningRequest"),
         ];
         let shapes = [
             json!({}),
