@@ -1541,6 +1541,19 @@ fn quota_resource_list(errs: &mut ErrorList, v: &Value, path: &str) {
     }
 }
 
+/// `ValidateResourceQuotaStatusUpdate`: the write names its revision, and
+/// the hard and used lists hold quota resources and valid quantities.
+pub fn validate_quota_status_update(new: &Value, _old: &Value) -> ErrorList {
+    let mut errs = ErrorList::new();
+    if str_of(at(new, "metadata"), "resourceVersion").is_empty() {
+        errs.push(FieldError::required("resourceVersion", ""));
+    }
+    let status = at(new, "status");
+    quota_resource_list(&mut errs, at(status, "hard"), "status.hard");
+    quota_resource_list(&mut errs, at(status, "used"), "status.used");
+    errs
+}
+
 fn quota_spec(errs: &mut ErrorList, spec: &Value) {
     let hard = at(spec, "hard");
     quota_resource_list(errs, hard, "spec.hard");

@@ -23,6 +23,7 @@ pub mod pod;
 pub use kaiser_apimachinery::quantity;
 pub mod rbac;
 pub mod selector;
+pub mod status;
 pub mod storage;
 mod tz;
 
