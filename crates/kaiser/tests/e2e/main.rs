@@ -15,4 +15,5 @@ mod machinery;
 mod persistence;
 mod protobuf;
 mod schema;
+mod validation_more;
 mod watch;
