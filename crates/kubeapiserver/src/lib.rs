@@ -25,6 +25,7 @@ pub mod rbac;
 pub mod rest;
 pub mod service_resolver;
 pub mod services;
+pub mod status;
 pub mod tokens;
 pub mod validation;
 
@@ -33,7 +34,6 @@ use std::sync::{Arc, Mutex};
 use kaiser_admission::{Chain, NamespaceLifecycle};
 use kaiser_apimachinery::StatusError;
 use kaiser_apimachinery::meta;
-use kaiser_registry::strategy::StatusStrategy;
 use kaiser_registry::{ResourceInfo, Store, Strategy};
 use kaiser_server::{Handler, ResourceTable, Scope, chain};
 use kaiser_storage::Storage;
@@ -101,7 +101,14 @@ impl KubeApiServer {
                 ns_strategy.clone(),
                 storage.clone(),
             )
-            .with_subresource("status", Arc::new(StatusStrategy(ns_strategy)))
+            .with_subresource(
+                "status",
+                Arc::new(status::BuiltinStatusStrategy::new(
+                    ns_strategy,
+                    "",
+                    "Namespace",
+                )),
+            )
             .with_subresource(
                 "finalize",
                 Arc::new(core::namespace::NamespaceFinalizeStrategy),
@@ -168,7 +175,12 @@ impl KubeApiServer {
                 let mut store = Store::cached(info, strategy.clone(), storage.clone())
                     .with_conversion(c.conversion.clone());
                 if stored.subresource("status").is_some() {
-                    store = store.with_subresource("status", Arc::new(StatusStrategy(strategy)));
+                    let s = status::BuiltinStatusStrategy::new(
+                        strategy,
+                        &stored.info.group,
+                        &stored.info.kind,
+                    );
+                    store = store.with_subresource("status", Arc::new(s));
                 }
                 Some(Arc::new(store))
             })

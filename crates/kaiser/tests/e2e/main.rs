@@ -21,4 +21,5 @@ mod persistence;
 mod protobuf;
 mod rbac;
 mod schema;
+mod validation_more;
 mod watch;

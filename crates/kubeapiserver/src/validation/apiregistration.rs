@@ -5,12 +5,7 @@
 
 use base64::Engine;
 use kaiser_apimachinery::field::{ErrorList, FieldError};
-use kaiser_apimachinery::table::Column;
-use kaiser_apimachinery::validation::{
-    NameValidator, is_dns1123_subdomain, is_valid_path_segment_name,
-};
-use kaiser_registry::Strategy;
-use kaiser_registry::strategy::StatusStrategy;
+use kaiser_apimachinery::validation::{is_dns1123_subdomain, is_valid_path_segment_name};
 use serde_json::Value;
 
 use super::{at, bool_of, int_of, present, str_of};
@@ -149,36 +144,6 @@ pub fn validate_api_service_status(obj: &Value) -> ErrorList {
         }
     }
     errs
-}
-
-/// The `status` subresource of APIServices: the generic status strategy
-/// plus upstream's check of the conditions.
-pub struct StatusWrites(pub StatusStrategy);
-
-impl Strategy for StatusWrites {
-    fn name_validator(&self) -> NameValidator {
-        self.0.name_validator()
-    }
-
-    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        self.0.prepare_for_update(new, old);
-    }
-
-    fn validate_update(&self, new: &Value, _old: &Value) -> ErrorList {
-        validate_api_service_status(new)
-    }
-
-    fn has_pending_finalizers(&self, obj: &Value) -> bool {
-        self.0.has_pending_finalizers(obj)
-    }
-
-    fn table_columns(&self) -> &[Column] {
-        self.0.table_columns()
-    }
-
-    fn table_row(&self, obj: &Value) -> Vec<Value> {
-        self.0.table_row(obj)
-    }
 }
 
 #[cfg(test)]
