@@ -100,7 +100,9 @@ fn csr_request(cn: &str) -> String {
     use base64::Engine;
     let key = rcgen::KeyPair::generate().expect("key");
     let mut params = rcgen::CertificateParams::new(Vec::new()).expect("params");
-    params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
     let pem = params
         .serialize_request(&key)
         .expect("csr")
@@ -157,7 +159,10 @@ fn mandatory_flow_schemas_and_status_writes() {
     let s = Server::start();
     let names = ok(s.kubectl(&["get", "flowschemas", "-o", "name"]));
     for n in ["endpoint-controller", "system-node-high"] {
-        assert!(names.contains(&format!("flowschema.flowcontrol.apiserver.k8s.io/{n}")), "{names}");
+        assert!(
+            names.contains(&format!("flowschema.flowcontrol.apiserver.k8s.io/{n}")),
+            "{names}"
+        );
     }
     let err = fails(s.kubectl(&[
         "patch",
@@ -172,7 +177,13 @@ fn mandatory_flow_schemas_and_status_writes() {
         "{err}"
     );
     // Status writes are validated too.
-    ok(s.kubectl(&["create", "deployment", "web", "--image=nginx", "--replicas=1"]));
+    ok(s.kubectl(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx",
+        "--replicas=1",
+    ]));
     let err = fails(s.kubectl(&[
         "patch",
         "deploy",
@@ -183,7 +194,9 @@ fn mandatory_flow_schemas_and_status_writes() {
         r#"{"status":{"replicas":1,"readyReplicas":3}}"#,
     ]));
     assert!(
-        err.contains("status.readyReplicas: Invalid value: 3: cannot be greater than status.replicas"),
+        err.contains(
+            "status.readyReplicas: Invalid value: 3: cannot be greater than status.replicas"
+        ),
         "{err}"
     );
 }
