@@ -429,3 +429,42 @@ fn nodes_read_what_their_pods_use() {
     // The static node rules: nodes may list pods.
     ok(kubectl_as(&node, &["get", "pods", "-A"]));
 }
+
+/// The issue's own words: impersonated alice (`--as`, from the admin's
+/// system:masters identity) is refused, then allowed where a binding says.
+#[test]
+fn impersonated_alice_gets_exactly_what_her_binding_grants() {
+    let s = Server::start();
+    let err = fails(s.kubectl(&["--as=alice", "get", "pods"]));
+    assert!(
+        err.contains("pods is forbidden: User \"alice\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\""),
+        "{err}"
+    );
+    ok(s.kubectl(&[
+        "create",
+        "rolebinding",
+        "alice-view",
+        "--clusterrole=view",
+        "--user=alice",
+        "-n",
+        "default",
+    ]));
+    eventually("alice may list pods in default", || {
+        s.kubectl(&["--as=alice", "get", "pods"]).status.success()
+    });
+    let err = fails(s.kubectl(&["--as=alice", "get", "pods", "-n", "kube-public"]));
+    assert!(err.contains("in the namespace \"kube-public\""), "{err}");
+    let list = ok(s.kubectl(&["auth", "can-i", "--list", "--as=alice", "-n", "default"]));
+    let pods = list
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("pods"))
+        .unwrap_or_else(|| panic!("no pods row:\n{list}"));
+    assert!(pods.contains("[get list watch]"), "{pods}");
+    let elsewhere = ok(s.kubectl(&["auth", "can-i", "--list", "--as=alice", "-n", "kube-public"]));
+    assert!(
+        !elsewhere
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("pods")),
+        "{elsewhere}"
+    );
+}
