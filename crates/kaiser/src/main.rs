@@ -184,17 +184,30 @@ struct ServerChain {
     generic: Arc<GenericServer>,
 }
 
-fn create_server_chain(
-    c: &Completed,
+/// What the server chain is built from, besides the options: things made
+/// at start-up (storage, keys, certificates, the audit backend).
+struct ChainInputs<'a> {
     storage: Arc<dyn Storage>,
-    storage_check: &str,
+    storage_check: &'a str,
     addr: SocketAddr,
     token_key: Arc<kaiser_auth::serviceaccount::TokenKey>,
     proxy_client: (Vec<u8>, Vec<u8>),
     client_ca: kaiser_auth::authn::x509::CaBundle,
     shutdown: watch::Receiver<bool>,
     audit: Option<Arc<kaiser_auth::audit::Auditor>>,
-) -> Result<ServerChain> {
+}
+
+fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerChain> {
+    let ChainInputs {
+        storage,
+        storage_check,
+        addr,
+        token_key,
+        proxy_client,
+        client_ca,
+        shutdown,
+        audit,
+    } = inputs;
     let storage_name = if c.etcd_servers.is_empty() {
         "storage-0"
     } else {
@@ -399,14 +412,16 @@ async fn run(c: Completed) -> Result<()> {
         generic,
     } = create_server_chain(
         &c,
-        storage.clone(),
-        storage_check,
-        addr,
-        token_key,
-        proxy_client,
-        client_ca.clone(),
-        shutdown_rx.clone(),
-        auditor.clone(),
+        ChainInputs {
+            storage: storage.clone(),
+            storage_check,
+            addr,
+            token_key,
+            proxy_client,
+            client_ca: client_ca.clone(),
+            shutdown: shutdown_rx.clone(),
+            audit: auditor.clone(),
+        },
     )?;
 
     // PrepareRun: bootstrap objects, controllers, kubeconfig.
