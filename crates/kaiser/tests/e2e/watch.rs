@@ -59,14 +59,14 @@ fn a_watcher_that_stops_reading_neither_grows_memory_nor_stalls_others() {
     // The stalled watcher reads at one byte per second.
     let mut stalled = s
         .curl_admin_command()
-        .args(["-N", "--http1.1", "--limit-rate", "1", "--max-time", "120"])
+        .args(["-N", "--http1.1", "--limit-rate", "1", "--max-time", "600"])
         .arg(s.url("/api/v1/namespaces/default/configmaps?watch=true"))
         .stdout(Stdio::null())
         .spawn()
         .expect("stalled watch");
     let mut healthy = s
         .curl_admin_command()
-        .args(["-N", "--max-time", "120"])
+        .args(["-N", "--max-time", "600"])
         .arg(s.url("/api/v1/namespaces/default/configmaps?watch=true"))
         .stdout(Stdio::piped())
         .spawn()
