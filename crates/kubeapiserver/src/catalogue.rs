@@ -452,6 +452,14 @@ impl Strategy for BuiltinStrategy {
         }
     }
 
+    fn reset_fields(&self) -> kaiser_apimachinery::managedfields::ResetFields {
+        if self.entry.subresources.contains(&"status") {
+            kaiser_apimachinery::managedfields::ResetFields::Status
+        } else {
+            kaiser_apimachinery::managedfields::ResetFields::None
+        }
+    }
+
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
         // With a status subresource, the main resource cannot change status.
         if self.entry.subresources.contains(&"status")

@@ -8,6 +8,7 @@
 
 pub mod chain;
 pub mod discovery;
+pub mod fieldmanager;
 pub mod generic;
 pub mod handlers;
 pub mod healthz;
