@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod apply;
 mod bad_input;
 mod binary;
 mod catalogue;
