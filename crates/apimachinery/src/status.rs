@@ -246,6 +246,12 @@ impl StatusError {
             "message": self.message,
             "reason": self.reason,
         });
+        // An unknown reason is omitted, as upstream's `omitempty` does.
+        if self.reason.is_empty()
+            && let Some(o) = v.as_object_mut()
+        {
+            o.remove("reason");
+        }
         if let Some(d) = &self.details {
             v["details"] = serde_json::to_value(d).unwrap_or(Value::Null);
         }

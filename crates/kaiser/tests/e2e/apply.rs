@@ -489,6 +489,7 @@ fn options_resets_dry_runs_and_the_scale_subresource() {
         r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"m"},"bogus":1}"#,
     );
     assert_eq!(code, 500, "{body}");
+    assert!(json(&body).get("reason").is_none(), "{body}");
     assert_eq!(
         json(&body)["message"],
         "failed to create typed patch object (/m; /v1, Kind=ConfigMap): .bogus: field not declared in schema"
