@@ -400,6 +400,31 @@ mod tests {
     }
 
     #[test]
+    fn every_element_kind_keeps_upstreams_order() {
+        // Fields, then keys (by field list), then values (numbers by value
+        // before strings before booleans), then indices by number; "."
+        // first inside a node that is also a member.
+        let golden = r#"{"f:a":{},"f:b":{".":{},"f:c":{},"i:2":{}},"k:{\"name\":\"x\"}":{},"k:{\"port\":80,\"protocol\":\"TCP\"}":{},"k:{\"port\":80,\"protocol\":\"UDP\"}":{"i:0":{}},"v:1":{},"v:2.5":{},"v:3":{},"v:\"s\"":{},"v:true":{},"i:2":{},"i:10":{}}"#;
+        let v: Value = serde_json::from_str(golden).expect("json");
+        let set = Set::from_fields_v1(&v).expect("decodes");
+        assert_eq!(
+            serde_json::to_string(&set.to_fields_v1()).expect("json"),
+            golden
+        );
+        // Whatever order the keys come in.
+        let mut shuffled: Vec<(String, Value)> =
+            v.as_object().expect("object").clone().into_iter().collect();
+        shuffled.reverse();
+        let reversed = Value::Object(shuffled.into_iter().collect());
+        let again = Set::from_fields_v1(&reversed).expect("decodes");
+        assert_eq!(again, set);
+        assert_eq!(
+            serde_json::to_string(&again.to_fields_v1()).expect("json"),
+            golden
+        );
+    }
+
+    #[test]
     fn decoding_sorts_and_tolerates_what_upstream_tolerates() {
         // Out of order keys, an unknown element type, "." without children.
         let v = json!({"f:b": {}, "f:a": {".": {}}, "z:future": {"f:x": {}}});

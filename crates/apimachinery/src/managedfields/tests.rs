@@ -856,3 +856,27 @@ fn property_no_input_panics() {
         let _ = entries::decode(Some(&random_value(&mut rng, 3)));
     }
 }
+
+#[test]
+fn merged_lists_keep_live_only_elements_in_place_and_the_configurations_order() {
+    let s = widget_schema();
+    let t = Typed::new(&s);
+    let c = |n: &str| json!({"name": n});
+    let live = widget(json!({"containers": [c("a"), c("b"), c("c")]}));
+    let config = widget(json!({"containers": [c("c"), c("a")]}));
+    let merged = t.merge(s.root(), &live, &config);
+    assert_eq!(
+        merged["spec"]["containers"],
+        json!([c("b"), c("c"), c("a")])
+    );
+    // Compared: nothing changed but the order.
+    let cmp = t.compare(s.root(), &live, &merged);
+    assert!(cmp.added.is_empty() && cmp.modified.is_empty() && cmp.removed.is_empty());
+    // Sets merge by value.
+    let live = widget(json!({"tags": ["x", "y"]}));
+    let config = widget(json!({"tags": ["z", "x"]}));
+    assert_eq!(
+        t.merge(s.root(), &live, &config)["spec"]["tags"],
+        json!(["z", "x", "y"])
+    );
+}
