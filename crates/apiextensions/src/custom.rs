@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use kaiser_apimachinery::field::{ErrorKind, ErrorList, FieldError};
+use kaiser_apimachinery::managedfields::ResetFields;
 use kaiser_apimachinery::table::Column;
 use kaiser_registry::scale::ScalePaths;
 use kaiser_registry::strategy::StatusStrategy;
@@ -202,6 +203,14 @@ impl Strategy for CustomResourceStrategy {
         false
     }
 
+    fn reset_fields(&self) -> ResetFields {
+        if self.status {
+            ResetFields::Status
+        } else {
+            ResetFields::None
+        }
+    }
+
     fn extra_selectable_fields(&self) -> &[&'static str] {
         &self.selectable
     }
@@ -226,6 +235,10 @@ struct CustomStatusStrategy(StatusStrategy);
 impl Strategy for CustomStatusStrategy {
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
         self.0.prepare_for_update(new, old);
+    }
+
+    fn reset_fields(&self) -> ResetFields {
+        self.0.reset_fields()
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> ErrorList {

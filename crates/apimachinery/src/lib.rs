@@ -9,6 +9,7 @@ pub mod fields;
 pub mod gvk;
 pub mod labels;
 pub mod list;
+pub mod managedfields;
 pub mod meta;
 pub mod patch;
 pub mod protobuf;

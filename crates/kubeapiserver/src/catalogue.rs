@@ -464,6 +464,14 @@ impl Strategy for BuiltinStrategy {
         }
     }
 
+    fn reset_fields(&self) -> kaiser_apimachinery::managedfields::ResetFields {
+        if self.entry.subresources.contains(&"status") {
+            kaiser_apimachinery::managedfields::ResetFields::Status
+        } else {
+            kaiser_apimachinery::managedfields::ResetFields::None
+        }
+    }
+
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
         // A CertificateSigningRequest's spec never changes after create.
         if self.entry.kind == "CertificateSigningRequest"

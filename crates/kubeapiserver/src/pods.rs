@@ -142,6 +142,10 @@ impl Strategy for PodPartStrategy {
         }
         let rv = meta::resource_version(new).to_string();
         meta::set_str(&mut out, "resourceVersion", &rv);
+        // Managed fields an apply computed for this write stay.
+        if let Some(mf) = meta::metadata(new).and_then(|m| m.get("managedFields")) {
+            meta::metadata_mut(&mut out).insert("managedFields".into(), mf.clone());
+        }
         *new = out;
     }
 

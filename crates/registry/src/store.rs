@@ -8,10 +8,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kaiser_apimachinery::field::ErrorList;
 use kaiser_apimachinery::list::{ContinueToken, ListOptions, RvMatch};
+use kaiser_apimachinery::managedfields::{FieldManager, TypeSchema};
 use kaiser_apimachinery::validation::{validate_object_meta, validate_object_meta_update};
 use kaiser_apimachinery::{StatusError, meta, time};
 use kaiser_storage::{KeyValue, Storage, StorageError};
 use serde_json::{Map, Value, json};
+use std::sync::OnceLock;
 
 use crate::resource::ResourceInfo;
 use crate::strategy::Strategy;
@@ -96,6 +98,24 @@ pub struct Store {
     hooks: Option<Arc<dyn crate::WriteHooks>>,
     /// Set when this version is served from another version's objects.
     conversion: Option<Conversion>,
+    /// `status`, `scale` … for a subresource's store; empty otherwise.
+    subresource: String,
+    /// The kind's server-side apply type model, compiled on first use and
+    /// shared with the subresources' stores.
+    type_schema: Arc<OnceLock<Arc<TypeSchema>>>,
+}
+
+/// How a write records `metadata.managedFields`, and what else it may do.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WriteOptions<'a> {
+    pub dry_run: bool,
+    /// The field manager of a non-apply write: what it changes becomes its
+    /// `Update` entry. `None` leaves the entries as the new object has
+    /// them (an apply computed them already; internal writes keep them).
+    pub manager: Option<&'a str>,
+    /// Creates a missing object on update even when the strategy does not
+    /// (server-side apply creates).
+    pub force_allow_create: bool,
 }
 
 /// Converts between a served version and the version objects are stored
@@ -179,6 +199,8 @@ impl Store {
             subresources: Vec::new(),
             hooks: None,
             conversion: None,
+            subresource: String::new(),
+            type_schema: Arc::default(),
         }
     }
 
@@ -206,6 +228,8 @@ impl Store {
             subresources: Vec::new(),
             hooks: self.hooks.clone(),
             conversion: self.conversion.clone(),
+            subresource: name.to_string(),
+            type_schema: self.type_schema.clone(),
         };
         self.subresources.push((name.to_string(), Arc::new(sub)));
         self
@@ -296,6 +320,39 @@ impl Store {
 
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.storage
+    }
+
+    /// The subresource this store serves (`""` for the resource itself).
+    pub fn subresource_name(&self) -> &str {
+        &self.subresource
+    }
+
+    /// The kind's server-side apply type model: from the custom resource
+    /// schema on [`ResourceInfo::schema`], else the built-in definition.
+    pub fn type_schema(&self) -> Arc<TypeSchema> {
+        self.type_schema
+            .get_or_init(|| match &self.info.schema {
+                Some(s) => Arc::new(TypeSchema::for_custom_resource(s)),
+                None => TypeSchema::for_definition(&self.info.definition_name()),
+            })
+            .clone()
+    }
+
+    /// Records a non-apply write of `new` over `old` (`{}` on create) by
+    /// `manager` in `new`'s managed fields.
+    fn track_update(&self, old: &Value, new: &mut Value, manager: &str) {
+        let schema = self.type_schema();
+        let now = time::now_rfc3339();
+        let api_version = self.info.api_version();
+        FieldManager {
+            schema: &schema,
+            api_version: &api_version,
+            kind: &self.info.kind,
+            subresource: &self.subresource,
+            reset: self.strategy.reset_fields(),
+            now: &now,
+        }
+        .update(old, new, manager);
     }
 
     fn key(&self, ns: &str, name: &str) -> String {
@@ -614,7 +671,7 @@ impl Store {
 
     /// Sets identity fields and runs defaulting, preparation and validation
     /// for a new object.
-    fn prepare_create(&self, obj: &mut Value) -> Result<(), StatusError> {
+    fn prepare_create(&self, obj: &mut Value, opts: &WriteOptions<'_>) -> Result<(), StatusError> {
         let m = meta::metadata_mut(obj);
         for f in [
             "resourceVersion",
@@ -643,6 +700,9 @@ impl Store {
         self.strategy.prepare_for_create(obj);
         if self.strategy.tracks_generation() {
             meta::metadata_mut(obj).insert("generation".into(), Value::from(1));
+        }
+        if let Some(manager) = opts.manager {
+            self.track_update(&Value::Object(Map::new()), obj, manager);
         }
         let mut errs = self.validate_meta(obj);
         errs.extend(self.strategy.validate(obj));
@@ -673,16 +733,31 @@ impl Store {
     /// CREATE. `ns` is the request's namespace, already checked against the body.
     pub async fn create(
         &self,
-        mut obj: Value,
+        obj: Value,
         admit: AdmitFn<'_>,
         dry_run: bool,
     ) -> Result<Value, StatusError> {
+        let opts = WriteOptions {
+            dry_run,
+            ..Default::default()
+        };
+        self.create_with(obj, admit, &opts).await
+    }
+
+    /// CREATE with field management and options.
+    pub async fn create_with(
+        &self,
+        mut obj: Value,
+        admit: AdmitFn<'_>,
+        opts: &WriteOptions<'_>,
+    ) -> Result<Value, StatusError> {
+        let dry_run = opts.dry_run;
         if let Some(c) = &self.conversion
             && !c.at_boundary()
         {
             obj = c.to_storage(obj)?;
         }
-        self.prepare_create(&mut obj)?;
+        self.prepare_create(&mut obj, opts)?;
         admit(&obj, None)?;
         let name = meta::name(&obj).to_string();
         let key = self.key(meta::namespace(&obj), &name);
@@ -743,6 +818,23 @@ impl Store {
         admit: AdmitFn<'_>,
         dry_run: bool,
     ) -> Result<(Value, bool), StatusError> {
+        let opts = WriteOptions {
+            dry_run,
+            ..Default::default()
+        };
+        self.update_with(ns, name, apply, admit, &opts).await
+    }
+
+    /// UPDATE and PATCH with field management and options.
+    pub async fn update_with(
+        &self,
+        ns: &str,
+        name: &str,
+        apply: &(dyn Fn(Option<&Value>) -> Result<Value, StatusError> + Sync),
+        admit: AdmitFn<'_>,
+        opts: &WriteOptions<'_>,
+    ) -> Result<(Value, bool), StatusError> {
+        let dry_run = opts.dry_run;
         let key = self.key(ns, name);
         for _ in 0..MAX_UPDATE_RETRIES {
             let (kv, _) = self
@@ -751,11 +843,11 @@ impl Store {
                 .await
                 .map_err(|e| self.status_error(e, name))?;
             let Some(kv) = kv else {
-                if !self.strategy.allow_create_on_update() {
+                if !self.strategy.allow_create_on_update() && !opts.force_allow_create {
                     return Err(self.not_found(name));
                 }
                 let obj = apply(None)?;
-                return match self.create(obj, admit, dry_run).await {
+                return match self.create_with(obj, admit, opts).await {
                     Err(e) if e.reason == "AlreadyExists" => continue,
                     other => other.map(|o| (o, true)),
                 };
@@ -789,7 +881,7 @@ impl Store {
                     meta::uid(&old),
                 ));
             }
-            self.prepare_update(&mut new, &old)?;
+            self.prepare_update(&mut new, &old, opts)?;
             admit(&new, Some(&old))?;
             if let Some(h) = &self.hooks {
                 h.before_write(&mut new, Some(&old), dry_run).await?;
@@ -865,7 +957,12 @@ impl Store {
         }
     }
 
-    fn prepare_update(&self, new: &mut Value, old: &Value) -> Result<(), StatusError> {
+    fn prepare_update(
+        &self,
+        new: &mut Value,
+        old: &Value,
+        opts: &WriteOptions<'_>,
+    ) -> Result<(), StatusError> {
         // Identity and server-set fields carry over from the stored object.
         let old_meta = meta::metadata(old).cloned().unwrap_or_default();
         let m = meta::metadata_mut(new);
@@ -912,6 +1009,9 @@ impl Store {
                 .unwrap_or(1);
             let next = old_gen + i64::from(self.strategy.spec_changed(new, old));
             meta::metadata_mut(new).insert("generation".into(), Value::from(next));
+        }
+        if let Some(manager) = opts.manager {
+            self.track_update(old, new, manager);
         }
         let mut errs = self.validate_meta(new);
         let empty = Map::new();

@@ -2,6 +2,7 @@
 //! validation, selectable fields and table columns. Synchronous and pure.
 
 use kaiser_apimachinery::field::ErrorList;
+use kaiser_apimachinery::managedfields::ResetFields;
 use kaiser_apimachinery::meta;
 use kaiser_apimachinery::table::{Column, NAME_COLUMN};
 use kaiser_apimachinery::validation::{NameValidator, name_is_dns_subdomain};
@@ -104,6 +105,12 @@ pub trait Strategy: Send + Sync {
         true
     }
 
+    /// The fields every write through this strategy resets, which no
+    /// field manager owns through it (upstream's `GetResetFields`).
+    fn reset_fields(&self) -> ResetFields {
+        ResetFields::None
+    }
+
     fn table_columns(&self) -> &[Column] {
         DEFAULT_COLUMNS
     }
@@ -143,6 +150,10 @@ impl Strategy for StatusStrategy {
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
         let status = new.get("status").cloned();
         let rv = meta::resource_version(new).to_string();
+        // The entries were computed for this write already.
+        let managed = meta::metadata(new)
+            .and_then(|m| m.get("managedFields"))
+            .cloned();
         let mut out = old.clone();
         match (out.as_object_mut(), status) {
             (Some(o), Some(st)) => {
@@ -154,11 +165,24 @@ impl Strategy for StatusStrategy {
             _ => {}
         }
         meta::set_str(&mut out, "resourceVersion", &rv);
+        let m = meta::metadata_mut(&mut out);
+        match managed {
+            Some(mf) => {
+                m.insert("managedFields".into(), mf);
+            }
+            None => {
+                m.shift_remove("managedFields");
+            }
+        }
         *new = out;
     }
 
     fn validate_update(&self, _new: &Value, _old: &Value) -> ErrorList {
         ErrorList::new()
+    }
+
+    fn reset_fields(&self) -> ResetFields {
+        ResetFields::AllButStatus
     }
 
     fn has_pending_finalizers(&self, obj: &Value) -> bool {

@@ -15,10 +15,11 @@ use kaiser_apimachinery::schema;
 use kaiser_apimachinery::strategic;
 use kaiser_apimachinery::table::{self, IncludeObject};
 use kaiser_apimachinery::{GroupVersion, StatusError, meta};
-use kaiser_registry::{DeleteOptions, Store, WatchEvent, scale};
+use kaiser_registry::{DeleteOptions, Store, WatchEvent, WriteOptions, scale};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use crate::fieldmanager::{self, ScaleWrite};
 use crate::http::{
     ApiRequest, ChunkedBody, Response, bytes_response, negotiated_response, status_response,
 };
@@ -148,6 +149,7 @@ async fn handle(
         }
         "create" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
+            let manager = fieldmanager::for_write(req, "CreateOptions")?;
             let validation = field_validation(req)?;
             let (mut obj, duplicates) = decode_body(store, req)?;
             check_type(store, &mut obj, ns)?;
@@ -158,7 +160,14 @@ async fn handle(
             let checks = admit
                 .write_checks(Operation::Create, &name, Some(&obj))
                 .await?;
-            let created = store.create(obj, &|n, o| checks.run(n, o), dry_run).await?;
+            let opts = WriteOptions {
+                dry_run,
+                manager: Some(&manager),
+                ..Default::default()
+            };
+            let created = store
+                .create_with(obj, &|n, o| checks.run(n, o), &opts)
+                .await?;
             Ok(with_warnings(
                 negotiated_response(201, &created, n, pretty),
                 &warnings,
@@ -166,6 +175,7 @@ async fn handle(
         }
         "update" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
+            let manager = fieldmanager::for_write(req, "UpdateOptions")?;
             let validation = field_validation(req)?;
             let (mut obj, duplicates) = decode_body(store, req)?;
             check_type(store, &mut obj, ns)?;
@@ -182,8 +192,13 @@ async fn handle(
                 .write_checks(Operation::Update, &ri.name, Some(&obj))
                 .await?;
             let apply = move |_old: Option<&Value>| Ok(obj.clone());
+            let opts = WriteOptions {
+                dry_run,
+                manager: Some(&manager),
+                ..Default::default()
+            };
             let (out, created) = store
-                .update(ns, &ri.name, &apply, &|n, o| checks.run(n, o), dry_run)
+                .update_with(ns, &ri.name, &apply, &|n, o| checks.run(n, o), &opts)
                 .await?;
             Ok(with_warnings(
                 negotiated_response(if created { 201 } else { 200 }, &out, n, pretty),
@@ -197,8 +212,9 @@ async fn handle(
             let Some(kind) = PatchType::from_content_type(base) else {
                 return Err(StatusError::unsupported_media_type(ct));
             };
+            let (manager, force) = fieldmanager::for_patch(req, kind == PatchType::Apply)?;
             if kind == PatchType::Apply {
-                return Err(StatusError::unsupported_media_type(ct));
+                return serve_apply(store, req, ns, &admit, n, &manager, force).await;
             }
             if kind == PatchType::StrategicMerge && !store.strategy.strategic_merge() {
                 return Err(StatusError::unsupported_patch_type(
@@ -249,8 +265,13 @@ async fn handle(
                 }
                 Ok(patched)
             };
+            let opts = WriteOptions {
+                dry_run,
+                manager: Some(&manager),
+                ..Default::default()
+            };
             let (out, _) = store
-                .update(ns, &ri.name, &apply, &|n, o| checks.run(n, o), dry_run)
+                .update_with(ns, &ri.name, &apply, &|n, o| checks.run(n, o), &opts)
                 .await?;
             let warnings = warnings.into_inner().unwrap_or_default();
             Ok(with_warnings(
@@ -284,6 +305,83 @@ async fn handle(
         }
         other => Err(StatusError::method_not_supported(&gr, other)),
     }
+}
+
+/// PATCH with `application/apply-patch+yaml`: the configuration is
+/// merged into the live object (created when absent, except through a
+/// subresource) by the request's field manager.
+async fn serve_apply(
+    store: &Arc<Store>,
+    req: &ApiRequest,
+    ns: &str,
+    admit: &Admission<'_>,
+    n: Negotiated,
+    manager: &str,
+    force: bool,
+) -> Result<Response, StatusError> {
+    let ri = &req.info;
+    let validation = field_validation(req)?;
+    let (config, duplicates) = decode_apply_config(&req.body)?;
+    let exists = match store.get(ns, &ri.name).await {
+        Ok(_) => true,
+        Err(e) if e.code == 404 => false,
+        Err(e) => return Err(e),
+    };
+    let creates = !exists && ri.subresource.is_empty();
+    let op = if creates {
+        Operation::Create
+    } else {
+        Operation::Update
+    };
+    admit.check(op, &ri.name, Some(&config)).await?;
+    // Checks of the final object (RBAC escalation) run inside the write.
+    let checks = admit.write_checks(op, &ri.name, None).await?;
+    let warnings = std::sync::Mutex::new(Vec::new());
+    let apply = |old: Option<&Value>| {
+        let mut out = fieldmanager::apply(store, old, &config, manager, force, &ri.name, ns)?;
+        let w = check_schema(store, &mut out, duplicates.clone(), validation)?;
+        if let Ok(mut slot) = warnings.lock() {
+            *slot = w;
+        }
+        Ok(out)
+    };
+    let opts = WriteOptions {
+        dry_run: admit.dry_run,
+        manager: None,
+        force_allow_create: ri.subresource.is_empty(),
+    };
+    let (out, created) = store
+        .update_with(ns, &ri.name, &apply, &|n, o| checks.run(n, o), &opts)
+        .await?;
+    let warnings = warnings.into_inner().unwrap_or_default();
+    let code = if created { 201 } else { 200 };
+    Ok(with_warnings(
+        negotiated_response(code, &out, n, req.pretty()),
+        &warnings,
+    ))
+}
+
+/// An apply patch's body (YAML or JSON) as an object, with the fields it
+/// repeats.
+fn decode_apply_config(body: &[u8]) -> Result<(Value, Vec<String>), StatusError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok((json!({}), Vec::new()));
+    }
+    codec::decode_checked(body, Format::Yaml).map_err(|e| {
+        // A body that is not a map: name the map it must be.
+        let not_a_map = e
+            .message
+            .split_once("cannot unmarshal ")
+            .and_then(|(_, rest)| rest.split_once(" into"))
+            .map(|(what, _)| what.to_string());
+        let detail = match not_a_map {
+            Some(what) => format!(
+                "error unmarshaling JSON: json: cannot unmarshal {what} into Go value of type map[string]interface {{}}"
+            ),
+            None => e.message,
+        };
+        StatusError::bad_request(format!("error decoding YAML: {detail}"))
+    })
 }
 
 /// The admission chain bound to one request.
@@ -467,41 +565,52 @@ async fn serve_scale(
     let out = match ri.verb.as_str() {
         "get" => store.get(ns, name).await?,
         "update" | "patch" => {
-            let patch_type = if ri.verb == "patch" {
+            let (patch_type, manager, force) = if ri.verb == "patch" {
                 let ct = req.header(header::CONTENT_TYPE).unwrap_or("");
                 let base = ct.split(';').next().unwrap_or("").trim();
-                match PatchType::from_content_type(base) {
-                    Some(PatchType::Apply) | None => {
-                        return Err(StatusError::unsupported_media_type(ct));
-                    }
-                    Some(t) => Some(t),
-                }
+                let Some(t) = PatchType::from_content_type(base) else {
+                    return Err(StatusError::unsupported_media_type(ct));
+                };
+                let (m, f) = fieldmanager::for_patch(req, t == PatchType::Apply)?;
+                (Some(t), m, f)
             } else {
-                None
+                (None, fieldmanager::for_write(req, "UpdateOptions")?, false)
             };
             let sent = match patch_type {
                 None => Some(decode_body(store, req)?.0),
+                Some(PatchType::Apply) => Some(decode_apply_config(&req.body)?.0),
                 Some(_) => None,
             };
             admit.check(Operation::Update, name, None).await?;
             let apply = |old: Option<&Value>| {
                 let old =
                     old.ok_or_else(|| StatusError::not_found(&store.info.group_resource(), name))?;
-                let scale = match (&sent, patch_type) {
-                    (Some(body), _) => body.clone(),
+                let view = || fieldmanager::scale_view(store, old, &paths);
+                let write = match (&sent, patch_type) {
+                    (Some(config), Some(PatchType::Apply)) => ScaleWrite::Apply { config, force },
+                    (Some(body), _) => ScaleWrite::Computed(body.clone()),
                     (None, Some(PatchType::Json)) => {
-                        patch::apply_json_patch(&scale::view(old, &paths), &req.body)?
+                        ScaleWrite::Computed(patch::apply_json_patch(&view(), &req.body)?)
                     }
-                    (None, _) => patch::apply_merge_patch(&scale::view(old, &paths), &req.body)?,
+                    (None, _) => {
+                        ScaleWrite::Computed(patch::apply_merge_patch(&view(), &req.body)?)
+                    }
                 };
+                let (scale, owners) =
+                    fieldmanager::scale_write(store, old, &paths, write, &manager)?;
                 let replicas = scale::replicas_of(&scale, name)?;
                 let rv = meta::resource_version(&scale).to_string();
                 let mut new = old.clone();
                 scale::apply(&mut new, &paths, replicas, &rv);
+                kaiser_apimachinery::managedfields::entries::set(&mut new, &owners);
                 Ok(new)
             };
+            let opts = WriteOptions {
+                dry_run: admit.dry_run,
+                ..Default::default()
+            };
             store
-                .update(ns, name, &apply, &admit_all, admit.dry_run)
+                .update_with(ns, name, &apply, &admit_all, &opts)
                 .await?
                 .0
         }
@@ -515,7 +624,7 @@ async fn serve_scale(
     };
     Ok(negotiated_response(
         200,
-        &scale::view(&out, &paths),
+        &fieldmanager::scale_view(store, &out, &paths),
         n,
         pretty,
     ))

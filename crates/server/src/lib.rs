@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod chain;
 pub mod discovery;
+pub mod fieldmanager;
 pub mod generic;
 pub mod handlers;
 pub mod healthz;

@@ -44,7 +44,12 @@ async fn typed_crud_list_and_watch() {
     // The namespace's own ConfigMap (kube-root-ca.crt) arrives from a
     // controller; let it land first so the watch below sees only ours.
     let mut tries = 0;
-    while api.get_opt("kube-root-ca.crt").await.expect("get").is_none() {
+    while api
+        .get_opt("kube-root-ca.crt")
+        .await
+        .expect("get")
+        .is_none()
+    {
         tries += 1;
         assert!(tries < 200, "kube-root-ca.crt never appeared");
         tokio::time::sleep(Duration::from_millis(50)).await;

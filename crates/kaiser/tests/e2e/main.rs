@@ -4,6 +4,7 @@
 mod harness;
 
 mod aggregator;
+mod apply;
 mod audit;
 mod authn;
 mod bad_input;

@@ -260,6 +260,20 @@ fn no_one_grants_what_they_do_not_hold() {
         err.contains("rolebindings.rbac.authorization.k8s.io \"root\" is forbidden: user \"carol\" (groups=[\"team\" \"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[\"*\"], Resources:[\"*\"], Verbs:[\"*\"]}\n{NonResourceURLs:[\"*\"], Verbs:[\"*\"]}"),
         "{err}"
     );
+    // A server-side apply of the same binding is checked the same way.
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("root.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: root\n  namespace: default\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n- kind: User\n  name: carol\n",
+    )
+    .expect("write");
+    let path = file.to_string_lossy().into_owned();
+    let err = fails(kubectl_as(&carol, &["apply", "--server-side", "-f", &path]));
+    assert!(
+        err.contains("is attempting to grant RBAC permissions not currently held"),
+        "{err}"
+    );
     ok(kubectl_as(
         &carol,
         &[
