@@ -183,6 +183,21 @@ impl Server {
         curl(&all)
     }
 
+    /// Waits (at most 10 s) for the `default` ServiceAccount of `ns`, which
+    /// the in-process controller creates after start: pods are refused
+    /// until it exists, as upstream's ServiceAccount admission does.
+    pub fn wait_for_default_service_account(&self, ns: &str) {
+        let url = self.url(&format!("/api/v1/namespaces/{ns}/serviceaccounts/default"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.curl_admin(&[url.as_str()]).0 != 200 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no default ServiceAccount in {ns}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// POSTs `body` as JSON to `path` as the admin; returns (status, body).
     pub fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, String) {
         self.send_json("POST", "application/json", path, &body.to_string())
