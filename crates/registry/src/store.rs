@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kaiser_apimachinery::field::ErrorList;
 use kaiser_apimachinery::list::{ContinueToken, ListOptions, RvMatch};
-use kaiser_apimachinery::managedfields::{FieldManager, TypeSchema};
+use kaiser_apimachinery::managedfields::{FieldManager, TypeSchema, entries};
 use kaiser_apimachinery::validation::{validate_object_meta, validate_object_meta_update};
 use kaiser_apimachinery::{StatusError, meta, time};
 use kaiser_storage::{KeyValue, Storage, StorageError};
@@ -725,19 +725,34 @@ impl Store {
             }
             return Ok(self.served(obj));
         }
-        let written = match Self::encode(&mut obj) {
-            Ok(bytes) => self
-                .storage
-                .create(&key, bytes)
-                .await
-                .map_err(|e| self.status_error(e, &name)),
-            Err(e) => Err(e),
-        };
+        let mut written = self.create_encoded(&key, &mut obj).await;
+        // Too big to store: without its managed fields it may fit, as
+        // upstream retries a non-apply write.
+        if matches!(written, Err(StorageError::TooLarge { .. })) && opts.manager.is_some() {
+            entries::remove(&mut obj);
+            written = self.create_encoded(&key, &mut obj).await;
+        }
+        let written = written.map_err(|e| self.status_error(e, &name));
         if let Some(h) = &self.hooks {
             h.after_write(&obj, None, written.is_ok()).await;
         }
         meta::set_resource_version(&mut obj, written?);
         Ok(self.served(obj))
+    }
+
+    async fn create_encoded(&self, key: &str, obj: &mut Value) -> Result<i64, StorageError> {
+        let bytes = Self::encode(obj).map_err(|e| StorageError::Io(e.message))?;
+        self.storage.create(key, bytes).await
+    }
+
+    async fn update_encoded(
+        &self,
+        key: &str,
+        new: &mut Value,
+        kv: &KeyValue,
+    ) -> Result<i64, StorageError> {
+        let bytes = Self::encode(new).map_err(|e| StorageError::Io(e.message))?;
+        self.storage.update(key, bytes, kv.mod_revision).await
     }
 
     /// UPDATE and PATCH: reads the current object, lets `apply` build the new
@@ -821,7 +836,10 @@ impl Store {
             }
             // What the hooks reserved for `new`, to release if the write fails.
             let reserved = self.hooks.as_ref().map(|_| new.clone());
-            let (result, written) = self.write_update(&key, name, new, &old, &kv, &rv).await;
+            let slim = opts.manager.is_some();
+            let (result, written) = self
+                .write_update(&key, name, new, &old, &kv, &rv, slim)
+                .await;
             if let (Some(h), Some(reserved)) = (&self.hooks, reserved) {
                 match &result {
                     Some(Ok((new, _)))
@@ -847,6 +865,9 @@ impl Store {
 
     /// The storage half of one update attempt: `None` asks for a retry
     /// (a concurrent write), the bool says whether storage changed.
+    /// `slim`: a value too big to store is retried without its managed
+    /// fields, as upstream does for a non-apply write.
+    #[allow(clippy::too_many_arguments)]
     async fn write_update(
         &self,
         key: &str,
@@ -855,6 +876,7 @@ impl Store {
         old: &Value,
         kv: &KeyValue,
         rv: &str,
+        slim: bool,
     ) -> (Option<Result<(Value, bool), StatusError>>, bool) {
         if same_ignoring_rv(&new, old) {
             return (Some(Ok((old.clone(), false))), false);
@@ -873,11 +895,12 @@ impl Store {
                 Err(e) => (Some(Err(self.status_error(e, name))), false),
             };
         }
-        let bytes = match Self::encode(&mut new) {
-            Ok(b) => b,
-            Err(e) => return (Some(Err(e)), false),
-        };
-        match self.storage.update(key, bytes, kv.mod_revision).await {
+        let mut outcome = self.update_encoded(key, &mut new, kv).await;
+        if slim && matches!(outcome, Err(StorageError::TooLarge { .. })) {
+            entries::remove(&mut new);
+            outcome = self.update_encoded(key, &mut new, kv).await;
+        }
+        match outcome {
             Ok(rev) => {
                 meta::set_resource_version(&mut new, rev);
                 (Some(Ok((new, false))), true)
