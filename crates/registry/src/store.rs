@@ -284,6 +284,14 @@ impl Store {
             .clone()
     }
 
+    /// Whether managed fields are recorded on the served form, before
+    /// conversion: a version whose fields differ from the stored one's
+    /// (autoscaling/v1 HPAs, events.k8s.io/v1 Events). Other stores record
+    /// them on the stored form after the strategy's prepare.
+    fn tracks_served_form(&self) -> bool {
+        matches!(self.conversion, Some(Conversion::Fns { .. }))
+    }
+
     /// Records a non-apply write of `new` over `old` (`{}` on create) by
     /// `manager` in `new`'s managed fields.
     fn track_update(&self, old: &Value, new: &mut Value, manager: &str) {
@@ -688,10 +696,18 @@ impl Store {
         opts: &WriteOptions<'_>,
     ) -> Result<Value, StatusError> {
         let dry_run = opts.dry_run;
+        let served_tracking = self.tracks_served_form();
+        if served_tracking && let Some(manager) = opts.manager {
+            self.track_update(&Value::Object(Map::new()), &mut obj, manager);
+        }
         if let Some(c) = &self.conversion {
             obj = c.to_storage(obj);
         }
-        self.prepare_create(&mut obj, opts)?;
+        let prepare_opts = WriteOptions {
+            manager: opts.manager.filter(|_| !served_tracking),
+            ..*opts
+        };
+        self.prepare_create(&mut obj, &prepare_opts)?;
         admit(&obj, None)?;
         let name = meta::name(&obj).to_string();
         let key = self.key(meta::namespace(&obj), &name);
@@ -802,9 +818,21 @@ impl Store {
                 };
             };
             let old = decode_kv(&kv)?;
+            let served_tracking = self.tracks_served_form();
             let mut new = match &self.conversion {
-                Some(c) => c.to_storage(apply(Some(&c.from_storage(old.clone())))?),
+                Some(c) => {
+                    let served_old = c.from_storage(old.clone());
+                    let mut served_new = apply(Some(&served_old))?;
+                    if served_tracking && let Some(manager) = opts.manager {
+                        self.track_update(&served_old, &mut served_new, manager);
+                    }
+                    c.to_storage(served_new)
+                }
                 None => apply(Some(&old))?,
+            };
+            let prepare_opts = WriteOptions {
+                manager: opts.manager.filter(|_| !served_tracking),
+                ..*opts
             };
             let rv = meta::resource_version(&new).to_string();
             if !rv.is_empty() && rv != kv.mod_revision.to_string() {
@@ -826,7 +854,7 @@ impl Store {
                     meta::uid(&old),
                 ));
             }
-            self.prepare_update(&mut new, &old, opts)?;
+            self.prepare_update(&mut new, &old, &prepare_opts)?;
             admit(&new, Some(&old))?;
             if let Some(h) = &self.hooks {
                 h.before_write(&mut new, Some(&old), dry_run).await?;

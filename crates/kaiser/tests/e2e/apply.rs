@@ -526,6 +526,24 @@ fn options_resets_dry_runs_and_the_scale_subresource() {
             .is_none()
     );
 
+    // A version served over another's objects records its own fields.
+    let (code, body) = s.post_json(
+        "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers?fieldManager=v1-client",
+        &json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "h"},
+            "spec": {"maxReplicas": 3, "targetCPUUtilizationPercentage": 50,
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "sc"}}}),
+    );
+    assert_eq!(code, 201, "{body}");
+    let entry = &json(&body)["metadata"]["managedFields"][0];
+    assert_eq!(entry["apiVersion"], "autoscaling/v1");
+    assert!(
+        entry["fieldsV1"]["f:spec"]
+            .get("f:targetCPUUtilizationPercentage")
+            .is_some(),
+        "{entry}"
+    );
+
     // kubectl scale records a scale entry; the Scale shows it.
     let d = write(
         &s,
