@@ -14,6 +14,7 @@ use serde_json::Value;
 mod namespace_lifecycle;
 mod pods;
 mod protection;
+pub mod webhook;
 
 pub use namespace_lifecycle::NamespaceLifecycle;
 pub use pods::{DefaultTolerationSeconds, Priority, ServiceAccount};
@@ -54,6 +55,31 @@ pub trait Plugin: Send + Sync {
     async fn validate(&self, _attrs: &Attributes<'_>) -> Result<(), StatusError> {
         Ok(())
     }
+
+    /// Prepares a check of the object as it will be stored (after
+    /// defaulting, inside the store's write, with the stored object for
+    /// an update): the asynchronous part (asking an authorizer) runs
+    /// here, the check itself must be synchronous.
+    async fn write_check(
+        &self,
+        _attrs: &Attributes<'_>,
+    ) -> Result<Option<WriteCheck>, StatusError> {
+        Ok(None)
+    }
+}
+
+/// A check of `(new, old)` run inside the store's write.
+pub type WriteCheck = Box<dyn Fn(&Value, Option<&Value>) -> Result<(), StatusError> + Send + Sync>;
+
+/// The write checks of every plugin for one request.
+#[derive(Default)]
+pub struct WriteChecks(Vec<WriteCheck>);
+
+impl WriteChecks {
+    /// Runs every check; the first refusal wins.
+    pub fn run(&self, new: &Value, old: Option<&Value>) -> Result<(), StatusError> {
+        self.0.iter().try_for_each(|c| c(new, old))
+    }
 }
 
 /// The plugins in order; the first refusal wins.
@@ -84,5 +110,14 @@ impl Chain {
             p.validate(attrs).await?;
         }
         Ok(())
+    }
+
+    /// The checks to run on the final object of a create or update.
+    pub async fn write_checks(&self, attrs: &Attributes<'_>) -> Result<WriteChecks, StatusError> {
+        let mut out = Vec::new();
+        for p in &self.plugins {
+            out.extend(p.write_check(attrs).await?);
+        }
+        Ok(WriteChecks(out))
     }
 }

@@ -28,6 +28,8 @@ pub struct CrdController {
     pub table: Arc<ResourceTable>,
     pub storage: Arc<dyn Storage>,
     pub root: String,
+    /// Reaches conversion webhooks named by a Service.
+    pub resolver: Option<Arc<dyn kaiser_admission::webhook::ServiceResolver>>,
     /// The generation of each CRD whose stores are installed.
     pub installed: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
@@ -184,7 +186,7 @@ impl CrdController {
         {
             return;
         }
-        let stores = custom::stores(c, &self.root, &self.storage);
+        let stores = custom::stores(c, &self.root, &self.storage, self.resolver.clone());
         let served: Vec<(String, String, String)> = stores
             .iter()
             .map(|s| {
@@ -233,7 +235,7 @@ impl CrdController {
             .find_map(|(g, v, r)| self.table.lookup(&g, &v, &r));
         let stores = match served {
             Some(s) => vec![s],
-            None => custom::stores(c, &self.root, &self.storage)
+            None => custom::stores(c, &self.root, &self.storage, self.resolver.clone())
                 .into_iter()
                 .take(1)
                 .collect(),

@@ -1,16 +1,15 @@
 //! The CustomResourceDefinition resource (`apiextensions.k8s.io/v1`): its
-//! discovery entry and strategy — the cleanup finalizer and initial status
-//! on create, generation on spec changes, and upstream's validation of the
-//! definition itself (names, group, scope, versions, schemas).
+//! discovery entry and strategy — v1 defaults, the cleanup finalizer and
+//! initial status on create, stored versions and generation on update;
+//! the validation of the definition itself is `validation.rs`.
 
-use kaiser_apimachinery::field::{ErrorList, FieldError};
+use kaiser_apimachinery::field::ErrorList;
 use kaiser_apimachinery::table::Column;
-use kaiser_apimachinery::validation::{is_dns1123_label, is_dns1123_subdomain};
 use kaiser_apimachinery::{meta, time};
 use kaiser_registry::{ResourceInfo, Strategy};
 use serde_json::{Value, json};
 
-use crate::{cel, schema};
+use crate::validation;
 
 pub const GROUP: &str = "apiextensions.k8s.io";
 /// Held by every CRD until its custom resources are gone.
@@ -56,16 +55,6 @@ pub fn storage_version(crd: &Value) -> Option<&str> {
         .and_then(|v| v.get("name").and_then(Value::as_str))
 }
 
-fn label_errors(field: &str, value: &str, errs: &mut ErrorList) {
-    if value.is_empty() {
-        errs.push(FieldError::required(field, ""));
-        return;
-    }
-    for m in is_dns1123_label(value) {
-        errs.push(FieldError::invalid(field, value, m));
-    }
-}
-
 impl Strategy for CrdStrategy {
     fn prepare_for_create(&self, obj: &mut Value) {
         let stored: Vec<Value> = storage_version(obj)
@@ -106,125 +95,52 @@ impl Strategy for CrdStrategy {
         true
     }
 
-    fn validate(&self, crd: &Value) -> ErrorList {
-        let mut errs = ErrorList::new();
-        let group = s(crd, "/spec/group");
-        let plural = s(crd, "/spec/names/plural");
-        if group.is_empty() {
-            errs.push(FieldError::required("spec.group", ""));
-        } else {
-            for m in is_dns1123_subdomain(group) {
-                errs.push(FieldError::invalid("spec.group", group, m));
-            }
-            if !group.contains('.') {
-                errs.push(FieldError::invalid(
-                    "spec.group",
-                    group,
-                    "should be a domain with at least one dot",
-                ));
-            }
-        }
-        let name = meta::name(crd);
-        if name != format!("{plural}.{group}") {
-            errs.push(FieldError::invalid(
-                "metadata.name",
-                name,
-                "must be spec.names.plural+\".\"+spec.group",
-            ));
-        }
-        label_errors("spec.names.plural", plural, &mut errs);
-        let singular = s(crd, "/spec/names/singular");
-        if !singular.is_empty() {
-            label_errors("spec.names.singular", singular, &mut errs);
-        }
-        let kind = s(crd, "/spec/names/kind");
-        if kind.is_empty() {
-            errs.push(FieldError::required("spec.names.kind", ""));
-        }
-        for (i, sn) in crd
-            .pointer("/spec/names/shortNames")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
+    /// Upstream's v1 defaults: singular and list kind from the kind, the
+    /// `None` conversion, port 443 for a conversion service.
+    fn default(&self, crd: &mut Value) {
+        let kind = s(crd, "/spec/names/kind").to_string();
+        if let Some(names) = crd
+            .pointer_mut("/spec/names")
+            .and_then(Value::as_object_mut)
         {
-            label_errors(
-                &format!("spec.names.shortNames[{i}]"),
-                sn.as_str().unwrap_or(""),
-                &mut errs,
-            );
-        }
-        let scope = s(crd, "/spec/scope");
-        if !matches!(scope, "Cluster" | "Namespaced") {
-            if scope.is_empty() {
-                errs.push(FieldError::required("spec.scope", ""));
-            } else {
-                errs.push(FieldError::not_supported(
-                    "spec.scope",
-                    scope,
-                    &["Cluster", "Namespaced"],
-                ));
+            if names
+                .get("singular")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                names.insert("singular".into(), json!(kind.to_lowercase()));
+            }
+            if !kind.is_empty()
+                && names
+                    .get("listKind")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+            {
+                names.insert("listKind".into(), json!(format!("{kind}List")));
             }
         }
-        let vs = versions(crd);
-        if vs.is_empty() {
-            errs.push(FieldError::invalid(
-                "spec.versions",
-                Value::Null,
-                "must have exactly one version marked as storage version",
-            ));
-        }
-        let storage = vs
-            .iter()
-            .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
-            .count();
-        if !vs.is_empty() && storage != 1 {
-            errs.push(FieldError {
-                kind: kaiser_apimachinery::field::ErrorKind::Invalid,
-                field: "spec.versions".into(),
-                value: None,
-                detail: "must have exactly one version marked as storage version".into(),
-            });
-        }
-        let mut seen = Vec::new();
-        for (i, v) in vs.iter().enumerate() {
-            let path = format!("spec.versions[{i}]");
-            let vname = v.get("name").and_then(Value::as_str).unwrap_or("");
-            label_errors(&format!("{path}.name"), vname, &mut errs);
-            if seen.contains(&vname) {
-                errs.push(FieldError::duplicate(&format!("{path}.name"), vname));
+        if let Some(spec) = crd.get_mut("spec").and_then(Value::as_object_mut) {
+            let conv = spec
+                .entry("conversion")
+                .or_insert_with(|| json!({"strategy": "None"}));
+            if conv.is_null() {
+                *conv = json!({"strategy": "None"});
             }
-            seen.push(vname);
-            match v.pointer("/schema/openAPIV3Schema") {
-                Some(schema) => {
-                    let at = format!("{path}.schema.openAPIV3Schema");
-                    let schema_errs = schema::validate_crd_schema(schema, &at);
-                    // Rules are compiled against a sound schema only, as
-                    // upstream builds their types from the structural one.
-                    if schema_errs.is_empty() {
-                        errs.extend(cel::compile_rules(schema, &at));
-                    }
-                    errs.extend(schema_errs);
-                }
-                None => errs.push(FieldError::required(
-                    &format!("{path}.schema.openAPIV3Schema"),
-                    "schemas are required",
-                )),
+            if let Some(svc) = conv
+                .pointer_mut("/webhook/clientConfig/service")
+                .and_then(Value::as_object_mut)
+            {
+                svc.entry("port").or_insert(json!(443));
             }
         }
-        errs
+    }
+
+    fn validate(&self, crd: &Value) -> ErrorList {
+        validation::validate(crd, None)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> ErrorList {
-        let mut errs = self.validate(new);
-        if s(new, "/spec/scope") != s(old, "/spec/scope") {
-            errs.push(FieldError::invalid(
-                "spec.scope",
-                s(new, "/spec/scope"),
-                "field is immutable",
-            ));
-        }
-        errs
+        validation::validate(new, Some(old))
     }
 
     fn table_columns(&self) -> &[Column] {
@@ -298,12 +214,15 @@ mod tests {
     #[test]
     fn a_good_crd_gets_its_finalizer_and_status() {
         let mut c = crd();
+        CrdStrategy.default(&mut c);
+        CrdStrategy.prepare_for_create(&mut c);
         assert!(
             CrdStrategy.validate(&c).is_empty(),
             "{}",
             CrdStrategy.validate(&c)
         );
-        CrdStrategy.prepare_for_create(&mut c);
+        assert_eq!(c["spec"]["names"]["listKind"], "WidgetList");
+        assert_eq!(c["spec"]["conversion"], json!({"strategy": "None"}));
         assert_eq!(c["metadata"]["finalizers"], json!([CLEANUP_FINALIZER]));
         assert_eq!(c["status"]["storedVersions"], json!(["v1"]));
     }
@@ -326,7 +245,14 @@ mod tests {
         }
         let mut old = crd();
         CrdStrategy.prepare_for_create(&mut old);
-        let mut new = crd();
+        set_condition(
+            &mut old,
+            "Established",
+            "True",
+            "InitialNamesAccepted",
+            "ok",
+        );
+        let mut new = old.clone();
         new["spec"]["scope"] = json!("Cluster");
         assert!(
             CrdStrategy

@@ -15,12 +15,16 @@ use kaiser_registry::{Conversion, ResourceInfo, Store, Strategy};
 use kaiser_storage::Storage;
 use serde_json::Value;
 
+use crate::conversion::WebhookConverter;
 use crate::{cel, crd, jsonpath, schema};
+use kaiser_admission::webhook::ServiceResolver;
 
 /// The strategy of one version of a custom resource.
 pub struct CustomResourceStrategy {
     /// The version's `openAPIV3Schema`.
-    pub schema: Value,
+    pub schema: Arc<Value>,
+    /// Its `x-kubernetes-validations`, ready to run.
+    pub rules: cel::Compiled,
     /// Whether `status` is a subresource (then the main resource ignores it).
     pub status: bool,
     /// Table columns: Name, the version's `additionalPrinterColumns` (or
@@ -105,10 +109,26 @@ impl CustomResourceStrategy {
 }
 
 impl CustomResourceStrategy {
-    /// Schema validation, then the CEL rules unless the object's shape is
-    /// already wrong (upstream's `hasBlockingErr`).
+    /// A strategy for `schema`.
+    pub fn new(schema: Value) -> CustomResourceStrategy {
+        let schema = Arc::new(schema);
+        CustomResourceStrategy {
+            rules: cel::Compiled::new(schema.clone()),
+            schema,
+            status: false,
+            columns: Vec::new(),
+            paths: Vec::new(),
+            selectable: Vec::new(),
+        }
+    }
+
+    /// Schema validation (ratcheted on update), then the CEL rules unless
+    /// the object's shape is already wrong (upstream's `hasBlockingErr`).
     fn validate_with(&self, obj: &Value, old: Option<&Value>) -> ErrorList {
-        let mut errs = schema::validate(obj, &self.schema);
+        let mut errs = match old {
+            Some(old) => schema::validate_update(obj, old, &self.schema),
+            None => schema::validate(obj, &self.schema),
+        };
         let blocking = errs.iter().any(|e| {
             matches!(
                 e.kind,
@@ -127,7 +147,7 @@ impl CustomResourceStrategy {
                  correct the existing errors to complete validation",
             ));
         } else {
-            errs.extend(cel::validate(obj, old, &self.schema));
+            errs.extend(self.rules.validate(obj, old));
         }
         errs
     }
@@ -252,7 +272,12 @@ fn strings(v: &Value, ptr: &str) -> Vec<String> {
 }
 
 /// The stores of every served version of an established CRD.
-pub fn stores(crd_obj: &Value, root: &str, storage: &Arc<dyn Storage>) -> Vec<Arc<Store>> {
+pub fn stores(
+    crd_obj: &Value,
+    root: &str,
+    storage: &Arc<dyn Storage>,
+    resolver: Option<Arc<dyn ServiceResolver>>,
+) -> Vec<Arc<Store>> {
     let group = s(crd_obj, "/spec/group");
     let plural = s(crd_obj, "/spec/names/plural");
     let kind = s(crd_obj, "/spec/names/kind");
@@ -265,6 +290,11 @@ pub fn stores(crd_obj: &Value, root: &str, storage: &Arc<dyn Storage>) -> Vec<Ar
         x => x.to_string(),
     };
     let prefix = format!("{}/{group}/{plural}/", root.trim_end_matches('/'));
+    // With several versions any of them may hold objects of another (an
+    // older storage version), so every version converts; with one, none.
+    let several = crd::versions(crd_obj).len() > 1;
+    let webhook = s(crd_obj, "/spec/conversion/strategy") == "Webhook";
+    let client = webhook.then(|| WebhookConverter::client(crd_obj, resolver));
     let mut out = Vec::new();
     for v in crd::versions(crd_obj) {
         if v.get("served").and_then(Value::as_bool) != Some(true) {
@@ -285,25 +315,28 @@ pub fn stores(crd_obj: &Value, root: &str, storage: &Arc<dyn Storage>) -> Vec<Ar
         }
         let has_status = v.pointer("/subresources/status").is_some();
         let (columns, paths) = printer_columns(v);
-        let strategy: Arc<dyn Strategy> = Arc::new(CustomResourceStrategy {
-            schema: v
-                .pointer("/schema/openAPIV3Schema")
+        let mut strategy = CustomResourceStrategy::new(
+            v.pointer("/schema/openAPIV3Schema")
                 .cloned()
                 .unwrap_or(Value::Null),
-            status: has_status,
-            columns,
-            paths,
-            selectable: v
-                .get("selectableFields")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f.get("jsonPath").and_then(Value::as_str))
-                .map(|p| leak(p.trim_start_matches('.')))
-                .collect(),
-        });
+        );
+        strategy.status = has_status;
+        strategy.columns = columns;
+        strategy.paths = paths;
+        strategy.selectable = v
+            .get("selectableFields")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.get("jsonPath").and_then(Value::as_str))
+            .map(|p| leak(p.trim_start_matches('.')))
+            .collect();
+        let strategy: Arc<dyn Strategy> = Arc::new(strategy);
         let mut store = Store::cached(info, strategy.clone(), storage.clone());
-        if version != stored {
+        if let Some(client) = &client {
+            let converter = WebhookConverter::new(crd_obj, version, stored, client.clone());
+            store = store.with_conversion(Conversion::Custom(Arc::new(converter)));
+        } else if several || version != stored {
             store = store.with_conversion(Conversion::ApiVersion {
                 served: format!("{group}/{version}"),
                 stored: format!("{group}/{stored}"),

@@ -8,13 +8,16 @@
 
 pub mod cel;
 pub mod controller;
+pub mod conversion;
 pub mod crd;
 pub mod custom;
 pub mod jsonpath;
 pub mod schema;
+pub mod validation;
 
 use std::sync::Arc;
 
+use kaiser_admission::webhook::ServiceResolver;
 use kaiser_registry::strategy::StatusStrategy;
 use kaiser_registry::{Store, Strategy};
 use kaiser_server::{Handler, ResourceTable, Scope, chain};
@@ -28,6 +31,8 @@ pub struct ApiExtensionsServer {
     pub crds: Arc<Store>,
     storage: Arc<dyn Storage>,
     root: String,
+    /// Reaches conversion webhooks named by a Service.
+    resolver: Option<Arc<dyn ServiceResolver>>,
 }
 
 impl ApiExtensionsServer {
@@ -45,7 +50,14 @@ impl ApiExtensionsServer {
             crds,
             storage,
             root: root.to_string(),
+            resolver: None,
         }
+    }
+
+    /// Lets conversion webhooks be named by a Service.
+    pub fn with_service_resolver(mut self, resolver: Option<Arc<dyn ServiceResolver>>) -> Self {
+        self.resolver = resolver;
+        self
     }
 
     /// Serves CRDs and custom resources; everything else goes to `delegate`.
@@ -60,6 +72,7 @@ impl ApiExtensionsServer {
             table: self.table.clone(),
             storage: self.storage.clone(),
             root: self.root.clone(),
+            resolver: self.resolver.clone(),
             installed: Default::default(),
         };
         tokio::spawn(c.run(shutdown));

@@ -244,13 +244,10 @@ impl StatusError {
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
         });
-        // An unknown reason is omitted, as upstream's `omitempty` does.
-        if self.reason.is_empty()
-            && let Some(o) = v.as_object_mut()
-        {
-            o.remove("reason");
+        // An unknown reason is left out, as upstream's `omitempty`.
+        if !self.reason.is_empty() {
+            v["reason"] = Value::from(self.reason);
         }
         if let Some(d) = &self.details {
             v["details"] = serde_json::to_value(d).unwrap_or(Value::Null);

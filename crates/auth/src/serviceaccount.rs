@@ -1,10 +1,10 @@
 //! Service-account tokens: ES256-signed JWTs with upstream's claims
 //! (`iss`, `sub` `system:serviceaccount:<ns>:<name>`, `aud`, `exp`, `iat`,
 //! `nbf`, `jti`, and the `kubernetes.io` claim naming the service account
-//! and the object the token is bound to), and the token authenticator hook
-//! the filter chain calls for `Authorization: Bearer` credentials.
+//! and the object the token is bound to), signing and verification.
 
-use async_trait::async_trait;
+use std::collections::BTreeMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ring::rand::SystemRandom;
@@ -15,13 +15,13 @@ use ring::signature::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::authn::{GROUP_AUTHENTICATED, UserInfo};
+use crate::authn::{CREDENTIAL_ID_KEY, UserInfo};
 
-/// Authenticates a bearer token; `None` when the token is not valid.
-#[async_trait]
-pub trait TokenAuthenticator: Send + Sync {
-    async fn authenticate(&self, token: &str) -> Option<UserInfo>;
-}
+/// `extra` keys of a service account's user, as upstream.
+pub const POD_NAME_KEY: &str = "authentication.kubernetes.io/pod-name";
+pub const POD_UID_KEY: &str = "authentication.kubernetes.io/pod-uid";
+pub const NODE_NAME_KEY: &str = "authentication.kubernetes.io/node-name";
+pub const NODE_UID_KEY: &str = "authentication.kubernetes.io/node-uid";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -66,17 +66,42 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// The identity the token carries, as upstream's authenticator gives it.
+    /// The identity the token carries, as upstream's authenticator gives it
+    /// (the union adds `system:authenticated`): the account, its groups,
+    /// and in `extra` the bound pod and node and the token's id.
     pub fn user(&self) -> UserInfo {
-        let ns = &self.kubernetes.namespace;
+        let k = &self.kubernetes;
+        let ns = &k.namespace;
+        let mut extra = BTreeMap::new();
+        if let Some(p) = &k.pod
+            && !p.name.is_empty()
+            && !p.uid.is_empty()
+        {
+            extra.insert(POD_NAME_KEY.to_string(), vec![p.name.clone()]);
+            extra.insert(POD_UID_KEY.to_string(), vec![p.uid.clone()]);
+        }
+        if !self.jti.is_empty() {
+            extra.insert(
+                CREDENTIAL_ID_KEY.to_string(),
+                vec![format!("JTI={}", self.jti)],
+            );
+        }
+        if let Some(n) = &k.node
+            && !n.name.is_empty()
+        {
+            extra.insert(NODE_NAME_KEY.to_string(), vec![n.name.clone()]);
+            if !n.uid.is_empty() {
+                extra.insert(NODE_UID_KEY.to_string(), vec![n.uid.clone()]);
+            }
+        }
         UserInfo {
-            name: self.sub.clone(),
-            uid: self.kubernetes.serviceaccount.uid.clone(),
+            name: format!("system:serviceaccount:{ns}:{}", k.serviceaccount.name),
+            uid: k.serviceaccount.uid.clone(),
             groups: vec![
                 "system:serviceaccounts".into(),
                 format!("system:serviceaccounts:{ns}"),
-                GROUP_AUTHENTICATED.into(),
             ],
+            extra,
         }
     }
 }
@@ -131,25 +156,78 @@ impl TokenKey {
     /// The claims of a token this key signed, if its signature, issuer,
     /// audience and validity window check out at `now` (Unix seconds).
     pub fn verify(&self, token: &str, now: i64) -> Option<Claims> {
+        self.verify_for(token, now, &self.audiences)
+            .ok()
+            .flatten()
+            .map(|(c, _)| c)
+    }
+
+    /// Upstream's service-account JWT check: `Ok(None)` for a token that is
+    /// not a JWT of this issuer (another authenticator's); an error for
+    /// one of ours that fails; else the claims and the audiences of
+    /// `wanted` (the API audiences when empty) the token is for.
+    pub fn verify_for(
+        &self,
+        token: &str,
+        now: i64,
+        wanted: &[String],
+    ) -> Result<Option<(Claims, Vec<String>)>, String> {
         let mut parts = token.split('.');
-        let (h, c, s) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() {
-            return None;
+        let (Some(h), Some(c), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Ok(None);
+        };
+        let Some(payload) = B64
+            .decode(c)
+            .ok()
+            .and_then(|p| serde_json::from_slice::<Value>(&p).ok())
+        else {
+            return Ok(None);
+        };
+        if payload.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+            return Ok(None);
         }
-        let header: Value = serde_json::from_slice(&B64.decode(h).ok()?).ok()?;
-        if header.get("alg").and_then(Value::as_str) != Some("ES256") {
-            return None;
-        }
-        let sig = B64.decode(s).ok()?;
+        let header: Option<Value> = B64
+            .decode(h)
+            .ok()
+            .and_then(|h| serde_json::from_slice(&h).ok());
+        let alg_ok = header
+            .as_ref()
+            .and_then(|h| h.get("alg"))
+            .and_then(Value::as_str)
+            == Some("ES256");
+        let sig = B64.decode(s).unwrap_or_default();
         let input = &token[..h.len() + 1 + c.len()];
-        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &self.public)
-            .verify(input.as_bytes(), &sig)
-            .ok()?;
-        let claims: Claims = serde_json::from_slice(&B64.decode(c).ok()?).ok()?;
+        let signed = alg_ok
+            && UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &self.public)
+                .verify(input.as_bytes(), &sig)
+                .is_ok();
+        if !signed {
+            return Err("token could not be verified".into());
+        }
+        let claims: Claims = serde_json::from_value(payload)
+            .map_err(|_| "service account token claims could not be read".to_string())?;
         // A minute of leeway for clock skew, as upstream allows.
-        let fresh = claims.nbf <= now + 60 && now < claims.exp + 60;
-        let audience = claims.aud.iter().any(|a| self.audiences.contains(a));
-        (claims.iss == self.issuer && fresh && audience).then_some(claims)
+        if now >= claims.exp + 60 {
+            return Err("service account token has expired".into());
+        }
+        if claims.nbf > now + 60 {
+            return Err("service account token is not valid yet".into());
+        }
+        let wanted = if wanted.is_empty() {
+            &self.audiences
+        } else {
+            wanted
+        };
+        let auds = crate::authn::intersect(&claims.aud, wanted);
+        if auds.is_empty() {
+            return Err(format!(
+                "token audiences {:?} is invalid for the target audiences {:?}",
+                claims.aud, wanted
+            ));
+        }
+        Ok(Some((claims, auds)))
     }
 
     /// The public key (SEC1 uncompressed point), for a JWKS document.
@@ -201,12 +279,19 @@ mod tests {
         let now = 1_700_000_000;
         let token = key.sign(&claims(now)).expect("sign");
         let got = key.verify(&token, now + 10).expect("valid");
-        assert_eq!(got.user().name, "system:serviceaccount:default:default");
-        assert!(
-            got.user()
-                .groups
-                .contains(&"system:serviceaccounts:default".to_string())
+        let user = got.user();
+        assert_eq!(user.name, "system:serviceaccount:default:default");
+        assert_eq!(
+            user.groups,
+            ["system:serviceaccounts", "system:serviceaccounts:default"]
         );
+        assert_eq!(user.extra[CREDENTIAL_ID_KEY], ["JTI=j"]);
+        // Another issuer's JWT is none of our business; a wrong audience is.
+        assert_eq!(key.verify_for("a.b.c", now, &[]), Ok(None));
+        let err = key
+            .verify_for(&token, now, &["vault".to_string()])
+            .expect_err("audience");
+        assert!(err.contains("invalid for the target audiences"), "{err}");
         // Expired, tampered, foreign audience, another key: all refused.
         assert!(key.verify(&token, now + 3600 + 120).is_none());
         let mut bad = token.clone();

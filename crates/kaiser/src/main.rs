@@ -2,6 +2,8 @@
 //! PrepareRun → Run, and signal handling. The only place the three servers
 //! (Aggregator, KubeAPIServer, APIExtensionsServer) meet.
 
+mod audit;
+mod authn;
 mod options;
 mod pki;
 
@@ -178,17 +180,34 @@ fn watch_signals(tx: watch::Sender<bool>) -> Result<()> {
 struct ServerChain {
     kube: KubeApiServer,
     extensions: ApiExtensionsServer,
+    aggregator: Arc<Aggregator>,
     generic: Arc<GenericServer>,
 }
 
-fn create_server_chain(
-    c: &Completed,
+/// What the server chain is built from, besides the options: things made
+/// at start-up (storage, keys, certificates, the audit backend).
+struct ChainInputs<'a> {
     storage: Arc<dyn Storage>,
-    storage_check: &str,
+    storage_check: &'a str,
     addr: SocketAddr,
     token_key: Arc<kaiser_auth::serviceaccount::TokenKey>,
+    proxy_client: (Vec<u8>, Vec<u8>),
+    client_ca: kaiser_auth::authn::x509::CaBundle,
     shutdown: watch::Receiver<bool>,
-) -> ServerChain {
+    audit: Option<Arc<kaiser_auth::audit::Auditor>>,
+}
+
+fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerChain> {
+    let ChainInputs {
+        storage,
+        storage_check,
+        addr,
+        token_key,
+        proxy_client,
+        client_ca,
+        shutdown,
+        audit,
+    } = inputs;
     let storage_name = if c.etcd_servers.is_empty() {
         "storage-0"
     } else {
@@ -204,7 +223,22 @@ fn create_server_chain(
     let tokens = kube
         .enable_tokens(token_key, max_exp)
         .map(|t| t as Arc<dyn kaiser_auth::TokenAuthenticator>);
-    let extensions = ApiExtensionsServer::new(storage.clone(), &c.etcd_prefix);
+    let authenticator = Arc::new(authn::authenticator(
+        &c.authn,
+        &c.api_audiences,
+        client_ca,
+        &kube,
+        tokens,
+    )?);
+    kube.set_authenticator(authenticator.clone());
+    let webhook = authn::authorization_webhook(&c.authn)?.map(|w| w as _);
+    let authorizer = kube.enable_authorization(&c.authorization_modes, webhook);
+    // Conversion webhooks reach Services as the aggregator does.
+    let extensions = ApiExtensionsServer::new(storage.clone(), &c.etcd_prefix)
+        .with_service_resolver(
+            kube.service_resolver(c.enable_aggregator_routing)
+                .map(|r| r as Arc<dyn kaiser_admission::webhook::ServiceResolver>),
+        );
     let scope = Scope {
         admission: kube.admission(),
         shutdown: shutdown.clone(),
@@ -215,24 +249,44 @@ fn create_server_chain(
     let extensions_handler = extensions.handler(scope.clone(), not_found);
     let kube_handler = kube.handler(scope, extensions_handler);
     let server_address = format!("{}:{}", c.advertise_address, addr.port());
-    let aggregator = Arc::new(Aggregator::new(tables.clone(), server_address));
-    let handler = aggregator.handler(kube_handler);
     let version = version_info();
     let openapi = OpenApi::new(version["gitVersion"].as_str().unwrap_or(""));
+    let store = |g: &str, r: &str| {
+        kube.store(g, r)
+            .with_context(|| format!("the {r} store is missing"))
+    };
+    let aggregator = Aggregator::new(kaiser_aggregator::Config {
+        tables: tables.clone(),
+        server_address,
+        api_services: store("apiregistration.k8s.io", "apiservices")?,
+        services: store("", "services")?,
+        endpoint_slices: store("discovery.k8s.io", "endpointslices")?,
+        crds: extensions.crds.clone(),
+        resolver: kube
+            .service_resolver(c.enable_aggregator_routing)
+            .context("the service resolver needs services and endpointslices")?,
+        proxy_client: Some(proxy_client),
+        openapi: openapi.remote_handle(),
+    })?;
+    let passthrough = aggregator.passthrough();
+    let handler = aggregator.clone().handler(kube_handler);
     let generic = Arc::new(GenericServer {
         chain: handler,
         health: health_checks(storage, storage_check, shutdown),
         version,
         tables,
         openapi,
-        tokens,
-        authorizer: kube.rbac().map(|a| a as Arc<dyn kaiser_auth::Authorizer>),
+        authn: authenticator,
+        authorizer: Some(authorizer),
+        audit,
+        passthrough: Some(passthrough),
     });
-    ServerChain {
+    Ok(ServerChain {
         kube,
         extensions,
+        aggregator,
         generic,
-    }
+    })
 }
 
 fn health_checks(
@@ -286,7 +340,11 @@ async fn open_storage(c: &Completed) -> Result<(Arc<dyn Storage>, &'static str)>
     Ok((Arc::new(store), "etcd"))
 }
 
-fn load_tls(c: &Completed, pki: &pki::Pki) -> Result<Arc<rustls::ServerConfig>> {
+fn load_tls(
+    c: &Completed,
+    pki: &pki::Pki,
+    client_ca: &kaiser_auth::authn::x509::CaBundle,
+) -> Result<Arc<rustls::ServerConfig>> {
     let (cert_path, key_path) = match (&c.tls_cert_file, &c.tls_private_key_file) {
         (Some(cert), Some(key)) => (cert.clone(), key.clone()),
         _ => (pki.serving_cert.clone(), pki.serving_key.clone()),
@@ -297,15 +355,8 @@ fn load_tls(c: &Completed, pki: &pki::Pki) -> Result<Arc<rustls::ServerConfig>> 
         .with_context(|| format!("parsing {}", cert_path.display()))?;
     let key = PrivateKeyDer::from_pem_file(&key_path)
         .with_context(|| format!("reading {}", key_path.display()))?;
-    let ca_path = c
-        .client_ca_file
-        .clone()
-        .unwrap_or_else(|| pki.ca_cert.clone());
-    let client_ca: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&ca_path)
-        .with_context(|| format!("reading {}", ca_path.display()))?
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("parsing {}", ca_path.display()))?;
-    Ok(serve::tls_config(chain, key, client_ca)?)
+    let hints = authn::tls_hints(client_ca, &c.authn);
+    Ok(serve::tls_config(chain, key, hints)?)
 }
 
 async fn run(c: Completed) -> Result<()> {
@@ -320,7 +371,8 @@ async fn run(c: Completed) -> Result<()> {
         &c.cert_dir,
         &[c.first_service_ip, c.advertise_address, c.bind_address],
     )?;
-    let tls = load_tls(&c, &pki)?;
+    let client_ca = authn::client_ca(c.client_ca_file.as_deref(), &pki.ca_cert, &pki.admin_cert)?;
+    let tls = load_tls(&c, &pki, &client_ca)?;
     let sa_key =
         pki::service_account_key(&c.cert_dir, c.service_account_signing_key_file.as_deref())?;
     let token_key = Arc::new(
@@ -331,24 +383,46 @@ async fn run(c: Completed) -> Result<()> {
         )
         .context("loading the service account signing key")?,
     );
+    // Without --proxy-client-*-file, a generated front-proxy CA signs the
+    // proxy's client certificate (and is what request-header authentication
+    // trusts by default).
+    let front_proxy = match &c.proxy_client {
+        Some(_) => None,
+        None => Some(pki::ensure_front_proxy(&c.cert_dir)?),
+    };
+    let (proxy_cert, proxy_key) = match (&c.proxy_client, &front_proxy) {
+        (Some(files), _) => files.clone(),
+        (None, Some(fp)) => (fp.client_cert.clone(), fp.client_key.clone()),
+        (None, None) => anyhow::bail!("no proxy client certificate"),
+    };
+    let read =
+        |p: &std::path::Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let proxy_client = (read(&proxy_cert)?, read(&proxy_key)?);
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(c.bind_address, c.secure_port))
         .await
         .with_context(|| format!("listening on {}:{}", c.bind_address, c.secure_port))?;
     let addr = listener.local_addr()?;
+    let auditor = audit::build(&c.audit)?;
 
     // CreateServerChain.
     let ServerChain {
         kube,
         extensions,
+        aggregator,
         generic,
     } = create_server_chain(
         &c,
-        storage.clone(),
-        storage_check,
-        addr,
-        token_key,
-        shutdown_rx.clone(),
-    );
+        ChainInputs {
+            storage: storage.clone(),
+            storage_check,
+            addr,
+            token_key,
+            proxy_client,
+            client_ca: client_ca.clone(),
+            shutdown: shutdown_rx.clone(),
+            audit: auditor.clone(),
+        },
+    )?;
 
     // PrepareRun: bootstrap objects, controllers, kubeconfig.
     let here = kaiser_kubeapiserver::bootstrap::Endpoint {
@@ -358,6 +432,9 @@ async fn run(c: Completed) -> Result<()> {
     kube.bootstrap(&here)
         .await
         .map_err(|e| anyhow::anyhow!("creating the bootstrap objects: {e}"))?;
+    kube.publish_authentication_info(&authn::published_info(&client_ca, &c.authn))
+        .await
+        .map_err(|e| anyhow::anyhow!("publishing extension-apiserver-authentication: {e}"))?;
     let ca_pem = std::fs::read(&pki.ca_cert)?;
     let on = |name: &str| c.controllers.iter().any(|n| n == name);
     let controllers = kaiser_kubeapiserver::Controllers {
@@ -365,7 +442,9 @@ async fn run(c: Completed) -> Result<()> {
         service_account: on("serviceaccount"),
         root_ca_publisher: on("root-ca-cert-publisher")
             .then(|| String::from_utf8_lossy(&ca_pem).into_owned()),
+        clusterrole_aggregation: on("clusterrole-aggregation"),
     };
+    aggregator.start(shutdown_rx.clone());
     extensions.start_controllers(shutdown_rx.clone());
     kube.start_controllers(
         &controllers,
@@ -403,6 +482,10 @@ async fn run(c: Completed) -> Result<()> {
         kubeconfig.display()
     );
     serve::serve(listener, tls, generic, shutdown_rx, c.shutdown_grace).await?;
+    if let Some(a) = auditor {
+        // Buffered backends send what they hold; their workers block.
+        let _ = tokio::task::spawn_blocking(move || a.shutdown()).await;
+    }
     storage.close().await.context("flushing the store")?;
     tracing::info!("shut down cleanly");
     Ok(())

@@ -127,6 +127,30 @@ pub struct Options {
     /// The longest lifetime a TokenRequest may get (Go duration, 0 for none).
     #[arg(long, default_value = "0s")]
     pub service_account_max_token_expiration: String,
+
+    #[command(flatten)]
+    pub audit: crate::audit::AuditOptions,
+    /// Proxy to extension API servers at their endpoints' addresses rather
+    /// than their Services' cluster IPs.
+    #[arg(long, num_args = 0..=1, default_value = "false", default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub enable_aggregator_routing: bool,
+
+    /// Client certificate (PEM) the aggregator presents to extension API
+    /// servers (default: one generated in the cert dir, signed by a generated
+    /// front-proxy CA).
+    #[arg(long)]
+    pub proxy_client_cert_file: Option<PathBuf>,
+
+    /// Private key (PEM) of --proxy-client-cert-file.
+    #[arg(long)]
+    pub proxy_client_key_file: Option<PathBuf>,
+    /// Authorizers asked in order, comma separated: AlwaysAllow, AlwaysDeny,
+    /// Node, RBAC, Webhook (members of system:masters are always allowed).
+    #[arg(long, value_delimiter = ',', default_value = "Node,RBAC")]
+    pub authorization_mode: Vec<String>,
+
+    #[command(flatten)]
+    pub authn: crate::authn::AuthnOptions,
 }
 
 /// Options after defaulting and validation, in the types the server uses.
@@ -155,6 +179,12 @@ pub struct Completed {
     pub service_account_signing_key_file: Option<PathBuf>,
     pub api_audiences: Vec<String>,
     pub max_token_expiration: Duration,
+    pub audit: crate::audit::AuditConfig,
+    pub enable_aggregator_routing: bool,
+    /// `--proxy-client-cert-file` and `--proxy-client-key-file`.
+    pub proxy_client: Option<(PathBuf, PathBuf)>,
+    pub authorization_modes: Vec<kaiser_auth::authz::Mode>,
+    pub authn: crate::authn::AuthnConfig,
 }
 
 impl Options {
@@ -199,6 +229,15 @@ impl Options {
                 self.etcd_prefix
             ));
         }
+        match (&self.proxy_client_cert_file, &self.proxy_client_key_file) {
+            (Some(_), None) => errs.push(
+                "--proxy-client-key-file is required when --proxy-client-cert-file is set".into(),
+            ),
+            (None, Some(_)) => errs.push(
+                "--proxy-client-cert-file is required when --proxy-client-key-file is set".into(),
+            ),
+            _ => {}
+        }
         match (&self.etcd_certfile, &self.etcd_keyfile) {
             (Some(_), None) => {
                 errs.push("--etcd-keyfile is required when --etcd-certfile is set".into())
@@ -215,6 +254,8 @@ impl Options {
             ("--etcd-cafile", &self.etcd_cafile),
             ("--etcd-certfile", &self.etcd_certfile),
             ("--etcd-keyfile", &self.etcd_keyfile),
+            ("--proxy-client-cert-file", &self.proxy_client_cert_file),
+            ("--proxy-client-key-file", &self.proxy_client_key_file),
         ] {
             if let Some(p) = f
                 && !p.is_file()
@@ -259,6 +300,11 @@ impl Options {
                 p.display()
             ));
         }
+        let authorization_modes = kaiser_auth::authz::parse_modes(&self.authorization_mode)
+            .unwrap_or_else(|e| {
+                errs.extend(e.into_iter().map(|e| format!("--authorization-mode: {e}")));
+                Vec::new()
+            });
         let controllers = self.controllers().unwrap_or_else(|e| {
             errs.push(e);
             Vec::new()
@@ -276,6 +322,20 @@ impl Options {
             },
             None => bind_address,
         };
+        let audit = self.audit.complete(&mut errs);
+        let authn = self.authn.complete(&mut errs);
+        // Upstream ties the webhook's config file and the Webhook mode together.
+        let webhook_mode = authorization_modes.contains(&kaiser_auth::authz::Mode::Webhook);
+        let webhook_file = self.authn.authorization_webhook_config_file.is_some();
+        if webhook_mode && !webhook_file {
+            errs.push(
+                "--authorization-mode: authorization-mode Webhook's authorization config file not passed"
+                    .into(),
+            );
+        }
+        if webhook_file && !webhook_mode {
+            errs.push("--authorization-webhook-config-file: cannot specify --authorization-webhook-config-file without mode Webhook".into());
+        }
         if !errs.is_empty() {
             return Err(errs);
         }
@@ -313,6 +373,14 @@ impl Options {
                 self.api_audiences.clone()
             },
             max_token_expiration,
+            audit,
+            enable_aggregator_routing: self.enable_aggregator_routing,
+            proxy_client: self
+                .proxy_client_cert_file
+                .clone()
+                .zip(self.proxy_client_key_file.clone()),
+            authorization_modes,
+            authn,
         })
     }
 
@@ -342,7 +410,12 @@ impl Options {
 
     /// The controllers switched on by `--controllers`.
     fn controllers(&self) -> Result<Vec<String>, String> {
-        const KNOWN: &[&str] = &["namespace", "serviceaccount", "root-ca-cert-publisher"];
+        const KNOWN: &[&str] = &[
+            "namespace",
+            "serviceaccount",
+            "root-ca-cert-publisher",
+            "clusterrole-aggregation",
+        ];
         let mut on: Vec<String> = Vec::new();
         let all = self.controllers.iter().any(|c| c == "*");
         if all {
@@ -433,7 +506,7 @@ pub fn describe(o: &Options) -> Vec<String> {
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     };
-    vec![
+    let mut flags = vec![
         format!(
             "--advertise-address={}",
             o.advertise_address.clone().unwrap_or_default()
@@ -457,16 +530,29 @@ pub fn describe(o: &Options) -> Vec<String> {
             opt(&o.service_account_signing_key_file)
         ),
         format!("--api-audiences={}", o.api_audiences.join(",")),
+        format!("--authorization-mode={}", o.authorization_mode.join(",")),
         format!(
             "--service-account-max-token-expiration={}",
             o.service_account_max_token_expiration
         ),
         format!("--controllers={}", o.controllers.join(",")),
+        format!(
+            "--enable-aggregator-routing={}",
+            o.enable_aggregator_routing
+        ),
+        format!(
+            "--proxy-client-cert-file={}",
+            opt(&o.proxy_client_cert_file)
+        ),
+        format!("--proxy-client-key-file={}", opt(&o.proxy_client_key_file)),
         format!("--shutdown-grace-period={}", o.shutdown_grace_period),
         format!("--tls-cert-file={}", opt(&o.tls_cert_file)),
         format!("--tls-private-key-file={}", opt(&o.tls_private_key_file)),
         format!("--v={}", o.verbosity),
-    ]
+    ];
+    flags.extend(o.audit.describe());
+    flags.extend(o.authn.describe());
+    flags
 }
 
 #[cfg(test)]
@@ -495,10 +581,14 @@ mod tests {
             "--bind-address=nope",
             "--etcd-servers=foo",
             "--service-cluster-ip-range=x",
+            "--authorization-mode=RBAC,Bogus",
         ])
         .complete()
         .expect_err("invalid");
-        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert_eq!(errs.len(), 5, "{errs:?}");
+        assert!(errs.contains(
+            &"--authorization-mode: authorization-mode \"Bogus\" is not a valid mode".to_string()
+        ));
         assert!(errs[0].contains("--bind-address"));
         assert!(errs[1].contains("--secure-port -1"));
     }
@@ -527,8 +617,29 @@ mod tests {
         let c = parse(&["--controllers=*,-serviceaccount"])
             .complete()
             .expect("ok");
-        assert_eq!(c.controllers, ["namespace", "root-ca-cert-publisher"]);
+        assert_eq!(
+            c.controllers,
+            [
+                "namespace",
+                "root-ca-cert-publisher",
+                "clusterrole-aggregation"
+            ]
+        );
         assert!(parse(&["--controllers=nope"]).complete().is_err());
+        assert!(!c.enable_aggregator_routing);
+        for on in [
+            &["--enable-aggregator-routing"][..],
+            &["--enable-aggregator-routing=true"],
+        ] {
+            assert!(parse(on).complete().expect("ok").enable_aggregator_routing);
+        }
+        let half = parse(&["--proxy-client-key-file=/nonexistent"])
+            .complete()
+            .expect_err("cert missing");
+        assert!(
+            half.iter()
+                .any(|e| e.contains("--proxy-client-cert-file is required"))
+        );
         assert!(validate_etcd_server("https://127.0.0.1:2379").is_ok());
         assert!(Options::try_parse_from(["kaiser", "--no-such-flag"]).is_err());
     }

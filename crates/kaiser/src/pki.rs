@@ -185,6 +185,73 @@ pub fn ensure(dir: &Path, sans_ips: &[IpAddr]) -> Result<Pki> {
     Ok(pki)
 }
 
+/// The front-proxy PKI: the CA extension API servers trust for
+/// request-header identities (`--requestheader-client-ca-file` defaults to
+/// it), and the client certificate the aggregator's proxy presents.
+#[derive(Debug, Clone)]
+pub struct FrontProxy {
+    pub ca_cert: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+/// The common name of the generated proxy client certificate.
+pub const FRONT_PROXY_CLIENT: &str = "front-proxy-client";
+
+/// Creates the front-proxy CA and client certificate in `dir` when missing
+/// or near expiry (a new CA replaces the client certificate).
+pub fn ensure_front_proxy(dir: &Path) -> Result<FrontProxy> {
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let fp = FrontProxy {
+        ca_cert: dir.join("front-proxy-ca.crt"),
+        client_cert: dir.join("front-proxy-client.crt"),
+        client_key: dir.join("front-proxy-client.key"),
+    };
+    let ca_key_path = dir.join("front-proxy-ca.key");
+    let issuer = if fresh(&fp.ca_cert, &ca_key_path) {
+        let key = KeyPair::from_pem(&fs::read_to_string(&ca_key_path)?)
+            .context("reading the front-proxy CA key")?;
+        Issuer::from_ca_cert_pem(&fs::read_to_string(&fp.ca_cert)?, key)
+            .context("reading the front-proxy CA certificate")?
+    } else {
+        tracing::info!(dir = %dir.display(), "generating a new front-proxy CA");
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "kaiser-front-proxy-ca");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        validity(&mut params, CA_DAYS);
+        let cert = params.self_signed(&key)?;
+        write_private(&ca_key_path, &key.serialize_pem(), 0o600)?;
+        write_private(&fp.ca_cert, &cert.pem(), 0o644)?;
+        let _ = fs::remove_file(&fp.client_cert);
+        Issuer::new(params, key)
+    };
+    if !fresh(&fp.client_cert, &fp.client_key) {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, FRONT_PROXY_CLIENT);
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        validity(&mut params, LEAF_DAYS);
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &issuer)?;
+        write_private(&fp.client_key, &key.serialize_pem(), 0o600)?;
+        write_private(&fp.client_cert, &cert.pem(), 0o644)?;
+    }
+    Ok(fp)
+}
+
 /// Writes `<data-dir>/admin.kubeconfig` for `server` (rewritten each start,
 /// since the port may change).
 pub fn write_kubeconfig(path: &Path, server: &str, ca_pem: &[u8], pki: &Pki) -> Result<()> {
@@ -261,6 +328,17 @@ mod tests {
         let user = kaiser_auth::user_from_certificate(&apem.contents).expect("user");
         assert_eq!(user.name, ADMIN_USER);
         assert!(user.groups.contains(&ADMIN_GROUP.to_string()));
+        let fp = ensure_front_proxy(dir.path()).expect("front proxy");
+        let client = fs::read(&fp.client_cert).expect("read");
+        assert_eq!(
+            fs::read(ensure_front_proxy(dir.path()).expect("reuse").client_cert).expect("read"),
+            client
+        );
+        let (_, cpem) = x509_parser::pem::parse_x509_pem(&client).expect("pem");
+        let proxy = kaiser_auth::user_from_certificate(&cpem.contents).expect("user");
+        assert_eq!(proxy.name, FRONT_PROXY_CLIENT);
+        let ca = fs::read(&fp.ca_cert).expect("read");
+        assert_ne!(ca, fs::read(&p.ca_cert).expect("read"));
         let key_mode = fs::metadata(dir.path().join("ca.key")).expect("meta");
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(key_mode.permissions().mode() & 0o777, 0o600);

@@ -3,6 +3,9 @@
 //! and EndpointSlice pointing at this server, the system PriorityClasses,
 //! and API Priority and Fairness' bootstrap FlowSchemas and
 //! PriorityLevelConfigurations. Created when missing at every start.
+//! The RBAC bootstrap policy and its reconciliation are in [`rbac`].
+
+pub mod rbac;
 
 use std::net::IpAddr;
 
@@ -69,48 +72,6 @@ pub fn objects(net: &ServiceNetwork, at: &Endpoint) -> Vec<(&'static str, &'stat
                 "description": format!("The highest priorities, for {what}-critical system pods.")}),
         ));
     }
-    // RBAC's bootstrap policy: cluster-admin for system:masters, and the
-    // discovery, public-info and self-review roles every client needs.
-    let rbac = "rbac.authorization.k8s.io";
-    for (role, rules, group) in [
-        (
-            "cluster-admin",
-            json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-                                 {"nonResourceURLs": ["*"], "verbs": ["*"]}]),
-            "system:masters",
-        ),
-        (
-            "system:discovery",
-            json!([{"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], "verbs": ["get"]}]),
-            "system:authenticated",
-        ),
-        (
-            "system:basic-user",
-            json!([
-            {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]},
-            {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"], "verbs": ["create"]}]),
-            "system:authenticated",
-        ),
-        (
-            "system:public-info-viewer",
-            json!([{"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]),
-            "system:unauthenticated",
-        ),
-    ] {
-        let labels = json!({"kubernetes.io/bootstrapping": "rbac-defaults"});
-        let annotations = json!({"rbac.authorization.kubernetes.io/autoupdate": "true"});
-        out.push((rbac, "clusterroles", json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": role, "labels": labels, "annotations": annotations}, "rules": rules})));
-        let mut subjects =
-            vec![json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group})];
-        if role == "system:public-info-viewer" {
-            subjects.insert(0, json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}));
-        }
-        out.push((rbac, "clusterrolebindings", json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": {"name": role, "labels": labels, "annotations": annotations},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-            "subjects": subjects})));
-    }
     for plc in priority_levels() {
         out.push((
             "flowcontrol.apiserver.k8s.io",
@@ -176,7 +137,7 @@ fn limited(shares: i64, lendable: i64, queues: Option<(i64, i64, i64)>) -> Value
 }
 
 /// Upstream's mandatory and suggested priority levels.
-fn priority_levels() -> Vec<Value> {
+pub(crate) fn priority_levels() -> Vec<Value> {
     vec![
         plc(
             "exempt",
@@ -227,23 +188,52 @@ fn users(names: &[&str]) -> Value {
 }
 
 /// Leader election by the control plane (`system`: its users and kube-system
-/// service accounts, endpoints and configmaps in kube-system) or by
-/// workloads (kube-system service accounts, any namespace).
+/// service accounts, on leases) or by workloads (kube-system service
+/// accounts, on endpoints, configmaps and leases in any namespace).
 fn leader_election(system: bool) -> Value {
-    let sa = json!({"kind": "ServiceAccount", "serviceAccount": {"namespace": "kube-system", "name": "*"}});
-    let (subjects, namespaces) = if system {
-        let mut s = users(&["system:kube-controller-manager", "system:kube-scheduler"]);
-        if let Some(a) = s.as_array_mut() {
-            a.push(sa);
+    let sa = kube_system_accounts(&["*"]);
+    let leases = json!({"verbs": ["get", "create", "update"], "apiGroups": ["coordination.k8s.io"],
+        "resources": ["leases"], "namespaces": ["*"]});
+    if system {
+        let mut subjects = users(&["system:kube-controller-manager", "system:kube-scheduler"]);
+        if let (Some(a), Some(b)) = (subjects.as_array_mut(), sa.as_array()) {
+            a.extend(b.iter().cloned());
         }
-        (s, json!(["kube-system"]))
-    } else {
-        (json!([sa]), json!(["*"]))
-    };
-    json!([{"subjects": subjects, "resourceRules": [
-        {"verbs": ["get", "create", "update"], "apiGroups": [""], "resources": ["endpoints", "configmaps"], "namespaces": namespaces},
-        {"verbs": ["get", "create", "update"], "apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "namespaces": ["*"]},
+        return json!([{"subjects": subjects, "resourceRules": [leases]}]);
+    }
+    json!([{"subjects": sa, "resourceRules": [
+        {"verbs": ["get", "create", "update"], "apiGroups": [""], "resources": ["endpoints", "configmaps"], "namespaces": ["*"]},
+        leases,
     ]}])
+}
+
+/// ServiceAccount subjects in kube-system.
+fn kube_system_accounts(names: &[&str]) -> Value {
+    Value::Array(
+        names
+            .iter()
+            .map(|n| json!({"kind": "ServiceAccount", "serviceAccount": {"namespace": "kube-system", "name": n}}))
+            .collect(),
+    )
+}
+
+/// The endpoints controller's own writes, ahead of workload leader election.
+fn endpoint_controller() -> Value {
+    let mut subjects = users(&["system:kube-controller-manager"]);
+    let accounts =
+        kube_system_accounts(&["endpoint-controller", "endpointslicemirroring-controller"]);
+    if let (Some(a), Some(b)) = (subjects.as_array_mut(), accounts.as_array()) {
+        a.extend(b.iter().cloned());
+    }
+    json!([{"subjects": subjects, "resourceRules": [
+        {"verbs": ["get", "create", "update"], "apiGroups": [""], "resources": ["endpoints"], "namespaces": ["*"]}]}])
+}
+
+/// Nodes reporting their health: their Node objects and leases.
+fn node_high() -> Value {
+    json!([{"subjects": groups(&["system:nodes"]), "resourceRules": [
+        {"verbs": ["*"], "apiGroups": [""], "resources": ["nodes", "nodes/status"], "clusterScope": true, "namespaces": ["*"]},
+        {"verbs": ["*"], "apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "namespaces": ["*"]}]}])
 }
 
 fn everything(subjects: Value) -> Value {
@@ -253,9 +243,8 @@ fn everything(subjects: Value) -> Value {
         "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}]}])
 }
 
-/// Upstream's mandatory flow schemas and the suggested ones whose rules
-/// are a plain subject match.
-fn flow_schemas() -> Vec<Value> {
+/// Upstream's mandatory and suggested flow schemas.
+pub(crate) fn flow_schemas() -> Vec<Value> {
     let everyone = ["system:unauthenticated", "system:authenticated"];
     vec![
         fs(
@@ -281,11 +270,25 @@ fn flow_schemas() -> Vec<Value> {
             leader_election(true),
         ),
         fs(
+            "endpoint-controller",
+            150,
+            "workload-high",
+            Some("ByUser"),
+            endpoint_controller(),
+        ),
+        fs(
             "workload-leader-election",
             200,
             "leader-election",
             Some("ByUser"),
             leader_election(false),
+        ),
+        fs(
+            "system-node-high",
+            400,
+            "node-high",
+            Some("ByUser"),
+            node_high(),
         ),
         fs(
             "system-nodes",
@@ -313,9 +316,7 @@ fn flow_schemas() -> Vec<Value> {
             900,
             "workload-high",
             Some("ByNamespace"),
-            everything(
-                json!([{"kind": "ServiceAccount", "serviceAccount": {"namespace": "kube-system", "name": "*"}}]),
-            ),
+            everything(kube_system_accounts(&["*"])),
         ),
         fs(
             "service-accounts",
@@ -388,6 +389,10 @@ mod tests {
             .filter_map(|(_, _, o)| o["metadata"]["name"].as_str())
             .collect();
         assert!(names.contains(&"exempt") && names.contains(&"catch-all"));
+        assert_eq!(names.len(), 13, "{names:?}");
+        for n in ["endpoint-controller", "system-node-high"] {
+            assert!(names.contains(&n), "{n} missing");
+        }
         assert_eq!(
             objs.iter().filter(|(_, r, _)| *r == "namespaces").count(),
             4

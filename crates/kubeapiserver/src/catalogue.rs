@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use kaiser_apimachinery::field::ErrorList;
 use kaiser_apimachinery::table::Column;
-use kaiser_registry::strategy::{DEFAULT_COLUMNS, StatusStrategy, lookup_path};
+use kaiser_registry::strategy::{DEFAULT_COLUMNS, lookup_path};
 use kaiser_registry::{ResourceInfo, Store, Strategy};
 use kaiser_storage::Storage;
 use serde_json::Value;
@@ -245,6 +245,7 @@ pub const ENTRIES: &[Entry] = &[
     entry("certificates.k8s.io", "certificatesigningrequests", "CertificateSigningRequest", false)
         .short(&["csr"])
         .status("{}")
+        .extra_subresources(&["approval", "status"])
         .selectable(&["spec.signerName"]),
     // coordination.k8s.io/v1
     entry("coordination.k8s.io", "leases", "Lease", true),
@@ -363,8 +364,16 @@ impl Entry {
         for sub in self.subresources {
             match *sub {
                 "status" => {
-                    store = store
-                        .with_subresource("status", Arc::new(StatusStrategy(strategy.clone())));
+                    let s = crate::status::BuiltinStatusStrategy::new(
+                        strategy.clone(),
+                        self.group,
+                        self.kind,
+                    );
+                    store = store.with_subresource("status", Arc::new(s));
+                }
+                "approval" => {
+                    let s = crate::status::CsrApprovalStrategy(strategy.clone());
+                    store = store.with_subresource("approval", Arc::new(s));
                 }
                 "scale" => store = store.with_scale(kaiser_registry::scale::ScalePaths::builtin()),
                 "ephemeralcontainers" | "resize" | "binding" => {
@@ -419,13 +428,16 @@ impl BuiltinStrategy {
 }
 
 impl Strategy for BuiltinStrategy {
-    /// RBAC objects are named like paths (`system:discovery`), as upstream
+    /// RBAC objects and APIServices (`v1.`) are named like paths
+    /// (`system:discovery`) and IPAddresses by their address, as upstream
     /// validates them; everything else is a DNS subdomain.
     fn name_validator(&self) -> kaiser_apimachinery::validation::NameValidator {
-        if self.entry.group == "rbac.authorization.k8s.io" {
-            kaiser_apimachinery::validation::name_is_path_segment
-        } else {
-            kaiser_apimachinery::validation::name_is_dns_subdomain
+        match (self.entry.group, self.entry.kind) {
+            ("rbac.authorization.k8s.io" | "apiregistration.k8s.io", _) => {
+                kaiser_apimachinery::validation::name_is_path_segment
+            }
+            ("networking.k8s.io", "IPAddress") => validation::ipam::ip_address_name,
+            _ => kaiser_apimachinery::validation::name_is_dns_subdomain,
         }
     }
 
@@ -461,6 +473,15 @@ impl Strategy for BuiltinStrategy {
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        // A CertificateSigningRequest's spec never changes after create.
+        if self.entry.kind == "CertificateSigningRequest"
+            && let Some(o) = new.as_object_mut()
+        {
+            match old.get("spec") {
+                Some(s) => o.insert("spec".into(), s.clone()),
+                None => o.remove("spec"),
+            };
+        }
         // With a status subresource, the main resource cannot change status.
         if self.entry.subresources.contains(&"status")
             && let Some(o) = new.as_object_mut()

@@ -1,31 +1,39 @@
 //! **KubeAPIServer**: the built-in resources, their strategies, the
-//! bootstrap objects and the in-process controllers that upstream's
-//! control plane runs for them (namespace finalization).
+//! bootstrap objects (with the RBAC bootstrap policy), the authorizers that
+//! read stored objects (RBAC, Node), RBAC escalation prevention, and the
+//! in-process controllers that upstream's control plane runs for them
+//! (namespace finalization, ClusterRole aggregation).
 //!
 //! Knows nothing of CRDs or the aggregator; reaches clients only through
 //! the generic server's handlers.
 
+pub mod aggregation;
+pub mod authentication_info;
 pub mod bootstrap;
+pub mod bootstrap_tokens;
 pub mod catalogue;
 pub mod conversion;
 pub mod core;
 pub mod defaults;
+pub mod escalation;
+pub mod mirror;
 mod namespace_controller;
 pub mod namespace_objects;
 pub mod pods;
 pub mod printers;
 pub mod rbac;
 pub mod rest;
+pub mod service_resolver;
 pub mod services;
+pub mod status;
 pub mod tokens;
 pub mod validation;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use kaiser_admission::{Chain, NamespaceLifecycle};
 use kaiser_apimachinery::StatusError;
 use kaiser_apimachinery::meta;
-use kaiser_registry::strategy::StatusStrategy;
 use kaiser_registry::{ResourceInfo, Store, Strategy};
 use kaiser_server::{Handler, ResourceTable, Scope, chain};
 use kaiser_storage::Storage;
@@ -42,6 +50,17 @@ pub struct KubeApiServer {
     pub net: ServiceNetwork,
     /// The endpoints that are not stored objects (reviews, binding …).
     rest: Option<Arc<rest::Rest>>,
+    /// RBAC over mirrors of the RBAC stores.
+    rbac: Option<Arc<rbac::RbacAuthorizer>>,
+    /// The Node authorizer over mirrors of pods, claims and attachments.
+    node: Option<Arc<rbac::NodeAuthorizer>>,
+    /// The ClusterRoles as mirrored for RBAC (snapshot index 0), for the
+    /// aggregation controller.
+    rbac_objects: Option<tokio::sync::watch::Receiver<Option<mirror::Snapshot>>>,
+    /// Mirrors to start with the controllers.
+    mirrors: Mutex<Vec<mirror::Mirror>>,
+    /// Every authorization mode in order, once configured.
+    authorizer: Option<Arc<dyn kaiser_auth::Authorizer>>,
 }
 
 /// The in-process controllers that can be switched off (`--controllers`).
@@ -53,6 +72,8 @@ pub struct Controllers {
     pub service_account: bool,
     /// Publishes `kube-root-ca.crt` (with this CA bundle) in every namespace.
     pub root_ca_publisher: Option<String>,
+    /// Keeps the rules of aggregating ClusterRoles current.
+    pub clusterrole_aggregation: bool,
 }
 
 fn store(
@@ -80,7 +101,14 @@ impl KubeApiServer {
                 ns_strategy.clone(),
                 storage.clone(),
             )
-            .with_subresource("status", Arc::new(StatusStrategy(ns_strategy)))
+            .with_subresource(
+                "status",
+                Arc::new(status::BuiltinStatusStrategy::new(
+                    ns_strategy,
+                    "",
+                    "Namespace",
+                )),
+            )
             .with_subresource(
                 "finalize",
                 Arc::new(core::namespace::NamespaceFinalizeStrategy),
@@ -147,7 +175,12 @@ impl KubeApiServer {
                 let mut store = Store::cached(info, strategy.clone(), storage.clone())
                     .with_conversion(c.conversion.clone());
                 if stored.subresource("status").is_some() {
-                    store = store.with_subresource("status", Arc::new(StatusStrategy(strategy)));
+                    let s = status::BuiltinStatusStrategy::new(
+                        strategy,
+                        &stored.info.group,
+                        &stored.info.kind,
+                    );
+                    store = store.with_subresource("status", Arc::new(s));
                 }
                 Some(Arc::new(store))
             })
@@ -181,6 +214,7 @@ impl KubeApiServer {
                 storage_name: storage_name.to_string(),
                 tokens: None,
                 authorizer: None,
+                authn: None,
             })),
             _ => None,
         };
@@ -189,13 +223,94 @@ impl KubeApiServer {
             namespaces,
             net,
             rest,
+            rbac: None,
+            node: None,
+            rbac_objects: None,
+            mirrors: Mutex::new(Vec::new()),
+            authorizer: None,
         };
-        if let (Some(rest), Some(rbac)) = (&kube.rest, kube.rbac()) {
-            let mut r = (**rest).clone();
-            r.authorizer = Some(rbac);
-            kube.rest = Some(Arc::new(r));
-        }
+        kube.mirror_policy();
         kube
+    }
+
+    /// Sets up the mirrors RBAC and the Node authorizer read from.
+    fn mirror_policy(&mut self) {
+        const G: &str = "rbac.authorization.k8s.io";
+        let rbac_stores: Option<Vec<Arc<Store>>> = [
+            (G, "clusterroles"),
+            (G, "roles"),
+            (G, "clusterrolebindings"),
+            (G, "rolebindings"),
+        ]
+        .iter()
+        .map(|(g, r)| self.store(g, r))
+        .collect();
+        let node_stores: Option<Vec<Arc<Store>>> = [
+            ("", "pods"),
+            ("", "persistentvolumeclaims"),
+            ("storage.k8s.io", "volumeattachments"),
+        ]
+        .iter()
+        .map(|(g, r)| self.store(g, r))
+        .collect();
+        let mut mirrors = Vec::new();
+        if let Some(stores) = rbac_stores {
+            let (m, rx) = mirror::Mirror::new(stores);
+            mirrors.push(m);
+            self.rbac = Some(Arc::new(rbac::RbacAuthorizer::new(rx.clone())));
+            self.rbac_objects = Some(rx);
+        }
+        if let Some(stores) = node_stores {
+            let (m, rx) = mirror::Mirror::new(stores);
+            mirrors.push(m);
+            let rules = bootstrap::rbac::node_rules();
+            self.node = Some(Arc::new(rbac::NodeAuthorizer::new(rx, rules)));
+        }
+        self.mirrors = Mutex::new(mirrors);
+    }
+
+    /// Configures `--authorization-mode`: the union of `system:masters`
+    /// (always first, as upstream), public health checks and version, and
+    /// the modes in order. `webhook` is
+    /// the hook for `Webhook` mode (asked in its place when given). Call
+    /// before `handler` and `admission`; returns the union.
+    pub fn enable_authorization(
+        &mut self,
+        modes: &[kaiser_auth::authz::Mode],
+        webhook: Option<Arc<dyn kaiser_auth::Authorizer>>,
+    ) -> Arc<dyn kaiser_auth::Authorizer> {
+        use kaiser_auth::authz::{
+            AlwaysAllow, AlwaysDeny, Mode, PrivilegedGroups, PublicHealth, Union,
+        };
+        let mut list: Vec<Arc<dyn kaiser_auth::Authorizer>> = vec![
+            Arc::new(PrivilegedGroups::masters()),
+            Arc::new(PublicHealth),
+        ];
+        for m in modes {
+            let a: Option<Arc<dyn kaiser_auth::Authorizer>> = match m {
+                Mode::AlwaysAllow => Some(Arc::new(AlwaysAllow)),
+                Mode::AlwaysDeny => Some(Arc::new(AlwaysDeny)),
+                Mode::Rbac => self.rbac.clone().map(|r| r as _),
+                Mode::Node => self.node.clone().map(|n| n as _),
+                Mode::Webhook => {
+                    if webhook.is_none() {
+                        tracing::warn!(
+                            "authorization mode Webhook has no webhook configured; it has no opinion"
+                        );
+                    }
+                    webhook.clone()
+                }
+            };
+            list.extend(a);
+        }
+        let union: Arc<dyn kaiser_auth::Authorizer> = Arc::new(Union(list));
+        if let Some(rest) = &mut self.rest {
+            let mut r = (**rest).clone();
+            r.authorizer = Some(union.clone());
+            *rest = Arc::new(r);
+        }
+        self.authorizer = Some(union.clone());
+        union
     }
 
     /// The admission plugins for the whole chain, in upstream's order.
@@ -215,6 +330,20 @@ impl KubeApiServer {
         }
         plugins.push(Arc::new(kaiser_admission::DefaultTolerationSeconds));
         plugins.push(Arc::new(kaiser_admission::StorageObjectInUseProtection));
+        const G: &str = "rbac.authorization.k8s.io";
+        if let (Some(rbac), Some(authorizer), Some(rbs), Some(crbs)) = (
+            &self.rbac,
+            &self.authorizer,
+            self.store(G, "rolebindings"),
+            self.store(G, "clusterrolebindings"),
+        ) {
+            plugins.push(Arc::new(escalation::RbacEscalation {
+                rbac: rbac.clone(),
+                authorizer: authorizer.clone(),
+                role_bindings: rbs,
+                cluster_role_bindings: crbs,
+            }));
+        }
         Chain::new(plugins)
     }
 
@@ -249,14 +378,49 @@ impl KubeApiServer {
         Some(t)
     }
 
+    /// Lets TokenReview ask `authn` (call before `handler`).
+    pub fn set_authenticator(&mut self, authn: Arc<kaiser_auth::authn::union::Authenticator>) {
+        if let Some(rest) = &mut self.rest {
+            let mut r = (**rest).clone();
+            r.authn = Some(authn);
+            *rest = Arc::new(r);
+        }
+    }
+
+    /// The bootstrap token authenticator over this server's Secrets.
+    pub fn bootstrap_tokens(&self) -> Option<Arc<bootstrap_tokens::BootstrapTokens>> {
+        Some(Arc::new(bootstrap_tokens::BootstrapTokens {
+            secrets: self.store("", "secrets")?,
+        }))
+    }
+
+    /// Publishes `kube-system/extension-apiserver-authentication` (a
+    /// post-start hook).
+    pub async fn publish_authentication_info(
+        &self,
+        info: &authentication_info::AuthenticationInfo,
+    ) -> Result<(), StatusError> {
+        match self.store("", "configmaps") {
+            Some(cms) => authentication_info::publish(&cms, info).await,
+            None => Ok(()),
+        }
+    }
+
     /// The RBAC authorizer over this server's RBAC stores.
     pub fn rbac(&self) -> Option<Arc<rbac::RbacAuthorizer>> {
-        const G: &str = "rbac.authorization.k8s.io";
-        Some(Arc::new(rbac::RbacAuthorizer {
-            cluster_roles: self.store(G, "clusterroles")?,
-            roles: self.store(G, "roles")?,
-            cluster_role_bindings: self.store(G, "clusterrolebindings")?,
-            role_bindings: self.store(G, "rolebindings")?,
+        self.rbac.clone()
+    }
+
+    /// Resolves Service references for webhooks and the aggregator's proxy
+    /// (`--enable-aggregator-routing` picks endpoint routing).
+    pub fn service_resolver(
+        &self,
+        endpoint_routing: bool,
+    ) -> Option<Arc<service_resolver::StoreServiceResolver>> {
+        Some(Arc::new(service_resolver::StoreServiceResolver {
+            services: self.store("", "services")?,
+            endpoint_slices: self.store("discovery.k8s.io", "endpointslices")?,
+            endpoint_routing,
         }))
     }
 
@@ -296,6 +460,71 @@ impl KubeApiServer {
                 Err(e) => return Err(e),
             }
         }
+        self.reconcile_rbac().await
+    }
+
+    /// Creates the bootstrap RBAC objects that are missing and reconciles
+    /// the others with the bootstrap policy (upstream's
+    /// `rbac/bootstrap-roles` post-start hook).
+    async fn reconcile_rbac(&self) -> Result<(), StatusError> {
+        let none = |_: &Value, _: Option<&Value>| Ok(());
+        for (resource, expected) in bootstrap::rbac::objects() {
+            let Some(store) = self.store("rbac.authorization.k8s.io", resource) else {
+                continue;
+            };
+            let name = meta::name(&expected).to_string();
+            let ns = meta::namespace(&expected).to_string();
+            let existing = match store.get(&ns, &name).await {
+                Ok(e) => e,
+                Err(e) if e.code == 404 => {
+                    match store.create(expected.clone(), &none, false).await {
+                        Ok(_) => {}
+                        Err(e) if bootstrap::already_there(&e) => {}
+                        Err(e) => return Err(e),
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let is_role = matches!(resource, "clusterroles" | "roles");
+            let change = if is_role {
+                bootstrap::rbac::reconcile_role(&expected, &existing).map_or(
+                    bootstrap::rbac::BindingChange::None,
+                    bootstrap::rbac::BindingChange::Update,
+                )
+            } else {
+                bootstrap::rbac::reconcile_binding(&expected, &existing)
+            };
+            match change {
+                bootstrap::rbac::BindingChange::None => {}
+                bootstrap::rbac::BindingChange::Update(_) => {
+                    let apply = |old: Option<&Value>| {
+                        let old = old.cloned().unwrap_or_else(|| expected.clone());
+                        let out = if is_role {
+                            bootstrap::rbac::reconcile_role(&expected, &old)
+                        } else {
+                            match bootstrap::rbac::reconcile_binding(&expected, &old) {
+                                bootstrap::rbac::BindingChange::Update(v) => Some(v),
+                                _ => None,
+                            }
+                        };
+                        Ok(out.unwrap_or(old))
+                    };
+                    store.update(&ns, &name, &apply, &none, false).await?;
+                    tracing::info!(resource, name, "reconciled a bootstrap RBAC object");
+                }
+                bootstrap::rbac::BindingChange::Recreate => {
+                    let opts = kaiser_registry::DeleteOptions::default();
+                    store.delete(&ns, &name, &opts, &none).await?;
+                    store.create(expected.clone(), &none, false).await?;
+                    tracing::info!(
+                        resource,
+                        name,
+                        "recreated a bootstrap RBAC binding whose roleRef changed"
+                    );
+                }
+            }
+        }
         Ok(())
     }
 
@@ -325,7 +554,20 @@ impl KubeApiServer {
                 .flatten(),
         };
         if objects.root_ca.is_some() || objects.service_accounts.is_some() {
-            tokio::spawn(objects.run(shutdown));
+            tokio::spawn(objects.run(shutdown.clone()));
+        }
+        if let Ok(mut mirrors) = self.mirrors.lock() {
+            for m in mirrors.drain(..) {
+                m.start(shutdown.clone());
+            }
+        }
+        if which.clusterrole_aggregation
+            && let (Some(rx), Some(store)) = (
+                &self.rbac_objects,
+                self.store("rbac.authorization.k8s.io", "clusterroles"),
+            )
+        {
+            tokio::spawn(aggregation::run(store, rx.clone(), shutdown));
         }
     }
 }

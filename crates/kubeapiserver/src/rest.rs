@@ -11,7 +11,7 @@ use http::header;
 use kaiser_apimachinery::field::{ErrorList, FieldError};
 use kaiser_apimachinery::list::ListOptions;
 use kaiser_apimachinery::{GroupResource, StatusError, codec, labels, meta, protobuf, time};
-use kaiser_auth::{Attributes, Decision, UserInfo};
+use kaiser_auth::{Attributes, Decision, UserInfo, UserRules};
 use kaiser_registry::{DeleteOptions, ResourceInfo, Store};
 use kaiser_server::http::{ApiRequest, Handler, negotiated_response, status_response};
 use kaiser_server::negotiation;
@@ -66,8 +66,10 @@ pub struct Rest {
     pub storage_name: String,
     /// `serviceaccounts/token`, when a signing key is configured.
     pub tokens: Option<Arc<crate::tokens::ServiceAccountTokens>>,
-    /// RBAC, asked after the built-in rules, for access reviews.
-    pub authorizer: Option<Arc<crate::rbac::RbacAuthorizer>>,
+    /// Every authorization mode in order, for access and rules reviews.
+    pub authorizer: Option<Arc<dyn kaiser_auth::Authorizer>>,
+    /// The authenticators, for TokenReview.
+    pub authn: Option<Arc<kaiser_auth::authn::union::Authenticator>>,
 }
 
 fn none(_: &Value, _: Option<&Value>) -> Result<(), StatusError> {
@@ -180,17 +182,13 @@ fn body(req: &ApiRequest) -> Result<Value, StatusError> {
     Ok(v)
 }
 
-/// The audiences a reviewed token was accepted for (the server's own).
-fn token_audiences(tokens: &Option<Arc<crate::tokens::ServiceAccountTokens>>) -> Value {
-    tokens
-        .as_ref()
-        .map_or_else(|| json!([]), |t| json!(t.key.audiences))
-}
-
 fn user_json(u: &UserInfo) -> Value {
     let mut out = json!({"username": u.name, "groups": u.groups});
     if !u.uid.is_empty() {
         out["uid"] = json!(u.uid);
+    }
+    if !u.extra.is_empty() {
+        out["extra"] = json!(u.extra);
     }
     out
 }
@@ -220,6 +218,38 @@ fn check_kind(obj: &Value, api_version: &str, kind: &str) -> Result<(), StatusEr
 }
 
 impl Rest {
+    /// A TokenReview's status, as upstream answers it: the token goes to
+    /// the token authenticators for `spec.audiences` (the API audiences
+    /// when it names none); a failure's reason is `status.error`.
+    async fn review_token(&self, token: &str, spec: Option<&Value>) -> Result<Value, StatusError> {
+        let Some(authn) = &self.authn else {
+            return Ok(json!({"user": {}}));
+        };
+        let mut audiences: Vec<String> = spec
+            .and_then(|s| s.get("audiences"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
+        if audiences.is_empty() {
+            audiences = authn.api_audiences.clone();
+        }
+        match authn.authenticate_token(token, &audiences).await {
+            Ok(Some(a)) => {
+                if !audiences.is_empty()
+                    && kaiser_auth::authn::intersect(&audiences, &a.audiences).is_empty()
+                {
+                    return Err(StatusError::internal("error validating audiences"));
+                }
+                Ok(json!({"authenticated": true, "user": user_json(&a.user),
+                    "audiences": a.audiences}))
+            }
+            Ok(None) => Ok(json!({"user": {}, "error": "invalid bearer token"})),
+            Err(e) => Ok(json!({"user": {}, "error": e.0})),
+        }
+    }
+
     async fn serve(&self, req: &ApiRequest) -> Result<(u16, Value), StatusError> {
         let i = &req.info;
         let gr = GroupResource::new(&i.api_group, &i.resource);
@@ -283,11 +313,11 @@ impl Rest {
             (AUTHN, "tokenreviews", _, "create") => {
                 let b = body(req)?;
                 check_kind(&b, "authentication.k8s.io/v1", "TokenReview")?;
-                if b.pointer("/spec/token")
+                let token = b
+                    .pointer("/spec/token")
                     .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .is_empty()
-                {
+                    .unwrap_or("");
+                if token.is_empty() {
                     return Err(invalid(
                         "TokenReview",
                         AUTHN,
@@ -295,21 +325,7 @@ impl Rest {
                         "token must be set",
                     ));
                 }
-                let token = b
-                    .pointer("/spec/token")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                let user = match &self.tokens {
-                    Some(t) => {
-                        kaiser_auth::TokenAuthenticator::authenticate(t.as_ref(), token).await
-                    }
-                    None => None,
-                };
-                let status = match user {
-                    Some(u) => json!({"authenticated": true, "user": user_json(&u),
-                        "audiences": token_audiences(&self.tokens)}),
-                    None => json!({"user": {}}),
-                };
+                let status = self.review_token(token, b.get("spec")).await?;
                 Ok((
                     201,
                     json!({"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
@@ -339,11 +355,19 @@ impl Rest {
                         "no namespace on request",
                     ));
                 }
+                let ns = b
+                    .pointer("/spec/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let rules = match &self.authorizer {
+                    Some(a) => a.rules_for(&req.user, ns).await,
+                    None => UserRules::default(),
+                };
                 Ok((
                     201,
                     json!({"kind": "SelfSubjectRulesReview", "apiVersion": "authorization.k8s.io/v1",
                     "metadata": review_meta(&b), "spec": b.get("spec"),
-                    "status": rules_for(&req.user)}),
+                    "status": rules_status(&rules)}),
                 ))
             }
             (_, _, _, verb) => Err(StatusError::method_not_supported(&gr, verb)),
@@ -598,7 +622,7 @@ impl Rest {
             UserInfo {
                 name,
                 groups,
-                uid: String::new(),
+                ..Default::default()
             }
         };
         if !errs.is_empty() {
@@ -632,13 +656,15 @@ impl Rest {
             subresource: &sub,
             name: &name,
         };
-        let mut decision = kaiser_auth::authorize(&attrs);
-        if let (Decision::Deny(_), Some(rbac)) = (&decision, &self.authorizer) {
-            decision = kaiser_auth::Authorizer::authorize(rbac.as_ref(), &attrs).await;
-        }
+        let decision = match &self.authorizer {
+            Some(a) => a.authorize(&attrs).await,
+            None => Decision::NoOpinion(String::new()),
+        };
         let status = match decision {
             Decision::Allow => json!({"allowed": true}),
-            Decision::Deny(_) => json!({"allowed": false}),
+            Decision::Deny(reason) => json!({"allowed": false, "denied": true, "reason": reason}),
+            Decision::NoOpinion(reason) if reason.is_empty() => json!({"allowed": false}),
+            Decision::NoOpinion(reason) => json!({"allowed": false, "reason": reason}),
         };
         Ok((
             201,
@@ -648,24 +674,28 @@ impl Rest {
     }
 }
 
-/// The rules the bootstrap authorizer grants `user`, as a rules review.
-fn rules_for(user: &UserInfo) -> Value {
-    if user.in_group(kaiser_auth::authn::GROUP_MASTERS) {
-        return json!({"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}], "incomplete": false});
+/// A rules review's status, as upstream writes it.
+fn rules_status(rules: &UserRules) -> Value {
+    let resource: Vec<Value> = rules
+        .resource_rules
+        .iter()
+        .map(|r| {
+            let mut v = r.to_json();
+            v["verbs"] = json!(r.verbs);
+            v
+        })
+        .collect();
+    let non_resource: Vec<Value> = rules
+        .non_resource_rules
+        .iter()
+        .map(|r| json!({"verbs": r.verbs, "nonResourceURLs": r.non_resource_urls}))
+        .collect();
+    let mut status = json!({"resourceRules": resource, "nonResourceRules": non_resource,
+        "incomplete": rules.incomplete});
+    if !rules.errors.is_empty() {
+        status["evaluationError"] = json!(kaiser_auth::rbac::aggregate(&rules.errors));
     }
-    let mut resource_rules = Vec::new();
-    let mut non_resource = vec![
-        json!({"verbs": ["get"], "nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"]}),
-    ];
-    if user.in_group(kaiser_auth::authn::GROUP_AUTHENTICATED) {
-        resource_rules.push(json!({"verbs": ["create"], "apiGroups": [AUTHZ], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]}));
-        resource_rules.push(
-            json!({"verbs": ["create"], "apiGroups": [AUTHN], "resources": ["selfsubjectreviews"]}),
-        );
-        non_resource.push(json!({"verbs": ["get"], "nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", "/version", "/version/"]}));
-    }
-    json!({"resourceRules": resource_rules, "nonResourceRules": non_resource, "incomplete": false})
+    status
 }
 
 fn set_condition(pod: &mut Value, kind: &str) {

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use kaiser_apimachinery::field::{ErrorList, FieldError};
 use kaiser_apimachinery::{StatusError, meta, time};
+use kaiser_auth::TokenAuthenticator;
+use kaiser_auth::authn::{Authenticated, AuthnError};
 use kaiser_auth::serviceaccount::{BoundRef, Claims, KubernetesClaim, TokenKey};
-use kaiser_auth::{TokenAuthenticator, UserInfo};
 use kaiser_registry::Store;
 use serde_json::{Value, json};
 
@@ -162,29 +163,48 @@ impl ServiceAccountTokens {
 
 #[async_trait]
 impl TokenAuthenticator for ServiceAccountTokens {
-    async fn authenticate(&self, token: &str) -> Option<UserInfo> {
-        let claims = self.key.verify(token, time::now_unix())?;
+    async fn authenticate_token(
+        &self,
+        token: &str,
+        audiences: &[String],
+    ) -> Result<Option<Authenticated>, AuthnError> {
+        let Some((claims, audiences)) = self
+            .key
+            .verify_for(token, time::now_unix(), audiences)
+            .map_err(AuthnError)?
+        else {
+            return Ok(None);
+        };
         let k = &claims.kubernetes;
-        let sa = self
-            .service_accounts
-            .get(&k.namespace, &k.serviceaccount.name)
-            .await
-            .ok()?;
+        let (ns, name) = (&k.namespace, &k.serviceaccount.name);
+        let sa = self.service_accounts.get(ns, name).await.map_err(|e| {
+            if e.code == 404 {
+                AuthnError(format!("serviceaccounts \"{name}\" not found"))
+            } else {
+                AuthnError(e.message)
+            }
+        })?;
         if meta::uid(&sa) != k.serviceaccount.uid {
-            return None;
+            return Err(AuthnError(format!(
+                "service account UID ({}) does not match claim ({})",
+                meta::uid(&sa),
+                k.serviceaccount.uid
+            )));
         }
+        let invalidated = || AuthnError::new("service account token has been invalidated");
         if let Some(p) = &k.pod
-            && !self.still_there(self.pods.as_ref(), &k.namespace, p).await
+            && !self.still_there(self.pods.as_ref(), ns, p).await
         {
-            return None;
+            return Err(invalidated());
         }
         if let Some(s) = &k.secret
-            && !self
-                .still_there(self.secrets.as_ref(), &k.namespace, s)
-                .await
+            && !self.still_there(self.secrets.as_ref(), ns, s).await
         {
-            return None;
+            return Err(invalidated());
         }
-        Some(claims.user())
+        Ok(Some(Authenticated {
+            user: claims.user(),
+            audiences,
+        }))
     }
 }

@@ -12,6 +12,8 @@ pub mod watch;
 
 pub use hooks::WriteHooks;
 pub use resource::ResourceInfo;
-pub use store::{AdmitFn, Conversion, DeleteOptions, Deleted, JsonList, Store, WriteOptions};
+pub use store::{
+    AdmitFn, Conversion, Converter, DeleteOptions, Deleted, JsonList, Store, WriteOptions,
+};
 pub use strategy::{DefaultStrategy, Strategy};
 pub use watch::{ObjectWatch, WatchEvent};

@@ -121,7 +121,7 @@ pub struct WriteOptions<'a> {
 /// Converts between a served version and the version objects are stored
 /// in (autoscaling/v1 HPAs over autoscaling/v2 objects, events.k8s.io/v1
 /// Events over core/v1 ones, a CRD's versions over its storage version).
-/// Strategies see the stored form.
+/// Strategies see the stored form, except under [`Conversion::Custom`].
 #[derive(Clone, Debug)]
 pub enum Conversion {
     /// Field-by-field conversion functions.
@@ -131,21 +131,55 @@ pub enum Conversion {
     },
     /// Versions that differ only in `apiVersion` (a CRD's `None` strategy).
     ApiVersion { served: String, stored: String },
+    /// A conversion that may fail and may wait on I/O (a CRD's conversion
+    /// webhook). It runs at the storage boundary only: strategies see the
+    /// served form, as upstream validates a custom resource in the version
+    /// it was sent in.
+    Custom(Arc<dyn Converter>),
+}
+
+/// A [`Conversion::Custom`] implementation.
+pub trait Converter: Send + Sync + std::fmt::Debug {
+    /// Stored objects in the served version (many at once where it can).
+    fn to_served(&self, objs: Vec<Value>) -> Result<Vec<Value>, StatusError>;
+    /// A served object in the storage version.
+    fn to_storage(&self, obj: Value) -> Result<Value, StatusError>;
 }
 
 impl Conversion {
-    pub fn to_storage(&self, v: Value) -> Value {
-        match self {
+    pub fn to_storage(&self, v: Value) -> Result<Value, StatusError> {
+        Ok(match self {
             Conversion::Fns { to_storage, .. } => to_storage(v),
             Conversion::ApiVersion { stored, .. } => with_api_version(v, stored),
+            Conversion::Custom(c) => return c.to_storage(v),
+        })
+    }
+
+    pub fn from_storage(&self, v: Value) -> Result<Value, StatusError> {
+        Ok(match self {
+            Conversion::Fns { from_storage, .. } => from_storage(v),
+            Conversion::ApiVersion { served, .. } => with_api_version(v, served),
+            Conversion::Custom(c) => {
+                return c
+                    .to_served(vec![v])?
+                    .pop()
+                    .ok_or_else(|| StatusError::internal("conversion returned no object"));
+            }
+        })
+    }
+
+    /// Several stored objects in the served version.
+    pub fn from_storage_all(&self, objs: Vec<Value>) -> Result<Vec<Value>, StatusError> {
+        match self {
+            Conversion::Custom(c) if !objs.is_empty() => c.to_served(objs),
+            _ => objs.into_iter().map(|o| self.from_storage(o)).collect(),
         }
     }
 
-    pub fn from_storage(&self, v: Value) -> Value {
-        match self {
-            Conversion::Fns { from_storage, .. } => from_storage(v),
-            Conversion::ApiVersion { served, .. } => with_api_version(v, served),
-        }
+    /// Whether the strategy sees served objects (converted only when
+    /// written and read).
+    fn at_boundary(&self) -> bool {
+        matches!(self, Conversion::Custom(_))
     }
 }
 
@@ -228,21 +262,41 @@ impl Store {
     /// A stored object in the served version.
     pub fn decode(&self, kv: &KeyValue) -> Result<Value, StatusError> {
         let obj = decode_kv(kv)?;
-        Ok(self.served(obj))
+        self.served_from_stored(obj)
     }
 
-    fn served(&self, obj: Value) -> Value {
+    /// A stored object in the served version.
+    fn served_from_stored(&self, obj: Value) -> Result<Value, StatusError> {
         match &self.conversion {
             Some(c) => c.from_storage(obj),
-            None => obj,
+            None => Ok(obj),
+        }
+    }
+
+    /// An object in the form the strategy works on, in the served version.
+    fn served(&self, obj: Value) -> Result<Value, StatusError> {
+        match &self.conversion {
+            Some(c) if !c.at_boundary() => c.from_storage(obj),
+            _ => Ok(obj),
+        }
+    }
+
+    /// The bytes to store for an object in the strategy's form.
+    fn stored_bytes(&self, obj: &mut Value) -> Result<Bytes, StatusError> {
+        match &self.conversion {
+            Some(c) if c.at_boundary() => Self::encode(&mut c.to_storage(obj.clone())?),
+            _ => Self::encode(obj),
         }
     }
 
     /// A table row of a served object (strategies see the stored form).
     pub fn table_row(&self, obj: &Value) -> Vec<Value> {
         match &self.conversion {
-            Some(c) => self.strategy.table_row(&c.to_storage(obj.clone())),
-            None => self.strategy.table_row(obj),
+            Some(c) if !c.at_boundary() => match c.to_storage(obj.clone()) {
+                Ok(stored) => self.strategy.table_row(&stored),
+                Err(_) => self.strategy.table_row(obj),
+            },
+            _ => self.strategy.table_row(obj),
         }
     }
 
@@ -442,10 +496,20 @@ impl Store {
     /// LIST with selectors, pagination and resourceVersion semantics.
     pub async fn list(&self, ns: &str, opts: &ListOptions) -> Result<Value, StatusError> {
         let (kvs, list_meta) = self.list_kvs(ns, opts).await?;
-        let items = kvs
-            .into_iter()
-            .map(|(kv, decoded)| decoded.map_or_else(|| self.decode(&kv), Ok))
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = match &self.conversion {
+            // One conversion call for the whole page.
+            Some(c) if c.at_boundary() && kvs.iter().all(|(_, d)| d.is_none()) => {
+                let raw = kvs
+                    .iter()
+                    .map(|(kv, _)| decode_kv(kv))
+                    .collect::<Result<Vec<_>, _>>()?;
+                c.from_storage_all(raw)?
+            }
+            _ => kvs
+                .into_iter()
+                .map(|(kv, decoded)| decoded.map_or_else(|| self.decode(&kv), Ok))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         Ok(json!({
             "kind": self.info.list_kind(),
             "apiVersion": self.info.api_version(),
@@ -700,8 +764,10 @@ impl Store {
         if served_tracking && let Some(manager) = opts.manager {
             self.track_update(&Value::Object(Map::new()), &mut obj, manager);
         }
-        if let Some(c) = &self.conversion {
-            obj = c.to_storage(obj);
+        if let Some(c) = &self.conversion
+            && !c.at_boundary()
+        {
+            obj = c.to_storage(obj)?;
         }
         let prepare_opts = WriteOptions {
             manager: opts.manager.filter(|_| !served_tracking),
@@ -739,36 +805,43 @@ impl Store {
                     &name,
                 ));
             }
-            return Ok(self.served(obj));
+            return self.served(obj);
         }
         let mut written = self.create_encoded(&key, &mut obj).await;
         // Too big to store: without its managed fields it may fit, as
         // upstream retries a non-apply write.
-        if matches!(written, Err(StorageError::TooLarge { .. })) && opts.manager.is_some() {
+        if matches!(written, Ok(Err(StorageError::TooLarge { .. }))) && opts.manager.is_some() {
             entries::remove(&mut obj);
             written = self.create_encoded(&key, &mut obj).await;
         }
-        let written = written.map_err(|e| self.status_error(e, &name));
+        let written = written.and_then(|w| w.map_err(|e| self.status_error(e, &name)));
         if let Some(h) = &self.hooks {
             h.after_write(&obj, None, written.is_ok()).await;
         }
         meta::set_resource_version(&mut obj, written?);
-        Ok(self.served(obj))
+        self.served(obj)
     }
 
-    async fn create_encoded(&self, key: &str, obj: &mut Value) -> Result<i64, StorageError> {
-        let bytes = Self::encode(obj).map_err(|e| StorageError::Io(e.message))?;
-        self.storage.create(key, bytes).await
+    /// Stores a new object: the outer error is the encoding's, the inner
+    /// one the storage's.
+    async fn create_encoded(
+        &self,
+        key: &str,
+        obj: &mut Value,
+    ) -> Result<Result<i64, StorageError>, StatusError> {
+        let bytes = self.stored_bytes(obj)?;
+        Ok(self.storage.create(key, bytes).await)
     }
 
+    /// Stores an updated object (errors as [`Store::create_encoded`]).
     async fn update_encoded(
         &self,
         key: &str,
         new: &mut Value,
         kv: &KeyValue,
-    ) -> Result<i64, StorageError> {
-        let bytes = Self::encode(new).map_err(|e| StorageError::Io(e.message))?;
-        self.storage.update(key, bytes, kv.mod_revision).await
+    ) -> Result<Result<i64, StorageError>, StatusError> {
+        let bytes = self.stored_bytes(new)?;
+        Ok(self.storage.update(key, bytes, kv.mod_revision).await)
     }
 
     /// UPDATE and PATCH: reads the current object, lets `apply` build the new
@@ -817,16 +890,20 @@ impl Store {
                     other => other.map(|o| (o, true)),
                 };
             };
-            let old = decode_kv(&kv)?;
+            let mut old = decode_kv(&kv)?;
             let served_tracking = self.tracks_served_form();
             let mut new = match &self.conversion {
+                Some(c) if c.at_boundary() => {
+                    old = c.from_storage(old)?;
+                    apply(Some(&old))?
+                }
                 Some(c) => {
-                    let served_old = c.from_storage(old.clone());
+                    let served_old = c.from_storage(old.clone())?;
                     let mut served_new = apply(Some(&served_old))?;
                     if served_tracking && let Some(manager) = opts.manager {
                         self.track_update(&served_old, &mut served_new, manager);
                     }
-                    c.to_storage(served_new)
+                    c.to_storage(served_new)?
                 }
                 None => apply(Some(&old))?,
             };
@@ -860,7 +937,7 @@ impl Store {
                 h.before_write(&mut new, Some(&old), dry_run).await?;
             }
             if dry_run {
-                return Ok((self.served(new), false));
+                return Ok((self.served(new)?, false));
             }
             // What the hooks reserved for `new`, to release if the write fails.
             let reserved = self.hooks.as_ref().map(|_| new.clone());
@@ -884,7 +961,7 @@ impl Store {
                 }
             }
             match result {
-                Some(r) => return r.map(|(o, created)| (self.served(o), created)),
+                Some(r) => return r.and_then(|(o, created)| Ok((self.served(o)?, created))),
                 None => continue,
             }
         }
@@ -924,10 +1001,14 @@ impl Store {
             };
         }
         let mut outcome = self.update_encoded(key, &mut new, kv).await;
-        if slim && matches!(outcome, Err(StorageError::TooLarge { .. })) {
+        if slim && matches!(outcome, Ok(Err(StorageError::TooLarge { .. }))) {
             entries::remove(&mut new);
             outcome = self.update_encoded(key, &mut new, kv).await;
         }
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => return (Some(Err(e)), false),
+        };
         match outcome {
             Ok(rev) => {
                 meta::set_resource_version(&mut new, rev);
@@ -1036,7 +1117,7 @@ impl Store {
                 if first || finalizers_changed {
                     if opts.dry_run {
                         return Ok(Deleted {
-                            body: self.served(obj),
+                            body: self.served_from_stored(obj)?,
                             gone: false,
                         });
                     }
@@ -1051,13 +1132,13 @@ impl Store {
                     }
                 }
                 return Ok(Deleted {
-                    body: self.served(obj),
+                    body: self.served_from_stored(obj)?,
                     gone: false,
                 });
             }
             if opts.dry_run {
                 return Ok(Deleted {
-                    body: self.deleted_body(obj),
+                    body: self.deleted_body(obj)?,
                     gone: true,
                 });
             }
@@ -1068,7 +1149,7 @@ impl Store {
                     }
                     meta::set_resource_version(&mut obj, rev);
                     return Ok(Deleted {
-                        body: self.deleted_body(obj),
+                        body: self.deleted_body(obj)?,
                         gone: true,
                     });
                 }
@@ -1105,17 +1186,19 @@ impl Store {
         Ok(())
     }
 
-    fn deleted_body(&self, obj: Value) -> Value {
+    fn deleted_body(&self, obj: Value) -> Result<Value, StatusError> {
         if self.strategy.return_deleted_object() {
-            return self.served(obj);
+            return self.served_from_stored(obj);
         }
-        kaiser_apimachinery::status::success_status(kaiser_apimachinery::status::StatusDetails {
-            name: meta::name(&obj).to_string(),
-            group: self.info.group.clone(),
-            kind: self.info.resource.clone(),
-            uid: meta::uid(&obj).to_string(),
-            ..Default::default()
-        })
+        Ok(kaiser_apimachinery::status::success_status(
+            kaiser_apimachinery::status::StatusDetails {
+                name: meta::name(&obj).to_string(),
+                group: self.info.group.clone(),
+                kind: self.info.resource.clone(),
+                uid: meta::uid(&obj).to_string(),
+                ..Default::default()
+            },
+        ))
     }
 
     /// DELETECOLLECTION: deletes each matching object; returns the list of

@@ -209,10 +209,16 @@ impl ObjectWatch {
 
     fn decode(&self, kv: &kaiser_storage::KeyValue) -> Option<Value> {
         let obj = decode_kv(kv).ok()?;
-        Some(match &self.conversion {
-            Some(c) => c.from_storage(obj),
-            None => obj,
-        })
+        match &self.conversion {
+            Some(c) => match c.from_storage(obj) {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    tracing::warn!(key = %kv.key, error = %e.message, "dropping a watch event that could not be converted");
+                    None
+                }
+            },
+            None => Some(obj),
+        }
     }
 
     /// Whether the key alone rules the event out: a `metadata.name` or

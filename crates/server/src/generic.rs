@@ -1,7 +1,7 @@
 //! The generic API server around the chain: the filters that run once per
-//! request (panic recovery, request info, authentication, authorization,
-//! body limit, timeout) and the paths PrepareRun installs (health, version,
-//! OpenAPI).
+//! request (panic recovery, request info, authentication, audit,
+//! impersonation, authorization, body limit, timeout) and the paths
+//! PrepareRun installs (health, version, OpenAPI).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -12,7 +12,8 @@ use http::header;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use kaiser_apimachinery::StatusError;
-use kaiser_auth::{Attributes, Decision, UserInfo};
+use kaiser_auth::authn::union::{Authenticator, ClientCertificate};
+use kaiser_auth::{Attributes, Decision};
 use serde_json::Value;
 
 use crate::healthz::{self, HealthChecks};
@@ -37,19 +38,39 @@ pub struct GenericServer {
     pub tables: Vec<Arc<ResourceTable>>,
     /// The OpenAPI documents, cached per set of served resources.
     pub openapi: openapi::OpenApi,
-    /// Bearer-token authentication (service-account tokens), when set.
-    pub tokens: Option<Arc<dyn kaiser_auth::TokenAuthenticator>>,
-    /// Asked when the built-in rules deny (RBAC), when set.
+    /// Who sent a request: every authenticator, in upstream's order.
+    pub authn: Arc<Authenticator>,
+    /// Every authorization mode in order (`--authorization-mode`); without
+    /// one only `system:masters` may do anything.
     pub authorizer: Option<Arc<dyn kaiser_auth::Authorizer>>,
+    /// The audit policy and backends, when auditing is on.
+    pub audit: Option<Arc<kaiser_auth::audit::Auditor>>,
+    /// Serves what it claims before the body is read (the aggregator's proxy).
+    pub passthrough: Option<Arc<dyn crate::passthrough::Passthrough>>,
 }
 
 impl GenericServer {
-    /// Serves one request from a connection whose client certificate (if any)
-    /// authenticated `cert_user`.
+    /// Every authorization mode in order; without any, only `system:masters`
+    /// may do anything.
+    pub(crate) async fn authorize(&self, attrs: &Attributes<'_>) -> Decision {
+        match &self.authorizer {
+            Some(a) => a.authorize(attrs).await,
+            None => {
+                kaiser_auth::Authorizer::authorize(
+                    &kaiser_auth::authz::PrivilegedGroups::masters(),
+                    attrs,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Serves one request from a connection whose client certificate (if
+    /// any) was checked into `cert`.
     pub async fn handle(
         self: Arc<Self>,
-        req: http::Request<Incoming>,
-        cert_user: Option<UserInfo>,
+        mut req: http::Request<Incoming>,
+        cert: Option<Arc<ClientCertificate>>,
     ) -> Response {
         let started = Instant::now();
         let method = req.method().clone();
@@ -63,7 +84,8 @@ impl GenericServer {
                 v.split(',')
                     .any(|e| e.split(';').next().map(str::trim) == Some("gzip"))
             });
-        let resp = AssertUnwindSafe(self.filters(req, cert_user))
+        let (audit_id, audit) = self.audit_start(&mut req);
+        let resp = AssertUnwindSafe(self.filters(req, cert))
             .catch_unwind()
             .await;
         let mut resp = resp.unwrap_or_else(|panic| {
@@ -73,10 +95,15 @@ impl GenericServer {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             tracing::error!(%method, %path, panic = %msg, "handler panicked");
+            if let Some(a) = &audit {
+                a.panicked(&msg);
+            }
             status_response(&StatusError::internal(
                 "a handler panicked; see the server log",
             ))
         });
+        resp = crate::audit::finish(audit, &method, resp).await;
+        crate::audit::set_audit_id(&mut resp, &audit_id);
         if accepts_gzip {
             resp = gzip_large(resp);
         }
@@ -84,8 +111,12 @@ impl GenericServer {
         resp
     }
 
-    async fn filters(&self, req: http::Request<Incoming>, cert_user: Option<UserInfo>) -> Response {
-        let (parts, body) = req.into_parts();
+    async fn filters(
+        &self,
+        req: http::Request<Incoming>,
+        cert: Option<Arc<ClientCertificate>>,
+    ) -> Response {
+        let (mut parts, body) = req.into_parts();
         let query: Vec<(String, String)> = parts
             .uri
             .query()
@@ -96,26 +127,26 @@ impl GenericServer {
             .any(|(k, v)| k == "watch" && matches!(v.as_str(), "true" | "1" | ""));
         let info = request_info::parse(&parts.method, parts.uri.path(), watch_param);
 
-        // Authentication: a credential we cannot verify is a 401, no credential
-        // is the anonymous user.
-        let user = match parts.headers.get(header::AUTHORIZATION) {
-            Some(value) => {
-                let token = value
-                    .to_str()
-                    .ok()
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty());
-                let user = match (token, &self.tokens) {
-                    (Some(t), Some(auth)) => auth.authenticate(t).await,
-                    _ => None,
-                };
-                match user {
-                    Some(u) => u,
-                    None => return status_response(&StatusError::unauthorized("Unauthorized")),
-                }
+        // Authentication: a credential that fails is a 401; none at all is
+        // the anonymous user, unless anonymous requests are off.
+        let user = match self
+            .authn
+            .authenticate(&mut parts.headers, cert.as_deref())
+            .await
+        {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::info!(error = %e, "Unable to authenticate the request");
+                return status_response(&StatusError::unauthorized("Unauthorized"));
             }
-            None => cert_user.unwrap_or_else(kaiser_auth::anonymous),
+        };
+
+        // Audit (the policy decides on the authenticated user), then
+        // impersonation: everything after sees the impersonated user.
+        let audit = self.audit_begin(&parts, &info, &user);
+        let user = match self.impersonate(&mut parts, user, audit.as_deref()).await {
+            Ok(u) => u,
+            Err(resp) => return resp,
         };
 
         // Authorization.
@@ -130,16 +161,17 @@ impl GenericServer {
             subresource: &info.subresource,
             name: &info.name,
         };
-        let mut decision = kaiser_auth::authorize(&attrs);
-        if let (Decision::Deny(_), Some(rbac)) = (&decision, &self.authorizer) {
-            decision = rbac.authorize(&attrs).await;
+        let decision = self.authorize(&attrs).await;
+        if let Some(a) = &audit {
+            a.authorized(decision.allowed(), "");
         }
-        if let Decision::Deny(reason) = decision {
+        if !decision.allowed() {
+            let why = kaiser_auth::authz::forbidden_with_reason(&attrs, &decision);
             let err = if info.is_resource_request {
                 let gr = kaiser_apimachinery::GroupResource::new(&info.api_group, &info.resource);
-                StatusError::forbidden_object(&gr, &info.name, &reason)
+                StatusError::forbidden_object(&gr, &info.name, &why)
             } else {
-                StatusError::forbidden(reason)
+                StatusError::forbidden(format!("forbidden: {why}"))
             };
             return status_response(&err);
         }
@@ -148,6 +180,22 @@ impl GenericServer {
             && let Some(r) = self.non_resource(&parts, &info.path, &query).await
         {
             return r;
+        }
+
+        if let Some(p) = self.passthrough.as_ref().filter(|p| p.claims(&info)) {
+            let long = crate::passthrough::is_long_running(&info);
+            let body = body.map_err(crate::passthrough::BoxError::from).boxed();
+            let fut = p.serve(crate::passthrough::RawRequest {
+                parts,
+                body,
+                info,
+                user,
+            });
+            return if long {
+                fut.await
+            } else {
+                within_timeout(fut).await
+            };
         }
 
         // Bodies are read whole, up to the limit.
@@ -164,6 +212,9 @@ impl GenericServer {
                 )));
             }
         };
+        if let Some(a) = &audit {
+            a.request_body(&info.verb, &body);
+        }
         let is_watch = info.verb == "watch";
         let req = ApiRequest {
             parts,
@@ -176,12 +227,7 @@ impl GenericServer {
         if is_watch {
             return fut.await;
         }
-        match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
-            Ok(r) => r,
-            Err(_) => status_response(&StatusError::timeout(
-                "request did not complete within requested timeout - context deadline exceeded",
-            )),
-        }
+        within_timeout(fut).await
     }
 
     /// Health, version and OpenAPI paths.
@@ -203,6 +249,16 @@ impl GenericServer {
             _ => return None,
         };
         Some(json_response(200, &doc, false))
+    }
+}
+
+/// The response, or the 504 `Status` of a request that ran out of time.
+async fn within_timeout(fut: impl std::future::Future<Output = Response>) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
+        Ok(r) => r,
+        Err(_) => status_response(&StatusError::timeout(
+            "request did not complete within requested timeout - context deadline exceeded",
+        )),
     }
 }
 

@@ -157,12 +157,17 @@ async fn handle(
             let name = meta::name(&obj).to_string();
             admit.mutate(Operation::Create, &name, &mut obj).await?;
             admit.check(Operation::Create, &name, Some(&obj)).await?;
+            let checks = admit
+                .write_checks(Operation::Create, &name, Some(&obj))
+                .await?;
             let opts = WriteOptions {
                 dry_run,
                 manager: Some(&manager),
                 ..Default::default()
             };
-            let created = store.create_with(obj, &admit_all, &opts).await?;
+            let created = store
+                .create_with(obj, &|n, o| checks.run(n, o), &opts)
+                .await?;
             Ok(with_warnings(
                 negotiated_response(201, &created, n, pretty),
                 &warnings,
@@ -183,6 +188,9 @@ async fn handle(
                 )));
             }
             admit.check(Operation::Update, &ri.name, Some(&obj)).await?;
+            let checks = admit
+                .write_checks(Operation::Update, &ri.name, Some(&obj))
+                .await?;
             let apply = move |_old: Option<&Value>| Ok(obj.clone());
             let opts = WriteOptions {
                 dry_run,
@@ -190,7 +198,7 @@ async fn handle(
                 ..Default::default()
             };
             let (out, created) = store
-                .update_with(ns, &ri.name, &apply, &admit_all, &opts)
+                .update_with(ns, &ri.name, &apply, &|n, o| checks.run(n, o), &opts)
                 .await?;
             Ok(with_warnings(
                 negotiated_response(if created { 201 } else { 200 }, &out, n, pretty),
@@ -220,6 +228,9 @@ async fn handle(
             }
             let validation = field_validation(req)?;
             admit.check(Operation::Update, &ri.name, None).await?;
+            let checks = admit
+                .write_checks(Operation::Update, &ri.name, None)
+                .await?;
             let body = req.body.clone();
             let expected_gv = info.api_version();
             let kind_name = info.kind.clone();
@@ -260,7 +271,7 @@ async fn handle(
                 ..Default::default()
             };
             let (out, _) = store
-                .update_with(ns, &ri.name, &apply, &admit_all, &opts)
+                .update_with(ns, &ri.name, &apply, &|n, o| checks.run(n, o), &opts)
                 .await?;
             let warnings = warnings.into_inner().unwrap_or_default();
             Ok(with_warnings(
@@ -323,6 +334,8 @@ async fn serve_apply(
         Operation::Update
     };
     admit.check(op, &ri.name, Some(&config)).await?;
+    // Checks of the final object (RBAC escalation) run inside the write.
+    let checks = admit.write_checks(op, &ri.name, None).await?;
     let warnings = std::sync::Mutex::new(Vec::new());
     let apply = |old: Option<&Value>| {
         let mut out = fieldmanager::apply(store, old, &config, manager, force, &ri.name, ns)?;
@@ -338,7 +351,7 @@ async fn serve_apply(
         force_allow_create: ri.subresource.is_empty(),
     };
     let (out, created) = store
-        .update_with(ns, &ri.name, &apply, &admit_all, &opts)
+        .update_with(ns, &ri.name, &apply, &|n, o| checks.run(n, o), &opts)
         .await?;
     let warnings = warnings.into_inner().unwrap_or_default();
     let code = if created { 201 } else { 200 };
@@ -404,6 +417,28 @@ impl Admission<'_> {
                 },
                 object,
             )
+            .await
+    }
+
+    /// The checks admission runs on the final object inside the write.
+    async fn write_checks(
+        &self,
+        operation: Operation,
+        name: &str,
+        object: Option<&Value>,
+    ) -> Result<kaiser_admission::WriteChecks, StatusError> {
+        self.scope
+            .admission
+            .write_checks(&Attributes {
+                operation,
+                resource: self.resource.clone(),
+                subresource: &self.req.info.subresource,
+                namespace: self.namespace,
+                name,
+                object,
+                user: &self.req.user,
+                dry_run: self.dry_run,
+            })
             .await
     }
 

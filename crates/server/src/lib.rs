@@ -6,6 +6,7 @@
 //! The only crate that speaks incoming HTTP. Knows no particular resource:
 //! servers register stores in a [`ResourceTable`].
 
+pub mod audit;
 pub mod chain;
 pub mod discovery;
 pub mod fieldmanager;
@@ -15,6 +16,7 @@ pub mod healthz;
 pub mod http;
 pub mod negotiation;
 pub mod openapi;
+pub mod passthrough;
 pub mod request_info;
 pub mod resource_table;
 pub mod serve;

@@ -441,8 +441,16 @@ struct Documents {
     v3: BTreeMap<String, Doc>,
 }
 
-fn build(stores: &[Arc<Store>], version: &str, fingerprint: u64) -> Documents {
-    let v2_doc = v2(stores, version);
+fn build(
+    stores: &[Arc<Store>],
+    version: &str,
+    fingerprint: u64,
+    remote: &RemoteSpecs,
+) -> Documents {
+    let mut v2_doc = v2(stores, version);
+    for doc in &remote.v2 {
+        merge_v2(&mut v2_doc, doc);
+    }
     let mut by_gv: BTreeMap<String, Vec<&ResourceInfo>> = BTreeMap::new();
     for s in stores {
         by_gv
@@ -450,13 +458,18 @@ fn build(stores: &[Arc<Store>], version: &str, fingerprint: u64) -> Documents {
             .or_default()
             .push(&s.info);
     }
-    let v3: BTreeMap<String, Doc> = by_gv
+    let mut v3: BTreeMap<String, Doc> = by_gv
         .iter()
         .map(|(p, infos)| {
             let body = serde_json::to_vec(&v3_group_version(infos, version)).unwrap_or_default();
             (p.clone(), Doc::new(body))
         })
         .collect();
+    // A group version an extension server serves is proxied there, so its
+    // document is that server's.
+    for (path, body) in &remote.v3 {
+        v3.insert(path.clone(), Doc::new(body.to_vec()));
+    }
     let root_paths: Map<String, Value> = v3
         .iter()
         .map(|(p, d)| {
@@ -488,11 +501,28 @@ fn fingerprint(stores: &[Arc<Store>]) -> u64 {
     h.finish()
 }
 
+/// What extension API servers publish, as the aggregator last fetched it.
+#[derive(Default)]
+pub struct RemoteSpecs {
+    /// Changes whenever anything below changes (part of the cache key).
+    pub generation: u64,
+    /// Swagger 2.0 documents, in APIService priority order; their paths and
+    /// definitions join `/openapi/v2` (a definition whose name is taken by a
+    /// different schema is renamed `<name>_v2`, `<name>_v3` …).
+    pub v2: Vec<Arc<Value>>,
+    /// OpenAPI v3 documents by `/openapi/v3/` path (`apis/<group>/<version>`).
+    pub v3: BTreeMap<String, Bytes>,
+}
+
+/// The aggregator's handle on the remote part of the documents.
+pub type RemoteHandle = Arc<arc_swap::ArcSwap<RemoteSpecs>>;
+
 /// Serves `/openapi/v2` and `/openapi/v3[/…]`, rebuilding the documents only
-/// when the served resources change.
+/// when the served resources or the remote documents change.
 pub struct OpenApi {
     version: String,
     cache: Mutex<Option<Arc<Documents>>>,
+    remote: RemoteHandle,
 }
 
 impl OpenApi {
@@ -500,17 +530,24 @@ impl OpenApi {
         OpenApi {
             version: version.to_string(),
             cache: Mutex::new(None),
+            remote: RemoteHandle::default(),
         }
     }
 
+    /// Where the aggregator puts what extension servers publish.
+    pub fn remote_handle(&self) -> RemoteHandle {
+        self.remote.clone()
+    }
+
     fn documents(&self, stores: &[Arc<Store>]) -> Arc<Documents> {
-        let fp = fingerprint(stores);
+        let remote = self.remote.load();
+        let fp = fingerprint(stores) ^ remote.generation.rotate_left(17);
         if let Ok(cache) = self.cache.lock()
             && let Some(d) = cache.as_ref().filter(|d| d.fingerprint == fp)
         {
             return d.clone();
         }
-        let docs = Arc::new(build(stores, &self.version, fp));
+        let docs = Arc::new(build(stores, &self.version, fp, &remote));
         if let Ok(mut cache) = self.cache.lock() {
             *cache = Some(docs.clone());
         }
@@ -570,6 +607,66 @@ impl OpenApi {
             }
         };
         Some(respond(&doc, content_type, headers))
+    }
+}
+
+/// Adds a remote Swagger 2.0 document's paths (a path already served
+/// stays as it is) and definitions to `base`.
+fn merge_v2(base: &mut Value, remote: &Value) {
+    let mut remote = remote.clone();
+    let taken: Map<String, Value> = base["definitions"].as_object().cloned().unwrap_or_default();
+    let mut renames: Vec<(String, String)> = Vec::new();
+    for (name, def) in remote["definitions"].as_object().into_iter().flatten() {
+        match taken.get(name) {
+            Some(existing) if existing != def => {
+                let new_name = (2..)
+                    .map(|n| format!("{name}_v{n}"))
+                    .find(|n| !taken.contains_key(n))
+                    .unwrap_or_else(|| format!("{name}_v2"));
+                renames.push((name.clone(), new_name));
+            }
+            _ => {}
+        }
+    }
+    if !renames.is_empty() {
+        rename_refs(&mut remote, &renames);
+        if let Some(defs) = remote["definitions"].as_object_mut() {
+            for (old, new) in &renames {
+                if let Some(d) = defs.remove(old) {
+                    defs.insert(new.clone(), d);
+                }
+            }
+        }
+    }
+    for section in ["paths", "definitions"] {
+        let Some(incoming) = remote.get(section).and_then(Value::as_object).cloned() else {
+            continue;
+        };
+        if !base[section].is_object() {
+            base[section] = json!({});
+        }
+        if let Some(target) = base[section].as_object_mut() {
+            for (k, v) in incoming {
+                target.entry(k).or_insert(v);
+            }
+        }
+    }
+}
+
+/// Rewrites `#/definitions/<old>` references to their new names.
+fn rename_refs(v: &mut Value, renames: &[(String, String)]) {
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::String(r)) = o.get_mut("$ref")
+                && let Some(name) = r.strip_prefix("#/definitions/")
+                && let Some((_, new)) = renames.iter().find(|(old, _)| old == name)
+            {
+                *r = format!("#/definitions/{new}");
+            }
+            o.values_mut().for_each(|c| rename_refs(c, renames));
+        }
+        Value::Array(a) => a.iter_mut().for_each(|c| rename_refs(c, renames)),
+        _ => {}
     }
 }
 
@@ -848,6 +945,60 @@ mod tests {
         assert!(meta.get("$ref").is_none());
         let text = serde_json::to_string(&defs).expect("encodes");
         assert!(!text.contains("#/definitions/"));
+    }
+
+    #[test]
+    fn remote_documents_join_the_local_ones() {
+        let status = "io.k8s.apimachinery.pkg.apis.meta.v1.Status";
+        let remote_v2 = json!({
+            "paths": {
+                "/apis/metrics.k8s.io/v1beta1/nodes": {"get": {"operationId": "listNodeMetrics"}},
+            },
+            "definitions": {
+                "io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics": {"properties": {"s": {"$ref": format!("#/definitions/{status}")}}},
+                status: {"type": "object", "description": "another Status"},
+            },
+        });
+        let mut v3 = BTreeMap::new();
+        v3.insert(
+            "apis/metrics.k8s.io/v1beta1".to_string(),
+            Bytes::from_static(b"{\"openapi\":\"3.0.0\"}"),
+        );
+        let remote = RemoteSpecs {
+            generation: 1,
+            v2: vec![Arc::new(remote_v2)],
+            v3,
+        };
+        let docs = build(&[], "v1.33.0", 0, &remote);
+        let v2: Value = serde_json::from_slice(&docs.v2.body).expect("json");
+        let nodes = &v2["paths"]["/apis/metrics.k8s.io/v1beta1/nodes"];
+        assert_eq!(nodes["get"]["operationId"], "listNodeMetrics");
+        let defs = &v2["definitions"];
+        assert_eq!(
+            defs[format!("{status}_v2")]["description"],
+            "another Status"
+        );
+        assert_ne!(defs[status]["description"], "another Status");
+        assert_eq!(
+            defs["io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics"]["properties"]["s"]["$ref"],
+            format!("#/definitions/{status}_v2")
+        );
+        let root: Value = serde_json::from_slice(&docs.v3_root.body).expect("json");
+        let url = root["paths"]["apis/metrics.k8s.io/v1beta1"]["serverRelativeURL"].as_str();
+        assert!(url.is_some_and(|u| u.contains("?hash=")), "{root}");
+    }
+
+    #[test]
+    fn served_paths_keep_their_local_operations() {
+        let mut base = json!({"paths": {"/api/v1/configmaps": {"get": {"operationId": "local"}}}});
+        let remote = json!({"paths": {"/api/v1/configmaps": {"get": {"operationId": "remote"}},
+                                      "/apis/x.io/v1/things": {}}});
+        merge_v2(&mut base, &remote);
+        assert_eq!(
+            base["paths"]["/api/v1/configmaps"]["get"]["operationId"],
+            "local"
+        );
+        assert!(base["paths"]["/apis/x.io/v1/things"].is_object());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Secure serving: TLS (rustls, ALPN h2 and http/1.1) on one listener,
 //! HTTP/1.1 and HTTP/2 through hyper-util's auto connection, client
-//! certificates verified against the client CA, and graceful shutdown.
+//! certificates requested (and proof of their key checked) at the TLS
+//! layer, and graceful shutdown. Which CA a client's chain satisfies is
+//! the authenticator's question, asked once per connection.
 
 use std::io;
 use std::sync::Arc;
@@ -10,8 +12,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
+use rustls::DistinguishedName;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -28,12 +33,13 @@ pub enum ServeError {
     Io(#[from] io::Error),
 }
 
-/// Builds the rustls configuration: our serving certificate, optional
-/// client certificates checked against `client_ca`.
+/// Builds the rustls configuration: our serving certificate, and a
+/// request for an optional client certificate naming `client_cas` (every
+/// CA an authenticator trusts) as acceptable issuers.
 pub fn tls_config(
     cert_chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
-    client_ca: Vec<CertificateDer<'static>>,
+    client_cas: Vec<CertificateDer<'static>>,
 ) -> Result<Arc<rustls::ServerConfig>, ServeError> {
     // AES-128-GCM first, as Go's servers prefer it on hardware with AES
     // instructions: it encrypts large bodies (LIST) about a third faster
@@ -51,20 +57,19 @@ pub fn tls_config(
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| ServeError::Tls(e.to_string()))?;
-    let builder = if client_ca.is_empty() {
+    let builder = if client_cas.is_empty() {
         builder.with_no_client_auth()
     } else {
         let mut roots = rustls::RootCertStore::empty();
-        for c in client_ca {
+        for c in client_cas {
             roots
                 .add(c)
                 .map_err(|e| ServeError::Tls(format!("client CA: {e}")))?;
         }
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-            .allow_unauthenticated()
-            .build()
-            .map_err(|e| ServeError::Tls(e.to_string()))?;
-        builder.with_client_cert_verifier(verifier)
+        builder.with_client_cert_verifier(Arc::new(RequestClientCert {
+            hints: roots.subjects(),
+            provider,
+        }))
     };
     let mut cfg = builder
         .with_single_cert(cert_chain, key)
@@ -72,6 +77,73 @@ pub fn tls_config(
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     cfg.ignore_client_order = true;
     Ok(Arc::new(cfg))
+}
+
+/// Go's `tls.RequestClientCert`: ask for a certificate, accept any chain
+/// (the authenticators verify it against their CAs, so an untrusted one
+/// is a 401 rather than a failed handshake, as upstream), but check the
+/// handshake signature, so the client holds the certificate's key.
+#[derive(Debug)]
+struct RequestClientCert {
+    hints: Vec<DistinguishedName>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ClientCertVerifier for RequestClientCert {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &self.hints
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// Accepts connections until `shutdown` turns true, then lets in-flight
@@ -116,16 +188,18 @@ pub async fn serve(
                     return;
                 }
             };
-            let cert_user = tls
+            let client_cert = tls
                 .get_ref()
                 .1
                 .peer_certificates()
-                .and_then(|c| c.first())
-                .and_then(|c| kaiser_auth::user_from_certificate(c));
-            let svc = service_fn(move |req| {
+                .and_then(|chain| server.authn.connection(chain))
+                .map(Arc::new);
+            let svc = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                // The peer address, for audit events' source IPs.
+                req.extensions_mut().insert(peer);
                 let server = server.clone();
-                let user = cert_user.clone();
-                async move { Ok::<_, std::convert::Infallible>(server.handle(req, user).await) }
+                let cert = client_cert.clone();
+                async move { Ok::<_, std::convert::Infallible>(server.handle(req, cert).await) }
             });
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
             if let Err(e) = watcher.watch(conn.into_owned()).await {

@@ -4,9 +4,8 @@
 //! `x-kubernetes-preserve-unknown-fields: false` being rejected as the CRD
 //! API validation does.
 //!
-//! Not covered yet: the completeness check (every field named in a value
-//! validation also specified outside it), default/list-type consistency and
-//! the other per-field API checks.
+//! Also upstream's completeness check: what the root's junctors name must be
+//! declared outside them. The per-keyword API checks are `openapi.rs`.
 
 use kaiser_apimachinery::field::{ErrorList, FieldError, child, key};
 use serde_json::{Value, json};
@@ -29,6 +28,7 @@ pub fn validate_crd_schema(schema: &Value, path: &str) -> ErrorList {
     preserve_false(schema, path, &mut api, 0);
     let mut errs = Vec::new();
     invariants(schema, Level::Root, path, &mut errs, 0);
+    completeness(schema, Some(schema), path, path, &mut errs, 0);
     errs.sort_by_key(ToString::to_string);
     api.extend(errs);
     ErrorList(api)
@@ -221,6 +221,81 @@ fn invariants(s: &Value, lvl: Level, path: &str, errs: &mut Vec<FieldError>, dep
             &props_path,
             "must not be empty if x-kubernetes-embedded-resource is true without x-kubernetes-preserve-unknown-fields",
         ));
+    }
+}
+
+/// Upstream's `validateStructuralCompleteness`: every field and item the
+/// root's `not`/`allOf`/`anyOf`/`oneOf` talk about must also be declared
+/// by the structural schema `s` (at `s_path`).
+fn completeness(
+    v: &Value,
+    s: Option<&Value>,
+    s_path: &str,
+    v_path: &str,
+    errs: &mut Vec<FieldError>,
+    depth: usize,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    if let Some(not) = obj(v).and_then(|m| m.get("not")) {
+        nested_completeness(not, s, s_path, &child(v_path, "not"), errs, depth + 1);
+    }
+    for k in ["allOf", "anyOf", "oneOf"] {
+        for (i, sub) in list(v, k).iter().enumerate() {
+            let at = key(&child(v_path, k), i);
+            nested_completeness(sub, s, s_path, &at, errs, depth + 1);
+        }
+    }
+}
+
+fn nested_completeness(
+    v: &Value,
+    s: Option<&Value>,
+    s_path: &str,
+    v_path: &str,
+    errs: &mut Vec<FieldError>,
+    depth: usize,
+) {
+    if !v.is_object() || depth > MAX_DEPTH {
+        return;
+    }
+    let Some(s) = s else {
+        errs.push(FieldError::required(
+            s_path,
+            format!("because it is defined in {v_path}"),
+        ));
+        return;
+    };
+    completeness(v, Some(s), s_path, v_path, errs, depth);
+    if let Some(vi) = obj(v).and_then(|m| m.get("items")) {
+        nested_completeness(
+            vi,
+            items(s),
+            &child(s_path, "items"),
+            &child(v_path, "items"),
+            errs,
+            depth + 1,
+        );
+    }
+    if let Some(props) = obj(v)
+        .and_then(|m| m.get("properties"))
+        .and_then(Value::as_object)
+    {
+        for (k, vf) in props {
+            let sp = key(&child(s_path, "properties"), k);
+            let vp = key(&child(v_path, "properties"), k);
+            match obj(s)
+                .and_then(|m| m.get("properties"))
+                .and_then(|p| p.get(k))
+            {
+                Some(sf) => nested_completeness(vf, Some(sf), &sp, &vp, errs, depth + 1),
+                None => errs.push(FieldError::required(
+                    &sp,
+                    format!("because it is defined in {vp}"),
+                )),
+            }
+        }
     }
 }
 
@@ -493,6 +568,25 @@ mod tests {
             format!(
                 "{P}.properties[p].x-kubernetes-preserve-unknown-fields: Invalid value: true: must be false if x-kubernetes-int-or-string is true"
             )
+        );
+    }
+
+    #[test]
+    fn junctors_may_only_name_declared_fields() {
+        let s = json!({"type": "object", "properties": {"spec": {"type": "object",
+                "properties": {"a": {"type": "string"}}}},
+            "anyOf": [{"properties": {"spec": {"properties": {"a": {}, "b": {}}}}},
+                      {"properties": {"other": {}}}]});
+        assert_eq!(
+            msgs(s),
+            vec![
+                format!(
+                    "{P}.properties[other]: Required value: because it is defined in {P}.anyOf[1].properties[other]"
+                ),
+                format!(
+                    "{P}.properties[spec].properties[b]: Required value: because it is defined in {P}.anyOf[0].properties[spec].properties[b]"
+                ),
+            ]
         );
     }
 

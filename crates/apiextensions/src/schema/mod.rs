@@ -8,8 +8,10 @@
 //! - [`default`] (`default.rs`): applies `default` values.
 //! - [`validate`] (`validate.rs`): the OpenAPI value validation with
 //!   kube-openapi's messages, plus list-type sets/maps and embedded resources.
-//! - [`validate_crd_schema`] (`crd.rs`): the checks made on the schema itself
-//!   when a CRD is written.
+//! - [`validate_crd_schema`] (`crd.rs`): the structural checks made on the
+//!   schema itself when a CRD is written; [`validate_openapi`]
+//!   (`openapi.rs`) the keyword checks, [`validate_defaults`]
+//!   (`default_check.rs`) the checks of its `default` values.
 //! - `formats.rs`: the string formats a CRD schema may use.
 //!
 //! No function panics on any input: wrong shapes are treated as "absent" and
@@ -17,14 +19,19 @@
 
 mod crd;
 mod default;
+mod default_check;
 mod formats;
+mod openapi;
 mod prune;
 mod validate;
 
 pub use crd::validate_crd_schema;
 pub use default::{default, prune_non_nullable_nulls};
-pub use prune::prune;
-pub use validate::validate;
+pub use default_check::validate_defaults;
+pub use openapi::validate_openapi;
+pub use prune::{prune, prune_value};
+pub(crate) use validate::{correlated_equal, correlated_item, dns1035};
+pub use validate::{validate, validate_update};
 
 use serde_json::{Map, Value};
 

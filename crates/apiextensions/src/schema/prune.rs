@@ -25,6 +25,15 @@ pub fn prune(obj: &mut Value, schema: &Value) -> Vec<String> {
     out
 }
 
+/// Prunes a value of `schema` that is not a whole custom resource (a
+/// `default`); `resource_root` when `schema` is an embedded resource.
+pub fn prune_value(v: &mut Value, schema: &Value, resource_root: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut path = String::new();
+    walk(v, Some(schema), resource_root, &mut path, &mut out, 0);
+    out
+}
+
 fn push_key(path: &mut String, k: &str) {
     if !path.is_empty() {
         path.push('.');

@@ -30,12 +30,103 @@ use super::{
 /// Validates `obj` (a whole custom resource) against `schema`, collecting
 /// every error.
 pub fn validate(obj: &Value, schema: &Value) -> ErrorList {
-    let mut errs = node("", obj, schema, 0).errs;
-    if let Value::Object(m) = obj {
-        list_sets_and_maps_object("", m, schema, &mut errs, 0);
+    let mut errs = node("", obj, schema, 0, None).errs;
+    errs.extend(list_errors(obj, schema));
+    embedded("", obj, schema, &mut errs, 0);
+    ErrorList(errs)
+}
+
+/// Validates an update with upstream's ratcheting (`CRDValidationRatcheting`,
+/// on by default): schema errors inside a part of the object that equals its
+/// old value (matched by field name, map-list key, or index for plain lists)
+/// are dropped, and list-type errors count only when the old object had
+/// none. Embedded resources' metadata is checked as on create.
+pub fn validate_update(obj: &Value, old: &Value, schema: &Value) -> ErrorList {
+    let mut errs = node("", obj, schema, 0, Some(old)).errs;
+    if list_errors(old, schema).is_empty() {
+        errs.extend(list_errors(obj, schema));
     }
     embedded("", obj, schema, &mut errs, 0);
     ErrorList(errs)
+}
+
+/// kube-openapi's validation alone of any value of `schema` (a `default`).
+pub(crate) fn validate_value(v: &Value, schema: &Value) -> Vec<FieldError> {
+    node("", v, schema, 0, None).errs
+}
+
+fn list_errors(obj: &Value, schema: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    if let Value::Object(m) = obj {
+        list_sets_and_maps_object("", m, schema, &mut errs, 0);
+    }
+    errs
+}
+
+/// The old item a new list item is compared with: by key in a map list,
+/// none in sets and atomic lists, by index otherwise.
+pub(crate) fn correlated_item<'o>(
+    new: &[Value],
+    old: &'o [Value],
+    i: usize,
+    s: &Value,
+) -> Option<&'o Value> {
+    match str_of(s, "x-kubernetes-list-type") {
+        Some("map") => {
+            let keys: Vec<&str> = obj(s)
+                .and_then(|m| m.get("x-kubernetes-list-map-keys"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let item = new.get(i)?;
+            old.iter()
+                .find(|o| keys.iter().all(|k| o.get(k) == item.get(k)))
+        }
+        Some("set" | "atomic") => None,
+        _ => old.get(i),
+    }
+}
+
+/// Whether `new` equals `old` as upstream's `CorrelatedObject` compares
+/// them: through the schema, with map lists matched by key.
+pub(crate) fn correlated_equal(new: &Value, old: &Value, s: &Value) -> bool {
+    match (new, old) {
+        (Value::Array(n), Value::Array(o)) => {
+            if n.len() != o.len() {
+                return false;
+            }
+            let map_list = str_of(s, "x-kubernetes-list-type") == Some("map");
+            for (i, v) in n.iter().enumerate() {
+                match (items(s), correlated_item(n, o, i, s)) {
+                    (Some(is), Some(ov)) => {
+                        if !correlated_equal(v, ov, is) {
+                            return false;
+                        }
+                    }
+                    _ => return !map_list && n == o,
+                }
+            }
+            true
+        }
+        (Value::Object(n), Value::Object(o)) => {
+            if n.len() != o.len() {
+                return false;
+            }
+            n.iter().all(|(k, v)| {
+                let sub = property(s, k).or(match additional(s) {
+                    Additional::Schema(a) => Some(a),
+                    _ => None,
+                });
+                match (o.get(k), sub) {
+                    (Some(ov), Some(sub)) => correlated_equal(v, ov, sub),
+                    _ => false,
+                }
+            })
+        }
+        _ => new == old,
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -160,7 +251,17 @@ fn is_json_integer(f: f64) -> bool {
     diff / (f.abs() + g.abs()).min(f64::MAX) < 1e-9
 }
 
-fn node(name: &str, x: &Value, s: &Value, depth: usize) -> Res {
+/// kube-openapi's validation of `x`; `old` is its correlated old value on
+/// update (then errors are ratcheted when `x` is unchanged).
+fn node(name: &str, x: &Value, s: &Value, depth: usize, old: Option<&Value>) -> Res {
+    let mut r = node_checks(name, x, s, depth, old);
+    if !r.errs.is_empty() && old.is_some_and(|o| correlated_equal(x, o, s)) {
+        r.errs.clear();
+    }
+    r
+}
+
+fn node_checks(name: &str, x: &Value, s: &Value, depth: usize, old: Option<&Value>) -> Res {
     let mut r = Res::default();
     if depth > MAX_DEPTH {
         return r;
@@ -216,7 +317,7 @@ fn node(name: &str, x: &Value, s: &Value, depth: usize) -> Res {
         }
         Value::Array(a) => {
             r.count += 1;
-            slice_check(name, a, s, depth, &mut r);
+            slice_check(name, a, s, depth, old, &mut r);
         }
         _ => {}
     }
@@ -224,7 +325,7 @@ fn node(name: &str, x: &Value, s: &Value, depth: usize) -> Res {
     enum_check(name, x, s, &mut r);
     if let Value::Object(m) = x {
         r.count += 1;
-        object_check(name, m, s, depth, &mut r);
+        object_check(name, m, s, depth, old, &mut r);
     }
     r.count += 1;
     r
@@ -266,7 +367,7 @@ fn combinators(name: &str, x: &Value, s: &Value, depth: usize, r: &mut Res) {
         let mut best: Option<Res> = None;
         let mut success = None;
         for sub in any {
-            let res = node(name, x, sub, depth + 1);
+            let res = node(name, x, sub, depth + 1, None);
             if res.valid() {
                 success = Some(res);
                 break;
@@ -294,7 +395,7 @@ fn combinators(name: &str, x: &Value, s: &Value, depth: usize, r: &mut Res) {
         let mut first_ok = None;
         let mut validated = 0;
         for sub in one {
-            let res = node(name, x, sub, depth + 1);
+            let res = node(name, x, sub, depth + 1, None);
             if res.valid() {
                 validated += 1;
                 best = None;
@@ -328,7 +429,7 @@ fn combinators(name: &str, x: &Value, s: &Value, depth: usize, r: &mut Res) {
     if !all.is_empty() {
         let mut validated = 0;
         for sub in all {
-            let res = node(name, x, sub, depth + 1);
+            let res = node(name, x, sub, depth + 1, None);
             if res.valid() {
                 validated += 1;
             }
@@ -347,7 +448,7 @@ fn combinators(name: &str, x: &Value, s: &Value, depth: usize, r: &mut Res) {
     }
 
     if let Some(not) = obj(s).and_then(|m| m.get("not")).filter(|v| v.is_object())
-        && node(name, x, not, depth + 1).valid()
+        && node(name, x, not, depth + 1, None).valid()
     {
         r.errs.push(composite(format!(
             "{name:?} must not validate the schema (not)"
@@ -510,10 +611,12 @@ fn number_check(name: &str, n: &Number, s: &Value, r: &mut Res) {
     }
 }
 
-fn slice_check(name: &str, a: &[Value], s: &Value, depth: usize, r: &mut Res) {
+fn slice_check(name: &str, a: &[Value], s: &Value, depth: usize, old: Option<&Value>, r: &mut Res) {
     if let Some(item) = items(s) {
+        let old = old.and_then(Value::as_array);
         for (i, v) in a.iter().enumerate() {
-            r.merge(node(&format!("{name}[{i}]"), v, item, depth + 1));
+            let o = old.and_then(|o| correlated_item(a, o, i, s));
+            r.merge(node(&format!("{name}[{i}]"), v, item, depth + 1, o));
         }
     }
     let size = a.len();
@@ -584,7 +687,15 @@ fn enum_check(name: &str, x: &Value, s: &Value, r: &mut Res) {
     ));
 }
 
-fn object_check(name: &str, m: &Map<String, Value>, s: &Value, depth: usize, r: &mut Res) {
+fn object_check(
+    name: &str,
+    m: &Map<String, Value>,
+    s: &Value,
+    depth: usize,
+    old: Option<&Value>,
+    r: &mut Res,
+) {
+    let old_field = |k: &str| old.and_then(|o| o.get(k));
     let n = m.len();
     if let Some(min) = int_of(s, "minProperties")
         && (n as i64) < min
@@ -616,7 +727,7 @@ fn object_check(name: &str, m: &Map<String, Value>, s: &Value, depth: usize, r: 
         }
         Additional::Schema(a) => {
             for (k, v) in m.iter().filter(|(k, _)| !declared(k)) {
-                r.merge(node(&format!("{name}.{k}"), v, a, depth + 1));
+                r.merge(node(&format!("{name}.{k}"), v, a, depth + 1, old_field(k)));
             }
         }
         _ => {}
@@ -624,7 +735,7 @@ fn object_check(name: &str, m: &Map<String, Value>, s: &Value, depth: usize, r: 
     if let Some(props) = props {
         for (p, ps) in props {
             if let Some(v) = m.get(p) {
-                r.merge(node(&child(name, p), v, ps, depth + 1));
+                r.merge(node(&child(name, p), v, ps, depth + 1, old_field(p)));
             }
         }
     }
@@ -828,7 +939,7 @@ fn embedded(path: &str, x: &Value, s: &Value, errs: &mut Vec<FieldError>, depth:
 const DNS1035_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
 
 /// `IsDNS1035Label` messages (empty when valid).
-fn dns1035(s: &str) -> Vec<String> {
+pub(crate) fn dns1035(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     if s.len() > 63 {
         out.push("must be no more than 63 characters".to_string());
@@ -1283,6 +1394,59 @@ mod tests {
             msgs(json!({"spec": {"n": "bad"}}), s),
             vec![r#"<nil>: Invalid value: "": "spec.n" must not validate the schema (not)"#]
         );
+    }
+
+    fn update_msgs(new: Value, old: Value, schema: &Value) -> Vec<String> {
+        validate_update(&new, &old, schema)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn updates_ratchet_what_did_not_change() {
+        let s = spec(json!({
+            "a": {"type": "string", "maxLength": 3},
+            "b": {"type": "integer"},
+            "l": {"type": "array", "items": {"type": "string", "maxLength": 2}},
+            "m": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["k"],
+                  "items": {"type": "object", "properties": {"k": {"type": "string"},
+                            "v": {"type": "integer", "maximum": 5}}}},
+            "set": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}}
+        }));
+        let old = json!({"spec": {"a": "toolong", "b": 1, "l": ["xyz", "ok"],
+            "m": [{"k": "x", "v": 9}, {"k": "y", "v": 1}], "set": ["d", "d"]}});
+        // Touching another field: the stored invalid values stand.
+        let mut new = old.clone();
+        new["spec"]["b"] = json!(2);
+        assert_eq!(
+            update_msgs(new.clone(), old.clone(), &s),
+            Vec::<String>::new()
+        );
+        // Changing an invalid value: it is checked again.
+        new["spec"]["a"] = json!("longer");
+        assert_eq!(
+            update_msgs(new.clone(), old.clone(), &s),
+            ["spec.a: Too long: may not be more than 3 bytes"]
+        );
+        // Plain lists match old items by index, map lists by key.
+        let mut new = old.clone();
+        new["spec"]["l"] = json!(["xyz", "ok", "abc"]);
+        new["spec"]["m"] = json!([{"k": "y", "v": 1}, {"k": "x", "v": 9}, {"k": "z", "v": 7}]);
+        assert_eq!(
+            update_msgs(new, old.clone(), &s),
+            [
+                "spec.l[2]: Too long: may not be more than 2 bytes",
+                "spec.m[2].v: Invalid value: 7: spec.m[2].v in body should be less than or equal to 5",
+            ]
+        );
+        // List-type errors count only when the old object had none.
+        let clean = json!({"spec": {"set": ["d"]}});
+        assert_eq!(
+            update_msgs(json!({"spec": {"set": ["d", "d"]}}), clean, &s),
+            ["spec.set[1]: Duplicate value: \"d\""]
+        );
+        assert!(update_msgs(json!({"spec": {"set": ["d", "d", "e"]}}), old, &s).is_empty());
     }
 
     #[test]

@@ -132,7 +132,9 @@ pub struct FieldReport {
     /// Paths of fields the schema does not declare (`spec.containers[0].foo`).
     pub unknown: Vec<String>,
     /// The first value of the wrong JSON type, as upstream's decoder words
-    /// it (`json: cannot unmarshal …`).
+    /// it (`json: cannot unmarshal …`), or the first malformed quantity
+    /// (which stops upstream's decoder at once, so it wins over a type
+    /// error seen before it).
     pub type_error: Option<String>,
 }
 
@@ -148,14 +150,20 @@ pub fn check_fields(definition_name: &str, obj: &mut Value) -> FieldReport {
             path: String::new(),
             go_path: String::new(),
             owner: short,
+            quantity_error: None,
         };
         walk.value(def, obj);
+        if let Some(e) = walk.quantity_error.take() {
+            report.type_error = Some(e);
+        }
     }
     report
 }
 
 struct Walk<'a> {
     report: &'a mut FieldReport,
+    /// The first quantity that does not parse (`Quantity.UnmarshalJSON`).
+    quantity_error: Option<String>,
     /// The field path in upstream's error form, with list indices.
     path: String,
     /// The same path without indices, as Go's decoder names struct fields.
@@ -195,6 +203,10 @@ impl Walk<'_> {
         };
         if !ok {
             self.type_error(v, node, s);
+            return;
+        }
+        if quantity {
+            self.quantity(v);
             return;
         }
         match v {
@@ -261,6 +273,21 @@ impl Walk<'_> {
             }
         }
         self.owner = owner;
+    }
+
+    /// Upstream's decoder parses quantities as it reads them (surrounding
+    /// spaces are trimmed) and gives up on the first bad one.
+    fn quantity(&mut self, v: &Value) {
+        if self.quantity_error.is_some() {
+            return;
+        }
+        let text = match v {
+            Value::String(s) => s.trim().to_string(),
+            other => other.to_string(),
+        };
+        if let Err(e) = crate::quantity::parse(&text) {
+            self.quantity_error = Some(e.message().to_string());
+        }
     }
 
     fn type_error(&mut self, v: &Value, node: &'static Value, s: &'static Value) {
@@ -442,6 +469,25 @@ mod tests {
         let mut big = json!({"spec": {"replicas": 3_000_000_000u64}});
         let r = check_fields("io.k8s.api.apps.v1.Deployment", &mut big);
         assert!(r.type_error.is_some());
+    }
+
+    #[test]
+    fn malformed_quantities_fail_decoding_and_win_over_type_errors() {
+        let regex = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+        let mut pod = json!({"spec": {"containers": [{"name": "c",
+            "resources": {"limits": {"cpu": "abc"}}}]}});
+        let r = check_fields("io.k8s.api.core.v1.Pod", &mut pod);
+        assert_eq!(r.type_error.as_deref(), Some(regex));
+        let mut pod = json!({"spec": {"containers": [{"name": 5,
+            "resources": {"requests": {"memory": "1ki"}}}]}});
+        let r = check_fields("io.k8s.api.core.v1.Pod", &mut pod);
+        assert_eq!(
+            r.type_error.as_deref(),
+            Some("unable to parse quantity's suffix")
+        );
+        let mut ok = json!({"spec": {"hard": {"cpu": " 2 ", "pods": 10, "memory": 1.5}}});
+        let r = check_fields("io.k8s.api.core.v1.ResourceQuota", &mut ok);
+        assert_eq!(r, FieldReport::default());
     }
 
     #[test]

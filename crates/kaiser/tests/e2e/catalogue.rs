@@ -945,14 +945,9 @@ fn kubectl_create_scale_and_expose_a_deployment() {
         uid
     );
     let token = ok(s.kubectl(&["create", "token", "default"]));
-    let who = json(&ok(s.kubectl(&[
-        "--token",
-        token.trim(),
-        "auth",
-        "whoami",
-        "-o",
-        "json",
-    ])));
+    let who = json(&ok(
+        s.kubectl_as(token.trim(), &["auth", "whoami", "-o", "json"])
+    ));
     assert_eq!(
         who["status"]["userInfo"]["username"],
         "system:serviceaccount:default:default"
@@ -961,7 +956,7 @@ fn kubectl_create_scale_and_expose_a_deployment() {
         ok(s.kubectl(&["auth", "can-i", "delete", "pods"])).trim(),
         "yes"
     );
-    let out = s.kubectl(&["--token", token.trim(), "auth", "can-i", "delete", "pods"]);
+    let out = s.kubectl_as(token.trim(), &["auth", "can-i", "delete", "pods"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no");
 }
 

@@ -399,7 +399,7 @@ fn custom_resources_are_checked_by_the_cel_rules_of_their_schema() {
     let (code, body) = s.post_json(crds, &broken);
     assert_eq!(code, 422, "{body}");
     assert!(
-        body.contains("spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: Invalid value: "),
+        body.contains("spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: Invalid value: "),
         "{body}"
     );
     assert!(

@@ -41,6 +41,19 @@ async fn typed_crud_list_and_watch() {
     let c = client(&s).await;
     namespace(&c, "krs").await;
     let api: Api<ConfigMap> = Api::namespaced(c.clone(), "krs");
+    // The namespace's own ConfigMap (kube-root-ca.crt) arrives from a
+    // controller; let it land first so the watch below sees only ours.
+    let mut tries = 0;
+    while api
+        .get_opt("kube-root-ca.crt")
+        .await
+        .expect("get")
+        .is_none()
+    {
+        tries += 1;
+        assert!(tries < 200, "kube-root-ca.crt never appeared");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let created = api
         .create(&PostParams::default(), &cm("one", "1"))

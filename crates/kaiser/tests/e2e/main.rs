@@ -3,17 +3,24 @@
 
 mod harness;
 
+mod aggregator;
 mod apply;
+mod audit;
+mod authn;
 mod bad_input;
 mod binary;
 mod catalogue;
 mod crd;
+mod crd_more;
 mod etcd;
+mod extension_server;
 mod health;
 mod kube_rs;
 mod kubectl;
 mod machinery;
 mod persistence;
 mod protobuf;
+mod rbac;
 mod schema;
+mod validation_more;
 mod watch;

@@ -62,6 +62,7 @@ pub fn defaulter(group: &str, version: &str, kind: &str) -> Option<fn(&mut Value
         ("storage.k8s.io", "v1", "CSIDriver") => other::csi_driver,
         ("storage.k8s.io", "v1", "VolumeAttachment") => other::volume_attachment,
         ("scheduling.k8s.io", "v1", "PriorityClass") => other::priority_class,
+        ("apiregistration.k8s.io", "v1", "APIService") => other::api_service,
         ("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration") => {
             other::validating_webhook_configuration
         }
@@ -314,7 +315,6 @@ mod tests {
             ("policy", "v1", "PodDisruptionBudget"),
             ("networking.k8s.io", "v1", "Ingress"),
             ("coordination.k8s.io", "v1", "Lease"),
-            ("apiregistration.k8s.io", "v1", "APIService"),
             ("rbac.authorization.k8s.io", "v1", "Role"),
             ("apps", "v1beta1", "Deployment"),
         ] {

@@ -181,6 +181,19 @@ pub(super) fn priority_class(obj: &mut Value) {
     set_ptr(o, "preemptionPolicy", "PreemptLowerPriority");
 }
 
+// ---- apiregistration ----
+
+/// An APIService's `spec.service.port` defaults to 443.
+pub(super) fn api_service(obj: &mut Value) {
+    let Some(o) = root(obj) else { return };
+    let Some(spec) = o.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if let Some(service) = spec.get_mut("service").and_then(Value::as_object_mut) {
+        set_ptr(service, "port", 443);
+    }
+}
+
 // ---- admissionregistration ----
 
 pub(super) fn validating_webhook_configuration(obj: &mut Value) {

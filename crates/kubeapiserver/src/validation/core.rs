@@ -982,27 +982,70 @@ pub fn validate_pv(pv: &Value) -> ErrorList {
     pv_spec(at(pv, "spec"), str_of(at(pv, "metadata"), "name"), false)
 }
 
+/// Where a PersistentVolume spec sits and how it is used: a
+/// PersistentVolume's own `spec`, or a VolumeAttachment's inline one.
+pub(crate) struct PvSpecAt<'a> {
+    pub path: &'a str,
+    pub inline: bool,
+}
+
 fn pv_spec(spec: &Value, pv_name: &str, allow_invalid_affinity: bool) -> ErrorList {
+    pv_spec_at(
+        spec,
+        pv_name,
+        allow_invalid_affinity,
+        &PvSpecAt {
+            path: "spec",
+            inline: false,
+        },
+    )
+}
+
+/// `ValidatePersistentVolumeSpec`.
+pub(crate) fn pv_spec_at(
+    spec: &Value,
+    pv_name: &str,
+    allow_invalid_affinity: bool,
+    at_: &PvSpecAt<'_>,
+) -> ErrorList {
     let mut errs = ErrorList::new();
-    let path = "spec";
-    if arr(spec, "accessModes").is_empty() {
-        errs.push(FieldError::required("spec.accessModes", ""));
-    }
-    access_modes(&mut errs, spec, path);
+    let path = at_.path;
     let cap = at(spec, "capacity");
     let cap_map = cap.as_object();
-    if cap_map.is_none_or(|m| m.is_empty()) {
-        errs.push(FieldError::required("spec.capacity", ""));
+    if at_.inline {
+        let why = "may not be specified in the context of inline volumes";
+        if present(at(spec, "claimRef")) {
+            errs.push(FieldError::forbidden(&child(path, "claimRef"), why));
+        }
+        if cap_map.is_some_and(|m| !m.is_empty()) {
+            errs.push(FieldError::forbidden(&child(path, "capacity"), why));
+        }
+        if !present(at(spec, "csi")) {
+            errs.push(FieldError::required(
+                &child(path, "csi"),
+                "has to be specified in the context of inline volumes",
+            ));
+        }
     }
-    if cap_map.is_none_or(|m| !m.contains_key("storage") || m.len() > 1) {
+    if arr(spec, "accessModes").is_empty() {
+        errs.push(FieldError::required(&child(path, "accessModes"), ""));
+    }
+    access_modes(&mut errs, spec, path);
+    let cap_path = child(path, "capacity");
+    if !at_.inline && cap_map.is_none_or(|m| m.is_empty()) {
+        errs.push(FieldError::required(&cap_path, ""));
+    }
+    if !at_.inline && cap_map.is_none_or(|m| !m.contains_key("storage") || m.len() > 1) {
         errs.push(super::not_supported_raw(
-            "spec.capacity",
+            &cap_path,
             resource_list_go(cap),
             &["storage"],
         ));
     }
-    for (k, v) in sorted_entries(cap) {
-        let p = key("spec.capacity", k);
+    let no_entries = Value::Null;
+    let cap_entries = if at_.inline { &no_entries } else { cap };
+    for (k, v) in sorted_entries(cap_entries) {
+        let p = key(&cap_path, k);
         if let Some(q) = pod::parse_quantity(&mut errs, v, &p) {
             if q.value() < 0 {
                 errs.push(FieldError::invalid(
@@ -1023,7 +1066,7 @@ fn pv_spec(spec: &Value, pv_name: &str, allow_invalid_affinity: bool) -> ErrorLi
     enum_optional(
         &mut errs,
         at(spec, "persistentVolumeReclaimPolicy"),
-        "spec.persistentVolumeReclaimPolicy",
+        &child(path, "persistentVolumeReclaimPolicy"),
         &["Delete", "Recycle", "Retain"],
     );
     let na = at(spec, "nodeAffinity");
@@ -1036,11 +1079,11 @@ fn pv_spec(spec: &Value, pv_name: &str, allow_invalid_affinity: bool) -> ErrorLi
                 &mut errs,
                 req,
                 allow_invalid_affinity,
-                "spec.nodeAffinity.required",
+                &child(path, "nodeAffinity.required"),
             );
         } else {
             errs.push(FieldError::required(
-                "spec.nodeAffinity.required",
+                &child(path, "nodeAffinity.required"),
                 "must specify required node constraints",
             ));
         }
@@ -1085,7 +1128,7 @@ fn pv_spec(spec: &Value, pv_name: &str, allow_invalid_affinity: bool) -> ErrorLi
                 }
                 if !affinity_set {
                     errs.push(FieldError::required(
-                        "spec.nodeAffinity",
+                        &child(path, "nodeAffinity"),
                         "Local volume requires node affinity",
                     ));
                 }
@@ -1220,18 +1263,18 @@ fn pv_spec(spec: &Value, pv_name: &str, allow_invalid_affinity: bool) -> ErrorLi
         && str_of(spec, "persistentVolumeReclaimPolicy") == "Recycle"
     {
         errs.push(FieldError::forbidden(
-            "spec.persistentVolumeReclaimPolicy",
+            &child(path, "persistentVolumeReclaimPolicy"),
             "may not be 'recycle' for a hostPath mount of '/'",
         ));
     }
     let sc = str_of(spec, "storageClassName");
     if !sc.is_empty() {
-        dns_subdomain(&mut errs, sc, "spec.storageClassName");
+        dns_subdomain(&mut errs, sc, &child(path, "storageClassName"));
     }
     enum_optional(
         &mut errs,
         at(spec, "volumeMode"),
-        "spec.volumeMode",
+        &child(path, "volumeMode"),
         &["Block", "Filesystem"],
     );
     errs
@@ -1496,6 +1539,19 @@ fn quota_resource_list(errs: &mut ErrorList, v: &Value, path: &str) {
             pod::resource_quantity_value(errs, k, &q, &p);
         }
     }
+}
+
+/// `ValidateResourceQuotaStatusUpdate`: the write names its revision, and
+/// the hard and used lists hold quota resources and valid quantities.
+pub fn validate_quota_status_update(new: &Value, _old: &Value) -> ErrorList {
+    let mut errs = ErrorList::new();
+    if str_of(at(new, "metadata"), "resourceVersion").is_empty() {
+        errs.push(FieldError::required("resourceVersion", ""));
+    }
+    let status = at(new, "status");
+    quota_resource_list(&mut errs, at(status, "hard"), "status.hard");
+    quota_resource_list(&mut errs, at(status, "used"), "status.used");
+    errs
 }
 
 fn quota_spec(errs: &mut ErrorList, spec: &Value) {

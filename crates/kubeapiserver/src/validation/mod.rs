@@ -6,10 +6,17 @@
 //! store, so only nested metadata (pod templates) is checked here. Every
 //! field may be absent: absent values read as Go's zero values.
 
+pub mod admission;
+pub mod apiregistration;
 pub mod apps;
 pub mod batch;
+mod cel;
+pub mod certificates;
 pub mod core;
+pub mod flowcontrol;
 pub mod gofmt;
+pub mod ipam;
+mod meta;
 pub mod misc;
 pub mod net;
 pub mod networking;
@@ -17,11 +24,16 @@ pub mod pod;
 pub use kaiser_apimachinery::quantity;
 pub mod rbac;
 pub mod selector;
+pub mod status;
 pub mod storage;
 mod tz;
 
 use kaiser_apimachinery::field::{ErrorKind, ErrorList, FieldError};
 use serde_json::{Map, Value};
+
+const ADMISSION: &str = "admissionregistration.k8s.io";
+const FLOW: &str = "flowcontrol.apiserver.k8s.io";
+const NET: &str = "networking.k8s.io";
 
 /// The checks of one kind.
 pub struct Validator {
@@ -112,9 +124,58 @@ pub fn validator(group: &str, kind: &str) -> Option<Validator> {
             misc::validate_runtime_class_update,
         ),
         ("coordination.k8s.io", "Lease") => v(misc::validate_lease, |n, _| misc::validate_lease(n)),
+        ("apiregistration.k8s.io", "APIService") => v(
+            apiregistration::validate_api_service,
+            apiregistration::validate_api_service_update,
+        ),
         ("discovery.k8s.io", "EndpointSlice") => v(
             networking::validate_endpoint_slice,
             networking::validate_endpoint_slice_update,
+        ),
+        (ADMISSION, "ValidatingWebhookConfiguration") => v(
+            admission::validate_validating_webhook_configuration,
+            admission::validate_validating_webhook_configuration_update,
+        ),
+        (ADMISSION, "MutatingWebhookConfiguration") => v(
+            admission::validate_mutating_webhook_configuration,
+            admission::validate_mutating_webhook_configuration_update,
+        ),
+        (ADMISSION, "ValidatingAdmissionPolicy") => v(
+            admission::validate_validating_admission_policy,
+            admission::validate_validating_admission_policy_update,
+        ),
+        (ADMISSION, "ValidatingAdmissionPolicyBinding") => v(
+            admission::validate_validating_admission_policy_binding,
+            admission::validate_validating_admission_policy_binding_update,
+        ),
+        (FLOW, "FlowSchema") => v(
+            flowcontrol::validate_flow_schema,
+            flowcontrol::validate_flow_schema_update,
+        ),
+        (FLOW, "PriorityLevelConfiguration") => v(
+            flowcontrol::validate_priority_level,
+            flowcontrol::validate_priority_level_update,
+        ),
+        (NET, "IPAddress") => v(ipam::validate_ip_address, ipam::validate_ip_address_update),
+        (NET, "ServiceCIDR") => v(
+            ipam::validate_service_cidr,
+            ipam::validate_service_cidr_update,
+        ),
+        ("storage.k8s.io", "VolumeAttachment") => v(
+            storage::validate_volume_attachment,
+            storage::validate_volume_attachment_update,
+        ),
+        ("storage.k8s.io", "CSINode") => v(
+            storage::validate_csi_node,
+            storage::validate_csi_node_update,
+        ),
+        ("storage.k8s.io", "CSIStorageCapacity") => v(
+            storage::validate_csi_storage_capacity,
+            storage::validate_csi_storage_capacity_update,
+        ),
+        ("certificates.k8s.io", "CertificateSigningRequest") => v(
+            certificates::validate_csr,
+            certificates::validate_csr_update,
         ),
         _ => None,
     }
@@ -335,6 +396,63 @@ pub(crate) fn qualified_name(errs: &mut ErrorList, value: &str, path: &str) {
     );
 }
 
+/// `IsDNS1035Label` (service names).
+pub(crate) fn dns1035_label(s: &str) -> Vec<String> {
+    let mut msgs = Vec::new();
+    if s.len() > 63 {
+        msgs.push("must be no more than 63 characters".to_string());
+    }
+    let b = s.as_bytes();
+    let ok = !b.is_empty()
+        && b[0].is_ascii_lowercase()
+        && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
+    if !ok {
+        msgs.push("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".into());
+    }
+    msgs
+}
+
+/// `IsFullyQualifiedName`: a DNS subdomain of at least three labels.
+pub(crate) fn fully_qualified_name(errs: &mut ErrorList, value: &str, path: &str) {
+    if value.is_empty() {
+        errs.push(FieldError::required(path, ""));
+        return;
+    }
+    let msgs = kaiser_apimachinery::validation::is_dns1123_subdomain(value);
+    if !msgs.is_empty() {
+        errs.push(FieldError::invalid(path, value, msgs.join(",")));
+        return;
+    }
+    if value.split('.').count() < 3 {
+        errs.push(FieldError::invalid(
+            path,
+            value,
+            "should be a domain with at least three segments separated by dots",
+        ));
+    }
+}
+
+/// `IsValidPortNum`.
+pub(crate) fn port_num_errors(port: i64) -> Vec<String> {
+    if (1..=65535).contains(&port) {
+        Vec::new()
+    } else {
+        vec![inclusive_range_error(1, 65535)]
+    }
+}
+
+/// `ValidatePathSegmentName` messages as `Invalid` errors.
+pub(crate) fn path_segment(errs: &mut ErrorList, value: &str, path: &str) {
+    push_msgs(
+        errs,
+        path,
+        value,
+        kaiser_apimachinery::validation::is_valid_path_segment_name(value),
+    );
+}
+
 /// A Go `string` enum: `Required` when empty, else `NotSupported`.
 pub(crate) fn enum_required(errs: &mut ErrorList, value: &str, path: &str, valid: &[&str]) {
     if value.is_empty() {
@@ -491,6 +609,18 @@ mod tests {
             ("node.k8s.io", "RuntimeClass"),
             ("coordination.k8s.io", "Lease"),
             ("discovery.k8s.io", "EndpointSlice"),
+            (ADMISSION, "ValidatingWebhookConfiguration"),
+            (ADMISSION, "MutatingWebhookConfiguration"),
+            (ADMISSION, "ValidatingAdmissionPolicy"),
+            (ADMISSION, "ValidatingAdmissionPolicyBinding"),
+            (FLOW, "FlowSchema"),
+            (FLOW, "PriorityLevelConfiguration"),
+            (NET, "IPAddress"),
+            (NET, "ServiceCIDR"),
+            ("storage.k8s.io", "VolumeAttachment"),
+            ("storage.k8s.io", "CSINode"),
+            ("storage.k8s.io", "CSIStorageCapacity"),
+            ("certificates.k8s.io", "CertificateSigningRequest"),
         ];
         let shapes = [
             json!({}),

@@ -79,6 +79,73 @@ pub fn valid_cidr(errs: &mut ErrorList, path: &str, value: &str) -> bool {
     true
 }
 
+/// Whether a dotted IPv4 literal (or the dotted tail of an IPv6 one) has an
+/// octet with a leading zero, which Go's strict parsers reject.
+fn has_leading_zero(s: &str) -> bool {
+    let tail = s.rsplit(':').next().unwrap_or(s);
+    tail.contains('.') && tail.split('.').any(|o| o.len() > 1 && o.starts_with('0'))
+}
+
+fn is_v4_mapped(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(a) if a.to_ipv4_mapped().is_some())
+}
+
+/// `validation.IsValidIP` of 1.33 (strict): the messages for `value`,
+/// ending with the canonical-form check.
+pub fn strict_ip_errors(value: &str) -> Vec<String> {
+    let Some(ip) = parse_ip(value) else {
+        return vec![IP_MSG.to_string()];
+    };
+    let mut msgs = Vec::new();
+    if has_leading_zero(value) {
+        msgs.push("must not have leading 0s".to_string());
+    }
+    if is_v4_mapped(ip) {
+        msgs.push("must not be an IPv4-mapped IPv6 address".to_string());
+    }
+    if msgs.is_empty() && value != ip.to_string() {
+        msgs.push(format!("must be in canonical form (\"{ip}\")"));
+    }
+    msgs
+}
+
+/// The network address of `ip` under a prefix of `bits`.
+fn masked(ip: IpAddr, bits: u32) -> IpAddr {
+    match ip {
+        IpAddr::V4(a) => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask))
+        }
+        IpAddr::V6(a) => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask))
+        }
+    }
+}
+
+/// `validation.IsValidCIDR` of 1.33 (strict, subnet form, canonical).
+pub fn strict_cidr_errors(value: &str) -> Vec<String> {
+    let Some((ip, bits)) = parse_cidr(value) else {
+        return vec![CIDR_MSG.to_string()];
+    };
+    let (ip_text, bits_text) = value.split_once('/').unwrap_or((value, ""));
+    let net = masked(ip, bits);
+    if has_leading_zero(ip_text) || (bits_text.len() > 1 && bits_text.starts_with('0')) {
+        return vec!["must not have leading 0s in IP or prefix length".to_string()];
+    }
+    if is_v4_mapped(ip) {
+        return vec!["must not have an IPv4-mapped IPv6 address".to_string()];
+    }
+    if net != ip {
+        return vec!["must not have bits set beyond the prefix length".to_string()];
+    }
+    let canonical = format!("{net}/{bits}");
+    if value != canonical {
+        return vec![format!("must be in canonical form (\"{canonical}\")")];
+    }
+    Vec::new()
+}
+
 /// `ValidateNonSpecialIP`: no unspecified, loopback or link-local addresses.
 pub fn non_special_ip(errs: &mut ErrorList, path: &str, value: &str) {
     let Some(ip) = parse_ip(value) else {
@@ -152,6 +219,30 @@ mod tests {
         assert!(parse_cidr("10.0.0.0/8").is_some());
         assert!(parse_cidr("10.0.0.0/33").is_none());
         assert!(parse_cidr("10.0.0.0").is_none());
+        assert!(strict_ip_errors("10.0.0.1").is_empty());
+        assert_eq!(strict_ip_errors("10.0.0.01"), ["must not have leading 0s"]);
+        assert_eq!(
+            strict_ip_errors("::ffff:1.2.3.4"),
+            ["must not be an IPv4-mapped IPv6 address"]
+        );
+        assert_eq!(
+            strict_ip_errors("2001:DB8::1"),
+            ["must be in canonical form (\"2001:db8::1\")"]
+        );
+        assert_eq!(strict_ip_errors("x"), [IP_MSG]);
+        assert!(strict_cidr_errors("10.96.0.0/12").is_empty());
+        assert_eq!(
+            strict_cidr_errors("10.96.0.1/12"),
+            ["must not have bits set beyond the prefix length"]
+        );
+        assert_eq!(
+            strict_cidr_errors("10.0.0.0/08"),
+            ["must not have leading 0s in IP or prefix length"]
+        );
+        assert_eq!(
+            strict_cidr_errors("2001:DB8::/64"),
+            ["must be in canonical form (\"2001:db8::/64\")"]
+        );
         let mut errs = ErrorList::new();
         non_special_ip(&mut errs, "ip", "127.0.0.1");
         non_special_ip(&mut errs, "ip", "0.0.0.0");

@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use super::pod;
 use super::{
-    IMMUTABLE_MSG, arr, at, child, dns_label, dns_subdomain, gofmt, idx, int_of, invalid_raw, net,
-    opt_str, present, push_msgs, qualified_name, selector, str_of, too_many,
+    IMMUTABLE_MSG, arr, at, child, dns_label, dns_subdomain, dns1035_label, gofmt, idx, int_of,
+    invalid_raw, net, opt_str, present, push_msgs, qualified_name, selector, str_of, too_many,
 };
 
 // ---- Ingress ----
@@ -231,24 +231,6 @@ fn ingress_backend(errs: &mut ErrorList, b: &Value, path: &str) {
             "resource or service backend is required",
         )),
     }
-}
-
-/// `IsDNS1035Label` (service names).
-fn dns1035_label(s: &str) -> Vec<String> {
-    let mut msgs = Vec::new();
-    if s.len() > 63 {
-        msgs.push("must be no more than 63 characters".to_string());
-    }
-    let b = s.as_bytes();
-    let ok = !b.is_empty()
-        && b[0].is_ascii_lowercase()
-        && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
-    if !ok {
-        msgs.push("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".into());
-    }
-    msgs
 }
 
 /// `validateIngressTypedLocalObjectReference`.

@@ -386,7 +386,7 @@ fn term_only_additions(new: &Value, old: &Value) -> bool {
     prefix(om, nm) && prefix(of, nf)
 }
 
-fn annotation_updates(errs: &mut ErrorList, new: &Value, old: &Value) {
+pub(crate) fn annotation_updates(errs: &mut ErrorList, new: &Value, old: &Value) {
     let path = "metadata.annotations";
     let n = at(at(new, "metadata"), "annotations");
     let o = at(at(old, "metadata"), "annotations");
@@ -3956,6 +3956,9 @@ pub(crate) fn selector_mismatch(template: &Value, template_path: &str) -> FieldE
         "`selector` does not match template `labels`",
     )
 }
+
+mod status;
+pub use status::validate_pod_status_update;
 
 #[cfg(test)]
 mod tests;

@@ -12,10 +12,22 @@
 //! bool. Other type errors surface when the rule runs, as upstream reports
 //! them for dynamically typed values.
 //!
-//! `cel` keeps no cost either. Each evaluation is charged an upper bound,
-//! the expression's size times the size of the value it sees raised to its
-//! comprehension nesting, against upstream's per-call and per-request
-//! limits; over them, the rule is refused before it runs.
+//! `cel` keeps no cost either; `cost.rs` estimates it as cel-go does. When
+//! a CRD is written each rule's estimate (times how often the rule may run)
+//! is held to upstream's per-rule limit and their sum to the schema's limit.
+//! When a rule runs it is charged the estimate for the sizes the value
+//! actually has — cel-go's worst case for that value, which is at least
+//! what cel-go's interpreter would count (no short-circuits are assumed) —
+//! against the per-call and per-request budgets; over them, it does not run.
+//!
+//! On update, a failing rule that does not use `oldSelf` is let through
+//! when its value is unchanged (upstream's ratcheting, which turns it into
+//! a warning).
+
+mod cost;
+mod decl;
+
+use decl::{Decl, MAX_REQUEST_BYTES};
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -48,7 +60,8 @@ const REASONS: [&str; 4] = [
 ];
 
 /// Identifiers that prefix library functions (`sets.contains(...)`).
-const NAMESPACES: [&str; 8] = [
+const NAMESPACES: [&str; 9] = [
+    "ip",
     "sets",
     "math",
     "base64",
@@ -426,8 +439,6 @@ fn property_named<'a>(s: &'a Value, field: &str) -> Option<&'a Value> {
 struct Parsed {
     program: Program,
     uses_old_self: bool,
-    size: u64,
-    depth: u32,
 }
 
 /// Parses `src`, from a cache shared by all requests: rules are few and
@@ -443,21 +454,15 @@ fn parse(src: &str) -> Result<Arc<Parsed>, String> {
     let program = catch_unwind(|| Program::compile(src))
         .map_err(|_| "ERROR: <input>:1:1: expression could not be parsed".to_string())?
         .map_err(|e| e.to_string())?;
-    let expr = program.expression();
     let mut uses_old_self = false;
-    let mut size = 0u64;
-    visit(expr, &mut |e| {
-        size += 1;
+    visit(program.expression(), &mut |e| {
         if matches!(&e.expr, Expr::Ident(n) if n == "oldSelf") {
             uses_old_self = true;
         }
     });
-    let depth = comprehension_depth(expr);
     let parsed = Arc::new(Parsed {
         program,
         uses_old_self,
-        size,
-        depth,
     });
     if let Ok(mut c) = cache.lock() {
         if c.len() >= CACHE_MAX {
@@ -500,167 +505,298 @@ fn visit(e: &IdedExpr, f: &mut impl FnMut(&IdedExpr)) {
     }
 }
 
-fn comprehension_depth(e: &IdedExpr) -> u32 {
-    let inner = children(e)
-        .into_iter()
-        .map(comprehension_depth)
-        .max()
-        .unwrap_or(0);
-    match e.expr {
-        Expr::Comprehension(_) => inner + 1,
-        _ => inner,
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Compilation (CRD create and update)
 
+/// Per-expression limit on the estimated cost of a rule or
+/// `messageExpression` (`StaticEstimatedCostLimit`).
+pub const STATIC_COST_LIMIT: u64 = 10_000_000;
+/// Limit on the estimated cost of all rules of a schema
+/// (`StaticEstimatedCRDCostLimit`).
+pub const STATIC_CRD_COST_LIMIT: u64 = 100_000_000;
+
+/// How a version's rules are checked.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CompileOptions {
+    /// The version's schema is unchanged by this update: rules already
+    /// stored keep their place even over the per-expression cost limit.
+    pub unchanged_schema: bool,
+}
+
 /// Checks every `x-kubernetes-validations` entry of `schema` (a version's
 /// `openAPIV3Schema`, at `path`) as upstream does when a CRD is written:
-/// the entry's own fields, then the rule and `messageExpression` compile.
-pub fn compile_rules(schema: &Value, path: &str) -> ErrorList {
-    let mut errs = ErrorList::new();
-    compile_node(schema, path, true, None, &mut errs, 0);
-    errs
+/// the entry's own fields, then the rule and `messageExpression` compile,
+/// then their estimated costs — each times the number of times the rule
+/// may run (the product of the enclosing `maxItems`/`maxProperties`, or how
+/// many such values fit in a request) — against the per-expression limit,
+/// and all of them together against the schema's limit.
+pub fn compile_rules(schema: &Value, path: &str, opts: CompileOptions) -> ErrorList {
+    let mut c = Compilation {
+        errs: ErrorList::new(),
+        total: 0,
+        expensive: Vec::new(),
+        opts,
+    };
+    c.node(schema, path, true, None, Some(1), 0);
+    if c.total > STATIC_CRD_COST_LIMIT {
+        for (at, _) in &c.expensive {
+            c.errs.push(FieldError::forbidden(
+                at,
+                "contributed to estimated rule cost total exceeding cost limit for entire \
+                 OpenAPIv3 schema",
+            ));
+        }
+        c.errs.push(FieldError::forbidden(
+            path,
+            cost_message(
+                "x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema",
+                c.total,
+                STATIC_CRD_COST_LIMIT,
+            ),
+        ));
+    }
+    c.errs
 }
 
-fn compile_node(
-    s: &Value,
-    path: &str,
-    root: bool,
-    uncorrelatable: Option<&str>,
-    errs: &mut ErrorList,
-    depth: usize,
-) {
-    if depth > MAX_DEPTH || !s.is_object() {
-        return;
-    }
-    compile_here(s, path, root, uncorrelatable, errs);
-    if let Some(props) = properties(s) {
-        for (k, p) in props {
-            let sub = format!("{path}.properties[{k}]");
-            compile_node(p, &sub, embedded(p), uncorrelatable, errs, depth + 1);
+/// Upstream's words for an estimated cost over `limit`.
+fn cost_message(what: &str, cost: u64, limit: u64) -> String {
+    let factor = cost as f64 / limit as f64;
+    let factor = if factor > 100.0 {
+        "more than 100x".to_string()
+    } else if factor < 1.5 {
+        format!("{factor:.6}x")
+    } else {
+        format!("{factor:.1}x")
+    };
+    format!(
+        "{what} exceeds budget by factor of {factor} (try simplifying the rule, or adding \
+         maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)"
+    )
+}
+
+/// How many more values each value of `s` holds: `maxItems` or
+/// `maxProperties` for lists and maps (`None` when unbounded), 1 otherwise.
+fn max_elements(s: &Value) -> Option<u64> {
+    let bound = |k: &str| {
+        s.get(k)
+            .and_then(|n| n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)))
+            .map(|n| n.max(0) as u64)
+    };
+    match type_of(s) {
+        "object" if s.get("additionalProperties").is_some_and(|a| !a.is_null()) => {
+            bound("maxProperties")
         }
-    }
-    if let Some(ap) = additional(s) {
-        let sub = format!("{path}.additionalProperties");
-        compile_node(ap, &sub, embedded(ap), uncorrelatable, errs, depth + 1);
-    }
-    if let Some(items) = s.get("items").filter(|i| i.is_object()) {
-        // Old items can be matched to new ones only by the keys of a map list.
-        let unc = match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
-            Some("map") => uncorrelatable,
-            _ => uncorrelatable.or(Some(path)),
-        };
-        let sub = format!("{path}.items");
-        compile_node(items, &sub, embedded(items), unc, errs, depth + 1);
+        "array" => bound("maxItems"),
+        _ => Some(1),
     }
 }
 
-fn compile_here(
-    s: &Value,
-    path: &str,
-    root: bool,
-    uncorrelatable: Option<&str>,
-    errs: &mut ErrorList,
-) {
-    let rs = rules(s);
-    if rs.is_empty() {
-        return;
+/// Whether the fields of an object can be matched to their old values
+/// (`x-kubernetes-map-type` unset or `granular`).
+fn map_correlatable(s: &Value) -> bool {
+    s.get("x-kubernetes-map-type")
+        .and_then(Value::as_str)
+        .is_none_or(|t| t == "granular")
+}
+
+/// The state of checking one version's schema.
+struct Compilation {
+    errs: ErrorList,
+    /// Estimated cost of every rule and message expression so far.
+    total: u64,
+    /// The (at most 4) rules costing at least 1% of the schema's limit.
+    expensive: Vec<(String, u64)>,
+    opts: CompileOptions,
+}
+
+impl Compilation {
+    fn observe(&mut self, at: &str, cost: u64) {
+        self.total = self.total.saturating_add(cost);
+        if cost < STATIC_CRD_COST_LIMIT / 100 {
+            return;
+        }
+        self.expensive.push((at.to_string(), cost));
+        self.expensive.sort_by_key(|e| std::cmp::Reverse(e.1));
+        self.expensive.truncate(4);
     }
-    let base = format!("{path}.x-kubernetes-validations");
-    let mut field_errs = ErrorList::new();
-    for (i, r) in rs.iter().enumerate() {
-        let at = |f: &str| format!("{base}[{i}].{f}");
-        let msg = r.message.trim();
-        if r.rule.trim().is_empty() {
-            field_errs.push(FieldError::required(&at("rule"), "rule is not specified"));
-        } else if !r.message.is_empty() && msg.is_empty() {
-            field_errs.push(FieldError::invalid(
-                &at("message"),
-                r.message,
-                "message must be non-empty if specified",
-            ));
-        } else if has_newlines(msg) {
-            field_errs.push(FieldError::invalid(
-                &at("message"),
-                r.message,
-                "message must not contain line breaks",
-            ));
-        } else if has_newlines(r.rule.trim()) && msg.is_empty() {
-            field_errs.push(FieldError::required(
-                &at("message"),
-                "message must be specified if rule contains line breaks",
-            ));
+
+    fn node(
+        &mut self,
+        s: &Value,
+        path: &str,
+        root: bool,
+        uncorrelatable: Option<&str>,
+        cardinality: Option<u64>,
+        depth: usize,
+    ) {
+        if depth > MAX_DEPTH || !s.is_object() {
+            return;
         }
-        if !r.message_expression.is_empty() && r.message_expression.trim().is_empty() {
-            field_errs.push(FieldError::required(
-                &at("messageExpression"),
-                "messageExpression must be non-empty if specified",
-            ));
-        }
-        if let Some(reason) = r.reason
-            && !REASONS.contains(&reason)
-        {
-            field_errs.push(FieldError::not_supported(&at("reason"), reason, &REASONS));
-        }
-        if let Some(fp) = r.field_path {
-            if !fp.is_empty() && fp.trim().is_empty() {
-                field_errs.push(FieldError::invalid(
-                    &at("fieldPath"),
-                    fp,
-                    "fieldPath must be non-empty if specified",
-                ));
-            }
-            if has_newlines(fp) {
-                field_errs.push(FieldError::invalid(
-                    &at("fieldPath"),
-                    fp,
-                    "fieldPath must not contain line breaks",
-                ));
-            }
-            if !fp.is_empty() && field_path(fp, s).is_err() {
-                field_errs.push(FieldError::invalid(
-                    &at("fieldPath"),
-                    fp,
-                    "fieldPath must be a valid path",
-                ));
+        self.here(s, path, root, uncorrelatable, cardinality);
+        let child = cardinality
+            .zip(max_elements(s))
+            .map(|(a, b)| a.saturating_mul(b));
+        if let Some(props) = properties(s) {
+            // The fields of an atomic map have no old values.
+            let unc = match map_correlatable(s) {
+                true => uncorrelatable,
+                false => uncorrelatable.or(Some(path)),
+            };
+            for (k, p) in props {
+                let sub = format!("{path}.properties[{k}]");
+                self.node(p, &sub, embedded(p), unc, child, depth + 1);
             }
         }
+        if let Some(ap) = additional(s) {
+            let sub = format!("{path}.additionalProperties");
+            self.node(ap, &sub, embedded(ap), uncorrelatable, child, depth + 1);
+        }
+        if let Some(items) = s.get("items").filter(|i| i.is_object()) {
+            // Old items can be matched to new ones only by the keys of a map list.
+            let unc = match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
+                Some("map") => uncorrelatable,
+                _ => uncorrelatable.or(Some(path)),
+            };
+            let sub = format!("{path}.items");
+            self.node(items, &sub, embedded(items), unc, child, depth + 1);
+        }
     }
-    // As upstream, rules are compiled only once their entries are sound.
-    if !field_errs.is_empty() {
-        errs.extend(field_errs);
-        return;
-    }
-    if unknown_type(s) {
-        errs.push(FieldError {
-            kind: ErrorKind::Internal,
-            field: base.clone(),
-            value: None,
-            detail: "rule declared on schema that does not support validation rules type: '' \
-                     x-kubernetes-preserve-unknown-fields: 'true'"
-                .into(),
-        });
-        return;
-    }
-    for (i, r) in rs.iter().enumerate() {
-        let at = |f: &str| format!("{base}[{i}].{f}");
-        let optional = r.optional_old_self == Some(true);
-        let checker = Checker {
-            node: s,
-            root,
-            optional_old_self: optional,
+
+    fn here(
+        &mut self,
+        s: &Value,
+        path: &str,
+        root: bool,
+        uncorrelatable: Option<&str>,
+        cardinality: Option<u64>,
+    ) {
+        let rs = rules(s);
+        if rs.is_empty() {
+            return;
+        }
+        let base = format!("{path}.x-kubernetes-validations");
+        let mut field_errs = ErrorList::new();
+        for (i, r) in rs.iter().enumerate() {
+            let at = |f: &str| format!("{base}[{i}].{f}");
+            let msg = r.message.trim();
+            if r.rule.trim().is_empty() {
+                field_errs.push(FieldError::required(&at("rule"), "rule is not specified"));
+            } else if !r.message.is_empty() && msg.is_empty() {
+                field_errs.push(FieldError::invalid(
+                    &at("message"),
+                    r.message,
+                    "message must be non-empty if specified",
+                ));
+            } else if has_newlines(msg) {
+                field_errs.push(FieldError::invalid(
+                    &at("message"),
+                    r.message,
+                    "message must not contain line breaks",
+                ));
+            } else if has_newlines(r.rule.trim()) && msg.is_empty() {
+                field_errs.push(FieldError::required(
+                    &at("message"),
+                    "message must be specified if rule contains line breaks",
+                ));
+            }
+            if !r.message_expression.is_empty() && r.message_expression.trim().is_empty() {
+                field_errs.push(FieldError::required(
+                    &at("messageExpression"),
+                    "messageExpression must be non-empty if specified",
+                ));
+            }
+            if let Some(reason) = r.reason
+                && !REASONS.contains(&reason)
+            {
+                field_errs.push(FieldError::not_supported(&at("reason"), reason, &REASONS));
+            }
+            if let Some(fp) = r.field_path {
+                if !fp.is_empty() && fp.trim().is_empty() {
+                    field_errs.push(FieldError::invalid(
+                        &at("fieldPath"),
+                        fp,
+                        "fieldPath must be non-empty if specified",
+                    ));
+                }
+                if has_newlines(fp) {
+                    field_errs.push(FieldError::invalid(
+                        &at("fieldPath"),
+                        fp,
+                        "fieldPath must not contain line breaks",
+                    ));
+                }
+                if !fp.is_empty() && field_path(fp, s).is_err() {
+                    field_errs.push(FieldError::invalid(
+                        &at("fieldPath"),
+                        fp,
+                        "fieldPath must be a valid path",
+                    ));
+                }
+            }
+        }
+        // As upstream, rules are compiled only once their entries are sound.
+        if !field_errs.is_empty() {
+            self.errs.extend(field_errs);
+            return;
+        }
+        let Some(decl) = Decl::from_schema(s, root) else {
+            self.errs.push(FieldError {
+                kind: ErrorKind::Internal,
+                field: base.clone(),
+                value: None,
+                detail: "internal error: failed to construct type information for \
+                         x-kubernetes-validations rules: unable to convert structural schema \
+                         to CEL declarations"
+                    .into(),
+            });
+            return;
         };
-        match parse(r.rule).and_then(|p| checker.check(r.rule, &p.program, Want::Bool).map(|_| p)) {
-            Err(e) => errs.push(FieldError::invalid(
-                &at("rule"),
-                r.raw.clone(),
-                format!("compilation failed: {e}"),
-            )),
-            Ok(p) if p.uses_old_self => {
+        // How often a rule here may run: bounded by the enclosing lists and
+        // maps, else by how many values of this shape fit in a request.
+        let times = cardinality.unwrap_or(MAX_REQUEST_BYTES / (decl.min_size + 1));
+        for (i, r) in rs.iter().enumerate() {
+            let at = |f: &str| format!("{base}[{i}].{f}");
+            let optional = r.optional_old_self == Some(true);
+            let checker = Checker {
+                node: s,
+                root,
+                optional_old_self: optional,
+            };
+            let parsed = match parse(r.rule) {
+                Ok(p) => checker.check(r.rule, &p.program, Want::Bool).map(|_| p),
+                Err(e) => Err(Unfit::Compile(e)),
+            };
+            let p = match parsed {
+                Ok(p) => p,
+                Err(e) => {
+                    let detail = match e {
+                        Unfit::Compile(e) => format!("compilation failed: {e}"),
+                        Unfit::Type => "cel expression must evaluate to a bool".into(),
+                    };
+                    self.errs
+                        .push(FieldError::invalid(&at("rule"), r.raw.clone(), detail));
+                    continue;
+                }
+            };
+            let max = cost::estimate(p.program.expression(), &decl, optional).max;
+            let rule_cost = if max == 0 {
+                0
+            } else {
+                max.saturating_mul(times)
+            };
+            if !self.opts.unchanged_schema && rule_cost > STATIC_COST_LIMIT {
+                self.errs.push(FieldError::forbidden(
+                    &at("rule"),
+                    cost_message("estimated rule cost", rule_cost, STATIC_COST_LIMIT),
+                ));
+            }
+            self.observe(&at("rule"), rule_cost);
+            if !r.message_expression.trim().is_empty() {
+                self.message_expression(s, root, optional, &decl, r, &at("messageExpression"));
+            }
+            if p.uses_old_self {
                 if let Some(u) = uncorrelatable {
-                    errs.push(FieldError::invalid(
+                    self.errs.push(FieldError::invalid(
                         &at("rule"),
                         r.rule,
                         format!(
@@ -669,30 +805,53 @@ fn compile_here(
                         ),
                     ));
                 }
-            }
-            Ok(_) => {
-                if let Some(b) = r.optional_old_self {
-                    errs.push(FieldError::invalid(
-                        &at("optionalOldSelf"),
-                        b,
-                        "may not be set if oldSelf is not used in rule",
-                    ));
-                }
+            } else if let Some(b) = r.optional_old_self {
+                self.errs.push(FieldError::invalid(
+                    &at("optionalOldSelf"),
+                    b,
+                    "may not be set if oldSelf is not used in rule",
+                ));
             }
         }
-        if !r.message_expression.trim().is_empty() {
-            let checker = Checker {
-                node: s,
-                root,
-                optional_old_self: false,
-            };
-            let src = r.message_expression;
-            if let Err(e) = parse(src).and_then(|p| checker.check(src, &p.program, Want::String)) {
-                errs.push(FieldError::invalid(
-                    &at("messageExpression"),
-                    r.raw.clone(),
-                    format!("messageExpression compilation failed: {e}"),
-                ));
+    }
+
+    fn message_expression(
+        &mut self,
+        s: &Value,
+        root: bool,
+        optional: bool,
+        decl: &Decl,
+        r: &Rule<'_>,
+        at: &str,
+    ) {
+        let checker = Checker {
+            node: s,
+            root,
+            optional_old_self: optional,
+        };
+        let src = r.message_expression;
+        let parsed = match parse(src) {
+            Ok(p) => checker.check(src, &p.program, Want::String).map(|_| p),
+            Err(e) => Err(Unfit::Compile(e)),
+        };
+        match parsed {
+            Err(e) => {
+                let detail = match e {
+                    Unfit::Compile(e) => format!("messageExpression compilation failed: {e}"),
+                    Unfit::Type => "messageExpression must evaluate to a string".into(),
+                };
+                self.errs
+                    .push(FieldError::invalid(at, r.raw.clone(), detail));
+            }
+            Ok(p) => {
+                let cost = cost::estimate(p.program.expression(), decl, optional).max;
+                if !self.opts.unchanged_schema && cost > STATIC_COST_LIMIT {
+                    self.errs.push(FieldError::forbidden(
+                        at,
+                        cost_message("estimated messageExpression cost", cost, STATIC_COST_LIMIT),
+                    ));
+                }
+                self.observe(at, cost);
             }
         }
     }
@@ -700,6 +859,13 @@ fn compile_here(
 
 fn has_newlines(s: &str) -> bool {
     s.contains(['\n', '\r'])
+}
+
+/// Why an expression is refused: it does not compile, or its result
+/// has the wrong type.
+enum Unfit {
+    Compile(String),
+    Type,
 }
 
 /// What an expression must evaluate to.
@@ -723,19 +889,16 @@ struct Checker<'a> {
 type Known<'a> = Option<(&'a Value, bool)>;
 
 impl<'a> Checker<'a> {
-    fn check(&self, src: &str, program: &Program, want: Want) -> Result<(), String> {
+    fn check(&self, src: &str, program: &Program, want: Want) -> Result<(), Unfit> {
         let expr = program.expression();
         let mut scope = Vec::new();
-        self.expr(src, expr, &mut scope)?;
+        self.expr(src, expr, &mut scope).map_err(Unfit::Compile)?;
         let wrong = match want {
             Want::Bool => self.not_bool(expr),
             Want::String => not_string(expr),
         };
         if wrong {
-            return Err(match want {
-                Want::Bool => "cel expression must evaluate to a bool".into(),
-                Want::String => "must evaluate to a string".into(),
-            });
+            return Err(Unfit::Type);
         }
         Ok(())
     }
@@ -913,57 +1076,260 @@ fn located(src: &str, needle: &str, msg: &str) -> String {
 /// Resolves a rule's `fieldPath` (`.a.b`, `.map['key']`) against the
 /// schema of its node, returning it as a field path relative to the node.
 fn field_path(fp: &str, schema: &Value) -> Result<String, String> {
+    schema_field_path(fp, schema, true).map(|(p, _)| p)
+}
+
+/// Splits a JSON path into `.`, `[`, `]` and the text between them; a
+/// single-quoted string is one token whatever it contains.
+fn path_tokens(p: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = p;
+    while !rest.is_empty() {
+        let len = if rest.starts_with('\'') {
+            let b = rest.as_bytes();
+            (1..b.len())
+                .find(|&i| b[i] == b'\'' && b[i - 1] != b'\\')
+                .map_or(rest.len(), |i| i + 1)
+        } else if rest.starts_with(['.', '[', ']']) {
+            1
+        } else {
+            rest.find(['.', '[', ']']).unwrap_or(rest.len())
+        };
+        out.push(&rest[..len]);
+        rest = &rest[len..];
+    }
+    out
+}
+
+/// Go's escapes inside a single-quoted path segment.
+fn unescape_single_quoted(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let d = chars.next().unwrap_or('\\');
+        out.push(match d {
+            'a' => '\u{7}',
+            'b' => '\u{8}',
+            'f' => '\u{c}',
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            'v' => '\u{b}',
+            '\'' => '\'',
+            '\\' => '\\',
+            other => return Err(format!("invalid escape char \\{other}")),
+        });
+    }
+    Ok(out)
+}
+
+/// Upstream's `ValidFieldPath`: resolves a JSON path of field (`.a`) and,
+/// when allowed, map-key (`['k']`) steps against `schema`, returning the
+/// field path it names and the schema found there.
+pub fn schema_field_path<'s>(
+    jp: &str,
+    schema: &'s Value,
+    allow_array: bool,
+) -> Result<(String, &'s Value), String> {
     let mut out = String::new();
     let mut s = schema;
-    let mut rest = fp.trim();
-    if rest.is_empty() {
-        return Err("empty".into());
-    }
-    while !rest.is_empty() {
-        let (name, tail) = if let Some(r) = rest.strip_prefix("['") {
-            let end = r.find("']").ok_or("unterminated")?;
-            (
-                r[..end].replace("\\'", "'").replace("\\\\", "\\"),
-                &r[end + 2..],
-            )
-        } else if let Some(r) = rest.strip_prefix('.') {
-            let end = r.find(['.', '[']).unwrap_or(r.len());
-            if end == 0 {
-                return Err("empty segment".into());
-            }
-            (r[..end].to_string(), &r[end..])
-        } else {
-            return Err(format!("expected [ or . but got: {rest}"));
-        };
-        if let Some(p) = properties(s).and_then(|p| p.get(&name)) {
-            out = child(&out, &name);
-            s = p;
+    let tokens = path_tokens(jp);
+    let mut it = tokens.into_iter();
+    let step = |out: &mut String, s: &mut &'s Value, name: &str| -> Result<(), String> {
+        if s.get("properties").is_some_and(|p| !p.is_null()) {
+            *out = child(out, name);
+            *s = properties(s)
+                .and_then(|p| p.get(name))
+                .ok_or("does not refer to a valid field")?;
         } else if let Some(ap) = additional(s) {
-            out = key(&out, &name);
-            s = ap;
+            *out = key(out, name);
+            *s = ap;
         } else {
             return Err("does not refer to a valid field".into());
         }
-        rest = tail;
+        Ok(())
+    };
+    while let Some(tok) = it.next() {
+        match tok {
+            "[" => {
+                if !allow_array {
+                    return Err("array notation is not allowed".into());
+                }
+                let t = it.next().ok_or("unexpected end of JSON path")?;
+                if t.len() < 2 || !t.starts_with('\'') || !t.ends_with('\'') {
+                    return Err(format!("expected single quoted string but got {t}"));
+                }
+                let name = unescape_single_quoted(&t[1..t.len() - 1])
+                    .map_err(|e| format!("invalid string literal: {e}"))?;
+                step(&mut out, &mut s, &name)?;
+                let close = it.next().ok_or("unexpected end of JSON path")?;
+                if close != "]" {
+                    return Err(format!("expected ] but got {close}"));
+                }
+            }
+            "." => {
+                let t = it.next().ok_or("unexpected end of JSON path")?;
+                step(&mut out, &mut s, t)?;
+            }
+            other => return Err(format!("expected [ or . but got: {other}")),
+        }
     }
-    Ok(out)
+    Ok((out, s))
 }
 
 // ---------------------------------------------------------------------------
 // Evaluation (custom resource create and update)
 
-/// Evaluates every rule of `schema` on `obj` (and on `old`, on update) as
-/// upstream's CEL validator does, collecting all failures.
+/// The rules of one version's schema, ready to run: for each node with
+/// rules, the declaration its evaluations are charged against.
+pub struct Compiled {
+    schema: Arc<Value>,
+    /// By the address of the node inside `schema` (which never moves).
+    decls: HashMap<usize, Decl>,
+}
+
+fn addr(s: &Value) -> usize {
+    s as *const Value as usize
+}
+
+fn collect_decls(s: &Value, root: bool, out: &mut HashMap<usize, Decl>, depth: usize) {
+    if depth > MAX_DEPTH || !s.is_object() {
+        return;
+    }
+    if !rules(s).is_empty()
+        && let Some(d) = Decl::from_schema(s, root)
+    {
+        out.insert(addr(s), d);
+    }
+    for p in properties(s).into_iter().flat_map(|p| p.values()) {
+        collect_decls(p, embedded(p), out, depth + 1);
+    }
+    if let Some(ap) = additional(s) {
+        collect_decls(ap, embedded(ap), out, depth + 1);
+    }
+    if let Some(items) = s.get("items").filter(|i| i.is_object()) {
+        collect_decls(items, embedded(items), out, depth + 1);
+    }
+}
+
+impl Compiled {
+    pub fn new(schema: Arc<Value>) -> Compiled {
+        let mut decls = HashMap::new();
+        collect_decls(&schema, true, &mut decls, 0);
+        Compiled { schema, decls }
+    }
+
+    /// Evaluates every rule on `obj` (with `old` on update), as upstream's
+    /// CEL validator does, collecting all failures.
+    pub fn validate(&self, obj: &Value, old: Option<&Value>) -> ErrorList {
+        run(obj, old, &self.schema, true, Some(&self.decls), true)
+    }
+}
+
+/// Evaluates every rule of `schema` on `obj` (and on `old`, on update).
 pub fn validate(obj: &Value, old: Option<&Value>, schema: &Value) -> ErrorList {
+    run(obj, old, schema, true, None, true)
+}
+
+/// Evaluates the rules of `schema` on a value that is not a whole custom
+/// resource (a `default`, with itself as old value and no ratcheting);
+/// `root` when `schema` is a resource root.
+pub fn validate_at(obj: &Value, old: Option<&Value>, schema: &Value, root: bool) -> ErrorList {
+    run(obj, old, schema, root, None, false)
+}
+
+fn run(
+    obj: &Value,
+    old: Option<&Value>,
+    schema: &Value,
+    root: bool,
+    decls: Option<&HashMap<usize, Decl>>,
+    ratcheting: bool,
+) -> ErrorList {
     let ctx = Context::default().with_all();
     let mut v = Validator {
         ctx: &ctx,
         errs: ErrorList::new(),
         budget: PER_REQUEST_LIMIT,
         exhausted: false,
+        decls,
     };
-    v.walk(obj, old, schema, "", true, 0);
+    let ratchet = match old {
+        Some(o) if ratcheting => Ratchet::At(o),
+        _ => Ratchet::Off,
+    };
+    v.walk(obj, old, ratchet, schema, "", root, 0);
     v.errs
+}
+
+/// Where a node stands for ratcheting (`CRDValidationRatcheting`): a
+/// failing rule that does not use `oldSelf` is let through when its value
+/// (or, where old values cannot be matched, its nearest matched ancestor)
+/// is unchanged.
+#[derive(Clone, Copy)]
+enum Ratchet<'a> {
+    /// A create: nothing to compare with.
+    Off,
+    /// The value's old counterpart.
+    At(&'a Value),
+    /// No counterpart; the nearest ancestor that had one.
+    Lost {
+        new: &'a Value,
+        old: &'a Value,
+        schema: &'a Value,
+    },
+}
+
+impl<'a> Ratchet<'a> {
+    /// The state of field `k` of `new` (whose schema is `s`).
+    fn key(self, new: &'a Value, s: &'a Value, k: &str) -> Ratchet<'a> {
+        let Ratchet::At(old) = self else {
+            return self;
+        };
+        let has_schema =
+            properties(s).is_some_and(|p| p.contains_key(k)) || additional(s).is_some();
+        match (old.get(k), new.get(k)) {
+            (Some(o), Some(_)) if has_schema => Ratchet::At(o),
+            _ => Ratchet::Lost {
+                new,
+                old,
+                schema: s,
+            },
+        }
+    }
+
+    /// The state of item `i` of the list `new` (whose schema is `s`).
+    fn index(self, new: &'a Value, s: &'a Value, i: usize) -> Ratchet<'a> {
+        let Ratchet::At(old) = self else {
+            return self;
+        };
+        let item = match (new.as_array(), old.as_array()) {
+            (Some(n), Some(o)) if s.get("items").is_some() => {
+                crate::schema::correlated_item(n, o, i, s)
+            }
+            _ => None,
+        };
+        match item {
+            Some(o) => Ratchet::At(o),
+            None => Ratchet::Lost {
+                new,
+                old,
+                schema: s,
+            },
+        }
+    }
+
+    fn unchanged(self, v: &Value, s: &Value) -> bool {
+        match self {
+            Ratchet::Off => false,
+            Ratchet::At(o) => crate::schema::correlated_equal(v, o, s),
+            Ratchet::Lost { new, old, schema } => crate::schema::correlated_equal(new, old, schema),
+        }
+    }
 }
 
 struct Validator<'c> {
@@ -972,6 +1338,7 @@ struct Validator<'c> {
     budget: u64,
     /// Set once the budget ran out: no further rule runs.
     exhausted: bool,
+    decls: Option<&'c HashMap<usize, Decl>>,
 }
 
 /// The nil path of the resource root prints as upstream's does.
@@ -980,11 +1347,13 @@ fn shown(path: &str) -> &str {
 }
 
 impl Validator<'_> {
-    fn walk(
+    #[allow(clippy::too_many_arguments)]
+    fn walk<'v>(
         &mut self,
-        v: &Value,
-        old: Option<&Value>,
-        s: &Value,
+        v: &'v Value,
+        old: Option<&'v Value>,
+        ratchet: Ratchet<'v>,
+        s: &'v Value,
         path: &str,
         root: bool,
         depth: usize,
@@ -995,18 +1364,21 @@ impl Validator<'_> {
         let old = old.filter(|o| !o.is_null());
         let rs = rules(s);
         if !rs.is_empty() {
-            self.node(v, old, s, path, root, &rs);
+            self.node(v, old, ratchet, s, path, root, &rs);
         }
         match v {
             Value::Object(m) => {
                 let props = properties(s);
                 let ap = additional(s);
+                // The fields of an atomic map have no old values.
+                let correlatable = map_correlatable(s);
                 for (k, val) in m {
-                    let o = old.and_then(|o| o.get(k));
+                    let o = old.filter(|_| correlatable).and_then(|o| o.get(k));
+                    let r = ratchet.key(v, s, k);
                     if let Some(p) = props.and_then(|p| p.get(k)) {
-                        self.walk(val, o, p, &child(path, k), embedded(p), depth + 1);
+                        self.walk(val, o, r, p, &child(path, k), embedded(p), depth + 1);
                     } else if let Some(ap) = ap {
-                        self.walk(val, o, ap, &key(path, k), embedded(ap), depth + 1);
+                        self.walk(val, o, r, ap, &key(path, k), embedded(ap), depth + 1);
                     }
                 }
             }
@@ -1014,49 +1386,28 @@ impl Validator<'_> {
                 let Some(items) = s.get("items").filter(|i| i.is_object()) else {
                     return;
                 };
-                let map_keys: Option<Vec<&str>> =
-                    match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
-                        Some("map") => Some(
-                            s.get("x-kubernetes-list-map-keys")
-                                .and_then(Value::as_array)
-                                .into_iter()
-                                .flatten()
-                                .filter_map(Value::as_str)
-                                .collect(),
-                        ),
-                        _ => None,
-                    };
-                let old_list = old.and_then(Value::as_array);
+                // Only map lists match old items (by key) for oldSelf.
+                let map_list =
+                    s.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map");
+                let old_list = old.and_then(Value::as_array).filter(|_| map_list);
                 for (i, item) in list.iter().enumerate() {
-                    let o = match (&map_keys, old_list) {
-                        (Some(keys), Some(ol)) => ol
-                            .iter()
-                            .find(|x| keys.iter().all(|k| x.get(k) == item.get(k))),
-                        _ => None,
-                    };
-                    self.walk(item, o, items, &key(path, i), embedded(items), depth + 1);
+                    let o = old_list.and_then(|ol| crate::schema::correlated_item(list, ol, i, s));
+                    let r = ratchet.index(v, s, i);
+                    self.walk(item, o, r, items, &key(path, i), embedded(items), depth + 1);
                 }
             }
             _ => {}
         }
     }
 
-    /// Charges `cost`; false (with the error recorded) when over a limit.
-    fn charge(&mut self, cost: u64, path: &str, ty: &str, rule: &Rule<'_>) -> bool {
-        if cost > PER_CALL_LIMIT {
-            self.errs.push(FieldError::invalid(
-                shown(path),
-                ty,
-                format!(
-                    "'operation cancelled: actual cost limit exceeded': no further validation \
-                     rules will be run due to call cost exceeds limit for rule: {}",
-                    rule.error_string()
-                ),
-            ));
-            self.exhausted = true;
-            return false;
-        }
-        if cost > self.budget {
+    /// Charges an evaluation costing `cost`; false (with the error
+    /// recorded, and no further rule run) when it is over the per-call
+    /// limit or the request's remaining budget. An evaluation over the
+    /// per-call limit is stopped there, so that much is what it takes from
+    /// the budget, as upstream's.
+    fn charge(&mut self, cost: u64, path: &str, ty: &str, over_call: String) -> bool {
+        let taken = cost.min(PER_CALL_LIMIT + 1);
+        if taken > self.budget {
             self.errs.push(FieldError::invalid(
                 shown(path),
                 ty,
@@ -1066,25 +1417,54 @@ impl Validator<'_> {
             self.exhausted = true;
             return false;
         }
+        if cost > PER_CALL_LIMIT {
+            self.errs
+                .push(FieldError::invalid(shown(path), ty, over_call));
+            self.exhausted = true;
+            return false;
+        }
         self.budget -= cost;
         true
     }
 
+    /// The declaration of `s`, precomputed when the schema was compiled.
+    fn decl(&self, s: &Value, root: bool) -> Option<std::borrow::Cow<'_, Decl>> {
+        match self.decls.and_then(|d| d.get(&addr(s))) {
+            Some(d) => Some(std::borrow::Cow::Borrowed(d)),
+            None => Decl::from_schema(s, root).map(std::borrow::Cow::Owned),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn node(
         &mut self,
         v: &Value,
         old: Option<&Value>,
+        ratchet: Ratchet<'_>,
         s: &Value,
         path: &str,
         root: bool,
         rs: &[Rule<'_>],
     ) {
         let ty = type_of(s);
-        let Some(self_val) = to_cel(v, s, root) else {
+        if self.budget == 0 {
+            self.errs.push(FieldError::invalid(
+                shown(path),
+                ty,
+                "validation failed due to running out of cost budget, no further validation \
+                 rules will be run",
+            ));
+            self.exhausted = true;
+            return;
+        }
+        let (Some(self_val), Some(decl)) = (to_cel(v, s, root), self.decl(s, root)) else {
             return;
         };
         let old_val = old.and_then(|o| to_cel(o, s, root));
-        let size = value_size(v) + old.map_or(0, value_size);
+        // Evaluations are charged what the estimator gives for the sizes
+        // this value (and its old value) actually has.
+        let values: Vec<&Value> = std::iter::once(v).chain(old).collect();
+        let sized = decl.sized(&values);
         for r in rs {
             if self.exhausted {
                 return;
@@ -1108,7 +1488,13 @@ impl Validator<'_> {
                 // Transition rules need a value to compare with.
                 continue;
             }
-            if !self.charge(cost(&parsed, size), path, ty, r) {
+            let cost = cost::estimate(parsed.program.expression(), &sized, optional).max;
+            let over_call = format!(
+                "'operation cancelled: actual cost limit exceeded': no further validation rules \
+                 will be run due to call cost exceeds limit for rule: {}",
+                r.error_string()
+            );
+            if !self.charge(cost, path, ty, over_call) {
                 return;
             }
             let mut ctx = self.ctx.new_inner_scope();
@@ -1141,18 +1527,29 @@ impl Validator<'_> {
                 self.errs.push(FieldError::invalid(shown(path), ty, detail));
                 continue;
             }
+            // A rule that does not look at oldSelf fails an unchanged value
+            // only as a warning upstream: the value is let through.
+            let ratcheted = !parsed.uses_old_self && ratchet.unchanged(v, s);
             let at = match r.field_path.map(|fp| field_path(fp, s)) {
                 Some(Ok(rel)) if !rel.is_empty() => child(path, &rel),
                 _ => path.to_string(),
             };
             let detail = match r.message_expression.trim() {
                 "" => r.default_message(),
-                src => match self.message(src, &self_val, old_val.as_ref(), size, &at, ty) {
-                    Some(m) => m,
-                    None if self.exhausted => return,
-                    None => r.default_message(),
+                src => match self.message(src, &self_val, old_val.as_ref(), &sized, &at, ty) {
+                    Ok(Some(m)) => m,
+                    Ok(None) => r.default_message(),
+                    Err(e) => {
+                        if !ratcheted {
+                            self.errs.push(*e);
+                        }
+                        return;
+                    }
                 },
             };
+            if ratcheted {
+                continue;
+            }
             let at = shown(&at);
             self.errs.push(match r.reason {
                 Some("FieldValueForbidden") => FieldError::forbidden(at, detail),
@@ -1163,30 +1560,43 @@ impl Validator<'_> {
         }
     }
 
-    /// Evaluates a `messageExpression`; `None` falls back to the message
-    /// (upstream logs why), unless the budget ran out.
+    /// Evaluates a `messageExpression`: `Ok(None)` falls back to the
+    /// message (upstream logs why); `Err` when the budget ran out (no
+    /// further rule runs).
     fn message(
         &mut self,
         src: &str,
         self_val: &Cel,
         old_val: Option<&Cel>,
-        size: u64,
+        sized: &Decl,
         at: &str,
         ty: &str,
-    ) -> Option<String> {
-        let parsed = parse(src).ok()?;
-        let c = cost(&parsed, size);
-        if c > self.budget || c > PER_CALL_LIMIT {
-            self.errs.push(FieldError::invalid(
+    ) -> Result<Option<String>, Box<FieldError>> {
+        let Ok(parsed) = parse(src) else {
+            return Ok(None);
+        };
+        let cost = cost::estimate(parsed.program.expression(), sized, false).max;
+        if cost.min(PER_CALL_LIMIT + 1) > self.budget {
+            self.exhausted = true;
+            return Err(Box::new(FieldError::invalid(
                 shown(at),
                 ty,
                 "messageExpression evaluation failed due to running out of cost budget, no \
                  further validation rules will be run",
-            ));
-            self.exhausted = true;
-            return None;
+            )));
         }
-        self.budget -= c;
+        if cost > PER_CALL_LIMIT {
+            self.exhausted = true;
+            return Err(Box::new(FieldError::invalid(
+                shown(at),
+                ty,
+                format!(
+                    "no further validation rules will be run due to call cost exceeds limit \
+                     for messageExpression: {src:?}"
+                ),
+            )));
+        }
+        self.budget -= cost;
         let mut ctx = self.ctx.new_inner_scope();
         ctx.add_variable_from_value("self", self_val.clone());
         if let Some(o) = old_val {
@@ -1194,11 +1604,13 @@ impl Validator<'_> {
         }
         let out = catch_unwind(AssertUnwindSafe(|| parsed.program.execute(&ctx)));
         let Ok(Ok(Cel::String(m))) = out else {
-            return None;
+            return Ok(None);
         };
         let m = m.trim();
-        (!m.is_empty() && m.len() <= MAX_MESSAGE_EXPRESSION && !m.contains('\n'))
-            .then(|| m.to_string())
+        Ok(
+            (!m.is_empty() && m.len() <= MAX_MESSAGE_EXPRESSION && !m.contains('\n'))
+                .then(|| m.to_string()),
+        )
     }
 }
 
@@ -1207,26 +1619,6 @@ fn optional_of(v: Option<Cel>) -> Cel {
         Some(v) => OptionalValue::of(v),
         None => OptionalValue::none(),
     }))
-}
-
-/// The bound charged for one evaluation (see the module doc).
-fn cost(p: &Parsed, size: u64) -> u64 {
-    let mut c = p.size.max(1);
-    for _ in 0..p.depth {
-        c = c.saturating_mul(size.max(1));
-    }
-    c
-}
-
-/// Nodes of a JSON value, plus a unit per 64 bytes of its strings (string
-/// functions walk them).
-fn value_size(v: &Value) -> u64 {
-    match v {
-        Value::Array(a) => 1 + a.iter().map(value_size).sum::<u64>(),
-        Value::Object(m) => 1 + m.values().map(value_size).sum::<u64>(),
-        Value::String(s) => 1 + (s.len() / 64) as u64,
-        _ => 1,
-    }
 }
 
 /// An evaluation error worded as cel-go's, in upstream's sentence.
@@ -1392,9 +1784,9 @@ mod tests {
 
     fn check(schema: &Value, obj: Value) -> Vec<String> {
         assert!(
-            compile_rules(schema, P).is_empty(),
+            compile_rules(schema, P, CompileOptions::default()).is_empty(),
             "{}",
-            compile_rules(schema, P)
+            compile_rules(schema, P, CompileOptions::default())
         );
         msgs(validate(&obj, None, schema))
     }
@@ -1487,6 +1879,46 @@ mod tests {
     }
 
     #[test]
+    fn ratcheting_lets_unchanged_values_fail_rules() {
+        let s = root(json!({
+            "type": "object",
+            "properties": {
+                "x": {"type": "integer", "x-kubernetes-validations": [{"rule": "self < 5"}]},
+                "y": {"type": "integer"},
+                "t": {"type": "integer", "x-kubernetes-validations": [
+                    {"rule": "self >= oldSelf", "message": "may not decrease"}]},
+                "set": {"type": "array", "x-kubernetes-list-type": "set", "maxItems": 5,
+                    "items": {"type": "string", "maxLength": 5,
+                        "x-kubernetes-validations": [{"rule": "self != 'bad'"}]}}
+            }
+        }));
+        let old = json!({"spec": {"x": 7, "y": 1, "t": 3, "set": ["bad"]}});
+        let upd = |new: Value| msgs(validate(&new, Some(&old), &s));
+        // x still fails its rule, but was stored so: let through.
+        assert!(upd(json!({"spec": {"x": 7, "y": 2, "t": 3, "set": ["bad"]}})).is_empty());
+        assert_eq!(
+            upd(json!({"spec": {"x": 8, "y": 1, "t": 3, "set": ["bad"]}})),
+            [r#"spec.x: Invalid value: "integer": failed rule: self < 5"#]
+        );
+        // Set items cannot be matched: their nearest matched ancestor (the
+        // set) decides.
+        assert_eq!(
+            upd(json!({"spec": {"x": 7, "y": 1, "t": 3, "set": ["bad", "ok"]}})),
+            [r#"spec.set[0]: Invalid value: "string": failed rule: self != 'bad'"#]
+        );
+        // Transition rules are never ratcheted.
+        assert_eq!(
+            upd(json!({"spec": {"x": 7, "y": 1, "t": 2, "set": ["bad"]}})),
+            [r#"spec.t: Invalid value: "integer": may not decrease"#]
+        );
+        // A create has nothing to compare with.
+        assert_eq!(
+            msgs(validate(&json!({"spec": {"x": 7}}), None, &s)),
+            [r#"spec.x: Invalid value: "integer": failed rule: self < 5"#]
+        );
+    }
+
+    #[test]
     fn optional_old_self() {
         let s = root(json!({
             "type": "object",
@@ -1510,7 +1942,7 @@ mod tests {
         let s = root(json!({
             "type": "object",
             "x-kubernetes-validations": [
-                {"rule": "self.x < 10", "messageExpression": "'x is ' + string(self.x)",
+                {"rule": "self.x < 10", "messageExpression": "'x is %d'.format([self.x])",
                  "fieldPath": ".x", "reason": "FieldValueForbidden"},
                 {"rule": "self.x < 5", "messageExpression": "string(self.x / 0)", "message": "fallback"},
                 {"rule": "self.x < 3", "reason": "FieldValueRequired", "fieldPath": ".m['k']"},
@@ -1549,7 +1981,7 @@ mod tests {
             ],
             "properties": {"x": {"type": "integer"}}
         }));
-        let got = msgs(compile_rules(&s, P));
+        let got = msgs(compile_rules(&s, P, CompileOptions::default()));
         let at = format!("{P}.properties[spec].x-kubernetes-validations");
         // Unsound entries are reported alone: nothing is compiled then.
         assert_eq!(
@@ -1578,7 +2010,7 @@ mod tests {
                            "l": {"type": "array", "items": {"type": "object",
                                  "properties": {"y": {"type": "integer"}}}}}
         }));
-        let got = msgs(compile_rules(&s, P));
+        let got = msgs(compile_rules(&s, P, CompileOptions::default()));
         assert_eq!(got.len(), 7, "{got:#?}");
         assert!(got[0].starts_with(&format!(
             "{at}[0].rule: Invalid value: {{\"rule\":\"self.minReplicas <=\"}}: compilation failed: ERROR: <input>:1:20: Syntax error:"
@@ -1590,7 +2022,7 @@ mod tests {
             got[2]
         );
         assert!(
-            got[3].ends_with("compilation failed: cel expression must evaluate to a bool"),
+            got[3].ends_with("}: cel expression must evaluate to a bool"),
             "{}",
             got[3]
         );
@@ -1600,7 +2032,7 @@ mod tests {
             got[4]
         );
         assert!(
-            got[4].ends_with("messageExpression compilation failed: must evaluate to a string"),
+            got[4].ends_with("}: messageExpression must evaluate to a string"),
             "{}",
             got[4]
         );
@@ -1617,12 +2049,12 @@ mod tests {
     fn old_self_on_uncorrelatable_items() {
         let s = root(json!({
             "type": "object",
-            "properties": {"l": {"type": "array", "items": {
-                "type": "string",
+            "properties": {"l": {"type": "array", "maxItems": 10, "items": {
+                "type": "string", "maxLength": 10,
                 "x-kubernetes-validations": [{"rule": "self == oldSelf"}]}}}
         }));
         assert_eq!(
-            msgs(compile_rules(&s, P)),
+            msgs(compile_rules(&s, P, CompileOptions::default())),
             [format!(
                 "{P}.properties[spec].properties[l].items.x-kubernetes-validations[0].rule: Invalid value: \"self == oldSelf\": oldSelf cannot be used on the uncorrelatable portion of the schema within {P}.properties[spec].properties[l]"
             )]
@@ -1641,7 +2073,7 @@ mod tests {
                     "properties": {"name": {"type": "string"}, "v": {"type": "integer",
                         "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "Value is immutable"}]}}}}}
         }));
-        assert!(compile_rules(&s, P).is_empty());
+        assert!(compile_rules(&s, P, CompileOptions::default()).is_empty());
         let old = json!({"spec": {"l": [{"name": "a", "v": 1}, {"name": "b", "v": 2}]}});
         let new = json!({"spec": {"l": [{"name": "b", "v": 2}, {"name": "a", "v": 3}, {"name": "c", "v": 9}]}});
         assert_eq!(
@@ -1744,7 +2176,7 @@ mod tests {
                                          {"rule": "!has(self.metadata.labels)"}],
             "properties": {"spec": {"type": "object"}}
         });
-        assert!(compile_rules(&s, P).is_empty());
+        assert!(compile_rules(&s, P, CompileOptions::default()).is_empty());
         let obj = json!({"kind": "W", "metadata": {"name": "ok-1", "labels": {"a": "b"}}});
         assert!(msgs(validate(&obj, None, &s)).is_empty());
         let obj = json!({"kind": "W", "metadata": {"name": "bad"}});
@@ -1758,28 +2190,71 @@ mod tests {
 
     #[test]
     fn cost_limits() {
-        let s = root(json!({
+        // Unbounded lists make an O(n³) rule too expensive to admit; with
+        // maxItems it is admitted.
+        let rule = "self.all(x, self.all(y, self.all(z, x + y + z >= 0)))";
+        let unbounded = root(json!({
             "type": "object",
             "properties": {"l": {"type": "array", "items": {"type": "integer"},
-                "x-kubernetes-validations": [{"rule": "self.all(x, self.all(y, self.all(z, x + y + z >= 0)))"}]}}
+                "x-kubernetes-validations": [{"rule": rule}]}}
         }));
+        let got = msgs(compile_rules(&unbounded, P, CompileOptions::default()));
+        let at = format!("{P}.properties[spec].properties[l].x-kubernetes-validations[0].rule");
+        assert_eq!(
+            got,
+            [
+                format!(
+                    "{at}: Forbidden: estimated rule cost exceeds budget by factor of more than 100x (try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)"
+                ),
+                format!(
+                    "{at}: Forbidden: contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema"
+                ),
+                format!(
+                    "{P}: Forbidden: x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema exceeds budget by factor of more than 100x (try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)"
+                ),
+            ]
+        );
+        // On an update that leaves the version's schema alone, the rule
+        // keeps its place; only the schema's total is checked.
+        let kept = msgs(compile_rules(
+            &unbounded,
+            P,
+            CompileOptions {
+                unchanged_schema: true,
+            },
+        ));
+        assert_eq!(kept.len(), 2, "{kept:#?}");
+        let mut bounded = unbounded.clone();
+        bounded["properties"]["spec"]["properties"]["l"]["maxItems"] = json!(100);
+        assert!(compile_rules(&bounded, P, CompileOptions::default()).is_empty());
+
+        // At run time each evaluation is charged for the sizes it sees:
+        // 200 items (over the schema's bound, which validation would
+        // refuse first) make one call cost more than the per-call limit.
         let big: Vec<i64> = (0..200).collect();
-        let got = check(&s, json!({"spec": {"l": big}}));
+        let got = msgs(validate(&json!({"spec": {"l": big}}), None, &bounded));
         assert_eq!(got.len(), 1);
-        assert!(got[0].contains("call cost exceeds limit"), "{}", got[0]);
+        assert_eq!(
+            got[0],
+            format!(
+                "spec.l: Invalid value: \"array\": 'operation cancelled: actual cost limit exceeded': no further validation rules will be run due to call cost exceeds limit for rule: {rule}"
+            )
+        );
 
         // Many cheap evaluations run out of the request's budget.
         let s = root(json!({
             "type": "object",
-            "properties": {"l": {"type": "array", "items": {"type": "array", "items": {"type": "integer"},
+            "properties": {"l": {"type": "array", "maxItems": 500, "items": {"type": "array",
+                "maxItems": 100, "items": {"type": "integer"},
                 "x-kubernetes-validations": [{"rule": "self.all(x, self.exists(y, x == y))"}]}}}
         }));
         let inner: Vec<i64> = (0..100).collect();
-        let outer: Vec<Value> = (0..200).map(|_| json!(inner)).collect();
-        let got = check(&s, json!({"spec": {"l": outer}}));
+        let outer: Vec<Value> = (0..400).map(|_| json!(inner)).collect();
+        let got = msgs(validate(&json!({"spec": {"l": outer}}), None, &s));
         assert!(
-            got.last()
-                .is_some_and(|m| m.contains("running out of cost budget")),
+            got.last().is_some_and(|m| m.ends_with(
+                "Invalid value: \"array\": validation failed due to running out of cost budget, no further validation rules will be run"
+            )),
             "{got:?}"
         );
     }
@@ -1794,7 +2269,8 @@ mod tests {
                 {"rule": "url(self.u).getHost() == 'example.com'"},
                 {"rule": "self.s.findAll('[0-9]+') == ['1', '22']"},
                 {"rule": "sets.contains(self.l, [1, 3])"},
-                {"rule": "self.t < timestamp('2030-01-01T00:00:00Z')"}
+                {"rule": "self.t < timestamp('2030-01-01T00:00:00Z')"},
+                {"rule": "ip.isCanonical('127.0.0.1') && !ip.isCanonical('2001:DB8::1')"}
             ],
             "properties": {
                 "l": {"type": "array", "items": {"type": "integer"}},
