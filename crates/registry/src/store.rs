@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kaiser_apimachinery::field::ErrorList;
 use kaiser_apimachinery::list::{ContinueToken, ListOptions, RvMatch};
-use kaiser_apimachinery::managedfields::{FieldManager, TypeSchema};
+use kaiser_apimachinery::managedfields::{FieldManager, TypeSchema, entries};
 use kaiser_apimachinery::validation::{validate_object_meta, validate_object_meta_update};
 use kaiser_apimachinery::{StatusError, meta, time};
 use kaiser_storage::{KeyValue, Storage, StorageError};
@@ -336,6 +336,14 @@ impl Store {
                 None => TypeSchema::for_definition(&self.info.definition_name()),
             })
             .clone()
+    }
+
+    /// Whether managed fields are recorded on the served form, before
+    /// conversion: a version whose fields differ from the stored one's
+    /// (autoscaling/v1 HPAs, events.k8s.io/v1 Events). Other stores record
+    /// them on the stored form after the strategy's prepare.
+    fn tracks_served_form(&self) -> bool {
+        matches!(self.conversion, Some(Conversion::Fns { .. }))
     }
 
     /// Records a non-apply write of `new` over `old` (`{}` on create) by
@@ -752,12 +760,20 @@ impl Store {
         opts: &WriteOptions<'_>,
     ) -> Result<Value, StatusError> {
         let dry_run = opts.dry_run;
+        let served_tracking = self.tracks_served_form();
+        if served_tracking && let Some(manager) = opts.manager {
+            self.track_update(&Value::Object(Map::new()), &mut obj, manager);
+        }
         if let Some(c) = &self.conversion
             && !c.at_boundary()
         {
             obj = c.to_storage(obj)?;
         }
-        self.prepare_create(&mut obj, opts)?;
+        let prepare_opts = WriteOptions {
+            manager: opts.manager.filter(|_| !served_tracking),
+            ..*opts
+        };
+        self.prepare_create(&mut obj, &prepare_opts)?;
         admit(&obj, None)?;
         let name = meta::name(&obj).to_string();
         let key = self.key(meta::namespace(&obj), &name);
@@ -791,19 +807,41 @@ impl Store {
             }
             return self.served(obj);
         }
-        let written = match self.stored_bytes(&mut obj) {
-            Ok(bytes) => self
-                .storage
-                .create(&key, bytes)
-                .await
-                .map_err(|e| self.status_error(e, &name)),
-            Err(e) => Err(e),
-        };
+        let mut written = self.create_encoded(&key, &mut obj).await;
+        // Too big to store: without its managed fields it may fit, as
+        // upstream retries a non-apply write.
+        if matches!(written, Ok(Err(StorageError::TooLarge { .. }))) && opts.manager.is_some() {
+            entries::remove(&mut obj);
+            written = self.create_encoded(&key, &mut obj).await;
+        }
+        let written = written.and_then(|w| w.map_err(|e| self.status_error(e, &name)));
         if let Some(h) = &self.hooks {
             h.after_write(&obj, None, written.is_ok()).await;
         }
         meta::set_resource_version(&mut obj, written?);
         self.served(obj)
+    }
+
+    /// Stores a new object: the outer error is the encoding's, the inner
+    /// one the storage's.
+    async fn create_encoded(
+        &self,
+        key: &str,
+        obj: &mut Value,
+    ) -> Result<Result<i64, StorageError>, StatusError> {
+        let bytes = self.stored_bytes(obj)?;
+        Ok(self.storage.create(key, bytes).await)
+    }
+
+    /// Stores an updated object (errors as [`Store::create_encoded`]).
+    async fn update_encoded(
+        &self,
+        key: &str,
+        new: &mut Value,
+        kv: &KeyValue,
+    ) -> Result<Result<i64, StorageError>, StatusError> {
+        let bytes = self.stored_bytes(new)?;
+        Ok(self.storage.update(key, bytes, kv.mod_revision).await)
     }
 
     /// UPDATE and PATCH: reads the current object, lets `apply` build the new
@@ -853,13 +891,25 @@ impl Store {
                 };
             };
             let mut old = decode_kv(&kv)?;
+            let served_tracking = self.tracks_served_form();
             let mut new = match &self.conversion {
                 Some(c) if c.at_boundary() => {
                     old = c.from_storage(old)?;
                     apply(Some(&old))?
                 }
-                Some(c) => c.to_storage(apply(Some(&c.from_storage(old.clone())?))?)?,
+                Some(c) => {
+                    let served_old = c.from_storage(old.clone())?;
+                    let mut served_new = apply(Some(&served_old))?;
+                    if served_tracking && let Some(manager) = opts.manager {
+                        self.track_update(&served_old, &mut served_new, manager);
+                    }
+                    c.to_storage(served_new)?
+                }
                 None => apply(Some(&old))?,
+            };
+            let prepare_opts = WriteOptions {
+                manager: opts.manager.filter(|_| !served_tracking),
+                ..*opts
             };
             let rv = meta::resource_version(&new).to_string();
             if !rv.is_empty() && rv != kv.mod_revision.to_string() {
@@ -881,7 +931,7 @@ impl Store {
                     meta::uid(&old),
                 ));
             }
-            self.prepare_update(&mut new, &old, opts)?;
+            self.prepare_update(&mut new, &old, &prepare_opts)?;
             admit(&new, Some(&old))?;
             if let Some(h) = &self.hooks {
                 h.before_write(&mut new, Some(&old), dry_run).await?;
@@ -891,7 +941,10 @@ impl Store {
             }
             // What the hooks reserved for `new`, to release if the write fails.
             let reserved = self.hooks.as_ref().map(|_| new.clone());
-            let (result, written) = self.write_update(&key, name, new, &old, &kv, &rv).await;
+            let slim = opts.manager.is_some();
+            let (result, written) = self
+                .write_update(&key, name, new, &old, &kv, &rv, slim)
+                .await;
             if let (Some(h), Some(reserved)) = (&self.hooks, reserved) {
                 match &result {
                     Some(Ok((new, _)))
@@ -917,6 +970,9 @@ impl Store {
 
     /// The storage half of one update attempt: `None` asks for a retry
     /// (a concurrent write), the bool says whether storage changed.
+    /// `slim`: a value too big to store is retried without its managed
+    /// fields, as upstream does for a non-apply write.
+    #[allow(clippy::too_many_arguments)]
     async fn write_update(
         &self,
         key: &str,
@@ -925,6 +981,7 @@ impl Store {
         old: &Value,
         kv: &KeyValue,
         rv: &str,
+        slim: bool,
     ) -> (Option<Result<(Value, bool), StatusError>>, bool) {
         if same_ignoring_rv(&new, old) {
             return (Some(Ok((old.clone(), false))), false);
@@ -943,11 +1000,16 @@ impl Store {
                 Err(e) => (Some(Err(self.status_error(e, name))), false),
             };
         }
-        let bytes = match self.stored_bytes(&mut new) {
-            Ok(b) => b,
+        let mut outcome = self.update_encoded(key, &mut new, kv).await;
+        if slim && matches!(outcome, Ok(Err(StorageError::TooLarge { .. }))) {
+            entries::remove(&mut new);
+            outcome = self.update_encoded(key, &mut new, kv).await;
+        }
+        let outcome = match outcome {
+            Ok(o) => o,
             Err(e) => return (Some(Err(e)), false),
         };
-        match self.storage.update(key, bytes, kv.mod_revision).await {
+        match outcome {
             Ok(rev) => {
                 meta::set_resource_version(&mut new, rev);
                 (Some(Ok((new, false))), true)

@@ -238,3 +238,60 @@ async fn property_applying_the_same_configuration_twice_keeps_the_resource_versi
     }
     assert!(checked > 30, "too few applies got through: {checked}");
 }
+
+#[tokio::test]
+async fn writes_too_big_with_their_managed_fields_are_stored_without_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let storage: Arc<dyn Storage> =
+        Arc::new(EmbeddedStore::open(dir.path()).expect("open embedded store"));
+    let info = ResourceInfo::new("", "v1", "configmaps", "ConfigMap", true);
+    let store = Store::new(info, Arc::new(kaiser_registry::DefaultStrategy), storage);
+    // About 1.54 MB of data; its managed fields would take it past the
+    // store's 1.5 MiB limit.
+    let data: serde_json::Map<String, Value> = (0..8000)
+        .map(|i| (format!("k{i:05}"), Value::from("x".repeat(180))))
+        .collect();
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "big", "namespace": "default"}, "data": data});
+    let created = store
+        .create_with(cm, &admit, &managed("writer"))
+        .await
+        .expect("stored without managed fields");
+    assert!(created["metadata"].get("managedFields").is_none());
+    // An object with entries that an update makes too big loses them.
+    let small = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "grows", "namespace": "default"}, "data": {"a": "b"}});
+    let small = store
+        .create_with(small, &admit, &managed("writer"))
+        .await
+        .expect("create");
+    assert!(small["metadata"].get("managedFields").is_some());
+    let mut edit = small.clone();
+    edit["data"] = created["data"].clone();
+    let (updated, _) = store
+        .update_with(
+            "default",
+            "grows",
+            &|_| Ok(edit.clone()),
+            &admit,
+            &managed("writer"),
+        )
+        .await
+        .expect("update stored");
+    assert_eq!(updated["data"]["k00000"], "x".repeat(180));
+    assert!(updated["metadata"].get("managedFields").is_none());
+    // Without a manager (an apply's own entries) the limit stands.
+    let mut bigger = updated.clone();
+    bigger["data"]["huge"] = json!("y".repeat(200_000));
+    let err = store
+        .update_with(
+            "default",
+            "grows",
+            &|_| Ok(bigger.clone()),
+            &admit,
+            &WriteOptions::default(),
+        )
+        .await
+        .expect_err("too large");
+    assert_eq!(err.code, 413);
+}

@@ -526,6 +526,24 @@ fn options_resets_dry_runs_and_the_scale_subresource() {
             .is_none()
     );
 
+    // A version served over another's objects records its own fields.
+    let (code, body) = s.post_json(
+        "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers?fieldManager=v1-client",
+        &json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "h"},
+            "spec": {"maxReplicas": 3, "targetCPUUtilizationPercentage": 50,
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "sc"}}}),
+    );
+    assert_eq!(code, 201, "{body}");
+    let entry = &json(&body)["metadata"]["managedFields"][0];
+    assert_eq!(entry["apiVersion"], "autoscaling/v1");
+    assert!(
+        entry["fieldsV1"]["f:spec"]
+            .get("f:targetCPUUtilizationPercentage")
+            .is_some(),
+        "{entry}"
+    );
+
     // kubectl scale records a scale entry; the Scale shows it.
     let d = write(
         &s,
@@ -558,5 +576,64 @@ fn options_resets_dry_runs_and_the_scale_subresource() {
     assert_eq!(
         scale["metadata"]["managedFields"][0]["manager"],
         scale_entry.0
+    );
+}
+
+#[test]
+fn pods_and_services_apply_again_without_a_write_and_lose_ports_by_key() {
+    let s = Server::start();
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"app": "p"}},
+        "spec": {"containers": [{"name": "c", "image": "nginx",
+            "ports": [{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"}]}]}});
+    let svc = |ports: Value| {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+        "spec": {"selector": {"app": "p"}, "ports": ports}})
+    };
+    let both = json!([{"name": "http", "port": 80, "targetPort": 8080}, {"name": "dns", "port": 53, "protocol": "UDP"}]);
+    let files = [
+        write(&s, "pod.json", &pod),
+        write(&s, "svc.json", &svc(both)),
+    ];
+    for f in &files {
+        ok(apply_as(&s, "deployer", f, false));
+    }
+    let (p1, s1) = (get(&s, "pod/p"), get(&s, "service/s"));
+    for f in &files {
+        ok(apply_as(&s, "deployer", f, false));
+    }
+    let (p2, s2) = (get(&s, "pod/p"), get(&s, "service/s"));
+    assert_eq!(
+        p1["metadata"]["resourceVersion"],
+        p2["metadata"]["resourceVersion"]
+    );
+    assert_eq!(
+        s1["metadata"]["resourceVersion"],
+        s2["metadata"]["resourceVersion"]
+    );
+    let ip = s1["spec"]["clusterIP"].clone();
+    assert!(ip.is_string(), "{s1}");
+    // The allocated cluster IP belongs to nobody and stays.
+    assert!(
+        fields_of(&s1, "deployer")["f:spec"]
+            .get("f:clusterIP")
+            .is_none()
+    );
+    let one = write(
+        &s,
+        "svc1.json",
+        &svc(json!([{"name": "http", "port": 80, "targetPort": 8080}])),
+    );
+    ok(apply_as(&s, "deployer", &one, false));
+    let s3 = get(&s, "service/s");
+    assert_eq!(s3["spec"]["clusterIP"], ip);
+    assert_eq!(
+        s3["spec"]["ports"],
+        json!([{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}])
+    );
+    assert!(
+        fields_of(&s3, "deployer")["f:spec"]["f:ports"]
+            .get(r#"k:{"port":80,"protocol":"TCP"}"#)
+            .is_some(),
+        "{s3}"
     );
 }
