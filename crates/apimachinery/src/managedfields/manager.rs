@@ -207,15 +207,19 @@ impl FieldManager<'_> {
         let mut cmp = typed.compare(self.schema.root(), live, new);
         let ignored = self.ignored(live, new);
         cmp.exclude(&ignored);
-        let changed = cmp.added.union(&cmp.modified);
+        let mut changed = cmp.added;
+        changed.add(&cmp.modified);
         for e in list.iter_mut() {
-            e.fields = e.fields.difference(&changed).difference(&cmp.removed);
+            e.fields.subtract(&changed);
+            e.fields.subtract(&cmp.removed);
         }
         list.retain(|e| !e.fields.is_empty());
-        let own = changed
-            .difference(&cmp.removed)
-            .recursive_difference(&ignored)
-            .difference(strip_set());
+        let mut own = changed;
+        own.subtract(&cmp.removed);
+        if !ignored.is_empty() {
+            own = own.recursive_difference(&ignored);
+        }
+        own.subtract(strip_set());
         if own.is_empty() {
             return;
         }
@@ -225,7 +229,7 @@ impl FieldManager<'_> {
             .find(|e| e.is(manager, Operation::Update, api, sub))
         {
             Some(e) => {
-                e.fields = own.union(&e.fields);
+                e.fields.add(&own);
                 e.time = Some(self.now.to_string());
             }
             None => list.push(Entry {
@@ -380,9 +384,10 @@ impl FieldManager<'_> {
         }
         for i in others {
             let e = &mut list[i];
-            e.fields = e.fields.difference(&changed).difference(&cmp.removed);
+            e.fields.subtract(&changed);
+            e.fields.subtract(&cmp.removed);
         }
-        list[me].fields = list[me].fields.difference(strip_set());
+        list[me].fields.subtract(strip_set());
         // The time moves only when the object changes.
         let unchanged = super::path::values_equal(live, &merged);
         list[me].time = if unchanged {

@@ -131,6 +131,38 @@ impl Set {
         }
     }
 
+    /// Removes the paths of `other` in place (the [`Set::difference`] of
+    /// an owned set, without copying what stays).
+    pub fn subtract(&mut self, other: &Set) {
+        if other.is_empty() || self.is_empty() {
+            return;
+        }
+        if !other.members.is_empty() {
+            self.members
+                .retain(|m| other.members.binary_search(m).is_err());
+        }
+        if !other.children.is_empty() {
+            self.children.retain_mut(|(pe, set)| {
+                if let Some(o) = other.child(pe) {
+                    set.subtract(o);
+                }
+                !set.is_empty()
+            });
+        }
+    }
+
+    /// Adds the paths of `other` in place.
+    pub fn add(&mut self, other: &Set) {
+        if other.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            *self = other.clone();
+            return;
+        }
+        *self = self.union(other);
+    }
+
     /// Like [`Set::difference`], but a member of `other` also takes away
     /// every path below it.
     pub fn recursive_difference(&self, other: &Set) -> Set {
@@ -460,6 +492,12 @@ mod tests {
         assert_eq!(a.recursive_difference(&b), set_of(&[&[f("a")]]));
         let nothing = a.difference(&a);
         assert!(nothing.is_empty());
+        let mut owned = a.clone();
+        owned.subtract(&b);
+        assert_eq!(owned, a.difference(&b));
+        let mut more = a.clone();
+        more.add(&b);
+        assert_eq!(more, a.union(&b));
         assert_eq!(nothing.to_fields_v1(), json!({}));
         assert_eq!(a.len(), 3);
     }

@@ -27,9 +27,11 @@ impl Comparison {
         if ignored.is_empty() {
             return;
         }
-        self.added = self.added.recursive_difference(ignored);
-        self.modified = self.modified.recursive_difference(ignored);
-        self.removed = self.removed.recursive_difference(ignored);
+        for s in [&mut self.added, &mut self.modified, &mut self.removed] {
+            if !s.is_empty() {
+                *s = s.recursive_difference(ignored);
+            }
+        }
     }
 }
 
