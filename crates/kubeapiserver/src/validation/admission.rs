@@ -2,17 +2,18 @@
 //! ValidatingAdmissionPolicies and their bindings (upstream's
 //! `pkg/apis/admissionregistration/validation` and the webhook URL and
 //! Service checks of `apiserver/pkg/util/webhook`). CEL expressions are
-//! parsed, not type-checked (`cel.rs`).
+//! parsed, not type-checked (`kaiser_apimachinery::cel`).
 
 use std::collections::HashSet;
 
+use kaiser_apimachinery::cel;
 use kaiser_apimachinery::field::{ErrorList, FieldError};
 use serde_json::Value;
 
 use super::{
-    arr, at, cel, child, dns1035_label, fully_qualified_name, gofmt, idx, int_of, invalid_raw,
-    meta, opt_str, path_segment, port_num_errors, present, qualified_name, selector, sem_eq,
-    str_of, strings, too_many,
+    arr, at, child, dns1035_label, fully_qualified_name, gofmt, idx, int_of, invalid_raw, meta,
+    opt_str, path_segment, port_num_errors, present, qualified_name, selector, sem_eq, str_of,
+    strings, too_many,
 };
 
 /// What an update may tolerate because the stored object already has it.
