@@ -119,32 +119,36 @@ fn resources(errs: &mut ErrorList, list: &Value, path: &str) {
     }
 }
 
+/// The list `r[field]`: required, and a `*` in it must stand alone (`what`
+/// names the items in the message; `go_type` their type in the value).
+fn required_wildcard_list<'a>(
+    errs: &mut ErrorList,
+    r: &'a Value,
+    field: &str,
+    go_type: &str,
+    what: &str,
+    path: &str,
+) -> Vec<&'a str> {
+    let items = strings(r, field);
+    let p = child(path, field);
+    if items.is_empty() {
+        errs.push(FieldError::required(&p, ""));
+    }
+    if items.len() > 1 && has_wildcard(&items) {
+        errs.push(invalid_raw(
+            &p,
+            slice(go_type, at(r, field)),
+            &format!("if '*' is present, must not specify other {what}"),
+        ));
+    }
+    items
+}
+
 /// `validateRule` (with subresources).
 fn rule(errs: &mut ErrorList, r: &Value, path: &str) {
-    let groups = strings(r, "apiGroups");
-    let gp = child(path, "apiGroups");
-    if groups.is_empty() {
-        errs.push(FieldError::required(&gp, ""));
-    }
-    if groups.len() > 1 && has_wildcard(&groups) {
-        errs.push(invalid_raw(
-            &gp,
-            slice("string", at(r, "apiGroups")),
-            "if '*' is present, must not specify other API groups",
-        ));
-    }
-    let versions = strings(r, "apiVersions");
+    required_wildcard_list(errs, r, "apiGroups", "string", "API groups", path);
     let vp = child(path, "apiVersions");
-    if versions.is_empty() {
-        errs.push(FieldError::required(&vp, ""));
-    }
-    if versions.len() > 1 && has_wildcard(&versions) {
-        errs.push(invalid_raw(
-            &vp,
-            slice("string", at(r, "apiVersions")),
-            "if '*' is present, must not specify other API versions",
-        ));
-    }
+    let versions = required_wildcard_list(errs, r, "apiVersions", "string", "API versions", path);
     for (i, v) in versions.iter().enumerate() {
         if v.is_empty() {
             errs.push(FieldError::required(&idx(&vp, i), ""));
@@ -160,18 +164,15 @@ fn rule(errs: &mut ErrorList, r: &Value, path: &str) {
 
 /// `validateRuleWithOperations`.
 fn rule_with_operations(errs: &mut ErrorList, r: &Value, path: &str) {
-    let ops = strings(r, "operations");
     let op_path = child(path, "operations");
-    if ops.is_empty() {
-        errs.push(FieldError::required(&op_path, ""));
-    }
-    if ops.len() > 1 && has_wildcard(&ops) {
-        errs.push(invalid_raw(
-            &op_path,
-            slice("admissionregistration.OperationType", at(r, "operations")),
-            "if '*' is present, must not specify other operations",
-        ));
-    }
+    let ops = required_wildcard_list(
+        errs,
+        r,
+        "operations",
+        "admissionregistration.OperationType",
+        "operations",
+        path,
+    );
     for (i, op) in ops.iter().enumerate() {
         if !OPERATIONS.contains(op) {
             errs.push(FieldError::not_supported(
