@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use kaiser_apimachinery::field::go_quote;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -158,27 +159,6 @@ fn quoted_list(items: &[String]) -> String {
         .map(|s| go_quote(s))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// A string quoted as Go's `%q` writes it.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// RFC 3339 with the fraction's trailing zeros dropped (Go's RFC3339Nano).
