@@ -592,6 +592,16 @@ mod tests {
         }
     }
 
+    /// Starts `rec` on an authenticated create of a ConfigMap by `u`.
+    fn begin_create_cm(rec: &Recorder, u: &UserInfo) {
+        rec.begin(&RequestFacts {
+            attributes: &create_cm(u),
+            api_version: "v1",
+            authenticated: true,
+            long_running: false,
+        });
+    }
+
     #[test]
     fn request_response_events_carry_both_bodies() {
         let (rec, keep) = recorder(
@@ -602,13 +612,7 @@ mod tests {
             groups: vec!["system:masters".into()],
             ..UserInfo::default()
         };
-        let attrs = create_cm(&admin);
-        rec.begin(&RequestFacts {
-            attributes: &attrs,
-            api_version: "v1",
-            authenticated: true,
-            long_running: false,
-        });
+        begin_create_cm(&rec, &admin);
         rec.emit(Stage::RequestReceived);
         rec.impersonated(&UserInfo {
             name: "alice".into(),
@@ -672,13 +676,7 @@ mod tests {
             "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n",
         );
         let u = UserInfo::default();
-        let attrs = create_cm(&u);
-        rec.begin(&RequestFacts {
-            attributes: &attrs,
-            api_version: "v1",
-            authenticated: true,
-            long_running: false,
-        });
+        begin_create_cm(&rec, &u);
         rec.emit(Stage::RequestReceived);
         rec.request_body(
             "create",
@@ -708,13 +706,7 @@ mod tests {
             "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n",
         );
         let u = UserInfo::default();
-        let attrs = create_cm(&u);
-        rec.begin(&RequestFacts {
-            attributes: &attrs,
-            api_version: "v1",
-            authenticated: true,
-            long_running: false,
-        });
+        begin_create_cm(&rec, &u);
         rec.panicked("boom");
         rec.response(500, None);
         rec.emit(Stage::ResponseComplete);
@@ -735,13 +727,7 @@ mod tests {
             "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n  resources: [{group: \"\"}]\n",
         );
         let u = UserInfo::default();
-        let attrs = create_cm(&u);
-        rec.begin(&RequestFacts {
-            attributes: &attrs,
-            api_version: "v1",
-            authenticated: true,
-            long_running: false,
-        });
+        begin_create_cm(&rec, &u);
         rec.emit(Stage::RequestReceived);
         assert!(rec.started());
         rec.response(200, None);
@@ -759,13 +745,7 @@ mod tests {
             groups: vec!["g1".into(), "g2".into()],
             ..UserInfo::default()
         };
-        let attrs = create_cm(&u);
-        rec.begin(&RequestFacts {
-            attributes: &attrs,
-            api_version: "v1",
-            authenticated: true,
-            long_running: false,
-        });
+        begin_create_cm(&rec, &u);
         rec.emit(Stage::RequestReceived);
         let line = keep.0.lock().expect("lock")[0].legacy_line();
         assert_eq!(
