@@ -44,20 +44,6 @@ fn long_running(info: &RequestInfo) -> bool {
             ))
 }
 
-fn attributes<'a>(info: &'a RequestInfo, user: &'a UserInfo) -> Attributes<'a> {
-    Attributes {
-        user,
-        verb: &info.verb,
-        resource_request: info.is_resource_request,
-        path: &info.path,
-        namespace: &info.namespace,
-        api_group: &info.api_group,
-        resource: &info.resource,
-        subresource: &info.subresource,
-        name: &info.name,
-    }
-}
-
 /// The chain's authorizer, for impersonation checks.
 struct ChainAuthorizer<'a>(&'a GenericServer);
 
@@ -111,7 +97,7 @@ impl GenericServer {
     ) -> Option<Arc<Recorder>> {
         let rec = parts.extensions.get::<Arc<Recorder>>()?.clone();
         rec.begin(&RequestFacts {
-            attributes: &attributes(info, user),
+            attributes: &info.attributes(user),
             api_version: &info.api_version,
             authenticated: true,
             long_running: long_running(info),
@@ -219,7 +205,7 @@ pub(crate) async fn finish(
         let info = request_info::parse(method, uri.path(), watch);
         let nobody = UserInfo::default();
         rec.begin(&RequestFacts {
-            attributes: &attributes(&info, &nobody),
+            attributes: &info.attributes(&nobody),
             api_version: &info.api_version,
             authenticated: false,
             long_running: false,
