@@ -430,11 +430,6 @@ impl Recorder {
         });
     }
 
-    /// Whether the response body is wanted (to read a Status or record it).
-    pub fn wants_response_body(&self) -> bool {
-        self.level() >= Level::Metadata
-    }
-
     /// Writes the event at `stage` unless the policy omits the stage.
     pub fn emit(&self, stage: Stage) {
         let event = self.active(|a| {
