@@ -201,6 +201,15 @@ fn named_rule(errs: &mut ErrorList, r: &Value, path: &str) {
 
 // ---- match conditions ----
 
+/// A CEL expression that must be set (`missing` says so) and must parse.
+fn required_expression(errs: &mut ErrorList, expr: &str, path: &str, missing: &str) {
+    if expr.trim().is_empty() {
+        errs.push(FieldError::required(path, missing));
+    } else if let Some(e) = cel::compile_error(expr) {
+        errs.push(FieldError::invalid(path, expr, e));
+    }
+}
+
 fn match_conditions(errs: &mut ErrorList, list: &Value, path: &str) {
     let items = list.as_array().map(Vec::as_slice).unwrap_or(&[]);
     if items.len() > 64 {
@@ -210,12 +219,7 @@ fn match_conditions(errs: &mut ErrorList, list: &Value, path: &str) {
     for (i, mc) in items.iter().enumerate() {
         let p = idx(path, i);
         let expr = str_of(mc, "expression").trim();
-        let ep = child(&p, "expression");
-        if expr.is_empty() {
-            errs.push(FieldError::required(&ep, ""));
-        } else if let Some(e) = cel::compile_error(expr) {
-            errs.push(FieldError::invalid(&ep, expr, e));
-        }
+        required_expression(errs, expr, &child(&p, "expression"), "");
         let name = str_of(mc, "name");
         let np = child(&p, "name");
         if name.is_empty() {
@@ -709,13 +713,12 @@ fn has_newlines(s: &str) -> bool {
 
 /// `validateValidation`.
 fn validation(errs: &mut ErrorList, v: &Value, path: &str) {
-    let expr = str_of(v, "expression");
-    let ep = child(path, "expression");
-    if expr.trim().is_empty() {
-        errs.push(FieldError::required(&ep, "expression is not specified"));
-    } else if let Some(e) = cel::compile_error(expr) {
-        errs.push(FieldError::invalid(&ep, expr, e));
-    }
+    required_expression(
+        errs,
+        str_of(v, "expression"),
+        &child(path, "expression"),
+        "expression is not specified",
+    );
     let me = str_of(v, "messageExpression");
     let mep = child(path, "messageExpression");
     if !me.is_empty() && me.trim().is_empty() {
@@ -769,13 +772,12 @@ fn variable(errs: &mut ErrorList, v: &Value, path: &str) {
             "name is not a valid CEL identifier",
         ));
     }
-    let expr = str_of(v, "expression");
-    let ep = child(path, "expression");
-    if expr.trim().is_empty() {
-        errs.push(FieldError::required(&ep, "expression is not specified"));
-    } else if let Some(e) = cel::compile_error(expr) {
-        errs.push(FieldError::invalid(&ep, expr, e));
-    }
+    required_expression(
+        errs,
+        str_of(v, "expression"),
+        &child(path, "expression"),
+        "expression is not specified",
+    );
 }
 
 /// `validateAuditAnnotation`.
