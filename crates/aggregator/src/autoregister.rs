@@ -301,20 +301,10 @@ impl AutoRegister {
             },
             shutdown.clone(),
         ));
-        let mut stop = shutdown;
-        loop {
-            let name = tokio::select! {
-                n = self.queue.next() => n,
-                _ = stop.wait_for(|s| *s) => return,
-            };
-            match self.sync(&name).await {
-                Ok(()) => self.queue.forget(&name),
-                Err(e) => {
-                    tracing::warn!(apiservice = %name, error = %e.message, "auto-registration failed; retrying");
-                    self.queue.retry(&name);
-                }
-            }
-        }
+        let me = &self;
+        let sync = move |name: String| async move { me.sync(&name).await };
+        let failed = |name: &str, e: StatusError| tracing::warn!(apiservice = %name, error = %e.message, "auto-registration failed; retrying");
+        self.queue.work(shutdown, sync, failed).await;
     }
 }
 

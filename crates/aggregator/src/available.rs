@@ -380,34 +380,13 @@ impl Availability {
             },
             shutdown.clone(),
         ));
-        let me = self.clone();
-        let mut stop = shutdown.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(RESYNC);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = stop.wait_for(|s| *s) => return,
-                }
-                for s in me.routes.all() {
-                    me.queue.add(&s.name);
-                }
-            }
-        });
-        let mut stop = shutdown;
-        loop {
-            let name = tokio::select! {
-                n = self.queue.next() => n,
-                _ = stop.wait_for(|s| *s) => return,
-            };
-            match self.sync(&name).await {
-                Ok(()) => self.queue.forget(&name),
-                Err(e) => {
-                    tracing::debug!(apiservice = %name, error = %e, "APIService not available yet");
-                    self.queue.retry(&name);
-                }
-            }
-        }
+        let routes = self.routes.clone();
+        let names = move || routes.all().iter().map(|s| s.name.clone()).collect();
+        self.queue.resync_every(RESYNC, names, shutdown.clone());
+        let me = &self;
+        let sync = move |name: String| async move { me.sync(&name).await };
+        let failed = |name: &str, e: String| tracing::debug!(apiservice = %name, error = %e, "APIService not available yet");
+        self.queue.work(shutdown, sync, failed).await;
     }
 }
 

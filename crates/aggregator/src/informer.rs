@@ -68,6 +68,53 @@ impl Queue {
         }
     }
 
+    /// Adds the names `names` returns at once and then every `period`,
+    /// until `shutdown` (a controller's resync).
+    pub fn resync_every(
+        self: &Arc<Self>,
+        period: Duration,
+        names: impl Fn() -> Vec<String> + Send + 'static,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let queue = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = shutdown.wait_for(|s| *s) => return,
+                }
+                for n in names() {
+                    queue.add(&n);
+                }
+            }
+        });
+    }
+
+    /// Hands each queued name to `sync` until `shutdown`: a success forgets
+    /// the name's failures, a failure is reported to `failed` and the name
+    /// queued again after a back-off.
+    pub async fn work<E, F: Future<Output = Result<(), E>>>(
+        self: &Arc<Self>,
+        mut shutdown: watch::Receiver<bool>,
+        mut sync: impl FnMut(String) -> F,
+        failed: impl Fn(&str, E),
+    ) {
+        loop {
+            let name = tokio::select! {
+                n = self.next() => n,
+                _ = shutdown.wait_for(|s| *s) => return,
+            };
+            match sync(name.clone()).await {
+                Ok(()) => self.forget(&name),
+                Err(e) => {
+                    failed(&name, e);
+                    self.retry(&name);
+                }
+            }
+        }
+    }
+
     fn pop(&self) -> Option<String> {
         self.pending.lock().ok()?.pop_first()
     }

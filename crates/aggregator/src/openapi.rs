@@ -267,34 +267,19 @@ impl RemoteOpenApi {
 
     /// Runs until `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
-        let me = self.clone();
-        let mut stop = shutdown.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(REFRESH);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = stop.wait_for(|s| *s) => return,
-                }
-                for r in me.routes.remote() {
-                    me.queue.add(&r.api_service.name);
-                }
-            }
-        });
-        let mut stop = shutdown;
-        loop {
-            let name = tokio::select! {
-                n = self.queue.next() => n,
-                _ = stop.wait_for(|s| *s) => return,
-            };
-            match self.sync(&name).await {
-                Ok(()) => self.queue.forget(&name),
-                Err(e) => {
-                    tracing::debug!(apiservice = %name, error = %e, "OpenAPI not fetched");
-                    self.queue.retry(&name);
-                }
-            }
-        }
+        let routes = self.routes.clone();
+        let names = move || {
+            routes
+                .remote()
+                .iter()
+                .map(|r| r.api_service.name.clone())
+                .collect()
+        };
+        self.queue.resync_every(REFRESH, names, shutdown.clone());
+        let me = &self;
+        let sync = move |name: String| async move { me.sync(&name).await };
+        let failed = |name: &str, e: String| tracing::debug!(apiservice = %name, error = %e, "OpenAPI not fetched");
+        self.queue.work(shutdown, sync, failed).await;
     }
 }
 

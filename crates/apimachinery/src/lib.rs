@@ -3,6 +3,7 @@
 //!
 //! Owns pure logic only: no I/O, no tokio, no HTTP.
 
+pub mod cel;
 pub mod codec;
 pub mod field;
 pub mod fields;

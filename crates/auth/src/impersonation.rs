@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::Authorizer;
+use crate::authn::requestheader::unescape;
 use crate::authn::{GROUP_AUTHENTICATED, GROUP_UNAUTHENTICATED, USER_ANONYMOUS, UserInfo};
 use crate::authz::Attributes;
 
@@ -113,7 +114,7 @@ pub fn requested<'a>(
         } else if name.eq_ignore_ascii_case(HEADER_GROUP) {
             groups.push(Target::Group(value));
         } else if let Some(key) = strip_prefix_ignore_case(name, HEADER_EXTRA_PREFIX) {
-            let key = percent_decode(&key.to_ascii_lowercase());
+            let key = unescape(&key.to_ascii_lowercase());
             extras.push(Target::Extra { key, value });
         }
     }
@@ -162,31 +163,6 @@ fn split_service_account(user: &str) -> Option<(&str, &str)> {
     let valid = kaiser_apimachinery::validation::is_dns1123_label(ns).is_empty()
         && kaiser_apimachinery::validation::is_dns1123_subdomain(name).is_empty();
     valid.then_some((ns, name))
-}
-
-/// Decodes `%XX` escapes; a malformed escape leaves the key as it came.
-pub fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok());
-            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                Some(v) => {
-                    out.push(v);
-                    i += 3;
-                    continue;
-                }
-                None => return s.to_string(),
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Authorizes every part for `caller` and returns the identity to act as.
@@ -362,14 +338,6 @@ mod tests {
             e.to_string(),
             "requested [{UserExtra  v  authentication.k8s.io/v1  k} {UID  7  authentication.k8s.io/v1  }] without impersonating a user"
         );
-    }
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("a%2fb"), "a/b");
-        assert_eq!(percent_decode("plain"), "plain");
-        assert_eq!(percent_decode("bad%zz"), "bad%zz");
-        assert_eq!(percent_decode("end%2"), "end%2");
     }
 
     /// Allows impersonating users and groups, nothing else.

@@ -82,6 +82,100 @@ fn fresh(cert: &Path, key: &Path) -> bool {
             .is_some_and(|s| s > RENEW_BEFORE_DAYS * 86_400)
 }
 
+/// The CA in `cert`/`key`, reused while fresh, else generated anew with
+/// common name `cn`; a new CA removes the `signed` leaves the old one signed.
+fn ca(cert: &Path, key: &Path, cn: &str, signed: &[&Path]) -> Result<Issuer<'static, KeyPair>> {
+    if fresh(cert, key) {
+        let signing_key = KeyPair::from_pem(&fs::read_to_string(key)?)
+            .with_context(|| format!("reading {}", key.display()))?;
+        return Issuer::from_ca_cert_pem(&fs::read_to_string(cert)?, signing_key)
+            .with_context(|| format!("reading {}", cert.display()));
+    }
+    tracing::info!(cert = %cert.display(), cn, "generating a new CA");
+    let signing_key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    validity(&mut params, CA_DAYS);
+    let ca_cert = params.self_signed(&signing_key)?;
+    write_private(key, &signing_key.serialize_pem(), 0o600)?;
+    write_private(cert, &ca_cert.pem(), 0o644)?;
+    for leaf in signed {
+        let _ = fs::remove_file(leaf);
+    }
+    Ok(Issuer::new(params, signing_key))
+}
+
+/// What a leaf certificate says about its holder.
+struct Leaf<'a> {
+    common_name: &'a str,
+    organization: Option<&'a str>,
+    sans: Vec<SanType>,
+    usage: ExtendedKeyUsagePurpose,
+}
+
+/// Signs `leaf` with `issuer` into `cert`/`key` unless those are still fresh.
+fn ensure_leaf(cert: &Path, key: &Path, issuer: &Issuer<KeyPair>, leaf: Leaf) -> Result<()> {
+    if fresh(cert, key) {
+        return Ok(());
+    }
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.subject_alt_names = leaf.sans;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, leaf.common_name);
+    if let Some(org) = leaf.organization {
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, org);
+    }
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![leaf.usage];
+    validity(&mut params, LEAF_DAYS);
+    let leaf_key = KeyPair::generate()?;
+    let signed = params.signed_by(&leaf_key, issuer)?;
+    write_private(key, &leaf_key.serialize_pem(), 0o600)?;
+    write_private(cert, &signed.pem(), 0o644)
+}
+
+/// The serving certificate's names: the in-cluster service names, loopback,
+/// and each specific address in `sans_ips`.
+fn serving_sans(sans_ips: &[IpAddr]) -> Result<Vec<SanType>> {
+    let mut names: Vec<String> = [
+        "localhost",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+        "127.0.0.1",
+        "::1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for ip in sans_ips {
+        if !ip.is_unspecified() && !names.contains(&ip.to_string()) {
+            names.push(ip.to_string());
+        }
+    }
+    let sans = names
+        .into_iter()
+        .map(|n| match n.parse::<IpAddr>() {
+            Ok(ip) => Ok(SanType::IpAddress(ip)),
+            Err(_) => n.try_into().map(SanType::DnsName),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(sans)
+}
+
 /// Creates what is missing or near expiry in `dir`; returns the paths.
 pub fn ensure(dir: &Path, sans_ips: &[IpAddr]) -> Result<Pki> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -92,96 +186,26 @@ pub fn ensure(dir: &Path, sans_ips: &[IpAddr]) -> Result<Pki> {
         admin_cert: dir.join("admin.crt"),
         admin_key: dir.join("admin.key"),
     };
-    let ca_key_path = dir.join("ca.key");
-    let (ca_key, issuer) = if fresh(&pki.ca_cert, &ca_key_path) {
-        let key =
-            KeyPair::from_pem(&fs::read_to_string(&ca_key_path)?).context("reading the CA key")?;
-        let pem = fs::read_to_string(&pki.ca_cert)?;
-        let issuer = Issuer::from_ca_cert_pem(&pem, KeyPair::from_pem(&key.serialize_pem())?)
-            .context("reading the CA certificate")?;
-        (key, issuer)
-    } else {
-        tracing::info!(dir = %dir.display(), "generating a new cluster CA");
-        let key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "kaiser-ca");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        validity(&mut params, CA_DAYS);
-        let cert = params.self_signed(&key)?;
-        write_private(&ca_key_path, &key.serialize_pem(), 0o600)?;
-        write_private(&pki.ca_cert, &cert.pem(), 0o644)?;
-        // A new CA invalidates every leaf signed by the old one.
-        let _ = fs::remove_file(&pki.serving_cert);
-        let _ = fs::remove_file(&pki.admin_cert);
-        let issuer = Issuer::new(params, KeyPair::from_pem(&key.serialize_pem())?);
-        (key, issuer)
+    let issuer = ca(
+        &pki.ca_cert,
+        &dir.join("ca.key"),
+        "kaiser-ca",
+        &[&pki.serving_cert, &pki.admin_cert],
+    )?;
+    let serving = Leaf {
+        common_name: "kube-apiserver",
+        organization: None,
+        sans: serving_sans(sans_ips)?,
+        usage: ExtendedKeyUsagePurpose::ServerAuth,
     };
-    drop(ca_key);
-    if !fresh(&pki.serving_cert, &pki.serving_key) {
-        let mut names: Vec<String> = [
-            "localhost",
-            "kubernetes",
-            "kubernetes.default",
-            "kubernetes.default.svc",
-            "kubernetes.default.svc.cluster.local",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        names.extend(["127.0.0.1".to_string(), "::1".to_string()]);
-        for ip in sans_ips {
-            if !ip.is_unspecified() && !names.contains(&ip.to_string()) {
-                names.push(ip.to_string());
-            }
-        }
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.subject_alt_names = names
-            .iter()
-            .map(|n| match n.parse::<IpAddr>() {
-                Ok(ip) => Ok(SanType::IpAddress(ip)),
-                Err(_) => n.clone().try_into().map(SanType::DnsName),
-            })
-            .collect::<Result<_, _>>()?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "kube-apiserver");
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        validity(&mut params, LEAF_DAYS);
-        let key = KeyPair::generate()?;
-        let cert = params.signed_by(&key, &issuer)?;
-        write_private(&pki.serving_key, &key.serialize_pem(), 0o600)?;
-        write_private(&pki.serving_cert, &cert.pem(), 0o644)?;
-    }
-    if !fresh(&pki.admin_cert, &pki.admin_key) {
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, ADMIN_USER);
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, ADMIN_GROUP);
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        validity(&mut params, LEAF_DAYS);
-        let key = KeyPair::generate()?;
-        let cert = params.signed_by(&key, &issuer)?;
-        write_private(&pki.admin_key, &key.serialize_pem(), 0o600)?;
-        write_private(&pki.admin_cert, &cert.pem(), 0o644)?;
-    }
+    ensure_leaf(&pki.serving_cert, &pki.serving_key, &issuer, serving)?;
+    let admin = Leaf {
+        common_name: ADMIN_USER,
+        organization: Some(ADMIN_GROUP),
+        sans: Vec::new(),
+        usage: ExtendedKeyUsagePurpose::ClientAuth,
+    };
+    ensure_leaf(&pki.admin_cert, &pki.admin_key, &issuer, admin)?;
     Ok(pki)
 }
 
@@ -207,48 +231,19 @@ pub fn ensure_front_proxy(dir: &Path) -> Result<FrontProxy> {
         client_cert: dir.join("front-proxy-client.crt"),
         client_key: dir.join("front-proxy-client.key"),
     };
-    let ca_key_path = dir.join("front-proxy-ca.key");
-    let issuer = if fresh(&fp.ca_cert, &ca_key_path) {
-        let key = KeyPair::from_pem(&fs::read_to_string(&ca_key_path)?)
-            .context("reading the front-proxy CA key")?;
-        Issuer::from_ca_cert_pem(&fs::read_to_string(&fp.ca_cert)?, key)
-            .context("reading the front-proxy CA certificate")?
-    } else {
-        tracing::info!(dir = %dir.display(), "generating a new front-proxy CA");
-        let key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "kaiser-front-proxy-ca");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        validity(&mut params, CA_DAYS);
-        let cert = params.self_signed(&key)?;
-        write_private(&ca_key_path, &key.serialize_pem(), 0o600)?;
-        write_private(&fp.ca_cert, &cert.pem(), 0o644)?;
-        let _ = fs::remove_file(&fp.client_cert);
-        Issuer::new(params, key)
+    let issuer = ca(
+        &fp.ca_cert,
+        &dir.join("front-proxy-ca.key"),
+        "kaiser-front-proxy-ca",
+        &[&fp.client_cert],
+    )?;
+    let client = Leaf {
+        common_name: FRONT_PROXY_CLIENT,
+        organization: None,
+        sans: Vec::new(),
+        usage: ExtendedKeyUsagePurpose::ClientAuth,
     };
-    if !fresh(&fp.client_cert, &fp.client_key) {
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, FRONT_PROXY_CLIENT);
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        validity(&mut params, LEAF_DAYS);
-        let key = KeyPair::generate()?;
-        let cert = params.signed_by(&key, &issuer)?;
-        write_private(&fp.client_key, &key.serialize_pem(), 0o600)?;
-        write_private(&fp.client_cert, &cert.pem(), 0o644)?;
-    }
+    ensure_leaf(&fp.client_cert, &fp.client_key, &issuer, client)?;
     Ok(fp)
 }
 

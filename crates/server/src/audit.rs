@@ -16,8 +16,9 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, header};
 use http_body::{Body as _, Frame};
 use http_body_util::BodyExt;
+use kaiser_apimachinery::field::go_quote;
 use kaiser_apimachinery::{GroupResource, StatusError};
-use kaiser_auth::audit::event::{RequestFacts, go_quote, source_ips};
+use kaiser_auth::audit::event::{RequestFacts, source_ips};
 use kaiser_auth::audit::{Level, Recorder, RequestMeta, Stage};
 use kaiser_auth::impersonation;
 use kaiser_auth::{Attributes, Authorizer, Decision, UserInfo};
@@ -41,20 +42,6 @@ fn long_running(info: &RequestInfo) -> bool {
                 info.subresource.as_str(),
                 "attach" | "exec" | "proxy" | "log" | "portforward"
             ))
-}
-
-fn attributes<'a>(info: &'a RequestInfo, user: &'a UserInfo) -> Attributes<'a> {
-    Attributes {
-        user,
-        verb: &info.verb,
-        resource_request: info.is_resource_request,
-        path: &info.path,
-        namespace: &info.namespace,
-        api_group: &info.api_group,
-        resource: &info.resource,
-        subresource: &info.subresource,
-        name: &info.name,
-    }
 }
 
 /// The chain's authorizer, for impersonation checks.
@@ -110,7 +97,7 @@ impl GenericServer {
     ) -> Option<Arc<Recorder>> {
         let rec = parts.extensions.get::<Arc<Recorder>>()?.clone();
         rec.begin(&RequestFacts {
-            attributes: &attributes(info, user),
+            attributes: &info.attributes(user),
             api_version: &info.api_version,
             authenticated: true,
             long_running: long_running(info),
@@ -218,7 +205,7 @@ pub(crate) async fn finish(
         let info = request_info::parse(method, uri.path(), watch);
         let nobody = UserInfo::default();
         rec.begin(&RequestFacts {
-            attributes: &attributes(&info, &nobody),
+            attributes: &info.attributes(&nobody),
             api_version: &info.api_version,
             authenticated: false,
             long_running: false,

@@ -150,17 +150,7 @@ impl GenericServer {
         };
 
         // Authorization.
-        let attrs = Attributes {
-            user: &user,
-            verb: &info.verb,
-            resource_request: info.is_resource_request,
-            path: &info.path,
-            namespace: &info.namespace,
-            api_group: &info.api_group,
-            resource: &info.resource,
-            subresource: &info.subresource,
-            name: &info.name,
-        };
+        let attrs = info.attributes(&user);
         let decision = self.authorize(&attrs).await;
         if let Some(a) = &audit {
             a.authorized(decision.allowed(), "");

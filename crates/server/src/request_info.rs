@@ -23,6 +23,27 @@ pub struct RequestInfo {
     pub parts: Vec<String>,
 }
 
+impl RequestInfo {
+    /// What the authorizers and the audit policy see of this request, made
+    /// by `user`.
+    pub fn attributes<'a>(
+        &'a self,
+        user: &'a kaiser_auth::UserInfo,
+    ) -> kaiser_auth::Attributes<'a> {
+        kaiser_auth::Attributes {
+            user,
+            verb: &self.verb,
+            resource_request: self.is_resource_request,
+            path: &self.path,
+            namespace: &self.namespace,
+            api_group: &self.api_group,
+            resource: &self.resource,
+            subresource: &self.subresource,
+            name: &self.name,
+        }
+    }
+}
+
 /// Subresources of a namespace that keep `namespaces/<name>` as the object.
 const NAMESPACE_SUBRESOURCES: &[&str] = &["status", "finalize"];
 

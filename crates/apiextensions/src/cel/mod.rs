@@ -33,6 +33,7 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use kaiser_apimachinery::cel as cel_syntax;
 use kaiser_apimachinery::field::{ErrorKind, ErrorList, FieldError, child, key};
 use kube_cel::KubeCelExt;
 use kube_cel::cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue};
@@ -374,27 +375,7 @@ fn is_struct(s: &Value) -> bool {
 
 /// A property name as CEL sees it, or `None` when it cannot be reached.
 fn escape(name: &str) -> Option<String> {
-    const RESERVED: [&str; 18] = [
-        "true",
-        "false",
-        "null",
-        "in",
-        "as",
-        "break",
-        "const",
-        "continue",
-        "else",
-        "for",
-        "function",
-        "if",
-        "import",
-        "let",
-        "loop",
-        "package",
-        "namespace",
-        "return",
-    ];
-    if RESERVED.contains(&name) {
+    if cel_syntax::RESERVED.contains(&name) {
         return Some(format!("__{name}__"));
     }
     let mut chars = name.chars();
@@ -451,9 +432,7 @@ fn parse(src: &str) -> Result<Arc<Parsed>, String> {
     {
         return Ok(p.clone());
     }
-    let program = catch_unwind(|| Program::compile(src))
-        .map_err(|_| "ERROR: <input>:1:1: expression could not be parsed".to_string())?
-        .map_err(|e| e.to_string())?;
+    let program = cel_syntax::parse(src)?;
     let mut uses_old_self = false;
     visit(program.expression(), &mut |e| {
         if matches!(&e.expr, Expr::Ident(n) if n == "oldSelf") {
@@ -2120,6 +2099,20 @@ mod tests {
             "{}",
             got[3]
         );
+    }
+
+    #[test]
+    fn property_names_escape_every_reserved_word() {
+        for (name, want) in [
+            ("namespace", Some("__namespace__")),
+            ("var", Some("__var__")),
+            ("while", Some("__while__")),
+            ("a.b-c/d", Some("a__dot__b__dash__c__slash__d")),
+            ("x__y", Some("x__underscores__y")),
+            ("1x", None),
+        ] {
+            assert_eq!(escape(name).as_deref(), want, "{name}");
+        }
     }
 
     #[test]

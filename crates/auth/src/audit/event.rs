@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use kaiser_apimachinery::field::go_quote;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -158,27 +159,6 @@ fn quoted_list(items: &[String]) -> String {
         .map(|s| go_quote(s))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// A string quoted as Go's `%q` writes it.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// RFC 3339 with the fraction's trailing zeros dropped (Go's RFC3339Nano).
@@ -450,11 +430,6 @@ impl Recorder {
         });
     }
 
-    /// Whether the response body is wanted (to read a Status or record it).
-    pub fn wants_response_body(&self) -> bool {
-        self.level() >= Level::Metadata
-    }
-
     /// Writes the event at `stage` unless the policy omits the stage.
     pub fn emit(&self, stage: Stage) {
         let event = self.active(|a| {
@@ -612,6 +587,16 @@ mod tests {
         }
     }
 
+    /// Starts `rec` on an authenticated create of a ConfigMap by `u`.
+    fn begin_create_cm(rec: &Recorder, u: &UserInfo) {
+        rec.begin(&RequestFacts {
+            attributes: &create_cm(u),
+            api_version: "v1",
+            authenticated: true,
+            long_running: false,
+        });
+    }
+
     #[test]
     fn request_response_events_carry_both_bodies() {
         let (rec, keep) = recorder(
@@ -622,13 +607,7 @@ mod tests {
             groups: vec!["system:masters".into()],
             ..UserInfo::default()
         };
-        let attrs = create_cm(&admin);
-        rec.begin(&RequestFacts {
-            attributes: &attrs,
-            api_version: "v1",
-            authenticated: true,
-            long_running: false,
-        });
+        begin_create_cm(&rec, &admin);
         rec.emit(Stage::RequestReceived);
         rec.impersonated(&UserInfo {
             name: "alice".into(),
@@ -692,13 +671,7 @@ mod tests {
             "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n",
         );
         let u = UserInfo::default();
-        let attrs = create_cm(&u);
-        rec.begin(&RequestFacts {
-            attributes: &attrs,
-            api_version: "v1",
-            authenticated: true,
-            long_running: false,
-        });
+        begin_create_cm(&rec, &u);
         rec.emit(Stage::RequestReceived);
         rec.request_body(
             "create",
@@ -728,13 +701,7 @@ mod tests {
             "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n",
         );
         let u = UserInfo::default();
-        let attrs = create_cm(&u);
-        rec.begin(&RequestFacts {
-            attributes: &attrs,
-            api_version: "v1",
-            authenticated: true,
-            long_running: false,
-        });
+        begin_create_cm(&rec, &u);
         rec.panicked("boom");
         rec.response(500, None);
         rec.emit(Stage::ResponseComplete);
@@ -755,13 +722,7 @@ mod tests {
             "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n  resources: [{group: \"\"}]\n",
         );
         let u = UserInfo::default();
-        let attrs = create_cm(&u);
-        rec.begin(&RequestFacts {
-            attributes: &attrs,
-            api_version: "v1",
-            authenticated: true,
-            long_running: false,
-        });
+        begin_create_cm(&rec, &u);
         rec.emit(Stage::RequestReceived);
         assert!(rec.started());
         rec.response(200, None);
@@ -779,13 +740,7 @@ mod tests {
             groups: vec!["g1".into(), "g2".into()],
             ..UserInfo::default()
         };
-        let attrs = create_cm(&u);
-        rec.begin(&RequestFacts {
-            attributes: &attrs,
-            api_version: "v1",
-            authenticated: true,
-            long_running: false,
-        });
+        begin_create_cm(&rec, &u);
         rec.emit(Stage::RequestReceived);
         let line = keep.0.lock().expect("lock")[0].legacy_line();
         assert_eq!(

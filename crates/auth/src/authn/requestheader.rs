@@ -258,6 +258,8 @@ mod tests {
     #[test]
     fn unescape_decodes_percent_sequences() {
         assert_eq!(unescape("a%2Fb"), "a/b");
+        assert_eq!(unescape("a%2fb"), "a/b");
+        assert_eq!(unescape("bad%zz"), "bad%zz");
         assert_eq!(unescape("plain"), "plain");
         assert_eq!(unescape("bad%2"), "bad%2");
         assert_eq!(unescape("bad%ff"), "bad%ff", "not UTF-8");

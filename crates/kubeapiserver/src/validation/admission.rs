@@ -2,17 +2,18 @@
 //! ValidatingAdmissionPolicies and their bindings (upstream's
 //! `pkg/apis/admissionregistration/validation` and the webhook URL and
 //! Service checks of `apiserver/pkg/util/webhook`). CEL expressions are
-//! parsed, not type-checked (`cel.rs`).
+//! parsed, not type-checked (`kaiser_apimachinery::cel`).
 
 use std::collections::HashSet;
 
+use kaiser_apimachinery::cel;
 use kaiser_apimachinery::field::{ErrorList, FieldError};
 use serde_json::Value;
 
 use super::{
-    arr, at, cel, child, dns1035_label, fully_qualified_name, gofmt, idx, int_of, invalid_raw,
-    meta, opt_str, path_segment, port_num_errors, present, qualified_name, selector, sem_eq,
-    str_of, strings, too_many,
+    arr, at, child, dns1035_label, fully_qualified_name, gofmt, idx, int_of, invalid_raw, meta,
+    opt_str, path_segment, port_num_errors, present, qualified_name, selector, sem_eq, str_of,
+    strings, too_many,
 };
 
 /// What an update may tolerate because the stored object already has it.
@@ -118,32 +119,36 @@ fn resources(errs: &mut ErrorList, list: &Value, path: &str) {
     }
 }
 
+/// The list `r[field]`: required, and a `*` in it must stand alone (`what`
+/// names the items in the message; `go_type` their type in the value).
+fn required_wildcard_list<'a>(
+    errs: &mut ErrorList,
+    r: &'a Value,
+    field: &str,
+    go_type: &str,
+    what: &str,
+    path: &str,
+) -> Vec<&'a str> {
+    let items = strings(r, field);
+    let p = child(path, field);
+    if items.is_empty() {
+        errs.push(FieldError::required(&p, ""));
+    }
+    if items.len() > 1 && has_wildcard(&items) {
+        errs.push(invalid_raw(
+            &p,
+            slice(go_type, at(r, field)),
+            &format!("if '*' is present, must not specify other {what}"),
+        ));
+    }
+    items
+}
+
 /// `validateRule` (with subresources).
 fn rule(errs: &mut ErrorList, r: &Value, path: &str) {
-    let groups = strings(r, "apiGroups");
-    let gp = child(path, "apiGroups");
-    if groups.is_empty() {
-        errs.push(FieldError::required(&gp, ""));
-    }
-    if groups.len() > 1 && has_wildcard(&groups) {
-        errs.push(invalid_raw(
-            &gp,
-            slice("string", at(r, "apiGroups")),
-            "if '*' is present, must not specify other API groups",
-        ));
-    }
-    let versions = strings(r, "apiVersions");
+    required_wildcard_list(errs, r, "apiGroups", "string", "API groups", path);
     let vp = child(path, "apiVersions");
-    if versions.is_empty() {
-        errs.push(FieldError::required(&vp, ""));
-    }
-    if versions.len() > 1 && has_wildcard(&versions) {
-        errs.push(invalid_raw(
-            &vp,
-            slice("string", at(r, "apiVersions")),
-            "if '*' is present, must not specify other API versions",
-        ));
-    }
+    let versions = required_wildcard_list(errs, r, "apiVersions", "string", "API versions", path);
     for (i, v) in versions.iter().enumerate() {
         if v.is_empty() {
             errs.push(FieldError::required(&idx(&vp, i), ""));
@@ -159,18 +164,15 @@ fn rule(errs: &mut ErrorList, r: &Value, path: &str) {
 
 /// `validateRuleWithOperations`.
 fn rule_with_operations(errs: &mut ErrorList, r: &Value, path: &str) {
-    let ops = strings(r, "operations");
     let op_path = child(path, "operations");
-    if ops.is_empty() {
-        errs.push(FieldError::required(&op_path, ""));
-    }
-    if ops.len() > 1 && has_wildcard(&ops) {
-        errs.push(invalid_raw(
-            &op_path,
-            slice("admissionregistration.OperationType", at(r, "operations")),
-            "if '*' is present, must not specify other operations",
-        ));
-    }
+    let ops = required_wildcard_list(
+        errs,
+        r,
+        "operations",
+        "admissionregistration.OperationType",
+        "operations",
+        path,
+    );
     for (i, op) in ops.iter().enumerate() {
         if !OPERATIONS.contains(op) {
             errs.push(FieldError::not_supported(
@@ -199,6 +201,15 @@ fn named_rule(errs: &mut ErrorList, r: &Value, path: &str) {
 
 // ---- match conditions ----
 
+/// A CEL expression that must be set (`missing` says so) and must parse.
+fn required_expression(errs: &mut ErrorList, expr: &str, path: &str, missing: &str) {
+    if expr.trim().is_empty() {
+        errs.push(FieldError::required(path, missing));
+    } else if let Some(e) = cel::compile_error(expr) {
+        errs.push(FieldError::invalid(path, expr, e));
+    }
+}
+
 fn match_conditions(errs: &mut ErrorList, list: &Value, path: &str) {
     let items = list.as_array().map(Vec::as_slice).unwrap_or(&[]);
     if items.len() > 64 {
@@ -208,12 +219,7 @@ fn match_conditions(errs: &mut ErrorList, list: &Value, path: &str) {
     for (i, mc) in items.iter().enumerate() {
         let p = idx(path, i);
         let expr = str_of(mc, "expression").trim();
-        let ep = child(&p, "expression");
-        if expr.is_empty() {
-            errs.push(FieldError::required(&ep, ""));
-        } else if let Some(e) = cel::compile_error(expr) {
-            errs.push(FieldError::invalid(&ep, expr, e));
-        }
+        required_expression(errs, expr, &child(&p, "expression"), "");
         let name = str_of(mc, "name");
         let np = child(&p, "name");
         if name.is_empty() {
@@ -707,13 +713,12 @@ fn has_newlines(s: &str) -> bool {
 
 /// `validateValidation`.
 fn validation(errs: &mut ErrorList, v: &Value, path: &str) {
-    let expr = str_of(v, "expression");
-    let ep = child(path, "expression");
-    if expr.trim().is_empty() {
-        errs.push(FieldError::required(&ep, "expression is not specified"));
-    } else if let Some(e) = cel::compile_error(expr) {
-        errs.push(FieldError::invalid(&ep, expr, e));
-    }
+    required_expression(
+        errs,
+        str_of(v, "expression"),
+        &child(path, "expression"),
+        "expression is not specified",
+    );
     let me = str_of(v, "messageExpression");
     let mep = child(path, "messageExpression");
     if !me.is_empty() && me.trim().is_empty() {
@@ -767,13 +772,12 @@ fn variable(errs: &mut ErrorList, v: &Value, path: &str) {
             "name is not a valid CEL identifier",
         ));
     }
-    let expr = str_of(v, "expression");
-    let ep = child(path, "expression");
-    if expr.trim().is_empty() {
-        errs.push(FieldError::required(&ep, "expression is not specified"));
-    } else if let Some(e) = cel::compile_error(expr) {
-        errs.push(FieldError::invalid(&ep, expr, e));
-    }
+    required_expression(
+        errs,
+        str_of(v, "expression"),
+        &child(path, "expression"),
+        "expression is not specified",
+    );
 }
 
 /// `validateAuditAnnotation`.

@@ -10,7 +10,6 @@ pub mod admission;
 pub mod apiregistration;
 pub mod apps;
 pub mod batch;
-mod cel;
 pub mod certificates;
 pub mod core;
 pub mod flowcontrol;

@@ -23,13 +23,13 @@ pub fn status_validator(group: &str, kind: &str) -> Option<StatusFn> {
         ("", "Pod") => super::pod::validate_pod_status_update,
         ("", "Node") => super::core::validate_node_update,
         ("", "Service") => service,
-        ("", "ReplicationController") => replication_controller,
+        ("", "ReplicationController") => replica_counts,
         ("", "PersistentVolumeClaim") => persistent_volume_claim,
         ("", "PersistentVolume") => resource_version_required,
         ("", "ResourceQuota") => super::core::validate_quota_status_update,
         ("", "Namespace") => namespace,
         ("apps", "Deployment") => deployment,
-        ("apps", "ReplicaSet") => replica_set,
+        ("apps", "ReplicaSet") => replica_counts,
         ("apps", "StatefulSet") => stateful_set,
         ("apps", "DaemonSet") => daemon_set,
         ("batch", "Job") => job,
@@ -102,55 +102,63 @@ fn optional_counters(errs: &mut ErrorList, status: &Value, fields: &[&str]) {
 
 const ABOVE_REPLICAS: &str = "cannot be greater than status.replicas";
 
-/// `ValidateReplicationControllerStatusUpdate`.
-fn replication_controller(new: &Value, _old: &Value) -> ErrorList {
-    replica_counts(new)
+/// The counters of a replicated workload's status and how they bound each
+/// other.
+struct ReplicaStatus<'a> {
+    counters: &'a [&'a str],
+    /// Counters checked only when set.
+    optional: &'a [&'a str],
+    /// Counters that may not exceed `status.replicas`.
+    at_most_replicas: &'a [&'a str],
+    /// The message when `availableReplicas` exceeds `readyReplicas`.
+    above_ready: &'a str,
+    /// Whether `status.collisionCount` may not go down.
+    collisions: bool,
 }
 
-/// `ValidateReplicaSetStatusUpdate` (the same checks as a controller's).
-fn replica_set(new: &Value, _old: &Value) -> ErrorList {
-    replica_counts(new)
-}
-
-fn replica_counts(obj: &Value) -> ErrorList {
+fn replica_status(new: &Value, old: &Value, r: &ReplicaStatus) -> ErrorList {
     let mut errs = ErrorList::new();
-    let s = at(obj, "status");
-    counters(
-        &mut errs,
-        s,
-        &[
-            "replicas",
-            "fullyLabeledReplicas",
-            "readyReplicas",
-            "availableReplicas",
-            "observedGeneration",
-        ],
-    );
-    not_above(
-        &mut errs,
-        s,
-        &["fullyLabeledReplicas", "readyReplicas", "availableReplicas"],
-        "replicas",
-        ABOVE_REPLICAS,
-    );
+    let s = at(new, "status");
+    counters(&mut errs, s, r.counters);
+    optional_counters(&mut errs, s, r.optional);
+    not_above(&mut errs, s, r.at_most_replicas, "replicas", ABOVE_REPLICAS);
     not_above(
         &mut errs,
         s,
         &["availableReplicas"],
         "readyReplicas",
-        "cannot be greater than readyReplicas",
+        r.above_ready,
     );
+    if r.collisions {
+        collision_count(&mut errs, new, old);
+    }
     errs
+}
+
+/// `ValidateReplicationControllerStatusUpdate` and
+/// `ValidateReplicaSetStatusUpdate` (the same checks).
+const REPLICA_COUNTS: ReplicaStatus = ReplicaStatus {
+    counters: &[
+        "replicas",
+        "fullyLabeledReplicas",
+        "readyReplicas",
+        "availableReplicas",
+        "observedGeneration",
+    ],
+    optional: &[],
+    at_most_replicas: &["fullyLabeledReplicas", "readyReplicas", "availableReplicas"],
+    above_ready: "cannot be greater than readyReplicas",
+    collisions: false,
+};
+
+fn replica_counts(new: &Value, old: &Value) -> ErrorList {
+    replica_status(new, old, &REPLICA_COUNTS)
 }
 
 /// `ValidateDeploymentStatusUpdate`.
 fn deployment(new: &Value, old: &Value) -> ErrorList {
-    let mut errs = ErrorList::new();
-    let s = at(new, "status");
-    counters(
-        &mut errs,
-        s,
-        &[
+    let r = ReplicaStatus {
+        counters: &[
             "observedGeneration",
             "replicas",
             "updatedReplicas",
@@ -158,63 +166,35 @@ fn deployment(new: &Value, old: &Value) -> ErrorList {
             "availableReplicas",
             "unavailableReplicas",
         ],
-    );
-    optional_counters(&mut errs, s, &["collisionCount"]);
-    not_above(
-        &mut errs,
-        s,
-        &["updatedReplicas", "readyReplicas", "availableReplicas"],
-        "replicas",
-        ABOVE_REPLICAS,
-    );
-    not_above(
-        &mut errs,
-        s,
-        &["availableReplicas"],
-        "readyReplicas",
-        "cannot be greater than readyReplicas",
-    );
-    collision_count(&mut errs, new, old);
-    errs
+        optional: &["collisionCount"],
+        at_most_replicas: &["updatedReplicas", "readyReplicas", "availableReplicas"],
+        above_ready: "cannot be greater than readyReplicas",
+        collisions: true,
+    };
+    replica_status(new, old, &r)
 }
 
 /// `ValidateStatefulSetStatusUpdate`.
 fn stateful_set(new: &Value, old: &Value) -> ErrorList {
-    let mut errs = ErrorList::new();
-    let s = at(new, "status");
-    counters(
-        &mut errs,
-        s,
-        &[
+    let r = ReplicaStatus {
+        counters: &[
             "replicas",
             "readyReplicas",
             "currentReplicas",
             "updatedReplicas",
             "availableReplicas",
         ],
-    );
-    optional_counters(&mut errs, s, &["observedGeneration", "collisionCount"]);
-    not_above(
-        &mut errs,
-        s,
-        &[
+        optional: &["observedGeneration", "collisionCount"],
+        at_most_replicas: &[
             "readyReplicas",
             "currentReplicas",
             "updatedReplicas",
             "availableReplicas",
         ],
-        "replicas",
-        ABOVE_REPLICAS,
-    );
-    not_above(
-        &mut errs,
-        s,
-        &["availableReplicas"],
-        "readyReplicas",
-        "cannot be greater than status.readyReplicas",
-    );
-    collision_count(&mut errs, new, old);
-    errs
+        above_ready: "cannot be greater than status.readyReplicas",
+        collisions: true,
+    };
+    replica_status(new, old, &r)
 }
 
 /// `ValidateDaemonSetStatusUpdate`.

@@ -58,7 +58,7 @@ fn replica_counters() {
         ],
     );
     assert_errs(
-        &replica_set(
+        &replica_counts(
             &with_status(json!({"replicas": 1, "fullyLabeledReplicas": 2})),
             &old,
         ),
