@@ -185,6 +185,23 @@ pub fn key(path: &str, k: impl fmt::Display) -> String {
     format!("{path}[{k}]")
 }
 
+/// `f` in Go's exponent form (`1.5e+06`, `2e-07`): at least two exponent
+/// digits and an explicit sign, as Go's `%e`-style float formatting prints.
+pub fn go_exponent(f: f64) -> String {
+    let s = format!("{f:e}");
+    match s.split_once('e') {
+        Some((mant, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            let pad = if digits.len() < 2 { "0" } else { "" };
+            format!("{mant}e{sign}{pad}{digits}")
+        }
+        None => s,
+    }
+}
+
 /// A string quoted as Go's `strconv.Quote` (and `%q`) writes it.
 pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);

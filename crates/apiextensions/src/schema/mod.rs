@@ -101,22 +101,7 @@ fn go_float(f: f64) -> String {
     if (1e-4..1e21).contains(&a) {
         return format!("{f}");
     }
-    let e = format!("{f:e}");
-    match e.split_once('e') {
-        Some((mant, exp)) => {
-            let (sign, digits) = match exp.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', exp),
-            };
-            let digits = if digits.len() < 2 {
-                format!("0{digits}")
-            } else {
-                digits.to_string()
-            };
-            format!("{mant}e{sign}{digits}")
-        }
-        None => e,
-    }
+    kaiser_apimachinery::field::go_exponent(f)
 }
 
 #[cfg(test)]

@@ -290,28 +290,9 @@ fn go_float(f: f64) -> String {
         .and_then(|(_, x)| x.parse().ok())
         .unwrap_or(0);
     if !(-4..6).contains(&exp) {
-        go_exponent(f)
+        crate::field::go_exponent(f)
     } else {
         format!("{f}")
-    }
-}
-
-fn go_exponent(f: f64) -> String {
-    let s = format!("{f:e}");
-    match s.split_once('e') {
-        Some((mant, exp)) => {
-            let (sign, digits) = match exp.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', exp),
-            };
-            let digits = if digits.len() < 2 {
-                format!("0{digits}")
-            } else {
-                digits.to_string()
-            };
-            format!("{mant}e{sign}{digits}")
-        }
-        None => s,
     }
 }
 
@@ -326,7 +307,7 @@ pub fn go_json(out: &mut String, v: &Value) {
             let abs = f.abs();
             if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
                 // Go writes e-07 as e-7.
-                let s = go_exponent(f);
+                let s = crate::field::go_exponent(f);
                 out.push_str(&s.replace("e-0", "e-"));
             } else {
                 let _ = write!(out, "{f}");
