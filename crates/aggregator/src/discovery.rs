@@ -301,13 +301,7 @@ impl RemoteDiscovery {
     /// minute and each queued one at once.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
         let routes = self.routes.clone();
-        let names = move || {
-            routes
-                .remote()
-                .iter()
-                .map(|r| r.api_service.name.clone())
-                .collect()
-        };
+        let names = move || routes.remote_names();
         self.queue.resync_every(REFRESH, names, shutdown.clone());
         let me = &self;
         let sync = move |name: String| async move { me.sync(&name).await };

@@ -67,6 +67,14 @@ impl Routes {
         r
     }
 
+    /// The names of every remote APIService, for the controllers' resyncs.
+    pub fn remote_names(&self) -> Vec<String> {
+        self.remote()
+            .iter()
+            .map(|r| r.api_service.name.clone())
+            .collect()
+    }
+
     /// Every APIService, local and remote.
     pub fn all(&self) -> Vec<ApiService> {
         self.snapshot.load().all.clone()
