@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kaiser_apimachinery::status::StatusCause;
-use kaiser_apimachinery::{GroupResource, StatusError, meta};
+use kaiser_apimachinery::{GroupResource, StatusError};
 use kaiser_registry::Store;
 
 use crate::{Attributes, Operation, Plugin};
@@ -21,6 +21,20 @@ impl NamespaceLifecycle {
     pub fn new(namespaces: Arc<Store>) -> Self {
         NamespaceLifecycle { namespaces }
     }
+}
+
+/// The one field of a Namespace this plugin reads on every create, decoded
+/// without the rest of the object.
+#[derive(serde::Deserialize)]
+struct Terminating {
+    #[serde(default)]
+    metadata: TerminatingMeta,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct TerminatingMeta {
+    #[serde(default, rename = "deletionTimestamp")]
+    deletion_timestamp: Option<serde::de::IgnoredAny>,
 }
 
 #[async_trait]
@@ -45,14 +59,14 @@ impl Plugin for NamespaceLifecycle {
             return Ok(());
         }
         // From the cache, as upstream's lister; a miss is checked live.
-        let ns = match self.namespaces.get_cached("", a.namespace).await {
+        let ns: Terminating = match self.namespaces.get_cached_as("", a.namespace).await {
             Ok(ns) => ns,
             Err(e) if e.code == 404 => {
                 return Err(StatusError::not_found(&ns_gr, a.namespace));
             }
             Err(e) => return Err(e),
         };
-        if meta::deletion_timestamp(&ns).is_some() {
+        if ns.metadata.deletion_timestamp.is_some() {
             let mut e = StatusError::forbidden_object(
                 &a.resource,
                 a.name,

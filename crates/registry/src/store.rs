@@ -457,6 +457,37 @@ impl Store {
         }
     }
 
+    /// As [`Store::get_cached`], but reads the stored bytes straight into
+    /// `T`, a struct naming only the fields a check needs: an admission
+    /// plugin on every create then skips building the whole object. The
+    /// stored form is read as is (no version conversion, no
+    /// `resourceVersion`), so this is for built-in kinds only.
+    pub async fn get_cached_as<T: serde::de::DeserializeOwned>(
+        &self,
+        ns: &str,
+        name: &str,
+    ) -> Result<T, StatusError> {
+        let key = self.key(ns, name);
+        let (kv, _) = self
+            .storage
+            .get(&key, Some(0))
+            .await
+            .map_err(|e| self.status_error(e, name))?;
+        let kv = match kv {
+            Some(kv) => kv,
+            None => {
+                let (kv, _) = self
+                    .storage
+                    .get(&key, None)
+                    .await
+                    .map_err(|e| self.status_error(e, name))?;
+                kv.ok_or_else(|| self.not_found(name))?
+            }
+        };
+        serde_json::from_slice(&kv.value)
+            .map_err(|e| StatusError::internal(format!("stored object {} is corrupt: {e}", kv.key)))
+    }
+
     pub async fn get(&self, ns: &str, name: &str) -> Result<Value, StatusError> {
         let (kv, _) = self
             .storage
@@ -557,7 +588,7 @@ impl Store {
         &self,
         ns: &str,
         opts: &ListOptions,
-    ) -> Result<(Vec<(KeyValue, Option<Value>)>, Value), StatusError> {
+    ) -> Result<(Vec<(Arc<KeyValue>, Option<Value>)>, Value), StatusError> {
         self.check_field_selector(opts)?;
         let prefix = self.list_prefix(ns);
         let (mut revision, mut start) = match &opts.continue_token {
@@ -626,39 +657,44 @@ impl Store {
                     e => self.status_error(e, ""),
                 })?;
             at = Some(page.revision);
-            let mut last_key = None;
-            for kv in &page.kvs {
-                last_key = Some(kv.key.clone());
+            // The page's items move into the result (no copies); only the
+            // last key is kept, to continue from.
+            let page_len = page.kvs.len();
+            let last_of_page = page.kvs.last().map(|kv| kv.key.clone());
+            let mut examined = 0;
+            let mut full = false;
+            for kv in page.kvs {
+                examined += 1;
                 // Selectors need the decoded object; keep it for the caller.
                 let decoded = if filtered {
-                    Some(self.decode(kv)?)
+                    Some(self.decode(&kv)?)
                 } else {
                     None
                 };
                 if decoded.as_ref().is_none_or(|o| self.matches(opts, o)) {
-                    items.push((kv.clone(), decoded));
+                    items.push((kv, decoded));
                     if limit > 0 && items.len() == limit {
+                        full = true;
                         break;
                     }
                 }
             }
-            let examined_all_of_page =
-                last_key.as_deref() == page.kvs.last().map(|k| k.key.as_str());
-            let more = page.more || !examined_all_of_page;
-            if limit > 0 && items.len() == limit && more {
-                if let Some(k) = &last_key {
-                    next_start = Some(format!("{k}\0"));
+            let more = page.more || examined < page_len;
+            if full && more {
+                // The loop stopped at the item just kept.
+                if let Some((kv, _)) = items.last() {
+                    next_start = Some(format!("{}\0", kv.key));
                 }
                 if !filtered {
-                    remaining = Some(page.count - items_in_page(&page.kvs, last_key.as_deref()));
+                    remaining = Some(page.count - examined as i64);
                 }
                 break;
             }
             if !page.more {
                 break;
             }
-            match page.kvs.last() {
-                Some(kv) => start = format!("{}\0", kv.key),
+            match last_of_page {
+                Some(k) => start = format!("{k}\0"),
                 None => break,
             }
         }
@@ -755,10 +791,23 @@ impl Store {
     /// CREATE with field management and options.
     pub async fn create_with(
         &self,
-        mut obj: Value,
+        obj: Value,
         admit: AdmitFn<'_>,
         opts: &WriteOptions<'_>,
     ) -> Result<Value, StatusError> {
+        Ok(self.create_with_json(obj, admit, opts).await?.0)
+    }
+
+    /// [`Store::create_with`], also returning the created object as compact
+    /// JSON made from the bytes just stored (with its `resourceVersion`),
+    /// when the served form is the stored one: a response then needs no
+    /// second encoding.
+    pub async fn create_with_json(
+        &self,
+        mut obj: Value,
+        admit: AdmitFn<'_>,
+        opts: &WriteOptions<'_>,
+    ) -> Result<(Value, Option<Vec<u8>>), StatusError> {
         let dry_run = opts.dry_run;
         let served_tracking = self.tracks_served_form();
         if served_tracking && let Some(manager) = opts.manager {
@@ -805,7 +854,7 @@ impl Store {
                     &name,
                 ));
             }
-            return self.served(obj);
+            return Ok((self.served(obj)?, None));
         }
         let mut written = self.create_encoded(&key, &mut obj).await;
         // Too big to store: without its managed fields it may fit, as
@@ -818,8 +867,14 @@ impl Store {
         if let Some(h) = &self.hooks {
             h.after_write(&obj, None, written.is_ok()).await;
         }
-        meta::set_resource_version(&mut obj, written?);
-        self.served(obj)
+        let (rev, stored) = written?;
+        meta::set_resource_version(&mut obj, rev);
+        let mut json = None;
+        if self.conversion.is_none() {
+            let mut out = Vec::with_capacity(stored.len() + 40);
+            json = splice_revision(&mut out, &stored, rev).then_some(out);
+        }
+        Ok((self.served(obj)?, json))
     }
 
     /// Stores a new object: the outer error is the encoding's, the inner
@@ -828,9 +883,13 @@ impl Store {
         &self,
         key: &str,
         obj: &mut Value,
-    ) -> Result<Result<i64, StorageError>, StatusError> {
+    ) -> Result<Result<(i64, Bytes), StorageError>, StatusError> {
         let bytes = self.stored_bytes(obj)?;
-        Ok(self.storage.create(key, bytes).await)
+        Ok(self
+            .storage
+            .create(key, bytes.clone())
+            .await
+            .map(|rev| (rev, bytes)))
     }
 
     /// Stores an updated object (errors as [`Store::create_encoded`]).
@@ -1272,18 +1331,25 @@ fn precondition_failed(
 /// `resourceVersion` goes, or (for stored bytes of another layout) the
 /// object encoded anew.
 enum ListItem {
-    Spliced { kv: KeyValue, at: usize, rv: String },
+    /// `len` is the item's length once spliced, worked out once: the body's
+    /// length and chunking need it without touching the bytes again.
+    Spliced {
+        kv: Arc<KeyValue>,
+        at: usize,
+        len: usize,
+    },
     Encoded(Vec<u8>),
 }
 
 impl ListItem {
-    fn new(kv: KeyValue) -> Result<ListItem, StatusError> {
+    fn new(kv: Arc<KeyValue>) -> Result<ListItem, StatusError> {
         match kaiser_apimachinery::meta::metadata_body_offset(&kv.value) {
-            Some(at) => Ok(ListItem::Spliced {
-                rv: kv.mod_revision.to_string(),
-                kv,
-                at,
-            }),
+            Some(at) => {
+                let comma = usize::from(kv.value.get(at) != Some(&b'}'));
+                let digits = itoa::Buffer::new().format(kv.mod_revision).len();
+                let len = kv.value.len() + RV_FIELD.len() + digits + 1 + comma;
+                Ok(ListItem::Spliced { kv, at, len })
+            }
             None => {
                 let mut out = Vec::new();
                 write_with_resource_version(&mut out, &kv)?;
@@ -1294,17 +1360,14 @@ impl ListItem {
 
     fn len(&self) -> usize {
         match self {
-            ListItem::Spliced { kv, at, rv } => {
-                let comma = usize::from(kv.value.get(*at) != Some(&b'}'));
-                kv.value.len() + RV_FIELD.len() + rv.len() + 1 + comma
-            }
+            ListItem::Spliced { len, .. } => *len,
             ListItem::Encoded(b) => b.len(),
         }
     }
 
     fn write(&self, out: &mut Vec<u8>) {
         match self {
-            ListItem::Spliced { kv, at, rv } => splice(out, &kv.value, *at, rv),
+            ListItem::Spliced { kv, at, .. } => splice(out, &kv.value, *at, kv.mod_revision),
             ListItem::Encoded(b) => out.extend_from_slice(b),
         }
     }
@@ -1313,10 +1376,10 @@ impl ListItem {
 const RV_FIELD: &[u8] = b"\"resourceVersion\":\"";
 
 /// Writes stored bytes with `"resourceVersion":"<rv>"` inserted at `at`.
-fn splice(out: &mut Vec<u8>, value: &[u8], at: usize, rv: &str) {
+fn splice(out: &mut Vec<u8>, value: &[u8], at: usize, rv: i64) {
     out.extend_from_slice(&value[..at]);
     out.extend_from_slice(RV_FIELD);
-    out.extend_from_slice(rv.as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(rv).as_bytes());
     out.push(b'"');
     if value.get(at) != Some(&b'}') {
         out.push(b',');
@@ -1402,19 +1465,20 @@ impl Iterator for JsonList {
     }
 }
 
-/// Stored JSON bytes with `resourceVersion` spliced in, when the bytes have
-/// the layout that allows it.
-pub(crate) fn json_with_revision(value: &[u8], rev: i64) -> Option<Vec<u8>> {
-    let at = kaiser_apimachinery::meta::metadata_body_offset(value)?;
-    let rv = rev.to_string();
-    let mut out = Vec::with_capacity(value.len() + RV_FIELD.len() + rv.len() + 2);
-    splice(&mut out, value, at, &rv);
-    Some(out)
+/// Appends stored JSON bytes with `resourceVersion` spliced in; false (and
+/// nothing written) when the bytes do not have the layout that allows it.
+pub(crate) fn splice_revision(out: &mut Vec<u8>, value: &[u8], rev: i64) -> bool {
+    match kaiser_apimachinery::meta::metadata_body_offset(value) {
+        Some(at) => {
+            splice(out, value, at, rev);
+            true
+        }
+        None => false,
+    }
 }
 
 fn write_with_resource_version(out: &mut Vec<u8>, kv: &KeyValue) -> Result<(), StatusError> {
-    if let Some(at) = kaiser_apimachinery::meta::metadata_body_offset(&kv.value) {
-        splice(out, &kv.value, at, &kv.mod_revision.to_string());
+    if splice_revision(out, &kv.value, kv.mod_revision) {
         return Ok(());
     }
     serde_json::to_writer(out, &decode_kv(kv)?).map_err(StatusError::internal)
@@ -1426,16 +1490,6 @@ pub fn decode_kv(kv: &KeyValue) -> Result<Value, StatusError> {
         .map_err(|e| StatusError::internal(format!("stored object {} is corrupt: {e}", kv.key)))?;
     meta::set_resource_version(&mut obj, kv.mod_revision);
     Ok(obj)
-}
-
-fn items_in_page(kvs: &[KeyValue], last: Option<&str>) -> i64 {
-    match last {
-        Some(l) => kvs
-            .iter()
-            .position(|kv| kv.key == l)
-            .map_or(0, |i| i as i64 + 1),
-        None => 0,
-    }
 }
 
 fn same_ignoring_rv(a: &Value, b: &Value) -> bool {

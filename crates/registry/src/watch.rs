@@ -18,8 +18,10 @@ use crate::strategy::Strategy;
 pub struct WatchEvent {
     pub kind: &'static str,
     pub object: Value,
-    /// The object as JSON bytes, instead of `object`, when the watch serves
-    /// stored bytes (see [`ObjectWatch::serve_stored_bytes`]).
+    /// The whole event as its JSON wire line (`{"type":…,"object":…}` and a
+    /// newline), instead of `object`, when the watch serves stored bytes
+    /// (see [`ObjectWatch::serve_stored_bytes`]); shared by every watcher
+    /// that gets the same event.
     pub raw: Option<bytes::Bytes>,
 }
 
@@ -191,7 +193,7 @@ impl ObjectWatch {
                 }
                 Some(WatchItem::Event(ev)) => {
                     self.last_revision = ev.revision();
-                    if let Some(e) = self.convert(ev) {
+                    if let Some(e) = self.convert(&ev) {
                         return Poll::Ready(Some(e));
                     }
                 }
@@ -237,7 +239,7 @@ impl ObjectWatch {
             || fs.exact("metadata.namespace").is_some_and(|n| n != ns)
     }
 
-    fn convert(&self, ev: kaiser_storage::Event) -> Option<WatchEvent> {
+    fn convert(&self, ev: &kaiser_storage::Event) -> Option<WatchEvent> {
         if self.key_excludes(&ev.kv.key) {
             return None;
         }
@@ -249,11 +251,13 @@ impl ObjectWatch {
                 (EventType::Put, Some(_)) => ("MODIFIED", &ev.kv.value),
                 (EventType::Put, None) => ("ADDED", &ev.kv.value),
             };
-            if let Some(raw) = crate::store::json_with_revision(value, rev) {
+            // Every watcher of this kind sends the same line: the first
+            // one to get here encodes it for all of them.
+            if let Some(line) = ev.encoded.get_or_make(|| wire_line(kind, value, rev)) {
                 return Some(WatchEvent {
                     kind,
                     object: Value::Null,
-                    raw: Some(raw.into()),
+                    raw: Some(line),
                 });
             }
         }
@@ -301,6 +305,20 @@ impl ObjectWatch {
             }
         }
     }
+}
+
+/// `{"type":"<kind>","object":<stored bytes with the revision>}` and a
+/// newline, when the stored bytes have the layout that allows splicing.
+fn wire_line(kind: &str, value: &[u8], rev: i64) -> Option<bytes::Bytes> {
+    let mut line = Vec::with_capacity(value.len() + 64);
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(kind.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
+    if !crate::store::splice_revision(&mut line, value, rev) {
+        return None;
+    }
+    line.extend_from_slice(b"}\n");
+    Some(line.into())
 }
 
 fn too_old(requested: i64, compacted: i64) -> WatchEvent {

@@ -1178,6 +1178,8 @@ async fn watch_serving_stored_bytes_matches_the_decoded_events() {
     let mut decoded = f.watch(&q).await;
     let mut raw = f.watch(&q).await;
     raw.serve_stored_bytes();
+    let mut other = f.watch(&q).await;
+    other.serve_stored_bytes();
     let a = f.create(cm("a")).await;
     let mut b = a.clone();
     set_data(&mut b, "2");
@@ -1192,9 +1194,14 @@ async fn watch_serving_stored_bytes_matches_the_decoded_events() {
         let d = next(&mut decoded).await;
         let r = next(&mut raw).await;
         assert!(d.raw.is_none());
-        let bytes = r.raw.expect("stored bytes");
-        let obj: Value = serde_json::from_slice(&bytes).expect("JSON");
-        assert_eq!((r.kind, obj), (d.kind, d.object));
+        let line = r.raw.expect("stored bytes");
+        assert!(line.ends_with(b"\n"), "one event per line");
+        // Encoded once, for both watchers: the same bytes, not a copy.
+        let shared = next(&mut other).await.raw.expect("stored bytes");
+        assert_eq!(shared.as_ptr(), line.as_ptr());
+        let ev: Value = serde_json::from_slice(&line).expect("JSON");
+        assert_eq!(ev["type"], d.kind);
+        assert_eq!((r.kind, &ev["object"]), (d.kind, &d.object));
     }
     // A selector needs decoded objects, so it keeps the decoding path.
     let mut selective = f

@@ -165,13 +165,17 @@ async fn handle(
                 manager: Some(&manager),
                 ..Default::default()
             };
-            let created = store
-                .create_with(obj, &|n, o| checks.run(n, o), &opts)
+            let (created, json) = store
+                .create_with_json(obj, &|n, o| checks.run(n, o), &opts)
                 .await?;
-            Ok(with_warnings(
-                negotiated_response(201, &created, n, pretty),
-                &warnings,
-            ))
+            let resp = match json {
+                // The bytes just stored, not a second encoding.
+                Some(json) if plain_json(n, pretty) => {
+                    bytes_response(201, "application/json", json)
+                }
+                _ => negotiated_response(201, &created, n, pretty),
+            };
+            Ok(with_warnings(resp, &warnings))
         }
         "update" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
@@ -1031,14 +1035,8 @@ fn encode_event(
     include: IncludeObject,
     headers: &mut bool,
 ) -> Bytes {
-    if let Some(raw) = &e.raw {
-        let mut line = Vec::with_capacity(raw.len() + 32);
-        line.extend_from_slice(b"{\"type\":\"");
-        line.extend_from_slice(e.kind.as_bytes());
-        line.extend_from_slice(b"\",\"object\":");
-        line.extend_from_slice(raw);
-        line.extend_from_slice(b"}\n");
-        return Bytes::from(line);
+    if let Some(line) = e.raw {
+        return line;
     }
     let object = match (target, e.kind) {
         (_, "ERROR" | "BOOKMARK") => e.object,

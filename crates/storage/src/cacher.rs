@@ -35,8 +35,8 @@ struct State {
     ready: bool,
     /// Every event up to this revision is applied.
     rev: i64,
-    items: BTreeMap<String, KeyValue>,
-    window: VecDeque<Event>,
+    items: BTreeMap<String, Arc<KeyValue>>,
+    window: VecDeque<Arc<Event>>,
     window_size: usize,
     /// Watches after this revision can be served from the window.
     floor: i64,
@@ -230,7 +230,10 @@ async fn follow(
     }
 }
 
-async fn list_all(inner: &dyn Storage, prefix: &str) -> Result<(BTreeMap<String, KeyValue>, i64)> {
+async fn list_all(
+    inner: &dyn Storage,
+    prefix: &str,
+) -> Result<(BTreeMap<String, Arc<KeyValue>>, i64)> {
     let mut items = BTreeMap::new();
     let mut start = String::new();
     let mut at = None;
@@ -271,10 +274,10 @@ async fn run_watch(
     }
 }
 
-fn apply(s: &mut State, ev: Event) {
+fn apply(s: &mut State, ev: Arc<Event>) {
     match ev.kind {
         EventType::Put => {
-            s.items.insert(ev.kv.key.clone(), ev.kv.clone());
+            s.items.insert(ev.kv.key.clone(), Arc::new(ev.kv.clone()));
         }
         EventType::Delete => {
             s.items.remove(&ev.kv.key);
@@ -309,7 +312,7 @@ impl Storage for Cacher {
         if revision == Some(0) && key.starts_with(&self.prefix) {
             let s = lock(&self.state);
             if s.ready {
-                return Ok((s.items.get(key).cloned(), s.rev));
+                return Ok((s.items.get(key).map(|kv| KeyValue::clone(kv)), s.rev));
             }
         }
         self.inner.get(key, revision).await

@@ -311,7 +311,7 @@ impl Storage for EtcdStore {
             .await
             .map_err(|e| self.revision_error(e, revision.unwrap_or(0)))?;
         Ok(RangeResult {
-            kvs: resp.kvs().iter().map(to_kv).collect(),
+            kvs: resp.kvs().iter().map(|kv| Arc::new(to_kv(kv))).collect(),
             more: resp.more(),
             count: resp.count(),
             revision: revision
@@ -385,24 +385,19 @@ impl Storage for EtcdStore {
                     let Some(kv) = ev.kv() else { continue };
                     let prev = ev.prev_kv().map(to_kv);
                     let item = match ev.event_type() {
-                        EtcdEventType::Put => Event {
-                            kind: EventType::Put,
-                            kv: to_kv(kv),
-                            prev,
-                        },
-                        EtcdEventType::Delete => Event {
-                            kind: EventType::Delete,
-                            kv: KeyValue {
+                        EtcdEventType::Put => Event::new(EventType::Put, to_kv(kv), prev),
+                        EtcdEventType::Delete => {
+                            let gone = KeyValue {
                                 key: String::from_utf8_lossy(kv.key()).into_owned(),
                                 value: Bytes::new(),
                                 create_revision: prev.as_ref().map_or(0, |p| p.create_revision),
                                 mod_revision: kv.mod_revision(),
                                 version: 0,
-                            },
-                            prev,
-                        },
+                            };
+                            Event::new(EventType::Delete, gone, prev)
+                        }
                     };
-                    if tx.try_send(WatchItem::Event(item)).is_err() {
+                    if tx.try_send(WatchItem::Event(Arc::new(item))).is_err() {
                         // Too slow or gone: ending the watch makes the client re-list.
                         return;
                     }

@@ -44,9 +44,48 @@ pub struct Event {
     pub kind: EventType,
     pub kv: KeyValue,
     pub prev: Option<KeyValue>,
+    /// The first watcher's encoding of this event, for the others.
+    pub encoded: EncodedOnce,
 }
 
+/// The wire bytes the first watcher made of an event, kept for the rest
+/// (as upstream's cachingObject): a cache hands one shared event to many
+/// watchers, which then encode it once rather than once each. Not part of
+/// the event's identity, so it compares equal whatever it holds.
+#[derive(Clone, Debug, Default)]
+pub struct EncodedOnce(std::sync::OnceLock<Bytes>);
+
+impl EncodedOnce {
+    /// The bytes stored by an earlier caller, or else `make`'s (stored for
+    /// later callers when there are some).
+    pub fn get_or_make(&self, make: impl FnOnce() -> Option<Bytes>) -> Option<Bytes> {
+        if let Some(b) = self.0.get() {
+            return Some(b.clone());
+        }
+        let b = make()?;
+        let _ = self.0.set(b.clone());
+        Some(b)
+    }
+}
+
+impl PartialEq for EncodedOnce {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for EncodedOnce {}
+
 impl Event {
+    pub fn new(kind: EventType, kv: KeyValue, prev: Option<KeyValue>) -> Self {
+        Event {
+            kind,
+            kv,
+            prev,
+            encoded: EncodedOnce::default(),
+        }
+    }
+
     pub fn revision(&self) -> i64 {
         self.kv.mod_revision
     }
@@ -81,7 +120,8 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 /// A page of a range read.
 #[derive(Clone, Debug, Default)]
 pub struct RangeResult {
-    pub kvs: Vec<KeyValue>,
+    /// Shared with the watch cache, which hands out its items uncopied.
+    pub kvs: Vec<Arc<KeyValue>>,
     /// Whether keys remain after the last one returned.
     pub more: bool,
     /// How many keys the range holds from its start, returned or not.
@@ -93,7 +133,8 @@ pub struct RangeResult {
 /// What a watch delivers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WatchItem {
-    Event(Event),
+    /// Shared by every watcher it is delivered to.
+    Event(Arc<Event>),
     /// The watch cannot continue (compacted revision, backend failure).
     Error(StorageError),
     /// Every event up to this revision has been delivered.
@@ -152,7 +193,11 @@ impl fmt::Debug for WatchStream {
 impl RangeResult {
     /// A page of at most `limit` keys (0: all) from visible key-values in
     /// key order, counting every one.
-    pub(crate) fn page(kvs: impl Iterator<Item = KeyValue>, limit: usize, revision: i64) -> Self {
+    pub(crate) fn page(
+        kvs: impl Iterator<Item = Arc<KeyValue>>,
+        limit: usize,
+        revision: i64,
+    ) -> Self {
         let mut out = RangeResult {
             revision,
             ..Default::default()
@@ -193,13 +238,13 @@ pub(crate) const WATCHER_BUFFER: usize = 10_000;
 /// Delivers `events` to the watchers they concern; a watcher whose buffer is
 /// full (too slow) or whose receiver is gone is dropped, which ends its
 /// stream so the client re-watches.
-pub(crate) fn deliver(watchers: &mut Vec<Watcher>, events: &[&Event]) {
+pub(crate) fn deliver(watchers: &mut Vec<Watcher>, events: &[&Arc<Event>]) {
     watchers.retain(|w| {
         for e in events {
             if e.revision() <= w.after || !e.kv.key.starts_with(&w.prefix) {
                 continue;
             }
-            if let Err(err) = w.tx.try_send(WatchItem::Event((*e).clone())) {
+            if let Err(err) = w.tx.try_send(WatchItem::Event(Arc::clone(e))) {
                 if matches!(err, mpsc::error::TrySendError::Full(_)) {
                     tracing::warn!(prefix = %w.prefix, "closing a watch that fell too far behind");
                 }

@@ -147,7 +147,11 @@ pub async fn watch_replays_from_old_revision(s: &dyn Storage) {
     let mut seen = Vec::new();
     for _ in 0..2 {
         match next_event(&mut w).await {
-            WatchItem::Event(e) => seen.push((e.kind, e.revision(), e.prev.map(|p| p.value))),
+            WatchItem::Event(e) => seen.push((
+                e.kind,
+                e.revision(),
+                e.prev.as_ref().map(|p| p.value.clone()),
+            )),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -167,14 +171,17 @@ pub async fn watch_sees_live_changes_with_prev(s: &dyn Storage) {
     s.update("/t/live/a", b("2"), r1).await.expect("update");
     match next_event(&mut w).await {
         WatchItem::Event(e) => {
-            assert_eq!((e.kind, e.revision(), e.prev), (EventType::Put, r1, None));
+            assert_eq!(
+                (e.kind, e.revision(), e.prev.clone()),
+                (EventType::Put, r1, None)
+            );
         }
         other => panic!("unexpected {other:?}"),
     }
     match next_event(&mut w).await {
         WatchItem::Event(e) => {
             assert_eq!(e.kv.value, b("2"));
-            assert_eq!(e.prev.expect("prev").value, b("1"));
+            assert_eq!(e.prev.as_ref().expect("prev").value, b("1"));
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -279,6 +286,13 @@ pub struct EtcdProcess {
     ports: (u16, u16),
     tls: Vec<String>,
     pub endpoint: String,
+}
+
+impl EtcdProcess {
+    /// The etcd process's id (benchmarks read its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 fn free_port() -> u16 {

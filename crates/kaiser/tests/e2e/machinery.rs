@@ -260,3 +260,56 @@ fn strategic_merge_patch_merges_a_pods_containers_by_name() {
         .collect();
     assert_eq!(names, ["b"]);
 }
+
+/// NamespaceLifecycle: a namespace being deleted takes no new objects, a
+/// missing one is a 404; a create's 201 body is the object a GET returns.
+#[test]
+fn a_terminating_namespace_takes_no_new_content() {
+    let s = Server::start();
+    let manifest = s.dir.join("closing.json");
+    std::fs::write(
+        &manifest,
+        br#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"closing","finalizers":["example.com/hold"]}}"#,
+    )
+    .expect("write");
+    ok(s.kubectl(&["create", "-f", manifest.to_str().expect("path")]));
+    let cm = |ns: &str| {
+        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "late", "namespace": ns}, "data": {"k": "v"}})
+    };
+    let (code, body) = s.post_json("/api/v1/namespaces/closing/configmaps", &cm("closing"));
+    assert_eq!(code, 201, "{body}");
+    // The response is the stored object: exactly what a GET returns.
+    let (_, got) = s.curl_admin(&[&s.url("/api/v1/namespaces/closing/configmaps/late")]);
+    assert_eq!(json(&body), json(&got));
+    assert!(
+        json(&body)["metadata"]["resourceVersion"].is_string(),
+        "{body}"
+    );
+
+    ok(s.kubectl(&["delete", "namespace", "closing", "--wait=false"]));
+    let mut second = cm("closing");
+    second["metadata"]["name"] = "later".into();
+    let (code, body) = s.post_json("/api/v1/namespaces/closing/configmaps", &second);
+    assert_eq!(code, 403, "{body}");
+    let status = json(&body);
+    assert_eq!(status["reason"], "Forbidden");
+    assert_eq!(
+        status["message"],
+        "configmaps \"later\" is forbidden: unable to create new content in namespace closing because it is being terminated"
+    );
+    assert_eq!(
+        status["details"]["causes"][0]["reason"],
+        "NamespaceTerminating"
+    );
+    assert_eq!(
+        status["details"]["causes"][0]["field"],
+        "metadata.namespace"
+    );
+
+    let (code, body) = s.post_json("/api/v1/namespaces/nowhere/configmaps", &cm("nowhere"));
+    assert_eq!(code, 404, "{body}");
+    assert_eq!(json(&body)["message"], "namespaces \"nowhere\" not found");
+    let err = fails(s.kubectl(&["create", "configmap", "x", "-n", "closing"]));
+    assert!(err.contains("being terminated"), "{err}");
+}

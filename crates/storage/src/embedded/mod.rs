@@ -44,7 +44,7 @@ struct State {
     compacted: i64,
     keys: BTreeMap<String, Vec<Rev>>,
     /// Events after `compacted`, in revision order, for watch replay.
-    history: VecDeque<Event>,
+    history: VecDeque<Arc<Event>>,
     /// Frames not yet written, and the newest revision among them.
     pending: Vec<u8>,
     pending_rev: i64,
@@ -227,11 +227,8 @@ impl State {
         let kv = to_kv(key, &r);
         self.keys.entry(key.to_string()).or_default().push(r);
         if let Some(kv) = kv {
-            self.history.push_back(Event {
-                kind: EventType::Put,
-                kv,
-                prev,
-            });
+            self.history
+                .push_back(Arc::new(Event::new(EventType::Put, kv, prev)));
         }
     }
 
@@ -244,17 +241,18 @@ impl State {
             version: 0,
             value: None,
         });
-        self.history.push_back(Event {
-            kind: EventType::Delete,
-            kv: KeyValue {
-                key: key.to_string(),
-                value: Bytes::new(),
-                create_revision: prev.create_revision,
-                mod_revision: rev,
-                version: 0,
-            },
-            prev: Some(prev.clone()),
-        });
+        let gone = KeyValue {
+            key: key.to_string(),
+            value: Bytes::new(),
+            create_revision: prev.create_revision,
+            mod_revision: rev,
+            version: 0,
+        };
+        self.history.push_back(Arc::new(Event::new(
+            EventType::Delete,
+            gone,
+            Some(prev.clone()),
+        )));
         Some(prev)
     }
 
@@ -283,7 +281,7 @@ impl State {
         let start = self
             .history
             .partition_point(|e| e.revision() <= self.notified);
-        let events: Vec<&Event> = self
+        let events: Vec<&Arc<Event>> = self
             .history
             .range(start..)
             .take_while(|e| e.revision() <= upto)
@@ -458,7 +456,9 @@ impl Storage for EmbeddedStore {
     ) -> Result<RangeResult> {
         let st = self.lock();
         let at = st.check_read_rev(revision)?;
-        let kvs = keys_from(&st.keys, prefix, start).filter_map(|(k, revs)| visible(k, revs, at));
+        let kvs = keys_from(&st.keys, prefix, start)
+            .filter_map(|(k, revs)| visible(k, revs, at))
+            .map(Arc::new);
         Ok(RangeResult::page(kvs, limit, at))
     }
 
