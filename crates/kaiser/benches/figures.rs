@@ -2,7 +2,8 @@
 //! --bench figures`): start-up time, create throughput of the raw store and
 //! through the HTTPS API, and memory after 10,000 ConfigMaps. Ratios are
 //! computed within the run because the machines are shared and noisy.
-//! All traffic stays on 127.0.0.1 and every loop is bounded.
+//! All traffic stays on 127.0.0.1 and every loop is bounded. `KAISER_BIN`
+//! names another kaiser binary to measure with the same load generator.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -17,7 +18,11 @@ use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-const KAISER: &str = env!("CARGO_BIN_EXE_kaiser");
+/// The kaiser binary measured: this build's, or `KAISER_BIN` (to compare
+/// two builds with one load generator).
+fn kaiser_bin() -> String {
+    std::env::var("KAISER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kaiser").to_string())
+}
 const VALUE: usize = 1024;
 
 fn free_port() -> u16 {
@@ -28,7 +33,7 @@ fn free_port() -> u16 {
 }
 
 fn spawn(dir: &Path, port: u16) -> Child {
-    Command::new(KAISER)
+    Command::new(kaiser_bin())
         .arg(format!("--secure-port={port}"))
         .current_dir(dir)
         .stdout(Stdio::null())
@@ -433,7 +438,7 @@ async fn etcd_figures() {
     let (e1, m1) = (cpu_seconds(etcd.pid()), cpu_seconds(me));
     let edir = tempfile::tempdir().expect("tempdir");
     let eport = free_port();
-    let echild = Command::new(KAISER)
+    let echild = Command::new(kaiser_bin())
         .arg(format!("--secure-port={eport}"))
         .arg(format!("--etcd-servers={}", etcd.endpoint))
         .current_dir(edir.path())
@@ -482,7 +487,7 @@ async fn startup_figures(dir: &Path) {
     let mut bare = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let out = Command::new(KAISER)
+        let out = Command::new(kaiser_bin())
             .arg("--version")
             .output()
             .expect("version");

@@ -160,6 +160,66 @@ pub fn check_fields(definition_name: &str, obj: &mut Value) -> FieldReport {
     report
 }
 
+/// What a walk needs from one schema node, worked out on its first visit
+/// (per thread) rather than by a dozen map lookups on every request.
+#[derive(Clone, Copy)]
+struct Facts {
+    /// The node with its `$ref`s followed.
+    s: &'static Value,
+    /// `x-kubernetes-preserve-unknown-fields`.
+    open: bool,
+    /// Any JSON value goes: `oneOf` or the `apiextensions.v1.JSON` type.
+    any: bool,
+    quantity: bool,
+    ty: &'static str,
+    format: &'static str,
+    props: Option<&'static Map<String, Value>>,
+    additional: Option<&'static Value>,
+    items: Option<&'static Value>,
+    /// The Go struct name errors inside this object are owned by.
+    owner: Option<&'static str>,
+}
+
+impl Facts {
+    fn of(node: &'static Value) -> Facts {
+        let s = resolve(node);
+        let str_of = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("");
+        let name = ref_name(node);
+        Facts {
+            s,
+            open: s.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)),
+            any: s.get("oneOf").is_some()
+                || name.is_some_and(|n| n.ends_with("apiextensions.v1.JSON")),
+            quantity: name.is_some_and(|n| n.ends_with("resource.Quantity")),
+            ty: str_of("type"),
+            format: str_of("format"),
+            props: s.get("properties").and_then(Value::as_object),
+            additional: s.get("additionalProperties").filter(|a| a.is_object()),
+            items: s.get("items"),
+            owner: name
+                .or_else(|| ref_name(s))
+                .map(|n| n.rsplit('.').next().unwrap_or(n)),
+        }
+    }
+}
+
+/// The facts of a node of the static definitions, keyed by its address.
+fn facts(node: &'static Value) -> Facts {
+    thread_local! {
+        static FACTS: std::cell::RefCell<std::collections::HashMap<usize, Facts>> =
+            Default::default();
+    }
+    let key = std::ptr::from_ref(node) as usize;
+    FACTS.with(|cache| {
+        if let Some(f) = cache.borrow().get(&key) {
+            return *f;
+        }
+        let f = Facts::of(node);
+        cache.borrow_mut().insert(key, f);
+        f
+    })
+}
+
 struct Walk<'a> {
     report: &'a mut FieldReport,
     /// The first quantity that does not parse (`Quantity.UnmarshalJSON`).
@@ -174,45 +234,36 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     fn value(&mut self, node: &'static Value, v: &mut Value) {
-        let s = resolve(node);
-        if v.is_null() || s.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
-        {
-            return;
-        }
+        let f = facts(node);
         // Any JSON value (a CRD schema's `default`, `example`, `enum`
         // members) and either-or types (`JSONSchemaPropsOrBool` …) take
         // whatever the client sent, as upstream's decoder does.
-        if s.get("oneOf").is_some()
-            || ref_name(node).is_some_and(|n| n.ends_with("apiextensions.v1.JSON"))
-        {
+        if v.is_null() || f.open || f.any {
             return;
         }
-        let quantity = ref_name(node).is_some_and(|n| n.ends_with("resource.Quantity"));
-        let ty = s.get("type").and_then(Value::as_str).unwrap_or("");
-        let format = s.get("format").and_then(Value::as_str).unwrap_or("");
-        let ok = match ty {
+        let ok = match f.ty {
             "object" => v.is_object(),
             "array" => v.is_array(),
-            "string" if format == "int-or-string" => v.is_string() || is_integer(v),
-            "string" if quantity => v.is_string() || v.is_number(),
+            "string" if f.format == "int-or-string" => v.is_string() || is_integer(v),
+            "string" if f.quantity => v.is_string() || v.is_number(),
             "string" => v.is_string(),
-            "integer" => integer_fits(v, format),
+            "integer" => integer_fits(v, f.format),
             "number" => v.is_number(),
             "boolean" => v.is_boolean(),
             _ => true,
         };
         if !ok {
-            self.type_error(v, node, s);
+            self.type_error(v, node, f.s);
             return;
         }
-        if quantity {
+        if f.quantity {
             self.quantity(v);
             return;
         }
         match v {
-            Value::Object(o) => self.object(node, s, o),
+            Value::Object(o) => self.object(&f, o),
             Value::Array(a) => {
-                let Some(items) = s.get("items") else { return };
+                let Some(items) = f.items else { return };
                 for (i, item) in a.iter_mut().enumerate() {
                     let (len, go_len) = (self.path.len(), self.go_path.len());
                     self.path.push_str(&format!("[{i}]"));
@@ -225,15 +276,14 @@ impl Walk<'_> {
         }
     }
 
-    fn object(&mut self, node: &'static Value, s: &'static Value, o: &mut Map<String, Value>) {
-        let props = s.get("properties").and_then(Value::as_object);
-        let additional = s.get("additionalProperties").filter(|a| a.is_object());
+    fn object(&mut self, f: &Facts, o: &mut Map<String, Value>) {
+        let (props, additional) = (f.props, f.additional);
         if props.is_none() && additional.is_none() {
             return; // free-form (RawExtension, JSON, FieldsV1 …)
         }
         let owner = self.owner;
-        if let Some(name) = ref_name(node).or_else(|| ref_name(s)) {
-            self.owner = name.rsplit('.').next().unwrap_or(name);
+        if let Some(name) = f.owner {
+            self.owner = name;
         }
         let mut unknown = Vec::new();
         for (key, child) in o.iter_mut() {
