@@ -10,9 +10,22 @@ pub fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-/// `2024-01-02T03:04:05Z` for the current second.
+/// `2024-01-02T03:04:05Z` for the current second (formatted once per
+/// second and thread: every write stamps one or two of these).
 pub fn now_rfc3339() -> String {
-    format_rfc3339(now_unix())
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, String)> = const {
+            std::cell::RefCell::new((i64::MIN, String::new()))
+        };
+    }
+    let now = now_unix();
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != now {
+            *last = (now, format_rfc3339(now));
+        }
+        last.1.clone()
+    })
 }
 
 pub fn format_rfc3339(secs: i64) -> String {

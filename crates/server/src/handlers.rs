@@ -923,6 +923,7 @@ async fn serve_watch(
     if n.target == Target::Object {
         w.serve_stored_bytes();
     }
+    let stopping = scope.shutdown.clone();
     let mut shutdown = scope.shutdown.clone();
     let stop: ShutdownFuture = Box::pin(async move {
         loop {
@@ -946,6 +947,7 @@ async fn serve_watch(
             )
         }),
         shutdown: std::sync::Mutex::new(stop),
+        stopping,
         done: false,
     };
     let mut resp = http::Response::new(http_body_util::BodyExt::boxed(body));
@@ -974,6 +976,8 @@ struct WatchBody {
     ticker: Option<tokio::time::Interval>,
     /// Behind a mutex only so the body is `Sync`; never contended.
     shutdown: std::sync::Mutex<ShutdownFuture>,
+    /// The shutdown flag itself, read while events keep coming.
+    stopping: tokio::sync::watch::Receiver<bool>,
     done: bool,
 }
 
@@ -990,22 +994,32 @@ impl http_body::Body for WatchBody {
         if this.done {
             return Poll::Ready(None);
         }
-        let stopping = this
-            .shutdown
-            .lock()
-            .map(|mut f| f.as_mut().poll(cx).is_ready())
-            .unwrap_or(true);
-        if stopping || this.deadline.as_mut().poll(cx).is_ready() {
-            this.done = true;
-            return Poll::Ready(None);
-        }
+        // An event ready to send costs two cheap checks (clock and flag);
+        // only a watch that has to wait registers for the timeout and the
+        // shutdown, which is what wakes it for them.
         let event = match this.watch.poll_next(cx) {
-            Poll::Ready(Some(e)) => e,
+            Poll::Ready(Some(e)) => {
+                let late = tokio::time::Instant::now() >= this.deadline.deadline();
+                if late || *this.stopping.borrow() {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                e
+            }
             Poll::Ready(None) => {
                 this.done = true;
                 return Poll::Ready(None);
             }
             Poll::Pending => {
+                let stopping = this
+                    .shutdown
+                    .lock()
+                    .map(|mut f| f.as_mut().poll(cx).is_ready())
+                    .unwrap_or(true);
+                if stopping || this.deadline.as_mut().poll(cx).is_ready() {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
                 let tick = this
                     .ticker
                     .as_mut()
