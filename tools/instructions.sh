@@ -13,7 +13,7 @@ BIN=$(realpath "$1")
 PORT=${2:-17001}
 shift $(($# < 2 ? $# : 2))
 D=$(mktemp -d /tmp/kaiser-instructions.XXXX)
-trap 'pkill -f "127.0.0.1:$PORT/api/v1/namespaces/w/" || true; kill $VP 2>/dev/null || true; wait 2>/dev/null; rm -rf "$D"' EXIT
+trap 'pkill -f "127.0.0.1:$PORT/api/v1/namespaces/w/" || true; kill $VP 2>/dev/null || true; wait 2>/dev/null; [ -n "${KEEP:-}" ] && echo "kept $D" || rm -rf "$D"' EXIT
 cd "$D"
 
 python3 - <<'EOF'
