@@ -1,5 +1,6 @@
 //! The strategies of the `status` subresource of built-in kinds (writes
-//! change `status` only, checked by the kind's status validation) and of a
+//! keep the spec as stored and may change `status` and metadata, bar a few
+//! fields per kind, checked by the kind's status validation) and of a
 //! CertificateSigningRequest's `approval` subresource (writes change its
 //! conditions only).
 
@@ -10,7 +11,6 @@ use kaiser_apimachinery::meta;
 use kaiser_apimachinery::table::Column;
 use kaiser_apimachinery::validation::NameValidator;
 use kaiser_registry::Strategy;
-use kaiser_registry::strategy::StatusStrategy;
 use serde_json::Value;
 
 use crate::validation::status::{StatusFn, status_validator};
@@ -19,16 +19,55 @@ use crate::validation::status::{StatusFn, status_validator};
 pub struct BuiltinStatusStrategy {
     main: Arc<dyn Strategy>,
     csr: bool,
+    pod: bool,
+    /// Metadata fields a status write cannot change, beyond the generic ones.
+    kept_metadata: &'static [&'static str],
     validate: Option<StatusFn>,
 }
 
 impl BuiltinStatusStrategy {
     /// The status strategy of `kind` (group "" for core) over its main one.
     pub fn new(main: Arc<dyn Strategy>, group: &str, kind: &str) -> Self {
+        let pod = group.is_empty() && kind == "Pod";
         BuiltinStatusStrategy {
             main,
             csr: group == "certificates.k8s.io",
+            pod,
+            kept_metadata: match (group, kind) {
+                // Old kubelets garbled owner references through pods/status.
+                ("", "Pod") => &["ownerReferences"],
+                ("apps", "Deployment") => &["labels"],
+                _ => &[],
+            },
             validate: status_validator(group, kind),
+        }
+    }
+}
+
+/// A built-in status write, as upstream's status strategies do it: the
+/// spec (every field but `metadata` and `status`) stays as stored, while
+/// metadata changes are kept, except `kept` fields. (Custom resources and
+/// CRDs reset all but `status`: that is the registry's `StatusStrategy`.)
+fn status_write(new: &mut Value, old: &Value, kept: &[&str]) {
+    let (Some(n), Some(o)) = (new.as_object_mut(), old.as_object()) else {
+        return;
+    };
+    n.retain(|k, _| matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind"));
+    for (k, v) in o {
+        if !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind") {
+            n.insert(k.clone(), v.clone());
+        }
+    }
+    let old_meta = meta::metadata(old);
+    let m = meta::metadata_mut(new);
+    for f in kept {
+        match old_meta.and_then(|om| om.get(*f)) {
+            Some(v) => {
+                m.insert((*f).into(), v.clone());
+            }
+            None => {
+                m.shift_remove(*f);
+            }
         }
     }
 }
@@ -44,7 +83,21 @@ impl Strategy for BuiltinStatusStrategy {
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        StatusStrategy(self.main.clone()).prepare_for_update(new, old);
+        status_write(new, old, self.kept_metadata);
+        if self.pod {
+            // The QoS class is set at creation; a kubelet that drops it
+            // from a status write does not clear it.
+            let qos = old.pointer("/status/qosClass").cloned();
+            if let (Some(q), Some(st)) = (qos, new.get_mut("status").and_then(Value::as_object_mut))
+                && st
+                    .get("qosClass")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .is_empty()
+            {
+                st.insert("qosClass".into(), q);
+            }
+        }
         if self.csr {
             // Approval is the approval path's: Approved and Denied
             // conditions keep their stored instances when their number is

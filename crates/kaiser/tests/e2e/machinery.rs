@@ -174,8 +174,9 @@ fn status_is_written_only_through_its_subresource() {
     let ns = json(&ok(s.kubectl(&["get", "ns", "st", "-o", "json"])));
     assert_eq!(ns["status"]["phase"], "Active");
     assert_eq!(ns["metadata"]["labels"]["a"], "b");
-    // The status subresource ignores everything else.
-    let cond = r#"{"status":{"conditions":[{"type":"Custom","status":"True"}]},"metadata":{"labels":{"c":"d"}}}"#;
+    // The status subresource keeps the spec as stored; metadata changes
+    // stay, as upstream's namespace status strategy resets only the spec.
+    let cond = r#"{"status":{"conditions":[{"type":"Custom","status":"True"}]},"spec":{"finalizers":[]},"metadata":{"labels":{"c":"d"}}}"#;
     ok(s.kubectl(&[
         "patch",
         "ns",
@@ -187,7 +188,29 @@ fn status_is_written_only_through_its_subresource() {
     ]));
     let ns = json(&ok(s.kubectl(&["get", "ns", "st", "-o", "json"])));
     assert_eq!(ns["status"]["conditions"][0]["type"], "Custom");
-    assert!(ns["metadata"]["labels"].get("c").is_none(), "{ns}");
+    assert_eq!(ns["metadata"]["labels"]["c"], "d", "{ns}");
+    assert_eq!(ns["spec"]["finalizers"][0], "kubernetes", "{ns}");
+    // A Deployment's status write cannot change its labels either (dry run:
+    // the deployment controller writes status too).
+    ok(s.kubectl(&["create", "deployment", "web", "--image=nginx", "-n", "st"]));
+    let out = json(&ok(s.kubectl(&[
+        "patch",
+        "deployment",
+        "web",
+        "-n",
+        "st",
+        "--subresource=status",
+        "--type=merge",
+        "--dry-run=server",
+        "-o",
+        "json",
+        "-p",
+        r#"{"status":{"collisionCount":3},"spec":{"replicas":7},"metadata":{"labels":{"app":"other"},"annotations":{"kept":"yes"}}}"#,
+    ])));
+    assert_eq!(out["status"]["collisionCount"], 3, "{out}");
+    assert_eq!(out["spec"]["replicas"], 1, "{out}");
+    assert_eq!(out["metadata"]["labels"]["app"], "web", "{out}");
+    assert_eq!(out["metadata"]["annotations"]["kept"], "yes", "{out}");
     let (code, body) = s.curl_admin(&[&s.url("/api/v1/namespaces/st/status")]);
     assert_eq!(code, 200);
     assert_eq!(json(&body)["kind"], "Namespace");
