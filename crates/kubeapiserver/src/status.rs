@@ -37,6 +37,9 @@ impl BuiltinStatusStrategy {
                 // Old kubelets garbled owner references through pods/status.
                 ("", "Pod") => &["ownerReferences"],
                 ("apps", "Deployment") => &["labels"],
+                ("apiregistration.k8s.io", "APIService") => {
+                    &["labels", "annotations", "finalizers", "ownerReferences"]
+                }
                 _ => &[],
             },
             validate: status_validator(group, kind),
