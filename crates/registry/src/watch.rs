@@ -251,8 +251,8 @@ impl ObjectWatch {
                 (EventType::Put, Some(_)) => ("MODIFIED", &ev.kv.value),
                 (EventType::Put, None) => ("ADDED", &ev.kv.value),
             };
-            // Every watcher of this kind sends the same line: the first
-            // one to get here encodes it for all of them.
+            // Every stored-bytes watcher sends this event as the same line:
+            // the first one to get here encodes it for all of them.
             if let Some(line) = ev.encoded.get_or_make(|| wire_line(kind, value, rev)) {
                 return Some(WatchEvent {
                     kind,
