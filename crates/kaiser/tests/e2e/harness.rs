@@ -24,8 +24,12 @@ pub struct Server {
 
 impl Server {
     /// Starts kaiser on a free loopback port in a fresh directory.
+    /// `default` has its ServiceAccount before the test begins, as in a
+    /// cluster a user reaches later, so pods can be created there at once.
     pub fn start() -> Server {
-        Server::start_with(&[])
+        let s = Server::start_with(&[]);
+        s.wait_for_default_service_account("default");
+        s
     }
 
     /// Starts kaiser on a free port in a fresh directory with extra flags.
