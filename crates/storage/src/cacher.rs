@@ -199,7 +199,7 @@ async fn follow(
     loop {
         let Some(st) = state.upgrade() else { return };
         match list_all(&*inner, &prefix).await {
-            Ok((items, rev)) => match inner.watch(&prefix, rev).await {
+            Ok((items, rev)) => match inner.watch_current(&prefix, rev).await {
                 Ok(w) => {
                     {
                         let mut s = lock(&st);
@@ -275,6 +275,17 @@ async fn run_watch(
 }
 
 fn apply(s: &mut State, ev: Arc<Event>) {
+    // The backend watch may leave out previous values: the cache has them.
+    let ev = match (&ev.prev, s.items.get(&ev.kv.key)) {
+        (None, Some(prev)) => {
+            let mut kv = ev.kv.clone();
+            if ev.kind == EventType::Delete {
+                kv.create_revision = prev.create_revision;
+            }
+            Arc::new(Event::new(ev.kind, kv, Some(KeyValue::clone(prev))))
+        }
+        _ => ev,
+    };
     match ev.kind {
         EventType::Put => {
             s.items.insert(ev.kv.key.clone(), Arc::new(ev.kv.clone()));

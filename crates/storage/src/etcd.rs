@@ -118,6 +118,100 @@ fn prefix_end(prefix: &str) -> Vec<u8> {
 }
 
 impl EtcdStore {
+    /// A watch from `after`, with previous values when `prev` (etcd then
+    /// reads the previous revision of every changed key).
+    async fn watch_with(&self, prefix: &str, after: i64, prev: bool) -> Result<WatchStream> {
+        let mut opts = WatchOptions::new()
+            .with_range(prefix_end(prefix))
+            .with_start_revision(after + 1)
+            .with_progress_notify();
+        if prev {
+            opts = opts.with_prev_key();
+        }
+        let mut stream = self
+            .client
+            .watch_client()
+            .watch(prefix, Some(opts))
+            .await
+            .map_err(map_err)?;
+        let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+        let (progress_tx, mut progress_rx) = mpsc::channel::<()>(1);
+        let compacted = self.compacted.clone();
+        tokio::spawn(async move {
+            loop {
+                let msg = tokio::select! {
+                    m = stream.message() => m,
+                    Some(()) = progress_rx.recv() => {
+                        // etcd answers with an empty response at its
+                        // current revision once this watch is in sync.
+                        if let Err(e) = stream.request_progress().await {
+                            let _ = tx.try_send(WatchItem::Error(map_err(e)));
+                            return;
+                        }
+                        continue;
+                    }
+                    _ = tx.closed() => return,
+                };
+                let resp = match msg {
+                    Ok(Some(r)) => r,
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx.try_send(WatchItem::Error(map_err(e)));
+                        return;
+                    }
+                };
+                if resp.compact_revision() > 0 {
+                    compacted.fetch_max(resp.compact_revision(), Ordering::Relaxed);
+                    let _ = tx.try_send(WatchItem::Error(StorageError::Compacted {
+                        requested: after + 1,
+                        compacted: resp.compact_revision(),
+                    }));
+                    return;
+                }
+                if resp.canceled() {
+                    let _ = tx.try_send(WatchItem::Error(StorageError::Unavailable(format!(
+                        "etcd cancelled the watch: {}",
+                        resp.cancel_reason()
+                    ))));
+                    return;
+                }
+                if resp.events().is_empty() {
+                    let rev = header_revision(resp.header());
+                    if rev > 0 && !resp.created() && tx.try_send(WatchItem::Progress(rev)).is_err()
+                    {
+                        return;
+                    }
+                    continue;
+                }
+                for ev in resp.events() {
+                    let Some(kv) = ev.kv() else { continue };
+                    let prev = ev.prev_kv().map(to_kv);
+                    let item = match ev.event_type() {
+                        EtcdEventType::Put => Event::new(EventType::Put, to_kv(kv), prev),
+                        EtcdEventType::Delete => {
+                            let gone = KeyValue {
+                                key: String::from_utf8_lossy(kv.key()).into_owned(),
+                                value: Bytes::new(),
+                                create_revision: prev.as_ref().map_or(0, |p| p.create_revision),
+                                mod_revision: kv.mod_revision(),
+                                version: 0,
+                            };
+                            Event::new(EventType::Delete, gone, prev)
+                        }
+                    };
+                    if tx.try_send(WatchItem::Event(Arc::new(item))).is_err() {
+                        // Too slow or gone: ending the watch makes the client re-list.
+                        return;
+                    }
+                }
+            }
+        });
+        let progress = Arc::new(move || {
+            let _ = progress_tx.try_send(());
+        });
+        Ok(WatchStream::with_progress(rx, progress))
+    }
+
     /// Connects, retrying with logged attempts until etcd answers or
     /// `wait` runs out (as upstream's storage set-up waits for etcd).
     pub async fn connect(cfg: &EtcdConfig, wait: Duration) -> Result<Self> {
@@ -321,93 +415,11 @@ impl Storage for EtcdStore {
     }
 
     async fn watch(&self, prefix: &str, after: i64) -> Result<WatchStream> {
-        let opts = WatchOptions::new()
-            .with_range(prefix_end(prefix))
-            .with_start_revision(after + 1)
-            .with_prev_key()
-            .with_progress_notify();
-        let mut stream = self
-            .client
-            .watch_client()
-            .watch(prefix, Some(opts))
-            .await
-            .map_err(map_err)?;
-        let (tx, rx) = mpsc::channel(WATCH_BUFFER);
-        let (progress_tx, mut progress_rx) = mpsc::channel::<()>(1);
-        let compacted = self.compacted.clone();
-        tokio::spawn(async move {
-            loop {
-                let msg = tokio::select! {
-                    m = stream.message() => m,
-                    Some(()) = progress_rx.recv() => {
-                        // etcd answers with an empty response at its
-                        // current revision once this watch is in sync.
-                        if let Err(e) = stream.request_progress().await {
-                            let _ = tx.try_send(WatchItem::Error(map_err(e)));
-                            return;
-                        }
-                        continue;
-                    }
-                    _ = tx.closed() => return,
-                };
-                let resp = match msg {
-                    Ok(Some(r)) => r,
-                    Ok(None) => return,
-                    Err(e) => {
-                        let _ = tx.try_send(WatchItem::Error(map_err(e)));
-                        return;
-                    }
-                };
-                if resp.compact_revision() > 0 {
-                    compacted.fetch_max(resp.compact_revision(), Ordering::Relaxed);
-                    let _ = tx.try_send(WatchItem::Error(StorageError::Compacted {
-                        requested: after + 1,
-                        compacted: resp.compact_revision(),
-                    }));
-                    return;
-                }
-                if resp.canceled() {
-                    let _ = tx.try_send(WatchItem::Error(StorageError::Unavailable(format!(
-                        "etcd cancelled the watch: {}",
-                        resp.cancel_reason()
-                    ))));
-                    return;
-                }
-                if resp.events().is_empty() {
-                    let rev = header_revision(resp.header());
-                    if rev > 0 && !resp.created() && tx.try_send(WatchItem::Progress(rev)).is_err()
-                    {
-                        return;
-                    }
-                    continue;
-                }
-                for ev in resp.events() {
-                    let Some(kv) = ev.kv() else { continue };
-                    let prev = ev.prev_kv().map(to_kv);
-                    let item = match ev.event_type() {
-                        EtcdEventType::Put => Event::new(EventType::Put, to_kv(kv), prev),
-                        EtcdEventType::Delete => {
-                            let gone = KeyValue {
-                                key: String::from_utf8_lossy(kv.key()).into_owned(),
-                                value: Bytes::new(),
-                                create_revision: prev.as_ref().map_or(0, |p| p.create_revision),
-                                mod_revision: kv.mod_revision(),
-                                version: 0,
-                            };
-                            Event::new(EventType::Delete, gone, prev)
-                        }
-                    };
-                    if tx.try_send(WatchItem::Event(Arc::new(item))).is_err() {
-                        // Too slow or gone: ending the watch makes the client re-list.
-                        return;
-                    }
-                }
-            }
-        });
-        let progress = Arc::new(move || {
-            let _ = progress_tx.try_send(());
-        });
-        Ok(WatchStream::with_progress(rx, progress))
+        self.watch_with(prefix, after, true).await
+    }
+
+    async fn watch_current(&self, prefix: &str, after: i64) -> Result<WatchStream> {
+        self.watch_with(prefix, after, false).await
     }
 
     async fn compact(&self, revision: i64) -> Result<()> {

@@ -279,6 +279,12 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<RangeResult>;
     /// Streams changes under `prefix` with revisions greater than `after`.
     async fn watch(&self, prefix: &str, after: i64) -> Result<WatchStream>;
+    /// [`Storage::watch`] for a caller that keeps every current value
+    /// itself (the watch cache): events may come without `prev`, which
+    /// spares etcd a read at the previous revision for every event.
+    async fn watch_current(&self, prefix: &str, after: i64) -> Result<WatchStream> {
+        self.watch(prefix, after).await
+    }
     /// Forgets history older than `revision`.
     async fn compact(&self, revision: i64) -> Result<()>;
     /// The newest revision.

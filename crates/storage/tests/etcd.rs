@@ -79,6 +79,46 @@ async fn consistent_reads_come_from_the_cache_on_etcd() {
     assert_eq!(cache.consistent_reads_served(), 2);
 }
 
+/// The cache follows etcd without previous values (sparing etcd a read per
+/// event) and its watchers still get them, from the cache's own state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_watchers_get_previous_values_etcd_was_not_asked_for() {
+    use kaiser_storage::{EventType, WatchItem};
+    let (_etcd, inner, cache) = cache_on_etcd("/p/").await;
+    let start = inner.current_revision().await.expect("revision");
+    let mut bare = inner.watch_current("/p/", start).await.expect("watch");
+    let mut cached = cache.watch("/p/", start).await.expect("watch");
+    let b = |s: &'static str| bytes::Bytes::from_static(s.as_bytes());
+    let r1 = inner.create("/p/k", b("1")).await.expect("create");
+    inner.update("/p/k", b("2"), r1).await.expect("update");
+    inner.delete("/p/k", None).await.expect("delete");
+    let next = async |w: &mut kaiser_storage::WatchStream| loop {
+        match tokio::time::timeout(Duration::from_secs(10), w.recv()).await {
+            Ok(Some(WatchItem::Event(e))) => return e,
+            Ok(Some(_)) => continue,
+            other => panic!("no event: {other:?}"),
+        }
+    };
+    let expected = [
+        (EventType::Put, None),
+        (EventType::Put, Some(b("1"))),
+        (EventType::Delete, Some(b("2"))),
+    ];
+    for (kind, prev) in expected {
+        let e = next(&mut bare).await;
+        assert_eq!(
+            (e.kind, e.prev.is_none()),
+            (kind, true),
+            "etcd sent no prev"
+        );
+        let e = next(&mut cached).await;
+        assert_eq!(
+            (e.kind, e.prev.as_ref().map(|p| p.value.clone())),
+            (kind, prev)
+        );
+    }
+}
+
 /// A real etcd, the store on it, and a ready watch cache of `prefix`.
 async fn cache_on_etcd(
     prefix: &str,
