@@ -11,6 +11,7 @@ use kaiser_apimachinery::meta;
 use kaiser_apimachinery::table::Column;
 use kaiser_apimachinery::validation::NameValidator;
 use kaiser_registry::Strategy;
+use kaiser_registry::strategy::StatusStrategy;
 use serde_json::Value;
 
 use crate::validation::status::{StatusFn, status_validator};
@@ -20,27 +21,40 @@ pub struct BuiltinStatusStrategy {
     main: Arc<dyn Strategy>,
     csr: bool,
     pod: bool,
-    /// Metadata fields a status write cannot change, beyond the generic ones.
-    kept_metadata: &'static [&'static str],
+    meta: StatusMeta,
     validate: Option<StatusFn>,
 }
+
+/// Which metadata a status write of a kind may change (upstream's status
+/// strategies, kind by kind).
+#[derive(Clone, Copy)]
+enum StatusMeta {
+    /// The request's, except these fields, which stay as stored.
+    Request(&'static [&'static str]),
+    /// None: the stored metadata stays whole (flowcontrol).
+    Stored,
+}
+
+/// What upstream's `ResetObjectMetaForStatus` keeps as stored, beyond the
+/// fields every update keeps.
+const RESET_FOR_STATUS: &[&str] = &["labels", "annotations", "finalizers", "ownerReferences"];
 
 impl BuiltinStatusStrategy {
     /// The status strategy of `kind` (group "" for core) over its main one.
     pub fn new(main: Arc<dyn Strategy>, group: &str, kind: &str) -> Self {
-        let pod = group.is_empty() && kind == "Pod";
         BuiltinStatusStrategy {
             main,
             csr: group == "certificates.k8s.io",
-            pod,
-            kept_metadata: match (group, kind) {
+            pod: group.is_empty() && kind == "Pod",
+            meta: match (group, kind) {
                 // Old kubelets garbled owner references through pods/status.
-                ("", "Pod") => &["ownerReferences"],
-                ("apps", "Deployment") => &["labels"],
-                ("apiregistration.k8s.io", "APIService") => {
-                    &["labels", "annotations", "finalizers", "ownerReferences"]
-                }
-                _ => &[],
+                ("", "Pod") => StatusMeta::Request(&["ownerReferences"]),
+                ("apps", "Deployment") => StatusMeta::Request(&["labels"]),
+                ("apiregistration.k8s.io", "APIService")
+                | ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy")
+                | ("resource.k8s.io", "ResourceClaim") => StatusMeta::Request(RESET_FOR_STATUS),
+                ("flowcontrol.apiserver.k8s.io", _) => StatusMeta::Stored,
+                _ => StatusMeta::Request(&[]),
             },
             validate: status_validator(group, kind),
         }
@@ -86,7 +100,10 @@ impl Strategy for BuiltinStatusStrategy {
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        status_write(new, old, self.kept_metadata);
+        match self.meta {
+            StatusMeta::Request(kept) => status_write(new, old, kept),
+            StatusMeta::Stored => StatusStrategy(self.main.clone()).prepare_for_update(new, old),
+        }
         if self.pod {
             // The QoS class is set at creation; a kubelet that drops it
             // from a status write does not clear it.
@@ -249,6 +266,57 @@ fn condition_timestamps(new: &mut Value, old: &Value, now: &str) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn status_writes_keep_the_spec_and_the_metadata_each_kind_allows() {
+        let strategy = |group: &str, kind: &str| {
+            BuiltinStatusStrategy::new(
+                Arc::new(kaiser_registry::strategy::DefaultStrategy),
+                group,
+                kind,
+            )
+        };
+        let old = json!({"apiVersion": "v1", "kind": "X",
+            "metadata": {"name": "a", "labels": {"l": "old"}, "annotations": {"a": "old"},
+                "ownerReferences": [{"name": "o"}]},
+            "spec": {"n": 1}, "status": {"qosClass": "Burstable", "phase": "Pending"}});
+        let request = json!({"apiVersion": "v1", "kind": "X",
+            "metadata": {"name": "a", "labels": {"l": "new"}, "annotations": {"a": "new"},
+                "managedFields": [{"manager": "m"}]},
+            "spec": {"n": 2}, "status": {"phase": "Running"}});
+        let write = |group: &str, kind: &str| {
+            let mut new = request.clone();
+            strategy(group, kind).prepare_for_update(&mut new, &old);
+            new
+        };
+
+        // Namespaces (and most kinds): spec as stored, metadata as sent.
+        let ns = write("", "Namespace");
+        assert_eq!(ns["spec"]["n"], 1);
+        assert_eq!(ns["status"], json!({"phase": "Running"}));
+        assert_eq!(ns["metadata"]["labels"]["l"], "new");
+        assert!(ns["metadata"].get("ownerReferences").is_none());
+        // Pods keep their owners and their QoS class.
+        let pod = write("", "Pod");
+        assert_eq!(pod["metadata"]["labels"]["l"], "new");
+        assert_eq!(pod["metadata"]["ownerReferences"][0]["name"], "o");
+        assert_eq!(pod["status"]["qosClass"], "Burstable");
+        // Deployments keep their labels only.
+        let d = write("apps", "Deployment");
+        assert_eq!(d["metadata"]["labels"]["l"], "old");
+        assert_eq!(d["metadata"]["annotations"]["a"], "new");
+        // ResetObjectMetaForStatus kinds keep labels, annotations and owners.
+        let rc = write("resource.k8s.io", "ResourceClaim");
+        assert_eq!(rc["metadata"]["labels"]["l"], "old");
+        assert_eq!(rc["metadata"]["annotations"]["a"], "old");
+        assert_eq!(rc["metadata"]["ownerReferences"][0]["name"], "o");
+        assert_eq!(rc["metadata"]["managedFields"][0]["manager"], "m");
+        // flowcontrol keeps all stored metadata but the write's managedFields.
+        let fs = write("flowcontrol.apiserver.k8s.io", "FlowSchema");
+        assert_eq!(fs["metadata"]["annotations"]["a"], "old");
+        assert_eq!(fs["metadata"]["managedFields"][0]["manager"], "m");
+        assert_eq!(fs["spec"]["n"], 1);
+    }
 
     #[test]
     fn approval_changes_only_conditions_and_stamps_them() {
