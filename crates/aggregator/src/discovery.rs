@@ -300,13 +300,12 @@ impl RemoteDiscovery {
     /// Runs until `shutdown`: refreshes every remote APIService each
     /// minute and each queued one at once.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
-        let routes = self.routes.clone();
-        let names = move || routes.remote_names();
-        self.queue.resync_every(REFRESH, names, shutdown.clone());
         let me = &self;
         let sync = move |name: String| async move { me.sync(&name).await };
-        let failed = |name: &str, e: String| tracing::debug!(apiservice = %name, error = %e, "discovery not fetched");
-        self.queue.work(shutdown, sync, failed).await;
+        let routes = self.routes.clone();
+        (self.queue)
+            .work_remote(routes, REFRESH, shutdown, sync, "discovery")
+            .await;
     }
 }
 

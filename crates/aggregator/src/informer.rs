@@ -115,6 +115,22 @@ impl Queue {
         }
     }
 
+    /// A remote-APIService controller's loop: queues every remote
+    /// APIService now and each `period`, and syncs what is queued until
+    /// `shutdown`; a failure is logged at debug level as `what` not fetched.
+    pub async fn work_remote<F: Future<Output = Result<(), String>>>(
+        self: &Arc<Self>,
+        routes: Arc<crate::routes::Routes>,
+        period: Duration,
+        shutdown: watch::Receiver<bool>,
+        sync: impl FnMut(String) -> F,
+        what: &'static str,
+    ) {
+        self.resync_every(period, move || routes.remote_names(), shutdown.clone());
+        let failed = |name: &str, e: String| tracing::debug!(apiservice = %name, error = %e, "{what} not fetched");
+        self.work(shutdown, sync, failed).await;
+    }
+
     fn pop(&self) -> Option<String> {
         self.pending.lock().ok()?.pop_first()
     }

@@ -267,13 +267,12 @@ impl RemoteOpenApi {
 
     /// Runs until `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
-        let routes = self.routes.clone();
-        let names = move || routes.remote_names();
-        self.queue.resync_every(REFRESH, names, shutdown.clone());
         let me = &self;
         let sync = move |name: String| async move { me.sync(&name).await };
-        let failed = |name: &str, e: String| tracing::debug!(apiservice = %name, error = %e, "OpenAPI not fetched");
-        self.queue.work(shutdown, sync, failed).await;
+        let routes = self.routes.clone();
+        (self.queue)
+            .work_remote(routes, REFRESH, shutdown, sync, "OpenAPI")
+            .await;
     }
 }
 
