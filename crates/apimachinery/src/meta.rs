@@ -96,6 +96,23 @@ pub fn set_str(obj: &mut Value, field: &str, value: &str) {
     metadata_mut(obj).insert(field.to_string(), Value::String(value.to_string()));
 }
 
+/// Sets `fields` of `new`'s metadata to `old`'s (removing those `old`
+/// lacks): what an update may not change.
+pub fn keep_fields(new: &mut Value, old: &Value, fields: &[&str]) {
+    let old_meta = metadata(old);
+    let m = metadata_mut(new);
+    for f in fields {
+        match old_meta.and_then(|om| om.get(*f)) {
+            Some(v) => {
+                m.insert((*f).into(), v.clone());
+            }
+            None => {
+                m.shift_remove(*f);
+            }
+        }
+    }
+}
+
 pub fn set_resource_version(obj: &mut Value, rv: i64) {
     set_str(obj, "resourceVersion", &rv.to_string());
 }

@@ -69,24 +69,12 @@ fn status_write(new: &mut Value, old: &Value, kept: &[&str]) {
     let (Some(n), Some(o)) = (new.as_object_mut(), old.as_object()) else {
         return;
     };
-    n.retain(|k, _| matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind"));
-    for (k, v) in o {
-        if !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind") {
-            n.insert(k.clone(), v.clone());
-        }
+    let spec_side = |k: &str| !matches!(k, "metadata" | "status" | "apiVersion" | "kind");
+    n.retain(|k, _| !spec_side(k));
+    for (k, v) in o.iter().filter(|(k, _)| spec_side(k)) {
+        n.insert(k.clone(), v.clone());
     }
-    let old_meta = meta::metadata(old);
-    let m = meta::metadata_mut(new);
-    for f in kept {
-        match old_meta.and_then(|om| om.get(*f)) {
-            Some(v) => {
-                m.insert((*f).into(), v.clone());
-            }
-            None => {
-                m.shift_remove(*f);
-            }
-        }
-    }
+    meta::keep_fields(new, old, kept);
 }
 
 impl Strategy for BuiltinStatusStrategy {

@@ -446,15 +446,7 @@ impl Store {
     /// stale, like an informer's lister), falling back to storage for
     /// objects the cache has not seen yet.
     pub async fn get_cached(&self, ns: &str, name: &str) -> Result<Value, StatusError> {
-        let (kv, _) = self
-            .storage
-            .get(&self.key(ns, name), Some(0))
-            .await
-            .map_err(|e| self.status_error(e, name))?;
-        match kv {
-            Some(kv) => self.decode(&kv),
-            None => self.get(ns, name).await,
-        }
+        self.decode(&self.cached_kv(ns, name).await?)
     }
 
     /// As [`Store::get_cached`], but reads the stored bytes straight into
@@ -467,25 +459,26 @@ impl Store {
         ns: &str,
         name: &str,
     ) -> Result<T, StatusError> {
-        let key = self.key(ns, name);
-        let (kv, _) = self
-            .storage
-            .get(&key, Some(0))
-            .await
-            .map_err(|e| self.status_error(e, name))?;
-        let kv = match kv {
-            Some(kv) => kv,
-            None => {
-                let (kv, _) = self
-                    .storage
-                    .get(&key, None)
-                    .await
-                    .map_err(|e| self.status_error(e, name))?;
-                kv.ok_or_else(|| self.not_found(name))?
-            }
-        };
+        let kv = self.cached_kv(ns, name).await?;
         serde_json::from_slice(&kv.value)
             .map_err(|e| StatusError::internal(format!("stored object {} is corrupt: {e}", kv.key)))
+    }
+
+    /// The stored key-value from the watch cache, or from storage when the
+    /// cache has not seen it; a 404 when neither has it.
+    async fn cached_kv(&self, ns: &str, name: &str) -> Result<KeyValue, StatusError> {
+        let key = self.key(ns, name);
+        for revision in [Some(0), None] {
+            let (kv, _) = self
+                .storage
+                .get(&key, revision)
+                .await
+                .map_err(|e| self.status_error(e, name))?;
+            if let Some(kv) = kv {
+                return Ok(kv);
+            }
+        }
+        Err(self.not_found(name))
     }
 
     pub async fn get(&self, ns: &str, name: &str) -> Result<Value, StatusError> {
@@ -1085,41 +1078,28 @@ impl Store {
         opts: &WriteOptions<'_>,
     ) -> Result<(), StatusError> {
         // Identity and server-set fields carry over from the stored object.
-        let old_meta = meta::metadata(old).cloned().unwrap_or_default();
+        meta::keep_fields(
+            new,
+            old,
+            &[
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+            ],
+        );
+        // An empty name (or namespace) in the request means the stored one.
+        let mut fill = vec!["name"];
+        if self.info.namespaced {
+            fill.push("namespace");
+        }
+        let empty: Vec<&str> = fill
+            .into_iter()
+            .filter(|f| meta::str_field(new, f).is_empty())
+            .collect();
+        meta::keep_fields(new, old, &empty);
         let m = meta::metadata_mut(new);
-        for f in [
-            "uid",
-            "creationTimestamp",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "generation",
-        ] {
-            match old_meta.get(f) {
-                Some(v) => {
-                    m.insert(f.into(), v.clone());
-                }
-                None => {
-                    m.remove(f);
-                }
-            }
-        }
-        if m.get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .is_empty()
-            && let Some(n) = old_meta.get("name")
-        {
-            m.insert("name".into(), n.clone());
-        }
-        if self.info.namespaced
-            && m.get("namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .is_empty()
-            && let Some(n) = old_meta.get("namespace")
-        {
-            m.insert("namespace".into(), n.clone());
-        }
         m.remove("selfLink");
         self.strategy.default(new);
         self.strategy.prepare_for_update(new, old);

@@ -617,7 +617,6 @@ fn bindings_evictions_and_reviews() {
 async fn kube_rs_typed_pods_deployments_and_services() {
     let s = Server::start();
     let c = client(&s).await;
-    s.wait_for_default_service_account("default");
     let pods: Api<Pod> = Api::namespaced(c.clone(), "default");
     let deploys: Api<Deployment> = Api::namespaced(c.clone(), "default");
     let svcs: Api<Service> = Api::namespaced(c.clone(), "default");
