@@ -356,6 +356,18 @@ async fn main() {
         "  server CPU per create: {server_cpu_us:.0} us (the load generator shares the same 2 cores), i.e. at most {:.0}/s per core",
         1e6 / server_cpu_us
     );
+    // The same clients against the floor: no API work, only TLS, HTTP
+    // and one create in a fresh embedded store per request.
+    let bare_dir = tempfile::tempdir().expect("tempdir");
+    let bare_store: Arc<dyn Storage> =
+        Arc::new(EmbeddedStore::open(bare_dir.path()).expect("open"));
+    let bare_32 = bare_rate(dir.path(), bare_store.clone(), 32, 50).await;
+    bare_store.close().await.expect("close");
+    println!(
+        "bare HTTPS server (kaiser's TLS and certificates, hyper, one raw-store create per request, the body echoed), same 32 clients: {bare_32:>8.0}/s = {:.2} of the raw store; kaiser = {:.2} of the bare server",
+        bare_32 / store_32,
+        api_32 / bare_32
+    );
 
     // Memory after 10,000 ConfigMaps of 1 KiB (1,600 already exist).
     let rss_before = rss_kib(child.id());
@@ -482,6 +494,27 @@ async fn etcd_figures() {
         us(m3 - m2)
     );
     stop(echild);
+    // The floor on etcd: the bare server putting each body with the same
+    // etcd client kaiser uses.
+    let bare_store: Arc<dyn Storage> = Arc::new(
+        kaiser_storage::etcd::EtcdStore::connect(&cfg, Duration::from_secs(30))
+            .await
+            .expect("etcd"),
+    );
+    let (e4, m4) = (cpu_seconds(etcd.pid()), cpu_seconds(me));
+    let bare_etcd = bare_rate(edir.path(), bare_store.clone(), WRITERS, EACH).await;
+    let (e5, m5) = (cpu_seconds(etcd.pid()), cpu_seconds(me));
+    bare_store.close().await.expect("close");
+    println!(
+        "  bare HTTPS server putting each body into etcd, same clients: {bare_etcd:>7.0}/s = {:.2} of etcd's put rate; kaiser = {:.2} of the bare server",
+        bare_etcd / etcd_32,
+        api_etcd / bare_etcd
+    );
+    println!(
+        "  CPU per write through the bare server: etcd {:.0} us, bare server and kube-rs clients together {:.0} us",
+        us(e5 - e4),
+        us(m5 - m4)
+    );
 }
 
 /// Start-up on an existing data dir, against a bare process start.
@@ -526,4 +559,117 @@ async fn c_for(dir: &Path, port: u16) -> Client {
         .await
         .expect("config");
     Client::try_from(cfg).expect("client")
+}
+
+/// The floor under any HTTPS API server on this machine: kaiser's own TLS
+/// configuration and certificates, hyper's HTTP/1.1 and HTTP/2, and per
+/// request nothing but reading the body, one create in `store`, and the
+/// body echoed back with 201 (kube-rs decodes it as the created object).
+/// It runs on its own two-thread runtime, as kaiser would in its process.
+struct BareServer {
+    port: u16,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BareServer {
+    fn start(dir: &Path, store: Arc<dyn Storage>) -> BareServer {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let pki = dir.join("kaiser-data/pki");
+        let cert = CertificateDer::from_pem_file(pki.join("apiserver.crt")).expect("cert");
+        let key = PrivateKeyDer::from_pem_file(pki.join("apiserver.key")).expect("key");
+        let ca = CertificateDer::from_pem_file(pki.join("ca.crt")).expect("ca");
+        let tls = kaiser_server::serve::tls_config(vec![cert], key, vec![ca]).expect("tls");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(bare_serve(listener, tls, store, stopped));
+        });
+        BareServer {
+            port,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for BareServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn bare_serve(
+    listener: std::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    store: Arc<dyn Storage>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    use http_body_util::{BodyExt, Full};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let next = Arc::new(AtomicU64::new(0));
+    loop {
+        let (tcp, _) = tokio::select! {
+            _ = &mut stopped => return,
+            conn = listener.accept() => match conn {
+                Ok(c) => c,
+                Err(_) => continue,
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let (acceptor, store, next) = (acceptor.clone(), store.clone(), next.clone());
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let service =
+                hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let (store, next) = (store.clone(), next.clone());
+                    async move {
+                        let body = req.into_body().collect().await?.to_bytes();
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        let key = format!("/registry/configmaps/bare/{n}");
+                        let status = match store.create(&key, body.clone()).await {
+                            Ok(_) => http::StatusCode::CREATED,
+                            Err(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+                        };
+                        let resp = http::Response::builder()
+                            .status(status)
+                            .header("content-type", "application/json")
+                            .body(Full::new(body))
+                            .expect("response");
+                        Ok::<_, hyper::Error>(resp)
+                    }
+                });
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+        });
+    }
+}
+
+/// Creates/s through the bare server over `store`, with the same 32
+/// kube-rs clients and requests as kaiser's figure.
+async fn bare_rate(dir: &Path, store: Arc<dyn Storage>, clients: usize, each: usize) -> f64 {
+    let bare = BareServer::start(dir, store);
+    let c = c_for(dir, bare.port).await;
+    let rate = api_rate(&c, clients, each, "bare").await;
+    drop(bare);
+    rate
 }

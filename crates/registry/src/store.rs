@@ -10,7 +10,7 @@ use kaiser_apimachinery::field::ErrorList;
 use kaiser_apimachinery::list::{ContinueToken, ListOptions, RvMatch};
 use kaiser_apimachinery::managedfields::{FieldManager, TypeSchema, entries};
 use kaiser_apimachinery::validation::{validate_object_meta, validate_object_meta_update};
-use kaiser_apimachinery::{StatusError, meta, time};
+use kaiser_apimachinery::{StatusError, codec, meta, time};
 use kaiser_storage::{KeyValue, Storage, StorageError};
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
@@ -437,9 +437,7 @@ impl Store {
                 }
             }
         }
-        serde_json::to_vec(obj)
-            .map(Bytes::from)
-            .map_err(StatusError::internal)
+        Ok(Bytes::from(codec::to_json(obj)))
     }
 
     /// GET from the watch cache when the store has one (possibly a little
@@ -1461,7 +1459,8 @@ fn write_with_resource_version(out: &mut Vec<u8>, kv: &KeyValue) -> Result<(), S
     if splice_revision(out, &kv.value, kv.mod_revision) {
         return Ok(());
     }
-    serde_json::to_writer(out, &decode_kv(kv)?).map_err(StatusError::internal)
+    codec::write_json(out, &decode_kv(kv)?);
+    Ok(())
 }
 
 /// Decodes stored bytes and stamps the revision as `resourceVersion`.
