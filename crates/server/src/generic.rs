@@ -104,6 +104,11 @@ impl GenericServer {
         });
         resp = crate::audit::finish(audit, &method, resp).await;
         crate::audit::set_audit_id(&mut resp, &audit_id);
+        // Every response is for an authenticated caller: no shared caches
+        // (upstream's WithCacheControl), unless a handler chose otherwise.
+        resp.headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(header::HeaderValue::from_static("no-cache, private"));
         if accepts_gzip {
             resp = gzip_large(resp);
         }

@@ -195,6 +195,12 @@ fn openapi_documents_have_etags_and_content_hashes() {
     let s = Server::start();
     let (code, head, body) = curl_with_headers(&s, &[&s.url("/openapi/v2")]);
     assert_eq!(code, 200);
+    assert_eq!(header(&head, "cache-control"), vec!["no-cache, private"]);
+    // Errors too, as upstream's outermost filter sets it.
+    let (code, missing, _) =
+        curl_with_headers(&s, &[&s.url("/api/v1/namespaces/default/configmaps/none")]);
+    assert_eq!(code, 404);
+    assert_eq!(header(&missing, "cache-control"), vec!["no-cache, private"]);
     let doc = json(&body);
     assert!(doc["definitions"]["io.k8s.api.core.v1.ConfigMap"]["properties"]["data"].is_object());
     let etag = header(&head, "etag")
