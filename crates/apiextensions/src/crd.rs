@@ -4,8 +4,10 @@
 //! the validation of the definition itself is `validation.rs`.
 
 use kaiser_apimachinery::field::ErrorList;
+use kaiser_apimachinery::managedfields::ResetFields;
 use kaiser_apimachinery::table::Column;
 use kaiser_apimachinery::{meta, time};
+use kaiser_registry::strategy::status_write;
 use kaiser_registry::{ResourceInfo, Strategy};
 use serde_json::{Value, json};
 
@@ -155,6 +157,32 @@ impl Strategy for CrdStrategy {
     }
 }
 
+/// What a `customresourcedefinitions/status` write leaves as stored,
+/// besides the spec. Finalizers may change: upstream's CRD cleanup
+/// releases its finalizer through this subresource.
+const STATUS_KEPT: &[&str] = &["labels", "annotations", "ownerReferences"];
+
+/// `customresourcedefinitions/status`, as upstream's CRD status strategy.
+pub struct CrdStatusStrategy;
+
+impl Strategy for CrdStatusStrategy {
+    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        status_write(new, old, STATUS_KEPT);
+    }
+
+    fn reset_fields(&self) -> ResetFields {
+        ResetFields::AllButStatusAndMetadata(STATUS_KEPT)
+    }
+
+    fn table_columns(&self) -> &[Column] {
+        CrdStrategy.table_columns()
+    }
+
+    fn table_row(&self, obj: &Value) -> Vec<Value> {
+        CrdStrategy.table_row(obj)
+    }
+}
+
 /// Whether a condition of `kind` is True.
 pub fn condition_true(crd: &Value, kind: &str) -> bool {
     crd.pointer("/status/conditions")
@@ -201,6 +229,30 @@ pub fn set_condition(crd: &mut Value, kind: &str, status: &str, reason: &str, me
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_crd_status_write_changes_status_and_finalizers_only() {
+        let mut old = crd();
+        old["metadata"]["labels"] = json!({"team": "a"});
+        old["metadata"]["finalizers"] = json!([CLEANUP_FINALIZER]);
+        old["status"] = json!({"storedVersions": ["v1"]});
+        let mut new = crd();
+        new["metadata"]["labels"] = json!({"team": "b"});
+        new["metadata"]["annotations"] = json!({"note": "x"});
+        new["metadata"]["finalizers"] = json!([]);
+        new["spec"]["scope"] = json!("Cluster");
+        new["status"] = json!({"storedVersions": ["v1"], "conditions": []});
+        CrdStatusStrategy.prepare_for_update(&mut new, &old);
+        assert_eq!(new["spec"], old["spec"]);
+        assert_eq!(new["metadata"]["labels"], json!({"team": "a"}));
+        assert!(new["metadata"].get("annotations").is_none(), "{new}");
+        assert_eq!(new["metadata"]["finalizers"], json!([]));
+        assert_eq!(new["status"]["conditions"], json!([]));
+        assert_eq!(
+            CrdStatusStrategy.reset_fields(),
+            ResetFields::AllButStatusAndMetadata(STATUS_KEPT)
+        );
+    }
 
     fn crd() -> Value {
         json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",

@@ -18,7 +18,6 @@ pub mod validation;
 use std::sync::Arc;
 
 use kaiser_admission::webhook::ServiceResolver;
-use kaiser_registry::strategy::StatusStrategy;
 use kaiser_registry::{Store, Strategy};
 use kaiser_server::{Handler, ResourceTable, Scope, chain};
 use kaiser_storage::Storage;
@@ -41,7 +40,7 @@ impl ApiExtensionsServer {
         let strategy: Arc<dyn Strategy> = Arc::new(crd::CrdStrategy);
         let crds = Arc::new(
             Store::cached(crd::info(root), strategy.clone(), storage.clone())
-                .with_subresource("status", Arc::new(StatusStrategy(strategy))),
+                .with_subresource("status", Arc::new(crd::CrdStatusStrategy)),
         );
         let table = Arc::new(ResourceTable::new());
         table.insert(vec![crds.clone()]);

@@ -7,11 +7,12 @@
 use std::sync::Arc;
 
 use kaiser_apimachinery::field::ErrorList;
+use kaiser_apimachinery::managedfields::ResetFields;
 use kaiser_apimachinery::meta;
 use kaiser_apimachinery::table::Column;
 use kaiser_apimachinery::validation::NameValidator;
 use kaiser_registry::Strategy;
-use kaiser_registry::strategy::StatusStrategy;
+use kaiser_registry::strategy::{StatusStrategy, status_write};
 use serde_json::Value;
 
 use crate::validation::status::{StatusFn, status_validator};
@@ -61,22 +62,6 @@ impl BuiltinStatusStrategy {
     }
 }
 
-/// A built-in status write, as upstream's status strategies do it: the
-/// spec (every field but `metadata` and `status`) stays as stored, while
-/// metadata changes are kept, except `kept` fields. (Custom resources and
-/// CRDs reset all but `status`: that is the registry's `StatusStrategy`.)
-fn status_write(new: &mut Value, old: &Value, kept: &[&str]) {
-    let (Some(n), Some(o)) = (new.as_object_mut(), old.as_object()) else {
-        return;
-    };
-    let spec_side = |k: &str| !matches!(k, "metadata" | "status" | "apiVersion" | "kind");
-    n.retain(|k, _| !spec_side(k));
-    for (k, v) in o.iter().filter(|(k, _)| spec_side(k)) {
-        n.insert(k.clone(), v.clone());
-    }
-    meta::keep_fields(new, old, kept);
-}
-
 impl Strategy for BuiltinStatusStrategy {
     fn name_validator(&self) -> NameValidator {
         self.main.name_validator()
@@ -119,6 +104,15 @@ impl Strategy for BuiltinStatusStrategy {
 
     fn validate_update(&self, new: &Value, old: &Value) -> ErrorList {
         self.validate.map_or_else(ErrorList::new, |f| f(new, old))
+    }
+
+    /// What the write resets nobody owns through it (upstream's
+    /// `GetResetFields` of each status strategy).
+    fn reset_fields(&self) -> ResetFields {
+        match self.meta {
+            StatusMeta::Request(kept) => ResetFields::AllButStatusAndMetadata(kept),
+            StatusMeta::Stored => ResetFields::AllButStatus,
+        }
     }
 
     fn has_pending_finalizers(&self, obj: &Value) -> bool {

@@ -139,6 +139,23 @@ pub struct DefaultStrategy;
 
 impl Strategy for DefaultStrategy {}
 
+/// A status write as upstream's status strategies of built-in kinds (and
+/// of CRDs themselves) do it: the spec (every field but `metadata` and
+/// `status`) stays as stored, while metadata changes are kept, except the
+/// `kept` fields, which stay as stored too. (Custom resources reset all but
+/// `status`: that is [`StatusStrategy`].)
+pub fn status_write(new: &mut Value, old: &Value, kept: &[&str]) {
+    let (Some(n), Some(o)) = (new.as_object_mut(), old.as_object()) else {
+        return;
+    };
+    let spec_side = |k: &str| !matches!(k, "metadata" | "status" | "apiVersion" | "kind");
+    n.retain(|k, _| !spec_side(k));
+    for (k, v) in o.iter().filter(|(k, _)| spec_side(k)) {
+        n.insert(k.clone(), v.clone());
+    }
+    meta::keep_fields(new, old, kept);
+}
+
 /// The `status` subresource of a kind: writes change `status` only.
 pub struct StatusStrategy(pub std::sync::Arc<dyn Strategy>);
 

@@ -42,6 +42,9 @@ pub enum ResetFields {
     Status,
     /// A `status` subresource: everything but `status`.
     AllButStatus,
+    /// A `status` subresource whose writes may change metadata: everything
+    /// but `metadata` and `status`, and these fields of `metadata`.
+    AllButStatusAndMetadata(&'static [&'static str]),
 }
 
 /// Paths no manager owns: type meta and server-set metadata.
@@ -157,6 +160,19 @@ impl FieldManager<'_> {
                     for k in o.keys().filter(|k| *k != "status") {
                         s.insert(&[PathElement::field(k)]);
                     }
+                }
+            }
+            ResetFields::AllButStatusAndMetadata(meta_fields) => {
+                for o in [a, b].into_iter().filter_map(Value::as_object) {
+                    for k in o
+                        .keys()
+                        .filter(|k| !matches!(k.as_str(), "status" | "metadata"))
+                    {
+                        s.insert(&[PathElement::field(k)]);
+                    }
+                }
+                for f in meta_fields {
+                    s.insert(&[PathElement::field("metadata"), PathElement::field(f)]);
                 }
             }
         }

@@ -288,6 +288,36 @@ fn scale_status_and_generation() {
     assert_eq!(d["metadata"]["generation"], 2);
     let rows = table(&ok(s.kubectl(&["get", "deploy", "web"])));
     assert_eq!(rows[1][1], "3/5");
+    // An apply to the status owns only what the write may change: not the
+    // spec, nor a Deployment's labels (upstream's reset fields).
+    let (code, body) = s.send_json(
+        "PATCH",
+        "application/apply-patch+yaml",
+        "/apis/apps/v1/namespaces/default/deployments/web/status?fieldManager=status-writer&force=true",
+        r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","labels":{"x":"y"},"annotations":{"a":"b"}},"spec":{"replicas":7},"status":{"availableReplicas":2}}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    let d = json(&body);
+    assert_eq!(d["spec"]["replicas"], 5);
+    assert_eq!(d["metadata"]["annotations"]["a"], "b");
+    assert!(d["metadata"]["labels"].get("x").is_none(), "{d}");
+    let entry = d["metadata"]["managedFields"]
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["manager"] == "status-writer"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no status-writer entry in {d}"));
+    assert_eq!(entry["subresource"], "status");
+    let owned = &entry["fieldsV1"];
+    assert!(
+        owned["f:status"]["f:availableReplicas"].is_object(),
+        "{owned}"
+    );
+    assert!(
+        owned["f:metadata"]["f:annotations"]["f:a"].is_object(),
+        "{owned}"
+    );
+    assert!(owned.get("f:spec").is_none(), "{owned}");
+    assert!(owned["f:metadata"].get("f:labels").is_none(), "{owned}");
     // Statefulsets and replication controllers scale too.
     ok(s.kubectl(&["scale", "sts", "db", "--replicas=3"]));
     let sts = json(&ok(s.kubectl(&["get", "sts", "db", "-o", "json"])));
