@@ -10,7 +10,7 @@ mod pki;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -25,7 +25,7 @@ use kaiser_storage::embedded::EmbeddedStore;
 use kaiser_storage::etcd::{EtcdConfig, EtcdStore};
 
 /// How long start-up waits for etcd to answer, as upstream's storage set-up.
-const ETCD_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+const ETCD_WAIT: Duration = Duration::from_secs(60);
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
@@ -481,6 +481,7 @@ async fn run(c: Completed) -> Result<()> {
         "kaiser is ready: kubectl --kubeconfig {} get ns",
         kubeconfig.display()
     );
+    generic.warm_openapi(Duration::from_secs(1));
     serve::serve(listener, tls, generic, shutdown_rx, c.shutdown_grace).await?;
     if let Some(a) = auditor {
         // Buffered backends send what they hold; their workers block.

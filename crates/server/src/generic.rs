@@ -65,6 +65,21 @@ impl GenericServer {
         }
     }
 
+    /// Builds the OpenAPI documents in the background once `after` has
+    /// passed (start-up done, the CRDs on disk served), off the request
+    /// path: otherwise the first kubectl create or apply waits for them.
+    pub fn warm_openapi(self: &Arc<Self>, after: Duration) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                let stores: Vec<_> = me.tables.iter().flat_map(|t| t.all()).collect();
+                me.openapi.warm(&stores);
+            })
+            .await;
+        });
+    }
+
     /// Serves one request from a connection whose client certificate (if
     /// any) was checked into `cert`.
     pub async fn handle(

@@ -554,6 +554,17 @@ impl OpenApi {
         docs
     }
 
+    /// Builds the documents for `stores` now, so that the first client to
+    /// ask (kubectl's create and apply do) does not wait for them.
+    pub fn warm(&self, stores: &[Arc<Store>]) {
+        let started = std::time::Instant::now();
+        self.documents(stores);
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "built the OpenAPI documents"
+        );
+    }
+
     /// The response for an OpenAPI path, or `None` for other paths.
     pub fn serve(
         &self,
@@ -986,6 +997,14 @@ mod tests {
         let root: Value = serde_json::from_slice(&docs.v3_root.body).expect("json");
         let url = root["paths"]["apis/metrics.k8s.io/v1beta1"]["serverRelativeURL"].as_str();
         assert!(url.is_some_and(|u| u.contains("?hash=")), "{root}");
+    }
+
+    #[test]
+    fn warming_fills_the_cache_requests_read() {
+        let api = OpenApi::new("v1.33.0");
+        api.warm(&[]);
+        let warmed = api.cache.lock().expect("lock").clone().expect("built");
+        assert!(Arc::ptr_eq(&warmed, &api.documents(&[])));
     }
 
     #[test]
