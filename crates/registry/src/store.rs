@@ -437,7 +437,11 @@ impl Store {
                 }
             }
         }
-        Ok(Bytes::from(codec::to_json(obj)))
+        let mut bytes = codec::to_json(obj);
+        // Stored bytes live as long as the object (in the watch cache and
+        // the embedded store): keep none of the slack the buffer grew with.
+        bytes.shrink_to_fit();
+        Ok(Bytes::from(bytes))
     }
 
     /// GET from the watch cache when the store has one (possibly a little
