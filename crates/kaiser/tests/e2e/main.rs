@@ -20,6 +20,7 @@ mod kubectl;
 mod machinery;
 mod persistence;
 mod protobuf;
+mod python_client;
 mod rbac;
 mod schema;
 mod validation_more;
