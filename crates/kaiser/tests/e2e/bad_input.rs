@@ -293,3 +293,110 @@ fn bad_patches_selectors_and_delete_options_change_nothing() {
     assert_eq!((code, body.as_str()), (200, "ok"));
     assert_eq!(configmaps(&s), before, "stored data changed");
 }
+
+/// POSTs `chunks` of 64 KiB over HTTP/2 and then keeps the request body
+/// open, as a client still uploading; returns the response's status and
+/// body, or the stream error that came instead.
+fn unfinished_upload(
+    s: &Server,
+    auth: Option<&str>,
+    chunks: usize,
+) -> Result<(u16, String), String> {
+    use bytes::Bytes;
+    use futures_util::StreamExt;
+    use http_body_util::{BodyExt, StreamBody};
+    use hyper::body::Frame;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(s.pki("ca.crt")).expect("ca") {
+        roots.add(c.expect("cert")).expect("add");
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots);
+    let mut cfg = match auth {
+        Some(_) => builder.with_no_client_auth(),
+        None => {
+            let chain = CertificateDer::pem_file_iter(s.pki("admin.crt"))
+                .expect("admin cert")
+                .collect::<Result<Vec<_>, _>>()
+                .expect("admin cert");
+            let key = PrivateKeyDer::from_pem_file(s.pki("admin.key")).expect("admin key");
+            builder
+                .with_client_auth_cert(chain, key)
+                .expect("client auth")
+        }
+    };
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    let (port, auth) = (s.port, auth.map(str::to_string));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+            .connect(ServerName::try_from("127.0.0.1").expect("name"), tcp)
+            .await
+            .expect("tls");
+        let (mut send, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tls),
+        )
+        .await
+        .expect("h2 handshake");
+        tokio::spawn(conn);
+        let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+        let frames = futures_util::stream::iter(
+            (0..chunks).map(move |_| Ok::<_, std::convert::Infallible>(Frame::data(chunk.clone()))),
+        )
+        .chain(futures_util::stream::pending());
+        let mut req = http::Request::post(format!(
+            "https://127.0.0.1:{port}/api/v1/namespaces/default/configmaps"
+        ))
+        .header("content-type", "application/json");
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let req = req.body(StreamBody::new(frames)).expect("request");
+        let sent = tokio::time::timeout(std::time::Duration::from_secs(20), send.send_request(req))
+            .await
+            .expect("an answer within 20 s");
+        let resp = sent.map_err(|e| format!("{e:?}"))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        Ok((
+            status,
+            String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+        ))
+    })
+}
+
+/// A request refused while its body is still coming (a bad token, or a body
+/// over the limit) gets its `Status` over HTTP/2, and the rest of the upload
+/// is refused after it (hyper resets the stream with NO_ERROR, as Go's
+/// server does), not instead of it.
+#[test]
+fn refused_uploads_still_get_their_status_over_http2() {
+    let s = Server::start();
+    let (code, body) =
+        unfinished_upload(&s, Some("Bearer not-a-token"), 4).expect("a 401 response");
+    assert_eq!(code, 401, "{body}");
+    assert_eq!(json(&body)["reason"], "Unauthorized");
+    let (code, body) = unfinished_upload(&s, None, 60).expect("a 413 response");
+    assert_eq!(code, 413, "{body}");
+    assert_eq!(json(&body)["reason"], "RequestEntityTooLarge");
+    // The server serves on.
+    ok(s.kubectl(&["get", "ns", "default"]));
+}
