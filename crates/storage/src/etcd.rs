@@ -218,7 +218,12 @@ impl EtcdStore {
         let mut opts = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(5))
             .with_timeout(REQUEST_TIMEOUT)
-            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
+            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5))
+            // As upstream's watches: a member that has lost its leader ends
+            // them ("no leader") instead of leaving them silent while the
+            // rest of the cluster goes on; the cache then re-lists through
+            // a member that has one.
+            .with_require_leader(true);
         if cfg.ca_pem.is_some() || cfg.client_cert_pem.is_some() {
             let mut tls = etcd_client::TlsOptions::new();
             if let Some(ca) = &cfg.ca_pem {

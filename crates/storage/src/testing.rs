@@ -285,6 +285,8 @@ pub struct EtcdProcess {
     dir: std::path::PathBuf,
     ports: (u16, u16),
     tls: Vec<String>,
+    /// `--name` and `--initial-cluster` (one member unless in a cluster).
+    member: (String, String),
     pub endpoint: String,
 }
 
@@ -302,23 +304,40 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+fn peer_url(peer: u16) -> String {
+    format!("http://127.0.0.1:{peer}")
+}
+
+/// Starts an etcd member and waits until its client port accepts.
 fn spawn_etcd(
+    dir: &std::path::Path,
+    ports: (u16, u16),
+    tls: &[String],
+    member: &(String, String),
+) -> std::process::Child {
+    let child = spawn_member(dir, ports, tls, member);
+    wait_serving(ports.0);
+    child
+}
+
+fn spawn_member(
     dir: &std::path::Path,
     (client, peer): (u16, u16),
     tls: &[String],
+    (name, cluster): &(String, String),
 ) -> std::process::Child {
     let scheme = if tls.is_empty() { "http" } else { "https" };
     let endpoint = format!("{scheme}://127.0.0.1:{client}");
-    let peer_url = format!("http://127.0.0.1:{peer}");
+    let peer_url = peer_url(peer);
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join("etcd.log"))
         .expect("etcd log");
-    let child = std::process::Command::new("etcd")
+    std::process::Command::new("etcd")
         .arg("--data-dir")
         .arg(dir.join("data"))
-        .args(["--name", "kaiser-test"])
+        .args(["--name", name])
         .args([
             "--listen-client-urls",
             &endpoint,
@@ -331,12 +350,15 @@ fn spawn_etcd(
             "--initial-advertise-peer-urls",
             &peer_url,
         ])
-        .args(["--initial-cluster", &format!("kaiser-test={peer_url}")])
+        .args(["--initial-cluster", cluster])
         .args(tls)
         .stdout(std::process::Stdio::null())
         .stderr(log)
         .spawn()
-        .expect("the etcd binary (Debian package etcd-server) must be installed for these tests");
+        .expect("the etcd binary (Debian package etcd-server) must be installed for these tests")
+}
+
+fn wait_serving(client: u16) {
     let start = std::time::Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", client)).is_err() {
         assert!(
@@ -345,7 +367,6 @@ fn spawn_etcd(
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    child
 }
 
 impl EtcdProcess {
@@ -373,7 +394,9 @@ impl EtcdProcess {
                 "--client-cert-auth".to_string(),
             ],
         };
-        let child = spawn_etcd(&dir, ports, &tls);
+        let name = "kaiser-test".to_string();
+        let member = (name.clone(), format!("{name}={}", peer_url(ports.1)));
+        let child = spawn_etcd(&dir, ports, &tls, &member);
         let scheme = if tls.is_empty() { "http" } else { "https" };
         EtcdProcess {
             child,
@@ -381,13 +404,32 @@ impl EtcdProcess {
             ports,
             endpoint: format!("{scheme}://127.0.0.1:{}", ports.0),
             tls,
+            member,
         }
     }
 
     /// Starts etcd again on the same ports and data after [`EtcdProcess::kill`].
     pub fn restart(&mut self) {
         self.kill();
-        self.child = spawn_etcd(&self.dir, self.ports, &self.tls);
+        self.child = spawn_etcd(&self.dir, self.ports, &self.tls, &self.member);
+    }
+
+    /// Freezes the member (SIGSTOP): its connections stay open, unanswered.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a member [`EtcdProcess::pause`] froze.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} etcd");
     }
 
     pub fn log(&self) -> String {
@@ -398,6 +440,56 @@ impl EtcdProcess {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Members of one etcd cluster on loopback, started together (a member
+/// waits for a quorum before it serves), for tests of member failures.
+pub struct EtcdCluster {
+    pub members: Vec<EtcdProcess>,
+}
+
+impl EtcdCluster {
+    pub fn start(size: usize) -> EtcdCluster {
+        let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
+        let cluster = ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("m{i}={}", peer_url(p.1)))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut members = Vec::new();
+        for (i, &ports) in ports.iter().enumerate() {
+            let dir = std::env::temp_dir().join(format!(
+                "kaiser-etcd-{}-{}",
+                std::process::id(),
+                ports.0
+            ));
+            std::fs::create_dir_all(&dir).expect("etcd data dir");
+            let member = (format!("m{i}"), cluster.clone());
+            let child = spawn_member(&dir, ports, &[], &member);
+            members.push(EtcdProcess {
+                child,
+                dir,
+                ports,
+                endpoint: format!("http://127.0.0.1:{}", ports.0),
+                tls: Vec::new(),
+                member,
+            });
+        }
+        for m in &members {
+            wait_serving(m.ports.0);
+        }
+        EtcdCluster { members }
+    }
+
+    /// Every member's client URL, comma-separated (`--etcd-servers`).
+    pub fn endpoints(&self) -> String {
+        self.members
+            .iter()
+            .map(|m| m.endpoint.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use kaiser_storage::testing::EtcdProcess;
+use kaiser_storage::testing::{EtcdCluster, EtcdProcess};
 
 use crate::harness::{KUBECTL, Server, ok};
 use crate::kubectl::workflow;
@@ -90,6 +90,89 @@ fn etcd_outage_makes_kaiser_unready_until_etcd_returns() {
     let got = ok(s.kubectl(&["get", "configmap", "before", "-o", "jsonpath={.data.a}"]));
     assert_eq!(got, "1");
     ok(s.kubectl(&["create", "configmap", "after", "--from-literal=a=2"]));
+}
+
+/// Polls `/readyz` until it answers `want` (at most 30 s).
+fn wait_ready(s: &Server, want: u16, why: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while s.curl_anonymous(&[&s.url("/readyz")]).0 != want {
+        assert!(Instant::now() < deadline, "{why}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// kaiser on a three-member etcd cluster. Through a member that loses its
+/// quorum, watches end ("no leader": kaiser asks for a leader as upstream's
+/// watches do) and kaiser reports not ready, rather than serving a watch
+/// cache that silently stops; with every member listed, kaiser serves on
+/// through the others when one dies.
+#[test]
+fn etcd_members_that_fail_are_noticed_and_others_serve_on() {
+    let mut cluster = EtcdCluster::start(3);
+    let only_first =
+        Server::start_with(&[&format!("--etcd-servers={}", cluster.members[0].endpoint)]);
+    let every = Server::start_with(&[&format!("--etcd-servers={}", cluster.endpoints())]);
+    ok(only_first.kubectl(&["create", "configmap", "before"]));
+
+    // The first member alone: its watches end once it has no leader.
+    let mut watch = only_first
+        .curl_admin_command()
+        .arg("-N")
+        .arg(only_first.url("/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=120"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("curl watch");
+    std::thread::sleep(Duration::from_millis(500));
+    cluster.members[1].pause();
+    cluster.members[2].pause();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while watch.try_wait().expect("try_wait").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "a watch through a member without a leader was still open after 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_ready(
+        &only_first,
+        500,
+        "kaiser stayed ready without an etcd leader",
+    );
+    cluster.members[1].resume();
+    cluster.members[2].resume();
+    wait_ready(
+        &only_first,
+        200,
+        "kaiser did not recover with the quorum back",
+    );
+    wait_ready(
+        &every,
+        200,
+        "the second kaiser did not recover with the quorum back",
+    );
+
+    // Every member listed: one dies, kaiser goes on through the others, and
+    // a watch started after sees what is written.
+    cluster.members[0].kill();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !every
+        .kubectl(&["create", "configmap", "after-failover"])
+        .status
+        .success()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no write went through the other members"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, body) =
+        every.curl_admin(&[&every.url("/api/v1/namespaces/default/configmaps/before")]);
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = every.curl_admin(&[&every
+        .url("/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=2&resourceVersion=0")]);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("after-failover"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
