@@ -218,6 +218,7 @@ fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerC
         &c.etcd_prefix,
         c.service_network.clone(),
         storage_name,
+        c.event_ttl,
     );
     let max_exp = c.max_token_expiration.as_secs() as i64;
     let tokens = kube

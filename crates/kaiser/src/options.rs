@@ -89,6 +89,11 @@ pub struct Options {
     #[arg(long, default_value = "5m")]
     pub etcd_compaction_interval: String,
 
+    /// How long Events are kept after their last write (Go duration; 0 keeps
+    /// them until deleted).
+    #[arg(long, default_value = "1h0m0s")]
+    pub event_ttl: String,
+
     /// The CIDRs (one, or one per IP family for dual-stack) from which
     /// Service cluster IPs are allocated.
     #[arg(long, default_value = "10.0.0.0/24")]
@@ -169,6 +174,8 @@ pub struct Completed {
     pub etcd_cafile: Option<PathBuf>,
     pub etcd_cert: Option<(PathBuf, PathBuf)>,
     pub compaction_interval: Duration,
+    /// How long Events live after their last write (zero: until deleted).
+    pub event_ttl: Duration,
     pub first_service_ip: IpAddr,
     pub service_network: ServiceNetwork,
     /// Names of the in-process controllers to run.
@@ -273,6 +280,10 @@ impl Options {
                 errs.push(format!("--etcd-compaction-interval: {e}"));
                 Duration::ZERO
             });
+        let event_ttl = parse_duration(&self.event_ttl).unwrap_or_else(|e| {
+            errs.push(format!("--event-ttl: {e}"));
+            Duration::ZERO
+        });
         let shutdown_grace = parse_duration(&self.shutdown_grace_period).unwrap_or_else(|e| {
             errs.push(format!("--shutdown-grace-period: {e}"));
             Duration::ZERO
@@ -357,6 +368,7 @@ impl Options {
             etcd_cafile: self.etcd_cafile.clone(),
             etcd_cert: self.etcd_certfile.clone().zip(self.etcd_keyfile.clone()),
             compaction_interval,
+            event_ttl,
             first_service_ip: service_network
                 .cidrs
                 .first()
@@ -521,6 +533,7 @@ pub fn describe(o: &Options) -> Vec<String> {
         format!("--etcd-keyfile={}", opt(&o.etcd_keyfile)),
         format!("--etcd-prefix={}", o.etcd_prefix),
         format!("--etcd-servers={}", o.etcd_servers.join(",")),
+        format!("--event-ttl={}", o.event_ttl),
         format!("--secure-port={}", o.secure_port),
         format!("--service-cluster-ip-range={}", o.service_cluster_ip_range),
         format!("--service-node-port-range={}", o.service_node_port_range),
@@ -572,6 +585,7 @@ mod tests {
         assert_eq!(c.first_service_ip.to_string(), "10.0.0.1");
         assert_eq!(c.cert_dir, PathBuf::from("kaiser-data/pki"));
         assert_eq!(c.compaction_interval, Duration::from_secs(300));
+        assert_eq!(c.event_ttl, Duration::from_secs(3600));
     }
 
     #[test]
@@ -582,10 +596,15 @@ mod tests {
             "--etcd-servers=foo",
             "--service-cluster-ip-range=x",
             "--authorization-mode=RBAC,Bogus",
+            "--event-ttl=soon",
         ])
         .complete()
         .expect_err("invalid");
-        assert_eq!(errs.len(), 5, "{errs:?}");
+        assert_eq!(errs.len(), 6, "{errs:?}");
+        assert!(
+            errs.iter().any(|e| e.starts_with("--event-ttl: ")),
+            "{errs:?}"
+        );
         assert!(errs.contains(
             &"--authorization-mode: authorization-mode \"Bogus\" is not a valid mode".to_string()
         ));

@@ -93,6 +93,7 @@ impl KubeApiServer {
         root: &str,
         net: ServiceNetwork,
         storage_name: &str,
+        event_ttl: std::time::Duration,
     ) -> Self {
         let ns_strategy: Arc<dyn Strategy> = Arc::new(core::namespace::NamespaceStrategy);
         let namespaces = Arc::new(
@@ -142,8 +143,17 @@ impl KubeApiServer {
                 core::configmap::ConfigMapStrategy,
                 &storage,
             ),
+            // Events expire (`--event-ttl`; zero keeps them), in every
+            // version served.
             store(
-                core::event::info().storage_root(root),
+                {
+                    let info = core::event::info().storage_root(root);
+                    if event_ttl.is_zero() {
+                        info
+                    } else {
+                        info.expire_after(event_ttl)
+                    }
+                },
                 core::event::EventStrategy,
                 &storage,
             ),

@@ -38,6 +38,9 @@ pub struct ResourceInfo {
     /// The kind's OpenAPI schema when it is not a built-in one (a custom
     /// resource's `openAPIV3Schema`).
     pub schema: Option<std::sync::Arc<serde_json::Value>>,
+    /// How long an object lives after its last write, for kinds the store
+    /// deletes by itself (Events: upstream's `--event-ttl`).
+    pub expire_after: Option<std::time::Duration>,
 }
 
 impl ResourceInfo {
@@ -57,6 +60,7 @@ impl ResourceInfo {
             storage_prefix: format!("/registry/{resource}/"),
             deprecation: None,
             scale: None,
+            expire_after: None,
             schema: None,
         }
     }
@@ -64,6 +68,12 @@ impl ResourceInfo {
     /// Keys under `root` (`--etcd-prefix`) instead of `/registry`.
     pub fn storage_root(mut self, root: &str) -> Self {
         self.storage_prefix = format!("{}/{}/", root.trim_end_matches('/'), self.resource);
+        self
+    }
+
+    /// Objects the store deletes `ttl` after their last write.
+    pub fn expire_after(mut self, ttl: std::time::Duration) -> Self {
+        self.expire_after = Some(ttl);
         self
     }
 

@@ -880,11 +880,20 @@ impl Store {
         obj: &mut Value,
     ) -> Result<Result<(i64, Bytes), StorageError>, StatusError> {
         let bytes = self.stored_bytes(obj)?;
-        Ok(self
-            .storage
-            .create(key, bytes.clone())
-            .await
-            .map(|rev| (rev, bytes)))
+        let written = match self.info.expire_after {
+            Some(ttl) => self.storage.create_expiring(key, bytes.clone(), ttl).await,
+            None => self.storage.create(key, bytes.clone()).await,
+        };
+        Ok(written.map(|rev| (rev, bytes)))
+    }
+
+    /// Overwrites the object at `key` if it is still at `rev`; a kind that
+    /// expires starts its time to live again (upstream's TTLFunc).
+    async fn storage_update(&self, key: &str, bytes: Bytes, rev: i64) -> Result<i64, StorageError> {
+        match self.info.expire_after {
+            Some(ttl) => self.storage.update_expiring(key, bytes, rev, ttl).await,
+            None => self.storage.update(key, bytes, rev).await,
+        }
     }
 
     /// Stores an updated object (errors as [`Store::create_encoded`]).
@@ -895,7 +904,7 @@ impl Store {
         kv: &KeyValue,
     ) -> Result<Result<i64, StorageError>, StatusError> {
         let bytes = self.stored_bytes(new)?;
-        Ok(self.storage.update(key, bytes, kv.mod_revision).await)
+        Ok(self.storage_update(key, bytes, kv.mod_revision).await)
     }
 
     /// UPDATE and PATCH: reads the current object, lets `apply` build the new
@@ -1163,8 +1172,7 @@ impl Store {
                         });
                     }
                     match self
-                        .storage
-                        .update(&key, Self::encode(&mut obj)?, kv.mod_revision)
+                        .storage_update(&key, Self::encode(&mut obj)?, kv.mod_revision)
                         .await
                     {
                         Ok(rev) => meta::set_resource_version(&mut obj, rev),

@@ -315,6 +315,20 @@ impl Storage for Cacher {
         self.inner.update(key, value, expected).await
     }
 
+    async fn create_expiring(&self, key: &str, value: Bytes, ttl: Duration) -> Result<i64> {
+        self.inner.create_expiring(key, value, ttl).await
+    }
+
+    async fn update_expiring(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: i64,
+        ttl: Duration,
+    ) -> Result<i64> {
+        self.inner.update_expiring(key, value, expected, ttl).await
+    }
+
     async fn delete(&self, key: &str, expected: Option<i64>) -> Result<(i64, KeyValue)> {
         self.inner.delete(key, expected).await
     }

@@ -41,7 +41,25 @@ pub struct EtcdStore {
     /// The newest compaction this process knows of (etcd does not report it
     /// on reads).
     compacted: Arc<AtomicI64>,
+    leases: Arc<tokio::sync::Mutex<LeaseCache>>,
 }
+
+/// The lease the last expiring write got. Later writes that would expire at
+/// about the same time share it, as upstream's lease manager does, so that
+/// Events do not cost etcd a lease each.
+#[derive(Default)]
+struct LeaseCache {
+    id: i64,
+    expires: Option<std::time::Instant>,
+    attached: usize,
+}
+
+/// A lease is shared for at most this long past a key's time to live…
+const LEASE_REUSE_MAX: Duration = Duration::from_secs(60);
+/// …or this share of the time to live, if less (upstream's 5%)…
+const LEASE_REUSE_PER_MILLE: u32 = 50;
+/// …and by at most this many keys.
+const LEASE_MAX_KEYS: usize = 1000;
 
 impl std::fmt::Debug for EtcdStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -251,6 +269,7 @@ impl EtcdStore {
                     return Ok(EtcdStore {
                         client,
                         compacted: Arc::new(AtomicI64::new(0)),
+                        leases: Arc::default(),
                     });
                 }
                 Err(e) if start.elapsed() < wait => {
@@ -290,9 +309,9 @@ fn header_revision(h: Option<&etcd_client::ResponseHeader>) -> i64 {
     h.map(|h| h.revision()).unwrap_or(0)
 }
 
-#[async_trait]
-impl Storage for EtcdStore {
-    async fn create(&self, key: &str, value: Bytes) -> Result<i64> {
+impl EtcdStore {
+    /// Creates `key`, attached to `lease` when given.
+    async fn put_new(&self, key: &str, value: Bytes, lease: Option<i64>) -> Result<i64> {
         if value.len() > MAX_VALUE_BYTES {
             return Err(StorageError::TooLarge {
                 size: value.len(),
@@ -301,7 +320,7 @@ impl Storage for EtcdStore {
         }
         let txn = etcd_client::Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(key, value.to_vec(), None)]);
+            .and_then([TxnOp::put(key, value.to_vec(), lease_option(lease))]);
         let resp = self.client.kv_client().txn(txn).await.map_err(map_err)?;
         if !resp.succeeded() {
             return Err(StorageError::KeyExists(key.to_string()));
@@ -309,7 +328,15 @@ impl Storage for EtcdStore {
         Ok(header_revision(resp.header()))
     }
 
-    async fn update(&self, key: &str, value: Bytes, expected: i64) -> Result<i64> {
+    /// Overwrites `key` at mod revision `expected`, attached to `lease` when
+    /// given (and to none otherwise).
+    async fn put_over(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: i64,
+        lease: Option<i64>,
+    ) -> Result<i64> {
         if value.len() > MAX_VALUE_BYTES {
             return Err(StorageError::TooLarge {
                 size: value.len(),
@@ -318,7 +345,7 @@ impl Storage for EtcdStore {
         }
         let txn = etcd_client::Txn::new()
             .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
-            .and_then([TxnOp::put(key, value.to_vec(), None)])
+            .and_then([TxnOp::put(key, value.to_vec(), lease_option(lease))])
             .or_else([TxnOp::get(key, None)]);
         let resp = self.client.kv_client().txn(txn).await.map_err(map_err)?;
         if resp.succeeded() {
@@ -335,6 +362,69 @@ impl Storage for EtcdStore {
                 current: Some(Box::new(kv)),
             }),
         }
+    }
+
+    /// A lease that ends no sooner than `ttl` from now: the last one granted
+    /// when it ends within the reuse window after that, else a new one.
+    async fn lease_for(&self, ttl: Duration) -> Result<i64> {
+        let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+        let reuse = LEASE_REUSE_MAX.min(Duration::from_secs(secs) * LEASE_REUSE_PER_MILLE / 1000);
+        let ttl = Duration::from_secs(secs.max(1));
+        let mut cache = self.leases.lock().await;
+        let now = std::time::Instant::now();
+        if let Some(ends) = cache.expires
+            && now + ttl < ends
+            && ends <= now + ttl + reuse
+            && cache.attached < LEASE_MAX_KEYS
+        {
+            cache.attached += 1;
+            return Ok(cache.id);
+        }
+        let granted = ttl + reuse;
+        let secs = i64::try_from(granted.as_secs()).unwrap_or(i64::MAX);
+        let resp = self
+            .client
+            .lease_client()
+            .grant(secs, None)
+            .await
+            .map_err(map_err)?;
+        *cache = LeaseCache {
+            id: resp.id(),
+            expires: Some(now + granted),
+            attached: 1,
+        };
+        Ok(resp.id())
+    }
+}
+
+fn lease_option(lease: Option<i64>) -> Option<etcd_client::PutOptions> {
+    lease.map(|id| etcd_client::PutOptions::new().with_lease(id))
+}
+
+#[async_trait]
+impl Storage for EtcdStore {
+    async fn create(&self, key: &str, value: Bytes) -> Result<i64> {
+        self.put_new(key, value, None).await
+    }
+
+    async fn update(&self, key: &str, value: Bytes, expected: i64) -> Result<i64> {
+        self.put_over(key, value, expected, None).await
+    }
+
+    async fn create_expiring(&self, key: &str, value: Bytes, ttl: Duration) -> Result<i64> {
+        let lease = self.lease_for(ttl).await?;
+        self.put_new(key, value, Some(lease)).await
+    }
+
+    async fn update_expiring(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: i64,
+        ttl: Duration,
+    ) -> Result<i64> {
+        let lease = self.lease_for(ttl).await?;
+        self.put_over(key, value, expected, Some(lease)).await
     }
 
     async fn delete(&self, key: &str, expected: Option<i64>) -> Result<(i64, KeyValue)> {

@@ -9,6 +9,7 @@
 use std::fmt;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -262,6 +263,18 @@ pub trait Storage: Send + Sync + 'static {
     async fn create(&self, key: &str, value: Bytes) -> Result<i64>;
     /// Writes `value` if the key's mod revision is `expected`; returns the new revision.
     async fn update(&self, key: &str, value: Bytes, expected: i64) -> Result<i64>;
+    /// [`Storage::create`] of a key the store deletes by itself, with a
+    /// delete event, once `ttl` has passed (etcd's leases; upstream keeps
+    /// Events this way). The store may keep it a little longer, never less.
+    async fn create_expiring(&self, key: &str, value: Bytes, ttl: Duration) -> Result<i64>;
+    /// [`Storage::update`] that sets the key to expire `ttl` after this write.
+    async fn update_expiring(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: i64,
+        ttl: Duration,
+    ) -> Result<i64>;
     /// Deletes the key (if its mod revision is `expected`, when given);
     /// returns the deleting revision and the deleted value.
     async fn delete(&self, key: &str, expected: Option<i64>) -> Result<(i64, KeyValue)>;

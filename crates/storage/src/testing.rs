@@ -17,6 +17,7 @@ pub async fn run_all(store: &dyn Storage) {
     watch_replays_from_old_revision(store).await;
     watch_sees_live_changes_with_prev(store).await;
     large_values(store).await;
+    expiring_keys(store).await;
     compaction(store).await;
 }
 
@@ -185,6 +186,53 @@ pub async fn watch_sees_live_changes_with_prev(s: &dyn Storage) {
         }
         other => panic!("unexpected {other:?}"),
     }
+}
+
+/// Keys written with a time to live are deleted by the store, with a delete
+/// event carrying the last value; a later write without one keeps the key,
+/// and a write with one makes a key expire.
+pub async fn expiring_keys(s: &dyn Storage) {
+    let ttl = Duration::from_secs(1);
+    let start = s.current_revision().await.expect("rev");
+    let mut w = s.watch("/t/ttl/", start).await.expect("watch");
+    s.create_expiring("/t/ttl/a", b("a1"), ttl)
+        .await
+        .expect("create expiring");
+    let rb = s
+        .create_expiring("/t/ttl/b", b("b1"), ttl)
+        .await
+        .expect("create expiring");
+    s.update("/t/ttl/b", b("b2"), rb).await.expect("update");
+    let rc = s.create("/t/ttl/c", b("c1")).await.expect("create");
+    s.update_expiring("/t/ttl/c", b("c2"), rc, ttl)
+        .await
+        .expect("update expiring");
+    // etcd grants leases of at least a few seconds.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut deleted = std::collections::BTreeMap::new();
+    while deleted.len() < 2 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let item = tokio::time::timeout(left, w.recv())
+            .await
+            .expect("the expiring keys deleted within 20 s")
+            .expect("watch stays open");
+        if let WatchItem::Event(e) = item
+            && e.kind == EventType::Delete
+        {
+            let prev = e.prev.as_ref().map(|p| p.value.clone());
+            deleted.insert(e.kv.key.clone(), prev);
+        }
+    }
+    assert_eq!(
+        deleted.into_iter().collect::<Vec<_>>(),
+        vec![
+            ("/t/ttl/a".to_string(), Some(b("a1"))),
+            ("/t/ttl/c".to_string(), Some(b("c2")))
+        ]
+    );
+    assert!(s.get("/t/ttl/a", None).await.expect("get").0.is_none());
+    let kept = s.get("/t/ttl/b", None).await.expect("get").0;
+    assert_eq!(kept.expect("b stays").value, b("b2"));
 }
 
 pub async fn large_values(s: &dyn Storage) {

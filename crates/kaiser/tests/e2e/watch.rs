@@ -4,6 +4,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::harness::{Server, json, ok};
+use serde_json::json;
 
 #[test]
 fn watch_list_streams_existing_objects_then_the_end_bookmark() {
@@ -106,4 +107,55 @@ fn a_watcher_that_stops_reading_neither_grows_memory_nor_stalls_others() {
         grown_mib < 120,
         "RSS grew by {grown_mib} MiB with a stalled watcher"
     );
+}
+
+/// Events expire `--event-ttl` after their last write, in both API versions,
+/// and watchers see them deleted; other kinds stay.
+#[test]
+fn events_expire_after_the_event_ttl() {
+    let s = Server::start_with(&["--event-ttl=2s"]);
+    ok(s.kubectl(&["create", "configmap", "stays"]));
+    let (mut watch, rx) = s.kubectl_stream(&[
+        "get",
+        "--raw",
+        "/api/v1/namespaces/default/events?watch=1&timeoutSeconds=30",
+    ]);
+    let core = json!({"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": "core-event"},
+        "involvedObject": {"kind": "ConfigMap", "name": "stays", "namespace": "default"},
+        "reason": "Testing", "message": "expires", "type": "Normal"});
+    let (code, body) = s.post_json("/api/v1/namespaces/default/events", &core);
+    assert_eq!(code, 201, "{body}");
+    let new = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"name": "new-event"},
+        "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "e2e",
+        "reportingInstance": "e2e-1", "action": "Testing", "reason": "Testing",
+        "regarding": {"kind": "ConfigMap", "name": "stays", "namespace": "default"},
+        "type": "Normal"});
+    let (code, body) = s.post_json("/apis/events.k8s.io/v1/namespaces/default/events", &new);
+    assert_eq!(code, 201, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut gone = Vec::new();
+    while gone.len() < 2 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(line) = rx.recv_timeout(left) else {
+            panic!("events not deleted within 20 s; deleted so far: {gone:?}");
+        };
+        let ev = json(&line);
+        if ev["type"] == "DELETED" {
+            gone.push(
+                ev["object"]["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            );
+        }
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    gone.sort();
+    assert_eq!(gone, ["core-event", "new-event"]);
+    let left = ok(s.kubectl(&["get", "events", "-o", "name"]));
+    assert!(left.trim().is_empty(), "{left}");
+    ok(s.kubectl(&["get", "configmap", "stays"]));
 }

@@ -5,15 +5,18 @@
 //! write), framed into a shared buffer, and acknowledged only after the flusher
 //! thread has written and `fdatasync`ed the buffer: writers that arrive during a
 //! sync share the next one (group commit). Watchers are notified after the sync.
+//! Keys written with a time to live are deleted by the expirer thread once
+//! their deadline (wall clock, logged with the put) has passed.
 
 mod wal;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -53,6 +56,9 @@ struct State {
     watchers: Vec<Watcher>,
     closing: bool,
     failed: Option<String>,
+    /// Deadlines (Unix ms) of keys that expire, by key and in order.
+    deadlines: HashMap<String, i64>,
+    expiring: BTreeSet<(i64, String)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -63,7 +69,10 @@ struct Durable {
 
 struct Shared {
     state: Mutex<State>,
+    /// Wakes the flusher.
     wake: Condvar,
+    /// Wakes the expirer (a new earliest deadline, or closing).
+    expiry: Condvar,
     durable: watch::Sender<Durable>,
 }
 
@@ -71,6 +80,7 @@ struct Shared {
 pub struct EmbeddedStore {
     shared: Arc<Shared>,
     flusher: Mutex<Option<JoinHandle<()>>>,
+    expirer: Mutex<Option<JoinHandle<()>>>,
     path: PathBuf,
 }
 
@@ -117,15 +127,21 @@ impl EmbeddedStore {
         let shared = Arc::new(Shared {
             state: Mutex::new(st),
             wake: Condvar::new(),
+            expiry: Condvar::new(),
             durable,
         });
         let s2 = shared.clone();
         let handle = std::thread::Builder::new()
             .name("kaiser-store-flusher".into())
             .spawn(move || flusher(s2, file))?;
+        let s3 = shared.clone();
+        let expirer = std::thread::Builder::new()
+            .name("kaiser-store-expirer".into())
+            .spawn(move || expirer(s3))?;
         Ok(EmbeddedStore {
             shared,
             flusher: Mutex::new(Some(handle)),
+            expirer: Mutex::new(Some(expirer)),
             path,
         })
     }
@@ -136,19 +152,71 @@ impl EmbeddedStore {
 
     /// Applies a write under the lock and queues its record; returns its revision.
     fn write(&self, f: impl FnOnce(&mut State) -> Result<Record>) -> Result<i64> {
-        let mut st = self.lock();
-        if let Some(e) = &st.failed {
-            return Err(StorageError::Io(e.clone()));
-        }
-        if st.closing {
-            return Err(StorageError::Unavailable("store is shutting down".into()));
-        }
-        let rec = f(&mut st)?;
-        let rev = st.rev;
-        rec.encode_into(&mut st.pending);
-        st.pending_rev = rev;
-        drop(st);
-        self.shared.wake.notify_one();
+        write(&self.shared, f)
+    }
+
+    /// Creates `key`, expiring at `expires` (Unix ms) when given.
+    async fn put_new(&self, key: &str, value: Bytes, expires: Option<i64>) -> Result<i64> {
+        check_size(&value)?;
+        let rev = self.write(|st| {
+            if latest(st, key).is_some() {
+                return Err(StorageError::KeyExists(key.to_string()));
+            }
+            let rev = st.rev + 1;
+            st.put(key, value.clone(), rev, rev, 1);
+            st.set_deadline(key, expires);
+            Ok(Record::Put {
+                rev,
+                create_rev: rev,
+                version: 1,
+                key: key.to_string(),
+                value,
+                expires,
+            })
+        })?;
+        self.wait_durable(rev).await?;
+        Ok(rev)
+    }
+
+    /// Overwrites `key` at mod revision `expected`; it expires at `expires`
+    /// (Unix ms) when given, and no longer expires otherwise.
+    async fn put_over(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: i64,
+        expires: Option<i64>,
+    ) -> Result<i64> {
+        check_size(&value)?;
+        let rev = self.write(|st| {
+            let Some(cur) = latest(st, key) else {
+                return Err(StorageError::NotFound(key.to_string()));
+            };
+            if cur.mod_revision != expected {
+                return Err(StorageError::Conflict {
+                    key: key.to_string(),
+                    current: Some(Box::new(cur)),
+                });
+            }
+            let rev = st.rev + 1;
+            st.put(
+                key,
+                value.clone(),
+                rev,
+                cur.create_revision,
+                cur.version + 1,
+            );
+            st.set_deadline(key, expires);
+            Ok(Record::Put {
+                rev,
+                create_rev: cur.create_revision,
+                version: cur.version + 1,
+                key: key.to_string(),
+                value,
+                expires,
+            })
+        })?;
+        self.wait_durable(rev).await?;
         Ok(rev)
     }
 
@@ -167,6 +235,98 @@ impl EmbeddedStore {
 
 fn lock(shared: &Shared) -> MutexGuard<'_, State> {
     shared.state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Applies a write under the lock and queues its record; returns its revision.
+fn write(shared: &Shared, f: impl FnOnce(&mut State) -> Result<Record>) -> Result<i64> {
+    let mut st = lock(shared);
+    if let Some(e) = &st.failed {
+        return Err(StorageError::Io(e.clone()));
+    }
+    if st.closing {
+        return Err(StorageError::Unavailable("store is shutting down".into()));
+    }
+    let first = st.expiring.first().map(|(at, _)| *at);
+    let rec = f(&mut st)?;
+    let rev = st.rev;
+    rec.encode_into(&mut st.pending);
+    st.pending_rev = rev;
+    // The expirer sleeps until the earliest deadline: wake it for an earlier one.
+    let sooner = match (st.expiring.first(), first) {
+        (Some((at, _)), Some(before)) => *at < before,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    drop(st);
+    shared.wake.notify_one();
+    if sooner {
+        shared.expiry.notify_one();
+    }
+    Ok(rev)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The deadline (Unix ms) of a key written now with `ttl`.
+fn deadline(ttl: Duration) -> i64 {
+    now_ms().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Deletes keys whose deadline has passed, as writes of their own (a
+/// revision and a delete event each), sleeping until the next deadline.
+fn expirer(shared: Arc<Shared>) {
+    let mut st = lock(&shared);
+    loop {
+        if st.closing {
+            return;
+        }
+        let now = now_ms();
+        let due: Vec<String> = st
+            .expiring
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, k)| k.clone())
+            .collect();
+        if due.is_empty() {
+            let wait = st
+                .expiring
+                .first()
+                .map_or(Duration::from_secs(60), |(at, _)| {
+                    Duration::from_millis(u64::try_from(at - now).unwrap_or(0))
+                });
+            st = shared
+                .expiry
+                .wait_timeout(st, wait.min(Duration::from_secs(60)))
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+            continue;
+        }
+        drop(st);
+        for key in due {
+            let result = write(&shared, |st| {
+                // Rewritten meanwhile with a later deadline (or none): stays.
+                if st.deadlines.get(&key).is_none_or(|at| *at > now) {
+                    return Err(StorageError::NotFound(key.clone()));
+                }
+                let rev = st.rev + 1;
+                st.delete(&key, rev);
+                st.set_deadline(&key, None);
+                Ok(Record::Delete {
+                    rev,
+                    key: key.clone(),
+                })
+            });
+            match result {
+                Ok(_) | Err(StorageError::NotFound(_)) => {}
+                Err(e) => tracing::warn!(%key, error = %e, "could not delete an expired key"),
+            }
+        }
+        st = lock(&shared);
+    }
 }
 
 fn check_size(value: &Bytes) -> Result<()> {
@@ -229,6 +389,17 @@ impl State {
         if let Some(kv) = kv {
             self.history
                 .push_back(Arc::new(Event::new(EventType::Put, kv, prev)));
+        }
+    }
+
+    /// Records when `key` expires (Unix ms), or that it does not.
+    fn set_deadline(&mut self, key: &str, at: Option<i64>) {
+        if let Some(old) = self.deadlines.remove(key) {
+            self.expiring.remove(&(old, key.to_string()));
+        }
+        if let Some(at) = at {
+            self.deadlines.insert(key.to_string(), at);
+            self.expiring.insert((at, key.to_string()));
         }
     }
 
@@ -299,9 +470,14 @@ fn replay(st: &mut State, r: Record) {
             version,
             key,
             value,
-        } => st.put(&key, value, rev, create_rev, version),
+            expires,
+        } => {
+            st.put(&key, value, rev, create_rev, version);
+            st.set_deadline(&key, expires);
+        }
         Record::Delete { rev, key } => {
             st.delete(&key, rev);
+            st.set_deadline(&key, None);
         }
         Record::Compact { rev } => st.compact(rev),
         Record::Revision { rev } => st.rev = st.rev.max(rev),
@@ -322,6 +498,7 @@ fn rewrite_log(path: &Path, st: &mut State) -> std::io::Result<File> {
                 version: r.version,
                 key: k.clone(),
                 value: r.value.clone()?,
+                expires: st.deadlines.get(k).copied(),
             })
         })
         .collect();
@@ -365,55 +542,26 @@ fn flusher(shared: Arc<Shared>, mut file: File) {
 #[async_trait]
 impl Storage for EmbeddedStore {
     async fn create(&self, key: &str, value: Bytes) -> Result<i64> {
-        check_size(&value)?;
-        let rev = self.write(|st| {
-            if latest(st, key).is_some() {
-                return Err(StorageError::KeyExists(key.to_string()));
-            }
-            let rev = st.rev + 1;
-            st.put(key, value.clone(), rev, rev, 1);
-            Ok(Record::Put {
-                rev,
-                create_rev: rev,
-                version: 1,
-                key: key.to_string(),
-                value,
-            })
-        })?;
-        self.wait_durable(rev).await?;
-        Ok(rev)
+        self.put_new(key, value, None).await
     }
 
     async fn update(&self, key: &str, value: Bytes, expected: i64) -> Result<i64> {
-        check_size(&value)?;
-        let rev = self.write(|st| {
-            let Some(cur) = latest(st, key) else {
-                return Err(StorageError::NotFound(key.to_string()));
-            };
-            if cur.mod_revision != expected {
-                return Err(StorageError::Conflict {
-                    key: key.to_string(),
-                    current: Some(Box::new(cur)),
-                });
-            }
-            let rev = st.rev + 1;
-            st.put(
-                key,
-                value.clone(),
-                rev,
-                cur.create_revision,
-                cur.version + 1,
-            );
-            Ok(Record::Put {
-                rev,
-                create_rev: cur.create_revision,
-                version: cur.version + 1,
-                key: key.to_string(),
-                value,
-            })
-        })?;
-        self.wait_durable(rev).await?;
-        Ok(rev)
+        self.put_over(key, value, expected, None).await
+    }
+
+    async fn create_expiring(&self, key: &str, value: Bytes, ttl: Duration) -> Result<i64> {
+        self.put_new(key, value, Some(deadline(ttl))).await
+    }
+
+    async fn update_expiring(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: i64,
+        ttl: Duration,
+    ) -> Result<i64> {
+        self.put_over(key, value, expected, Some(deadline(ttl)))
+            .await
     }
 
     async fn delete(&self, key: &str, expected: Option<i64>) -> Result<(i64, KeyValue)> {
@@ -430,6 +578,7 @@ impl Storage for EmbeddedStore {
             }
             let rev = st.rev + 1;
             deleted = st.delete(key, rev);
+            st.set_deadline(key, None);
             Ok(Record::Delete {
                 rev,
                 key: key.to_string(),
@@ -548,6 +697,15 @@ impl Storage for EmbeddedStore {
             st.pending_rev.max(st.rev)
         };
         self.shared.wake.notify_all();
+        self.shared.expiry.notify_all();
+        let expirer = self
+            .expirer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(h) = expirer {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
         let handle = self
             .flusher
             .lock()
@@ -668,6 +826,36 @@ mod tests {
             "only the healthy watcher remains"
         );
         s.close().await.expect("close");
+    }
+
+    #[tokio::test]
+    async fn keys_still_expire_after_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(dir.path()).expect("open");
+        store
+            .create_expiring("/e/a", Bytes::from_static(b"1"), Duration::from_secs(1))
+            .await
+            .expect("create");
+        store
+            .create("/e/kept", Bytes::from_static(b"2"))
+            .await
+            .expect("create");
+        store.close().await.expect("close");
+        let store = EmbeddedStore::open(dir.path()).expect("reopen");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while store.get("/e/a", None).await.expect("get").0.is_some() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not expired after a restart"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(store.get("/e/kept", None).await.expect("get").0.is_some());
+        store.close().await.expect("close");
+        // The delete was logged: the key stays gone.
+        let store = EmbeddedStore::open(dir.path()).expect("reopen");
+        assert!(store.get("/e/a", None).await.expect("get").0.is_none());
+        store.close().await.expect("close");
     }
 
     #[tokio::test]

@@ -14,6 +14,8 @@ const OP_PUT: u8 = 1;
 const OP_DELETE: u8 = 2;
 const OP_COMPACT: u8 = 3;
 const OP_REVISION: u8 = 4;
+/// A put of a key that expires: as `OP_PUT`, with its deadline after the version.
+const OP_PUT_EXPIRING: u8 = 5;
 
 /// One logged change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +26,8 @@ pub enum Record {
         version: i64,
         key: String,
         value: Bytes,
+        /// When the key expires (Unix milliseconds), if it does.
+        expires: Option<i64>,
     },
     Delete {
         rev: i64,
@@ -50,11 +54,19 @@ impl Record {
                 version,
                 key,
                 value,
+                expires,
             } => {
-                out.push(OP_PUT);
+                out.push(if expires.is_some() {
+                    OP_PUT_EXPIRING
+                } else {
+                    OP_PUT
+                });
                 out.extend_from_slice(&rev.to_le_bytes());
                 out.extend_from_slice(&create_rev.to_le_bytes());
                 out.extend_from_slice(&version.to_le_bytes());
+                if let Some(at) = expires {
+                    out.extend_from_slice(&at.to_le_bytes());
+                }
                 put_bytes(out, key.as_bytes());
                 out.extend_from_slice(value);
             }
@@ -83,10 +95,15 @@ impl Record {
         let (&op, rest) = p.split_first()?;
         let mut r = Reader(rest);
         Some(match op {
-            OP_PUT => {
+            OP_PUT | OP_PUT_EXPIRING => {
                 let rev = r.i64()?;
                 let create_rev = r.i64()?;
                 let version = r.i64()?;
+                let expires = if op == OP_PUT_EXPIRING {
+                    Some(r.i64()?)
+                } else {
+                    None
+                };
                 let key = r.string()?;
                 Record::Put {
                     rev,
@@ -94,6 +111,7 @@ impl Record {
                     version,
                     key,
                     value: Bytes::copy_from_slice(r.0),
+                    expires,
                 }
             }
             OP_DELETE => {
@@ -215,6 +233,15 @@ mod tests {
                 version: 1,
                 key: "/a".into(),
                 value: Bytes::from_static(b"xyz"),
+                expires: None,
+            },
+            Record::Put {
+                rev: 2,
+                create_rev: 2,
+                version: 1,
+                key: "/e".into(),
+                value: Bytes::from_static(b"soon gone"),
+                expires: Some(1_800_000_000_000),
             },
             Record::Delete {
                 rev: 2,
@@ -231,7 +258,7 @@ mod tests {
         assert_eq!(back, recs);
         assert_eq!(n, buf.len());
         let (back, n) = parse(&buf[..buf.len() - 3]);
-        assert_eq!(back.len(), 3);
+        assert_eq!(back.len(), 4);
         assert!(n < buf.len());
         let mut bad = buf.clone();
         bad[10] ^= 0xff;
