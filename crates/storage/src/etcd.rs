@@ -113,6 +113,28 @@ fn map_err(e: etcd_client::Error) -> StorageError {
     }
 }
 
+/// Sends a request again, at most twice and 100 ms apart, while it fails
+/// before reaching etcd: a connection refused by a member that is down. The
+/// balancer then picks another of the `--etcd-servers`; the request did
+/// nothing, so even a write is safe to send again.
+async fn unless_unreached<T, Fut>(
+    mut send: impl FnMut() -> Fut,
+) -> std::result::Result<T, etcd_client::Error>
+where
+    Fut: std::future::Future<Output = std::result::Result<T, etcd_client::Error>>,
+{
+    let mut tries = 0;
+    loop {
+        match send().await {
+            Err(e) if tries < 2 && e.to_string().contains("tcp connect error") => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
 fn to_kv(kv: &etcd_client::KeyValue) -> KeyValue {
     KeyValue {
         key: String::from_utf8_lossy(kv.key()).into_owned(),
@@ -321,7 +343,12 @@ impl EtcdStore {
         let txn = etcd_client::Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
             .and_then([TxnOp::put(key, value.to_vec(), lease_option(lease))]);
-        let resp = self.client.kv_client().txn(txn).await.map_err(map_err)?;
+        let resp = unless_unreached(|| {
+            let (mut kv, txn) = (self.client.kv_client(), txn.clone());
+            async move { kv.txn(txn).await }
+        })
+        .await
+        .map_err(map_err)?;
         if !resp.succeeded() {
             return Err(StorageError::KeyExists(key.to_string()));
         }
@@ -347,7 +374,12 @@ impl EtcdStore {
             .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
             .and_then([TxnOp::put(key, value.to_vec(), lease_option(lease))])
             .or_else([TxnOp::get(key, None)]);
-        let resp = self.client.kv_client().txn(txn).await.map_err(map_err)?;
+        let resp = unless_unreached(|| {
+            let (mut kv, txn) = (self.client.kv_client(), txn.clone());
+            async move { kv.txn(txn).await }
+        })
+        .await
+        .map_err(map_err)?;
         if resp.succeeded() {
             return Ok(header_revision(resp.header()));
         }
@@ -382,12 +414,12 @@ impl EtcdStore {
         }
         let granted = ttl + reuse;
         let secs = i64::try_from(granted.as_secs()).unwrap_or(i64::MAX);
-        let resp = self
-            .client
-            .lease_client()
-            .grant(secs, None)
-            .await
-            .map_err(map_err)?;
+        let resp = unless_unreached(|| {
+            let mut leases = self.client.lease_client();
+            async move { leases.grant(secs, None).await }
+        })
+        .await
+        .map_err(map_err)?;
         *cache = LeaseCache {
             id: resp.id(),
             expires: Some(now + granted),
@@ -436,7 +468,12 @@ impl Storage for EtcdStore {
                 .or_else([TxnOp::get(key, None)]),
             None => etcd_client::Txn::new().and_then([del]),
         };
-        let resp = self.client.kv_client().txn(txn).await.map_err(map_err)?;
+        let resp = unless_unreached(|| {
+            let (mut kv, txn) = (self.client.kv_client(), txn.clone());
+            async move { kv.txn(txn).await }
+        })
+        .await
+        .map_err(map_err)?;
         let rev = header_revision(resp.header());
         let ops = resp.op_responses();
         if !resp.succeeded() {
@@ -466,12 +503,12 @@ impl Storage for EtcdStore {
         if let Some(r) = revision.filter(|r| *r > 0) {
             opts = opts.with_revision(r);
         }
-        let resp = self
-            .client
-            .kv_client()
-            .get(key, Some(opts))
-            .await
-            .map_err(|e| self.revision_error(e, revision.unwrap_or(0)))?;
+        let resp = unless_unreached(|| {
+            let (mut kv, opts) = (self.client.kv_client(), opts.clone());
+            async move { kv.get(key, Some(opts)).await }
+        })
+        .await
+        .map_err(|e| self.revision_error(e, revision.unwrap_or(0)))?;
         let at = revision
             .filter(|r| *r > 0)
             .unwrap_or_else(|| header_revision(resp.header()));
@@ -493,12 +530,12 @@ impl Storage for EtcdStore {
         if limit > 0 {
             opts = opts.with_limit(limit as i64);
         }
-        let resp = self
-            .client
-            .kv_client()
-            .get(from, Some(opts))
-            .await
-            .map_err(|e| self.revision_error(e, revision.unwrap_or(0)))?;
+        let resp = unless_unreached(|| {
+            let (mut kv, opts) = (self.client.kv_client(), opts.clone());
+            async move { kv.get(from, Some(opts)).await }
+        })
+        .await
+        .map_err(|e| self.revision_error(e, revision.unwrap_or(0)))?;
         Ok(RangeResult {
             kvs: resp.kvs().iter().map(|kv| Arc::new(to_kv(kv))).collect(),
             more: resp.more(),
@@ -525,7 +562,12 @@ impl Storage for EtcdStore {
                 compacted: known,
             });
         }
-        match self.client.kv_client().compact(revision, None).await {
+        match unless_unreached(|| {
+            let mut kv = self.client.kv_client();
+            async move { kv.compact(revision, None).await }
+        })
+        .await
+        {
             Ok(_) => {
                 self.compacted.fetch_max(revision, Ordering::Relaxed);
                 Ok(())
@@ -548,12 +590,12 @@ impl Storage for EtcdStore {
     }
 
     async fn current_revision(&self) -> Result<i64> {
-        let resp = self
-            .client
-            .kv_client()
-            .get("/", Some(GetOptions::new().with_count_only()))
-            .await
-            .map_err(map_err)?;
+        let resp = unless_unreached(|| {
+            let mut kv = self.client.kv_client();
+            async move { kv.get("/", Some(GetOptions::new().with_count_only())).await }
+        })
+        .await
+        .map_err(map_err)?;
         Ok(header_revision(resp.header()))
     }
 
