@@ -163,16 +163,7 @@ impl EmbeddedStore {
                 return Err(StorageError::KeyExists(key.to_string()));
             }
             let rev = st.rev + 1;
-            st.put(key, value.clone(), rev, rev, 1);
-            st.set_deadline(key, expires);
-            Ok(Record::Put {
-                rev,
-                create_rev: rev,
-                version: 1,
-                key: key.to_string(),
-                value,
-                expires,
-            })
+            Ok(st.apply_put(key, value, (rev, rev, 1), expires))
         })?;
         self.wait_durable(rev).await?;
         Ok(rev)
@@ -198,23 +189,8 @@ impl EmbeddedStore {
                     current: Some(Box::new(cur)),
                 });
             }
-            let rev = st.rev + 1;
-            st.put(
-                key,
-                value.clone(),
-                rev,
-                cur.create_revision,
-                cur.version + 1,
-            );
-            st.set_deadline(key, expires);
-            Ok(Record::Put {
-                rev,
-                create_rev: cur.create_revision,
-                version: cur.version + 1,
-                key: key.to_string(),
-                value,
-                expires,
-            })
+            let revs = (st.rev + 1, cur.create_revision, cur.version + 1);
+            Ok(st.apply_put(key, value, revs, expires))
         })?;
         self.wait_durable(rev).await?;
         Ok(rev)
@@ -389,6 +365,28 @@ impl State {
         if let Some(kv) = kv {
             self.history
                 .push_back(Arc::new(Event::new(EventType::Put, kv, prev)));
+        }
+    }
+
+    /// Applies a put of `value` at `(revision, create revision, version)`
+    /// that expires at `expires` (or never), and returns the record that
+    /// logs it.
+    fn apply_put(
+        &mut self,
+        key: &str,
+        value: Bytes,
+        (rev, create_rev, version): (i64, i64, i64),
+        expires: Option<i64>,
+    ) -> Record {
+        self.put(key, value.clone(), rev, create_rev, version);
+        self.set_deadline(key, expires);
+        Record::Put {
+            rev,
+            create_rev,
+            version,
+            key: key.to_string(),
+            value,
+            expires,
         }
     }
 
