@@ -282,6 +282,7 @@ fn expirer(shared: Arc<Shared>) {
             continue;
         }
         drop(st);
+        let mut failed = false;
         for key in due {
             let result = write(&shared, |st| {
                 // Rewritten meanwhile with a later deadline (or none): stays.
@@ -298,10 +299,21 @@ fn expirer(shared: Arc<Shared>) {
             });
             match result {
                 Ok(_) | Err(StorageError::NotFound(_)) => {}
-                Err(e) => tracing::warn!(%key, error = %e, "could not delete an expired key"),
+                Err(e) => {
+                    tracing::warn!(%key, error = %e, "could not delete an expired key");
+                    failed = true;
+                }
             }
         }
         st = lock(&shared);
+        if failed {
+            // A store that refuses writes: try again later, not in a loop.
+            st = shared
+                .expiry
+                .wait_timeout(st, Duration::from_secs(1))
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
     }
 }
 
