@@ -340,11 +340,12 @@ impl EtcdStore {
                 limit: MAX_VALUE_BYTES,
             });
         }
-        let txn = etcd_client::Txn::new()
-            .when([Compare::create_revision(key, CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(key, value.to_vec(), lease_option(lease))]);
+        // Built per try: a transaction owns a copy of the value.
         let resp = unless_unreached(|| {
-            let (mut kv, txn) = (self.client.kv_client(), txn.clone());
+            let mut kv = self.client.kv_client();
+            let txn = etcd_client::Txn::new()
+                .when([Compare::create_revision(key, CompareOp::Equal, 0)])
+                .and_then([TxnOp::put(key, value.to_vec(), lease_option(lease))]);
             async move { kv.txn(txn).await }
         })
         .await
@@ -370,12 +371,12 @@ impl EtcdStore {
                 limit: MAX_VALUE_BYTES,
             });
         }
-        let txn = etcd_client::Txn::new()
-            .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
-            .and_then([TxnOp::put(key, value.to_vec(), lease_option(lease))])
-            .or_else([TxnOp::get(key, None)]);
         let resp = unless_unreached(|| {
-            let (mut kv, txn) = (self.client.kv_client(), txn.clone());
+            let mut kv = self.client.kv_client();
+            let txn = etcd_client::Txn::new()
+                .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
+                .and_then([TxnOp::put(key, value.to_vec(), lease_option(lease))])
+                .or_else([TxnOp::get(key, None)]);
             async move { kv.txn(txn).await }
         })
         .await
