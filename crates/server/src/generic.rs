@@ -65,6 +65,11 @@ impl GenericServer {
         }
     }
 
+    /// Every store the servers serve, for the OpenAPI documents.
+    fn all_stores(&self) -> Vec<Arc<kaiser_registry::Store>> {
+        self.tables.iter().flat_map(|t| t.all()).collect()
+    }
+
     /// Builds the OpenAPI documents in the background once `after` has
     /// passed (start-up done, the CRDs on disk served), off the request
     /// path: otherwise the first kubectl create or apply waits for them.
@@ -72,11 +77,7 @@ impl GenericServer {
         let me = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
-            let _ = tokio::task::spawn_blocking(move || {
-                let stores: Vec<_> = me.tables.iter().flat_map(|t| t.all()).collect();
-                me.openapi.warm(&stores);
-            })
-            .await;
+            let _ = tokio::task::spawn_blocking(move || me.openapi.warm(&me.all_stores())).await;
         });
     }
 
@@ -251,8 +252,9 @@ impl GenericServer {
             return Some(r);
         }
         if path.starts_with("/openapi/") {
-            let stores: Vec<_> = self.tables.iter().flat_map(|t| t.all()).collect();
-            return self.openapi.serve(&stores, path, query, &parts.headers);
+            return self
+                .openapi
+                .serve(&self.all_stores(), path, query, &parts.headers);
         }
         let doc = match path {
             "/version" | "/version/" => self.version.clone(),
