@@ -189,6 +189,8 @@ struct ServerChain {
 struct ChainInputs<'a> {
     storage: Arc<dyn Storage>,
     storage_check: &'a str,
+    /// `--etcd-servers-overrides`: one store per distinct set of servers.
+    overrides: Vec<Override>,
     addr: SocketAddr,
     token_key: Arc<kaiser_auth::serviceaccount::TokenKey>,
     proxy_client: (Vec<u8>, Vec<u8>),
@@ -201,6 +203,7 @@ fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerC
     let ChainInputs {
         storage,
         storage_check,
+        overrides,
         addr,
         token_key,
         proxy_client,
@@ -213,12 +216,21 @@ fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerC
     } else {
         "etcd-0"
     };
+    let by_resource: Vec<(String, String, Arc<dyn Storage>)> = overrides
+        .iter()
+        .flat_map(|o| {
+            o.resources
+                .iter()
+                .map(|(g, r)| (g.clone(), r.clone(), o.storage.clone()))
+        })
+        .collect();
     let mut kube = KubeApiServer::new(
         storage.clone(),
         &c.etcd_prefix,
         c.service_network.clone(),
         storage_name,
         c.event_ttl,
+        &by_resource,
     );
     let max_exp = c.max_token_expiration.as_secs() as i64;
     let tokens = kube
@@ -273,7 +285,7 @@ fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerC
     let handler = aggregator.clone().handler(kube_handler);
     let generic = Arc::new(GenericServer {
         chain: handler,
-        health: health_checks(storage, storage_check, shutdown),
+        health: health_checks(storage, storage_check, &overrides, shutdown),
         version,
         tables,
         openapi,
@@ -293,15 +305,23 @@ fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerC
 fn health_checks(
     storage: Arc<dyn Storage>,
     check_name: &str,
+    overrides: &[Override],
     shutdown: watch::Receiver<bool>,
 ) -> HealthChecks {
-    let store_check = {
-        let s = storage.clone();
-        Check::new(check_name, move || {
+    let store_check = |name: &str, s: Arc<dyn Storage>| {
+        Check::new(name, move || {
             let s = s.clone();
             Box::pin(async move { s.check_health().await.map_err(|e| e.to_string()) })
         })
     };
+    // Upstream names each distinct set of override servers by its index.
+    let mut store_checks = vec![store_check(check_name, storage)];
+    for (i, o) in overrides.iter().enumerate() {
+        store_checks.push(store_check(
+            &format!("etcd-override-{i}"),
+            o.storage.clone(),
+        ));
+    }
     let shutdown_check = Check::new("shutdown", move || {
         let down = *shutdown.borrow();
         Box::pin(async move {
@@ -312,9 +332,15 @@ fn health_checks(
             }
         })
     });
+    let with = |last: Vec<Check>| {
+        std::iter::once(Check::ping())
+            .chain(store_checks.iter().cloned())
+            .chain(last)
+            .collect()
+    };
     HealthChecks {
-        livez: vec![Check::ping(), store_check.clone()],
-        readyz: vec![Check::ping(), store_check, shutdown_check],
+        livez: with(Vec::new()),
+        readyz: with(vec![shutdown_check]),
     }
 }
 
@@ -327,18 +353,48 @@ async fn open_storage(c: &Completed) -> Result<(Arc<dyn Storage>, &'static str)>
             .with_context(|| format!("opening the store in {}", dir.display()))?;
         return Ok((Arc::new(store), "storage"));
     }
+    Ok((open_etcd(c, &c.etcd_servers).await?, "etcd"))
+}
+
+/// etcd at `servers`, with the `--etcd-*` TLS files.
+async fn open_etcd(c: &Completed, servers: &[String]) -> Result<Arc<dyn Storage>> {
     let read =
         |p: &std::path::Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
     let cfg = EtcdConfig {
-        endpoints: c.etcd_servers.clone(),
+        endpoints: servers.to_vec(),
         ca_pem: c.etcd_cafile.as_deref().map(read).transpose()?,
         client_cert_pem: match &c.etcd_cert {
             Some((cert, key)) => Some((read(cert)?, read(key)?)),
             None => None,
         },
     };
-    let store = EtcdStore::connect(&cfg, ETCD_WAIT).await?;
-    Ok((Arc::new(store), "etcd"))
+    Ok(Arc::new(EtcdStore::connect(&cfg, ETCD_WAIT).await?))
+}
+
+/// One distinct set of `--etcd-servers-overrides` servers and the
+/// resources (group, resource) kept there.
+struct Override {
+    servers: Vec<String>,
+    resources: Vec<(String, String)>,
+    storage: Arc<dyn Storage>,
+}
+
+/// Connects to each distinct set of override servers, in the order given.
+async fn open_overrides(c: &Completed) -> Result<Vec<Override>> {
+    let mut out: Vec<Override> = Vec::new();
+    for o in &c.etcd_overrides {
+        let resource = (o.group.clone(), o.resource.clone());
+        if let Some(same) = out.iter_mut().find(|x| x.servers == o.servers) {
+            same.resources.push(resource);
+            continue;
+        }
+        out.push(Override {
+            servers: o.servers.clone(),
+            resources: vec![resource],
+            storage: open_etcd(c, &o.servers).await?,
+        });
+    }
+    Ok(out)
 }
 
 fn load_tls(
@@ -368,6 +424,9 @@ async fn run(c: Completed) -> Result<()> {
     std::fs::create_dir_all(&c.data_dir)
         .with_context(|| format!("creating --data-dir {}", c.data_dir.display()))?;
     let (storage, storage_check) = open_storage(&c).await?;
+    let overrides = open_overrides(&c).await?;
+    let override_stores: Vec<Arc<dyn Storage>> =
+        overrides.iter().map(|o| o.storage.clone()).collect();
     let pki = pki::ensure(
         &c.cert_dir,
         &[c.first_service_ip, c.advertise_address, c.bind_address],
@@ -416,6 +475,7 @@ async fn run(c: Completed) -> Result<()> {
         ChainInputs {
             storage: storage.clone(),
             storage_check,
+            overrides,
             addr,
             token_key,
             proxy_client,
@@ -452,11 +512,13 @@ async fn run(c: Completed) -> Result<()> {
         vec![kube.table.clone(), extensions.table.clone()],
         shutdown_rx.clone(),
     );
-    tokio::spawn(kaiser_storage::compactor::run(
-        storage.clone(),
-        c.compaction_interval,
-        shutdown_rx.clone(),
-    ));
+    for s in std::iter::once(storage.clone()).chain(override_stores) {
+        tokio::spawn(kaiser_storage::compactor::run(
+            s,
+            c.compaction_interval,
+            shutdown_rx.clone(),
+        ));
+    }
     // The admin kubeconfig is for this machine: the address kaiser listens
     // on, unless it listens everywhere (then the one it advertises).
     let local = if c.bind_address.is_unspecified() {

@@ -85,6 +85,11 @@ pub struct Options {
     #[arg(long)]
     pub etcd_keyfile: Option<PathBuf>,
 
+    /// Resources kept in other etcd servers: `group/resource#url;url`, comma
+    /// separated (the core group is empty: `/events#https://host:2379`).
+    #[arg(long, value_delimiter = ',')]
+    pub etcd_servers_overrides: Vec<String>,
+
     /// How often history older than one interval is compacted (Go duration, 0 disables).
     #[arg(long, default_value = "5m")]
     pub etcd_compaction_interval: String,
@@ -158,6 +163,35 @@ pub struct Options {
     pub authn: crate::authn::AuthnOptions,
 }
 
+/// A resource stored in other etcd servers (`--etcd-servers-overrides`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdOverride {
+    pub group: String,
+    pub resource: String,
+    pub servers: Vec<String>,
+}
+
+/// Parses one `group/resource#url;url` override.
+fn parse_etcd_override(s: &str) -> Result<EtcdOverride, String> {
+    let bad = || {
+        format!("{s:?} must be group/resource#servers, the servers URLs separated by semicolons")
+    };
+    let (gr, servers) = s.split_once('#').ok_or_else(bad)?;
+    let (group, resource) = gr.split_once('/').ok_or_else(bad)?;
+    if resource.is_empty() || resource.contains('/') || servers.is_empty() {
+        return Err(bad());
+    }
+    let servers: Vec<String> = servers.split(';').map(str::to_string).collect();
+    for server in &servers {
+        validate_etcd_server(server)?;
+    }
+    Ok(EtcdOverride {
+        group: group.to_string(),
+        resource: resource.to_string(),
+        servers,
+    })
+}
+
 /// Options after defaulting and validation, in the types the server uses.
 #[derive(Debug, Clone)]
 pub struct Completed {
@@ -173,6 +207,7 @@ pub struct Completed {
     pub etcd_prefix: String,
     pub etcd_cafile: Option<PathBuf>,
     pub etcd_cert: Option<(PathBuf, PathBuf)>,
+    pub etcd_overrides: Vec<EtcdOverride>,
     pub compaction_interval: Duration,
     /// How long Events live after their last write (zero: until deleted).
     pub event_ttl: Duration,
@@ -275,6 +310,15 @@ impl Options {
                 errs.push(format!("--etcd-servers: {e}"));
             }
         }
+        let etcd_overrides: Vec<EtcdOverride> = self
+            .etcd_servers_overrides
+            .iter()
+            .filter_map(|o| {
+                parse_etcd_override(o)
+                    .map_err(|e| errs.push(format!("--etcd-servers-overrides: {e}")))
+                    .ok()
+            })
+            .collect();
         let compaction_interval =
             parse_duration(&self.etcd_compaction_interval).unwrap_or_else(|e| {
                 errs.push(format!("--etcd-compaction-interval: {e}"));
@@ -367,6 +411,7 @@ impl Options {
             etcd_prefix: self.etcd_prefix.trim_end_matches('/').to_string(),
             etcd_cafile: self.etcd_cafile.clone(),
             etcd_cert: self.etcd_certfile.clone().zip(self.etcd_keyfile.clone()),
+            etcd_overrides,
             compaction_interval,
             event_ttl,
             first_service_ip: service_network
@@ -533,6 +578,10 @@ pub fn describe(o: &Options) -> Vec<String> {
         format!("--etcd-keyfile={}", opt(&o.etcd_keyfile)),
         format!("--etcd-prefix={}", o.etcd_prefix),
         format!("--etcd-servers={}", o.etcd_servers.join(",")),
+        format!(
+            "--etcd-servers-overrides={}",
+            o.etcd_servers_overrides.join(",")
+        ),
         format!("--event-ttl={}", o.event_ttl),
         format!("--secure-port={}", o.secure_port),
         format!("--service-cluster-ip-range={}", o.service_cluster_ip_range),
@@ -597,10 +646,16 @@ mod tests {
             "--service-cluster-ip-range=x",
             "--authorization-mode=RBAC,Bogus",
             "--event-ttl=soon",
+            "--etcd-servers-overrides=/events#http://127.0.0.1:2379,events",
         ])
         .complete()
         .expect_err("invalid");
-        assert_eq!(errs.len(), 6, "{errs:?}");
+        assert_eq!(errs.len(), 7, "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("--etcd-servers-overrides: \"events\" must be")),
+            "{errs:?}"
+        );
         assert!(
             errs.iter().any(|e| e.starts_with("--event-ttl: ")),
             "{errs:?}"
@@ -610,6 +665,27 @@ mod tests {
         ));
         assert!(errs[0].contains("--bind-address"));
         assert!(errs[1].contains("--secure-port -1"));
+    }
+
+    #[test]
+    fn etcd_overrides_parse() {
+        let c = parse(&[
+            "--etcd-servers=http://127.0.0.1:2379",
+            "--etcd-servers-overrides=/events#http://127.0.0.1:2380;https://[::1]:2381,apps/deployments#http://127.0.0.1:2382",
+        ])
+        .complete()
+        .expect("valid");
+        assert_eq!(
+            c.etcd_overrides[0],
+            EtcdOverride {
+                group: String::new(),
+                resource: "events".into(),
+                servers: vec!["http://127.0.0.1:2380".into(), "https://[::1]:2381".into()],
+            }
+        );
+        assert_eq!(c.etcd_overrides[1].group, "apps");
+        assert!(parse_etcd_override("events#http://127.0.0.1:1").is_err());
+        assert!(parse_etcd_override("/events#ftp://x:1").is_err());
     }
 
     #[test]

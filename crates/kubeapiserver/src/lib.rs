@@ -94,13 +94,21 @@ impl KubeApiServer {
         net: ServiceNetwork,
         storage_name: &str,
         event_ttl: std::time::Duration,
+        overrides: &[(String, String, Arc<dyn Storage>)],
     ) -> Self {
+        // `--etcd-servers-overrides`: a resource's own storage, if it has one.
+        let storage_for = |group: &str, resource: &str| -> Arc<dyn Storage> {
+            overrides
+                .iter()
+                .find(|(g, r, _)| g == group && r == resource)
+                .map_or_else(|| storage.clone(), |(_, _, s)| s.clone())
+        };
         let ns_strategy: Arc<dyn Strategy> = Arc::new(core::namespace::NamespaceStrategy);
         let namespaces = Arc::new(
             Store::cached(
                 core::namespace::info().storage_root(root),
                 ns_strategy.clone(),
-                storage.clone(),
+                storage_for("", "namespaces"),
             )
             .with_subresource(
                 "status",
@@ -117,7 +125,7 @@ impl KubeApiServer {
         );
         let table = Arc::new(ResourceTable::new());
         let ipaddresses = catalogue::find("networking.k8s.io", "ipaddresses")
-            .map(|e| Arc::new(e.store(root, &storage, None)));
+            .map(|e| Arc::new(e.store(root, &storage_for(e.group, e.resource), None)));
         let allocator: Option<Arc<dyn kaiser_registry::WriteHooks>> =
             ipaddresses.clone().map(|ips| {
                 Arc::new(ServiceAllocator::new(
@@ -132,8 +140,12 @@ impl KubeApiServer {
                 .iter()
                 .map(|e| match (e.group, e.resource, &ipaddresses) {
                     ("networking.k8s.io", "ipaddresses", Some(ips)) => ips.clone(),
-                    ("", "services", _) => Arc::new(e.store(root, &storage, allocator.clone())),
-                    _ => Arc::new(e.store(root, &storage, None)),
+                    ("", "services", _) => Arc::new(e.store(
+                        root,
+                        &storage_for(e.group, e.resource),
+                        allocator.clone(),
+                    )),
+                    _ => Arc::new(e.store(root, &storage_for(e.group, e.resource), None)),
                 })
                 .collect(),
         );
@@ -141,7 +153,7 @@ impl KubeApiServer {
             store(
                 core::configmap::info().storage_root(root),
                 core::configmap::ConfigMapStrategy,
-                &storage,
+                &storage_for("", "configmaps"),
             ),
             // Events expire (`--event-ttl`; zero keeps them), in every
             // version served.
@@ -155,18 +167,18 @@ impl KubeApiServer {
                     }
                 },
                 core::event::EventStrategy,
-                &storage,
+                &storage_for("", "events"),
             ),
             namespaces.clone(),
             store(
                 core::secret::info().storage_root(root),
                 core::secret::SecretStrategy,
-                &storage,
+                &storage_for("", "secrets"),
             ),
             store(
                 core::serviceaccount::info().storage_root(root),
                 core::serviceaccount::ServiceAccountStrategy,
-                &storage,
+                &storage_for("", "serviceaccounts"),
             ),
         ]);
         // Versions served over another version's objects.
@@ -182,8 +194,9 @@ impl KubeApiServer {
                 info.version = c.version.to_string();
                 info.resource = c.resource.to_string();
                 let strategy = stored.strategy.clone();
-                let mut store = Store::cached(info, strategy.clone(), storage.clone())
-                    .with_conversion(c.conversion.clone());
+                let mut store =
+                    Store::cached(info, strategy.clone(), storage_for(c.stored.0, c.stored.1))
+                        .with_conversion(c.conversion.clone());
                 if stored.subresource("status").is_some() {
                     let s = status::BuiltinStatusStrategy::new(
                         strategy,

@@ -208,6 +208,57 @@ async fn keys_live_under_the_etcd_prefix() {
     assert!(none.is_none());
 }
 
+/// A client of the etcd at `endpoint`, to look at what kaiser stored.
+async fn raw(endpoint: &str) -> kaiser_storage::etcd::EtcdStore {
+    let cfg = kaiser_storage::etcd::EtcdConfig {
+        endpoints: vec![endpoint.to_string()],
+        ..Default::default()
+    };
+    kaiser_storage::etcd::EtcdStore::connect(&cfg, Duration::from_secs(10))
+        .await
+        .expect("connect")
+}
+
+async fn stored(store: &kaiser_storage::etcd::EtcdStore, key: &str) -> bool {
+    use kaiser_storage::Storage;
+    store.get(key, None).await.expect("get").0.is_some()
+}
+
+/// `--etcd-servers-overrides=/events#…`: Events (in both API versions) live
+/// in their own etcd, everything else in the main one, and readiness checks
+/// both, the override under upstream's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_can_live_in_their_own_etcd() {
+    let main = EtcdProcess::start();
+    let events = EtcdProcess::start();
+    let s = Server::start_with(&[
+        &format!("--etcd-servers={}", main.endpoint),
+        &format!("--etcd-servers-overrides=/events#{}", events.endpoint),
+    ]);
+    ok(s.kubectl(&["create", "configmap", "in-main"]));
+    let ev = serde_json::json!({"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": "in-events"},
+        "involvedObject": {"kind": "ConfigMap", "name": "in-main", "namespace": "default"},
+        "reason": "Testing", "message": "m", "type": "Normal"});
+    let (code, body) = s.post_json("/api/v1/namespaces/default/events", &ev);
+    assert_eq!(code, 201, "{body}");
+    let listed = ok(s.kubectl(&["get", "events.events.k8s.io", "-o", "name"]));
+    assert_eq!(listed.trim(), "event.events.k8s.io/in-events");
+
+    let (main_raw, events_raw) = (raw(&main.endpoint).await, raw(&events.endpoint).await);
+    assert!(stored(&events_raw, "/registry/events/default/in-events").await);
+    assert!(!stored(&main_raw, "/registry/events/default/in-events").await);
+    assert!(stored(&main_raw, "/registry/configmaps/default/in-main").await);
+    assert!(!stored(&events_raw, "/registry/configmaps/default/in-main").await);
+
+    let (code, body) = s.curl_anonymous(&[&s.url("/readyz?verbose")]);
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains("[+]etcd ok") && body.contains("[+]etcd-override-0 ok"),
+        "{body}"
+    );
+}
+
 /// A CA and a certificate it signs, as PEM files in `dir`.
 fn tls_files(
     dir: &std::path::Path,
