@@ -367,6 +367,8 @@ async fn open_etcd(c: &Completed, servers: &[String]) -> Result<Arc<dyn Storage>
             Some((cert, key)) => Some((read(cert)?, read(key)?)),
             None => None,
         },
+        // An etcd kube-apiserver wrote holds built-in kinds as protobuf.
+        decoder: Some(kaiser_apimachinery::protobuf::stored_json),
     };
     Ok(Arc::new(EtcdStore::connect(&cfg, ETCD_WAIT).await?))
 }

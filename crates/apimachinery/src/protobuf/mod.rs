@@ -37,6 +37,65 @@ pub fn decode_typed(body: &[u8]) -> Result<Value, String> {
     Ok(obj)
 }
 
+/// Kinds kube-apiserver 1.33 stores in a beta version whose fields equal
+/// the GA version kaiser stores (its storage version trails a graduation
+/// by one release): (stored apiVersion, kind, kaiser's apiVersion).
+const SAME_SCHEMA_UPGRADES: &[(&str, &str, &str)] = &[
+    (
+        "networking.k8s.io/v1beta1",
+        "ServiceCIDR",
+        "networking.k8s.io/v1",
+    ),
+    (
+        "networking.k8s.io/v1beta1",
+        "IPAddress",
+        "networking.k8s.io/v1",
+    ),
+];
+
+/// The JSON kaiser keeps for a value kube-apiserver stored in etcd, where
+/// it writes built-in kinds as protobuf (`--storage-media-type`'s default):
+/// `None` for any other value (JSON: kaiser's own, custom resources), an
+/// error for a value that does not decode or is encrypted at rest.
+pub fn stored_json(value: &[u8]) -> Option<Result<Vec<u8>, String>> {
+    if let Some(rest) = value.strip_prefix(b"k8s:enc:") {
+        // k8s:enc:<provider>:v1:<key name>:<ciphertext>
+        let provider = rest.split(|b| *b == b':').next().unwrap_or_default();
+        return Some(Err(format!(
+            "it was encrypted at rest by kube-apiserver (provider {}); kaiser does not decrypt",
+            String::from_utf8_lossy(provider)
+        )));
+    }
+    if !value.starts_with(MAGIC) {
+        return None;
+    }
+    Some(stored_protobuf(value))
+}
+
+fn stored_protobuf(value: &[u8]) -> Result<Vec<u8>, String> {
+    let (mut api_version, kind, raw) = decode_envelope(value)?;
+    if let Some((_, _, ours)) = SAME_SCHEMA_UPGRADES
+        .iter()
+        .find(|(v, k, _)| *v == api_version && *k == kind)
+    {
+        api_version = (*ours).to_string();
+    }
+    let gv = crate::GroupVersion::parse(&api_version);
+    let Value::Object(fields) = decode_object(
+        &crate::gvk::definition_name(&gv.group, &gv.version, &kind),
+        &raw,
+    )?
+    else {
+        return Err("the stored protobuf is not an object".into());
+    };
+    // apiVersion and kind first, as JSON encoders of API objects write them.
+    let mut obj = serde_json::Map::with_capacity(fields.len() + 2);
+    obj.insert("apiVersion".into(), Value::from(api_version));
+    obj.insert("kind".into(), Value::from(kind));
+    obj.extend(fields);
+    Ok(crate::codec::to_json(&Value::Object(obj)))
+}
+
 /// Whether the built-in message table knows `definition` (an OpenAPI
 /// definition name such as `io.k8s.api.apps.v1.Deployment`).
 pub fn has_message(definition: &str) -> bool {

@@ -793,3 +793,67 @@ fn a_typed_body_decodes_as_the_type_its_envelope_names() {
     assert!(!is_media_type(Some("application/json")));
     assert!(!is_media_type(None));
 }
+
+#[test]
+fn values_kube_apiserver_stored_read_as_json() {
+    // JSON (kaiser's own values, custom resources) is left alone.
+    assert!(stored_json(br#"{"apiVersion":"v1","kind":"ConfigMap"}"#).is_none());
+    assert!(stored_json(b"").is_none());
+    let meta = Enc::new()
+        .s(1, "legacy")
+        .s(3, "ns")
+        .s(5, "0b7c6e8e-0000-4000-8000-000000000001")
+        .m(8, time(951_782_400))
+        .kv(11, "app", "old");
+    let obj = Enc::new().m(1, meta).kv(2, "k", "v");
+    let tm = Enc::new().s(1, "v1").s(2, "ConfigMap");
+    let mut value = MAGIC.to_vec();
+    value.extend(Enc::new().m(1, tm).m(2, obj).0);
+    let json = stored_json(&value)
+        .expect("protobuf is claimed")
+        .expect("decodes");
+    let text = String::from_utf8(json).expect("utf-8");
+    assert!(
+        text.starts_with(r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"#),
+        "{text}"
+    );
+    let v: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(v["metadata"]["labels"], json!({"app": "old"}));
+    assert_eq!(v["metadata"]["creationTimestamp"], "2000-02-29T00:00:00Z");
+    assert_eq!(v["data"], json!({"k": "v"}));
+
+    // Truncated protobuf and unknown kinds are errors, not guesses.
+    let cut = &value[..value.len() - 3];
+    assert!(stored_json(cut).expect("claimed").is_err());
+    let mut unknown = MAGIC.to_vec();
+    let tm = Enc::new().s(1, "example.com/v1").s(2, "Widget");
+    unknown.extend(Enc::new().m(1, tm).m(2, Enc::new()).0);
+    let e = stored_json(&unknown)
+        .expect("claimed")
+        .expect_err("no such message");
+    assert!(e.contains("com.example.v1.Widget"), "{e}");
+    // Encrypted at rest: named, never decoded as garbage.
+    let e = stored_json(b"k8s:enc:aescbc:v1:key1:\x00\x01\x02")
+        .expect("claimed")
+        .expect_err("encrypted");
+    assert!(
+        e.contains("encrypted at rest") && e.contains("aescbc"),
+        "{e}"
+    );
+}
+
+#[test]
+fn beta_storage_versions_of_ga_kinds_read_as_ga() {
+    let spec = Enc::new().s(1, "10.96.0.0/16");
+    let obj = Enc::new().m(1, Enc::new().s(1, "kubernetes")).m(2, spec);
+    let tm = Enc::new()
+        .s(1, "networking.k8s.io/v1beta1")
+        .s(2, "ServiceCIDR");
+    let mut value = MAGIC.to_vec();
+    value.extend(Enc::new().m(1, tm).m(2, obj).0);
+    let json = stored_json(&value).expect("claimed").expect("decodes");
+    let v: Value = serde_json::from_slice(&json).expect("JSON");
+    assert_eq!(v["apiVersion"], "networking.k8s.io/v1");
+    assert_eq!(v["kind"], "ServiceCIDR");
+    assert_eq!(v["spec"]["cidrs"], json!(["10.96.0.0/16"]));
+}
