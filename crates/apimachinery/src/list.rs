@@ -146,7 +146,8 @@ fn parse_bool(v: &str) -> bool {
     matches!(v, "true" | "1" | "True" | "TRUE" | "")
 }
 
-/// Where a paginated list resumes: the revision it is pinned to and the next key.
+/// Where a paginated list resumes: the revision it is pinned to (negative:
+/// the current one) and the next key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ContinueToken {
     #[serde(rename = "v")]
@@ -184,7 +185,9 @@ impl ContinueToken {
                 t.api_version
             ));
         }
-        if t.revision <= 0 {
+        // A negative revision (which kaiser hands out with a 410 for a
+        // compacted one) resumes at the current revision, as upstream's.
+        if t.revision == 0 {
             return Err("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into());
         }
         if t.start.contains("..") || t.start.starts_with('/') {
@@ -205,6 +208,9 @@ mod tests {
         assert!(ContinueToken::decode("!!!").is_err());
         let evil = ContinueToken::new(3, "../secrets".into());
         assert!(ContinueToken::decode(&evil.encode()).is_err());
+        let latest = ContinueToken::new(-1, "default/x\u{0}".into());
+        assert_eq!(ContinueToken::decode(&latest.encode()), Ok(latest));
+        assert!(ContinueToken::decode(&ContinueToken::new(0, "a".into()).encode()).is_err());
     }
 
     #[test]

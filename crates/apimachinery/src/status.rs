@@ -49,6 +49,9 @@ pub struct StatusError {
     pub reason: &'static str,
     pub message: String,
     pub details: Option<Box<StatusDetails>>,
+    /// `metadata.continue` of the Status: where an expired paginated list
+    /// may resume, inconsistently, at the current revision.
+    pub list_continue: Option<String>,
 }
 
 pub type Result<T, E = StatusError> = std::result::Result<T, E>;
@@ -60,6 +63,7 @@ impl StatusError {
             reason,
             message: message.into(),
             details: None,
+            list_continue: None,
         }
     }
 
@@ -121,6 +125,7 @@ impl StatusError {
                 causes,
                 ..Default::default()
             })),
+            list_continue: None,
         }
     }
 
@@ -190,6 +195,21 @@ impl StatusError {
         Self::new(410, "Expired", message)
     }
 
+    /// 410 for a continue token whose revision was compacted, carrying a
+    /// token that resumes after the same key at the current revision.
+    pub fn continue_expired(resume: String) -> Self {
+        let mut e = Self::resource_expired(
+            "The provided continue parameter is too old to display a consistent list result. \
+             You can start a new list without the continue parameter, or use the continue token \
+             in this response to retrieve the remainder of the results. Continuing with the \
+             provided token results in an inconsistent list - objects that were created, \
+             modified, or deleted between the time the first chunk was returned and now may \
+             show up in the list.",
+        );
+        e.list_continue = Some(resume);
+        e
+    }
+
     pub fn gone(message: impl Into<String>) -> Self {
         Self::new(410, "Gone", message)
     }
@@ -245,6 +265,9 @@ impl StatusError {
             "status": "Failure",
             "message": self.message,
         });
+        if let Some(c) = &self.list_continue {
+            v["metadata"]["continue"] = Value::from(c.as_str());
+        }
         // An unknown reason is left out, as upstream's `omitempty`.
         if !self.reason.is_empty() {
             v["reason"] = Value::from(self.reason);
@@ -272,6 +295,10 @@ impl StatusError {
                 .unwrap_or("")
                 .into(),
             details,
+            list_continue: v
+                .pointer("/metadata/continue")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         })
     }
 }

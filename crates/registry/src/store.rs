@@ -587,8 +587,9 @@ impl Store {
         self.check_field_selector(opts)?;
         let prefix = self.list_prefix(ns);
         let (mut revision, mut start) = match &opts.continue_token {
+            // A negative revision: from the key on, at the current revision.
             Some(t) => (
-                Some(t.revision),
+                Some(t.revision).filter(|r| *r > 0),
                 format!("{}{}", self.info.storage_prefix, t.start),
             ),
             None => (None, String::new()),
@@ -645,11 +646,13 @@ impl Store {
                 .storage
                 .range(&prefix, &start, at, page_size)
                 .await
-                .map_err(|e| match e {
-                    StorageError::Compacted { .. } if opts.continue_token.is_some() => {
-                        StatusError::resource_expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
-                    }
-                    e => self.status_error(e, ""),
+                .map_err(|e| match (e, &opts.continue_token) {
+                    // Compacted under a paginated list: it may go on from
+                    // the same key at the current revision, inconsistently.
+                    (StorageError::Compacted { .. }, Some(t)) => StatusError::continue_expired(
+                        ContinueToken::new(-1, t.start.clone()).encode(),
+                    ),
+                    (e, _) => self.status_error(e, ""),
                 })?;
             at = Some(page.revision);
             // The page's items move into the result (no copies); only the

@@ -122,6 +122,7 @@ pub fn conflict_error(conflicts: &[Conflict]) -> StatusError {
             causes,
             ..Default::default()
         })),
+        list_continue: None,
     }
 }
 

@@ -203,3 +203,101 @@ async fn compacted_versions_give_410_for_list_and_an_error_event_for_watch() {
         "ResourceVersionTooLarge"
     );
 }
+
+/// Upstream's chunking conformance: a continue token whose revision was
+/// compacted gets 410 Expired with a token in the Status's metadata; that
+/// token goes on after the same key at the current revision, and the pages
+/// after it stay at that revision.
+#[tokio::test]
+async fn an_expired_continue_token_offers_an_inconsistent_one() {
+    let s = Server::start_with(&["--etcd-compaction-interval=1s"]);
+    let c = client(&s).await;
+    namespace(&c, "paged").await;
+    let api: Api<ConfigMap> = Api::namespaced(c.clone(), "paged");
+    for i in 0..10 {
+        api.create(&PostParams::default(), &cm(&format!("cm-{i:02}"), "x"))
+            .await
+            .expect("create");
+    }
+    let first = api
+        .list(&ListParams::default().labels("suite=kube-rs").limit(3))
+        .await
+        .expect("first page");
+    let names = |l: &kube::core::ObjectList<ConfigMap>| -> Vec<String> {
+        l.items
+            .iter()
+            .map(|c| c.metadata.name.clone().unwrap_or_default())
+            .collect()
+    };
+    assert_eq!(names(&first), ["cm-00", "cm-01", "cm-02"]);
+    let first_rv = first.metadata.resource_version.clone().expect("rv");
+    let token = first.metadata.continue_.clone().expect("a continue token");
+    // Writes elsewhere while compaction ticks forget the first page's revision.
+    let other: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
+    let path = format!(
+        "/api/v1/namespaces/paged/configmaps?labelSelector=suite%3Dkube-rs&limit=3&continue={token}"
+    );
+    let mut status = serde_json::Value::Null;
+    for i in 0..20 {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        other
+            .create(&PostParams::default(), &cm(&format!("tick{i}"), "y"))
+            .await
+            .expect("create");
+        let (code, body) = s.curl_admin(&[&s.url(&path)]);
+        if code == 410 {
+            status = crate::harness::json(&body);
+            break;
+        }
+        assert_eq!(code, 200, "{body}");
+    }
+    assert_eq!(status["reason"], "Expired", "{status}");
+    assert_eq!(status["code"], 410);
+    let resume = status["metadata"]["continue"]
+        .as_str()
+        .expect("the Status carries a continue token")
+        .to_string();
+    assert!(
+        status["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("inconsistent list")),
+        "{status}"
+    );
+
+    let second = api
+        .list(
+            &ListParams::default()
+                .labels("suite=kube-rs")
+                .limit(3)
+                .continue_token(&resume),
+        )
+        .await
+        .expect("the offered token lists");
+    assert_eq!(names(&second), ["cm-03", "cm-04", "cm-05"]);
+    let second_rv = second.metadata.resource_version.clone().expect("rv");
+    assert_ne!(
+        second_rv, first_rv,
+        "the current revision, not the compacted one"
+    );
+    let mut rest = names(&second);
+    let mut next = second.metadata.continue_.clone();
+    while let Some(token) = next.filter(|t| !t.is_empty()) {
+        let page = api
+            .list(
+                &ListParams::default()
+                    .labels("suite=kube-rs")
+                    .limit(3)
+                    .continue_token(&token),
+            )
+            .await
+            .expect("later pages");
+        assert_eq!(
+            page.metadata.resource_version.as_deref(),
+            Some(second_rv.as_str())
+        );
+        rest.extend(names(&page));
+        next = page.metadata.continue_.clone();
+    }
+    let want: Vec<String> = (3..10).map(|i| format!("cm-{i:02}")).collect();
+    assert_eq!(rest, want);
+}
