@@ -373,6 +373,39 @@ async fn open_etcd(c: &Completed, servers: &[String]) -> Result<Arc<dyn Storage>
     Ok(Arc::new(EtcdStore::connect(&cfg, ETCD_WAIT).await?))
 }
 
+/// With `--endpoint-reconciler-type=lease` and an address clients can use:
+/// the reconciler of the `kubernetes` endpoints, after its first round.
+async fn endpoint_reconciler(
+    c: &Completed,
+    kube: &kaiser_kubeapiserver::KubeApiServer,
+    storage: &Arc<dyn Storage>,
+    here: &kaiser_kubeapiserver::bootstrap::Endpoint,
+) -> Option<Arc<kaiser_kubeapiserver::endpoint_reconciler::EndpointReconciler>> {
+    if !c.lease_endpoints {
+        return None;
+    }
+    // Endpoints may not hold loopback addresses (upstream validation), and
+    // nobody inside a cluster could use one.
+    if here.address.is_loopback() {
+        tracing::info!(address = %here.address, "not publishing the kubernetes endpoints of a loopback address");
+        return None;
+    }
+    let r = Arc::new(
+        kaiser_kubeapiserver::endpoint_reconciler::EndpointReconciler::new(
+            kube.store("", "endpoints")?,
+            kube.store("discovery.k8s.io", "endpointslices"),
+            storage.clone(),
+            &c.etcd_prefix,
+            here.address,
+            here.port,
+        ),
+    );
+    if let Err(e) = r.reconcile().await {
+        tracing::warn!(error = %e, "reconciling the kubernetes endpoints");
+    }
+    Some(r)
+}
+
 /// One distinct set of `--etcd-servers-overrides` servers and the
 /// resources (group, resource) kept there.
 struct Override {
@@ -514,6 +547,8 @@ async fn run(c: Completed) -> Result<()> {
         vec![kube.table.clone(), extensions.table.clone()],
         shutdown_rx.clone(),
     );
+    let reconciler = endpoint_reconciler(&c, &kube, &storage, &here).await;
+    let reconciling = reconciler.map(|r| tokio::spawn(r.run(shutdown_rx.clone())));
     for s in std::iter::once(storage.clone()).chain(override_stores) {
         tokio::spawn(kaiser_storage::compactor::run(
             s,
@@ -548,6 +583,11 @@ async fn run(c: Completed) -> Result<()> {
     );
     generic.warm_openapi(Duration::from_secs(1));
     serve::serve(listener, tls, generic, shutdown_rx, c.shutdown_grace).await?;
+    // It took this server out of the endpoints when the signal came; the
+    // store must outlive that write.
+    if let Some(task) = reconciling {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
     if let Some(a) = auditor {
         // Buffered backends send what they hold; their workers block.
         let _ = tokio::task::spawn_blocking(move || a.shutdown()).await;

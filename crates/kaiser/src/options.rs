@@ -117,6 +117,11 @@ pub struct Options {
     #[arg(long)]
     pub advertise_address: Option<String>,
 
+    /// Who keeps the `kubernetes` Service's endpoints: `lease` (every
+    /// server sharing the store, each holding a lease) or `none`.
+    #[arg(long, default_value = "lease")]
+    pub endpoint_reconciler_type: String,
+
     /// How long in-flight requests may run after a shutdown signal (Go duration).
     #[arg(long, default_value = "30s")]
     pub shutdown_grace_period: String,
@@ -216,6 +221,9 @@ pub struct Completed {
     /// Names of the in-process controllers to run.
     pub controllers: Vec<String>,
     pub advertise_address: IpAddr,
+    /// `--endpoint-reconciler-type=lease`: publish this server in the
+    /// `kubernetes` endpoints alongside the others sharing the store.
+    pub lease_endpoints: bool,
     pub shutdown_grace: Duration,
     pub service_account_issuer: String,
     pub service_account_signing_key_file: Option<PathBuf>,
@@ -328,6 +336,16 @@ impl Options {
             errs.push(format!("--event-ttl: {e}"));
             Duration::ZERO
         });
+        let lease_endpoints = match self.endpoint_reconciler_type.as_str() {
+            "lease" => true,
+            "none" => false,
+            other => {
+                errs.push(format!(
+                    "--endpoint-reconciler-type {other:?} is not supported: use lease or none"
+                ));
+                false
+            }
+        };
         let shutdown_grace = parse_duration(&self.shutdown_grace_period).unwrap_or_else(|e| {
             errs.push(format!("--shutdown-grace-period: {e}"));
             Duration::ZERO
@@ -421,6 +439,7 @@ impl Options {
             service_network,
             controllers,
             advertise_address,
+            lease_endpoints,
             shutdown_grace,
             service_account_issuer: self.service_account_issuer.clone(),
             service_account_signing_key_file: self.service_account_signing_key_file.clone(),
@@ -598,6 +617,7 @@ pub fn describe(o: &Options) -> Vec<String> {
             o.service_account_max_token_expiration
         ),
         format!("--controllers={}", o.controllers.join(",")),
+        format!("--endpoint-reconciler-type={}", o.endpoint_reconciler_type),
         format!(
             "--enable-aggregator-routing={}",
             o.enable_aggregator_routing
@@ -635,6 +655,13 @@ mod tests {
         assert_eq!(c.cert_dir, PathBuf::from("kaiser-data/pki"));
         assert_eq!(c.compaction_interval, Duration::from_secs(300));
         assert_eq!(c.event_ttl, Duration::from_secs(3600));
+        assert!(c.lease_endpoints);
+        assert!(
+            !parse(&["--endpoint-reconciler-type=none"])
+                .complete()
+                .expect("valid")
+                .lease_endpoints
+        );
     }
 
     #[test]
@@ -647,10 +674,16 @@ mod tests {
             "--authorization-mode=RBAC,Bogus",
             "--event-ttl=soon",
             "--etcd-servers-overrides=/events#http://127.0.0.1:2379,events",
+            "--endpoint-reconciler-type=master-count",
         ])
         .complete()
         .expect_err("invalid");
-        assert_eq!(errs.len(), 7, "{errs:?}");
+        assert_eq!(errs.len(), 8, "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("--endpoint-reconciler-type \"master-count\"")),
+            "{errs:?}"
+        );
         assert!(
             errs.iter()
                 .any(|e| e.starts_with("--etcd-servers-overrides: \"events\" must be")),

@@ -1,6 +1,6 @@
 //! The objects a fresh upstream cluster has before anyone writes to it:
-//! the system namespaces, the `kubernetes` ServiceCIDR, Service, Endpoints
-//! and EndpointSlice pointing at this server, the system PriorityClasses,
+//! the system namespaces, the `kubernetes` ServiceCIDR and Service (its
+//! endpoints are `endpoint_reconciler`'s), the system PriorityClasses,
 //! and API Priority and Fairness' bootstrap FlowSchemas and
 //! PriorityLevelConfigurations. Created when missing at every start.
 //! The RBAC bootstrap policy and its reconciliation are in [`rbac`].
@@ -82,40 +82,6 @@ pub fn objects(net: &ServiceNetwork, at: &Endpoint) -> Vec<(&'static str, &'stat
     for fs in flow_schemas() {
         out.push(("flowcontrol.apiserver.k8s.io", "flowschemas", fs));
     }
-    out.extend(endpoints(at));
-    out
-}
-
-/// The `kubernetes` Endpoints and EndpointSlice, pointing at `at`.
-fn endpoints(at: &Endpoint) -> Vec<(&'static str, &'static str, Value)> {
-    let mut out = Vec::new();
-    // Endpoints may not hold loopback addresses (upstream validation): a
-    // server advertising 127.0.0.1 serves nobody inside a cluster anyway.
-    if at.address.is_loopback() {
-        tracing::info!(address = %at.address, "not publishing the kubernetes endpoints of a loopback address");
-        return out;
-    }
-    let ip = at.address.to_string();
-    out.push((
-        "",
-        "endpoints",
-        json!({"apiVersion": "v1", "kind": "Endpoints",
-            "metadata": {"name": "kubernetes", "namespace": "default",
-                         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-            "subsets": [{"addresses": [{"ip": ip}],
-                         "ports": [{"name": "https", "port": at.port, "protocol": "TCP"}]}]}),
-    ));
-    let family = if at.address.is_ipv4() { "IPv4" } else { "IPv6" };
-    out.push((
-        "discovery.k8s.io",
-        "endpointslices",
-        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": "kubernetes", "namespace": "default",
-                         "labels": {"kubernetes.io/service-name": "kubernetes"}},
-            "addressType": family,
-            "endpoints": [{"addresses": [ip], "conditions": {"ready": true}}],
-            "ports": [{"name": "https", "port": at.port, "protocol": "TCP"}]}),
-    ));
     out
 }
 
@@ -369,20 +335,6 @@ mod tests {
             .expect("service");
         assert_eq!(svc.2["spec"]["clusterIP"], "10.96.0.1");
         assert_eq!(svc.2["spec"]["ports"][0]["targetPort"], 6443);
-        let ep = objs
-            .iter()
-            .find(|(_, r, _)| *r == "endpoints")
-            .expect("endpoints");
-        assert_eq!(ep.2["subsets"][0]["addresses"][0]["ip"], "10.1.2.3");
-        let local = Endpoint {
-            address: "127.0.0.1".parse().expect("ip"),
-            port: 6443,
-        };
-        assert!(
-            !objects(&net, &local)
-                .iter()
-                .any(|(_, r, _)| *r == "endpoints")
-        );
         let names: Vec<&str> = objs
             .iter()
             .filter(|(_, r, _)| *r == "flowschemas")

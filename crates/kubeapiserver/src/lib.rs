@@ -15,6 +15,7 @@ pub mod catalogue;
 pub mod conversion;
 pub mod core;
 pub mod defaults;
+pub mod endpoint_reconciler;
 pub mod escalation;
 pub mod mirror;
 mod namespace_controller;
@@ -455,8 +456,8 @@ impl KubeApiServer {
             .find(|s| s.info.group == group && s.info.resource == resource)
     }
 
-    /// Creates what a fresh cluster has when missing, and points the
-    /// `kubernetes` Endpoints and EndpointSlice at `at` (a post-start hook).
+    /// Creates what a fresh cluster has when missing (a post-start hook);
+    /// the `kubernetes` endpoints are the endpoint reconciler's.
     pub async fn bootstrap(&self, at: &bootstrap::Endpoint) -> Result<(), StatusError> {
         let none = |_: &Value, _: Option<&Value>| Ok(());
         for (group, resource, obj) in bootstrap::objects(&self.net, at) {
@@ -464,22 +465,9 @@ impl KubeApiServer {
                 continue;
             };
             let name = meta::name(&obj).to_string();
-            let ns = meta::namespace(&obj).to_string();
-            match store.create(obj.clone(), &none, false).await {
+            match store.create(obj, &none, false).await {
                 Ok(_) => tracing::debug!(resource, name, "created a bootstrap object"),
-                Err(e) if bootstrap::already_there(&e) => {
-                    // Where this server is reachable may have changed.
-                    if matches!(resource, "endpoints" | "endpointslices") {
-                        let apply = |old: Option<&Value>| {
-                            let mut new = obj.clone();
-                            if let Some(m) = old.and_then(|o| o.get("metadata")) {
-                                new["metadata"] = m.clone();
-                            }
-                            Ok(new)
-                        };
-                        store.update(&ns, &name, &apply, &none, false).await?;
-                    }
-                }
+                Err(e) if bootstrap::already_there(&e) => {}
                 Err(e) => return Err(e),
             }
         }

@@ -518,3 +518,95 @@ async fn an_etcd_kube_apiserver_wrote_is_served() {
         "yes"
     );
 }
+
+/// The addresses of `default/kubernetes` as the Endpoints and the
+/// EndpointSlice give them, each sorted.
+fn kubernetes_endpoints(s: &Server) -> (Vec<String>, Vec<String>) {
+    let get = |what: &str, path: &str| -> Vec<String> {
+        let out = s.kubectl(&["get", what, "kubernetes", "-o", &format!("jsonpath={path}")]);
+        let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    (
+        get("endpoints", "{.subsets[*].addresses[*].ip}"),
+        get(
+            "endpointslices.discovery.k8s.io",
+            "{.endpoints[*].addresses[*]}",
+        ),
+    )
+}
+
+fn wait_for_endpoints(s: &Server, want: &[&str], limit: Duration, why: &str) {
+    let want: Vec<String> = want.iter().map(|w| w.to_string()).collect();
+    let deadline = Instant::now() + limit;
+    loop {
+        let (eps, slice) = kubernetes_endpoints(s);
+        if eps == want && slice == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{why}: endpoints {eps:?}, slice {slice:?}, want {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Upstream's lease endpoint reconciler: every replica on one etcd is in the
+/// `kubernetes` endpoints; one that shuts down takes itself out at once, one
+/// that dies drops out when its 15 s lease runs out. (The advertised
+/// addresses are data only: all traffic stays on 127.0.0.1.)
+#[test]
+fn the_kubernetes_endpoints_list_every_live_replica() {
+    let etcd = EtcdProcess::start();
+    let flag = format!("--etcd-servers={}", etcd.endpoint);
+    let replica = |ip: &str| Server::start_with(&[&flag, &format!("--advertise-address={ip}")]);
+    let a = replica("10.0.0.1");
+    wait_for_endpoints(&a, &["10.0.0.1"], Duration::from_secs(5), "one replica");
+    let mut b = replica("10.0.0.2");
+    wait_for_endpoints(
+        &a,
+        &["10.0.0.1", "10.0.0.2"],
+        Duration::from_secs(5),
+        "two replicas",
+    );
+    let eps = ok(a.kubectl(&["get", "endpoints", "kubernetes", "-o", "json"]));
+    let eps: serde_json::Value = serde_json::from_str(&eps).expect("json");
+    assert_eq!(
+        eps["metadata"]["labels"]["endpointslice.kubernetes.io/skip-mirror"],
+        "true"
+    );
+    assert_eq!(eps["subsets"].as_array().map(Vec::len), Some(1));
+
+    // A graceful stop leaves the endpoints before draining.
+    b.signal("TERM");
+    assert_eq!(b.wait_exit(Duration::from_secs(30)), Some(0), "{}", b.log());
+    wait_for_endpoints(&a, &["10.0.0.1"], Duration::from_secs(3), "after B stopped");
+
+    // A replica killed outright stays until its lease expires.
+    let mut c = replica("10.0.0.3");
+    wait_for_endpoints(
+        &a,
+        &["10.0.0.1", "10.0.0.3"],
+        Duration::from_secs(5),
+        "C joined",
+    );
+    c.signal("KILL");
+    let _ = c.wait_exit(Duration::from_secs(5));
+    let killed = Instant::now();
+    wait_for_endpoints(
+        &a,
+        &["10.0.0.1"],
+        Duration::from_secs(40),
+        "after C was killed",
+    );
+    assert!(
+        killed.elapsed() >= Duration::from_secs(10),
+        "dropped after {:?}, before its lease could run out",
+        killed.elapsed()
+    );
+}
