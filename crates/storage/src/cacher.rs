@@ -5,8 +5,10 @@
 //! first catches up with the backend's current revision, asking its watch
 //! for a progress notification, as upstream's consistent reads from cache
 //! do) and every watch that starts inside the window are served from it, so
-//! N watchers cost one backend watch. A watch older than the window gets
-//! the `Compacted` error (410 for clients). Everything else passes through.
+//! N watchers cost one backend watch. A watch older than the cache (from
+//! before its list, or events that left the window) gets the `Compacted`
+//! error (410 for clients); only while the cache is not ready do watches
+//! go to the backend. Everything else passes through.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,8 +42,6 @@ struct State {
     window_size: usize,
     /// Watches after this revision can be served from the window.
     floor: i64,
-    /// Whether events have left the window (older watches get 410).
-    overflowed: bool,
     watchers: Vec<Watcher>,
     /// Asks the backend watch for a progress notification.
     progress: Option<ProgressRequester>,
@@ -84,7 +84,6 @@ impl Cacher {
             window: VecDeque::new(),
             window_size: window.max(1),
             floor: 0,
-            overflowed: false,
             watchers: Vec::new(),
             progress: None,
         }));
@@ -111,13 +110,11 @@ impl Cacher {
             return FromWindow::NotReady;
         }
         if after < s.floor {
-            // Before the cache's first list the backend still has the
-            // history; once events have left the window, they are gone.
-            return if s.overflowed {
-                FromWindow::TooOld(s.floor)
-            } else {
-                FromWindow::NotReady
-            };
+            // Older than the cache (its list, or events that left the
+            // window): 410, as upstream's cacher, so that the client
+            // re-lists and watches here, rather than costing the backend a
+            // watch of its own (every client after a restart would).
+            return FromWindow::TooOld(s.floor);
         }
         let (tx, rx) = mpsc::channel(WATCHER_BUFFER);
         let start = s.window.partition_point(|e| e.revision() <= after);
@@ -206,7 +203,6 @@ async fn follow(
                         s.items = items;
                         s.rev = rev;
                         s.floor = rev;
-                        s.overflowed = false;
                         s.window.clear();
                         s.progress = w.progress_requester();
                         s.ready = true;
@@ -300,7 +296,6 @@ fn apply(s: &mut State, ev: Arc<Event>) {
     while s.window.len() > s.window_size {
         if let Some(old) = s.window.pop_front() {
             s.floor = old.revision();
-            s.overflowed = true;
         }
     }
 }
@@ -537,6 +532,45 @@ mod tests {
             assert!(page.kvs.iter().any(|kv| kv.key == key), "{key} missing");
         }
         assert_eq!(c.consistent_reads_served(), 21);
+    }
+
+    /// Upstream's cacher: a watch from before the cache's list is refused
+    /// (the client re-lists) rather than handed to the backend, even though
+    /// the backend still has that history.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_watch_older_than_the_cache_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inner: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));
+        let before = inner
+            .create("/o/a", Bytes::from_static(b"1"))
+            .await
+            .expect("create");
+        inner
+            .update("/o/a", Bytes::from_static(b"2"), before)
+            .await
+            .expect("update");
+        let c = Cacher::new(inner.clone(), "/o/");
+        ready(&c).await;
+        match c.watch("/o/", before).await {
+            Err(StorageError::Compacted {
+                requested,
+                compacted,
+            }) => {
+                assert_eq!(requested, before + 1);
+                assert!(compacted > before, "{compacted}");
+            }
+            other => panic!("expected Compacted, got {other:?}"),
+        }
+        // The backend itself still replays it.
+        let mut w = inner.watch("/o/", before).await.expect("backend watch");
+        assert!(matches!(
+            tokio::time::timeout(Duration::from_secs(5), w.recv()).await,
+            Ok(Some(WatchItem::Event(_)))
+        ));
+        // From the cache's own revision on, the cache serves.
+        let floor = lock(&c.state).floor;
+        c.watch("/o/", floor).await.expect("at the cache's list");
+        assert_eq!(lock(&c.state).watchers.len(), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -124,10 +124,12 @@ fn map_err(e: etcd_client::Error) -> StorageError {
     }
 }
 
-/// Sends a request again, at most twice and 100 ms apart, while it fails
-/// before reaching etcd: a connection refused by a member that is down. The
-/// balancer then picks another of the `--etcd-servers`; the request did
-/// nothing, so even a write is safe to send again.
+/// Sends a request again, at most four times over half a second, while it
+/// fails before reaching etcd: a connection refused by a member that is
+/// down. The balancer keeps such a member among its choices and picks at
+/// random, so each retry has another chance at one of the other
+/// `--etcd-servers`; the request did nothing, so even a write is safe to
+/// send again.
 async fn unless_unreached<T, Fut>(
     mut send: impl FnMut() -> Fut,
 ) -> std::result::Result<T, etcd_client::Error>
@@ -137,9 +139,9 @@ where
     let mut tries = 0;
     loop {
         match send().await {
-            Err(e) if tries < 2 && e.to_string().contains("tcp connect error") => {
+            Err(e) if tries < 4 && e.to_string().contains("tcp connect error") => {
                 tries += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(50 * tries)).await;
             }
             done => return done,
         }
