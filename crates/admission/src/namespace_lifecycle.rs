@@ -37,6 +37,18 @@ struct TerminatingMeta {
     deletion_timestamp: Option<serde::de::IgnoredAny>,
 }
 
+/// Whether a stored Namespace is being deleted. Every create asks, so the
+/// bytes are parsed only when they mention the field at all.
+fn terminating(stored: &[u8]) -> Result<bool, StatusError> {
+    const FIELD: &[u8] = b"deletionTimestamp";
+    if !stored.windows(FIELD.len()).any(|w| w == FIELD) {
+        return Ok(false);
+    }
+    let ns: Terminating = serde_json::from_slice(stored)
+        .map_err(|e| StatusError::internal(format!("stored namespace is corrupt: {e}")))?;
+    Ok(ns.metadata.deletion_timestamp.is_some())
+}
+
 #[async_trait]
 impl Plugin for NamespaceLifecycle {
     fn name(&self) -> &'static str {
@@ -59,14 +71,14 @@ impl Plugin for NamespaceLifecycle {
             return Ok(());
         }
         // From the cache, as upstream's lister; a miss is checked live.
-        let ns: Terminating = match self.namespaces.get_cached_as("", a.namespace).await {
-            Ok(ns) => ns,
+        let stored = match self.namespaces.get_cached_json("", a.namespace).await {
+            Ok(bytes) => bytes,
             Err(e) if e.code == 404 => {
                 return Err(StatusError::not_found(&ns_gr, a.namespace));
             }
             Err(e) => return Err(e),
         };
-        if ns.metadata.deletion_timestamp.is_some() {
+        if terminating(&stored)? {
             let mut e = StatusError::forbidden_object(
                 &a.resource,
                 a.name,
@@ -84,5 +96,19 @@ impl Plugin for NamespaceLifecycle {
             return Err(e);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminating;
+
+    #[test]
+    fn only_a_deletion_timestamp_in_metadata_means_terminating() {
+        let live = br#"{"metadata":{"name":"a","annotations":{"note":"deletionTimestamp"}}}"#;
+        assert!(!terminating(live).expect("parses"));
+        assert!(!terminating(br#"{"metadata":{"name":"a"}}"#).expect("parses"));
+        let going = br#"{"metadata":{"name":"a","deletionTimestamp":"2026-11-27T00:00:00Z"}}"#;
+        assert!(terminating(going).expect("parses"));
     }
 }

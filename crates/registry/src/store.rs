@@ -451,19 +451,10 @@ impl Store {
         self.decode(&self.cached_kv(ns, name).await?)
     }
 
-    /// As [`Store::get_cached`], but reads the stored bytes straight into
-    /// `T`, a struct naming only the fields a check needs: an admission
-    /// plugin on every create then skips building the whole object. The
-    /// stored form is read as is (no version conversion, no
-    /// `resourceVersion`), so this is for built-in kinds only.
-    pub async fn get_cached_as<T: serde::de::DeserializeOwned>(
-        &self,
-        ns: &str,
-        name: &str,
-    ) -> Result<T, StatusError> {
-        let kv = self.cached_kv(ns, name).await?;
-        serde_json::from_slice(&kv.value)
-            .map_err(|e| StatusError::internal(format!("stored object {} is corrupt: {e}", kv.key)))
+    /// The stored bytes of an object, from the watch cache when it has it
+    /// (no resourceVersion spliced in).
+    pub async fn get_cached_json(&self, ns: &str, name: &str) -> Result<Bytes, StatusError> {
+        Ok(self.cached_kv(ns, name).await?.value)
     }
 
     /// The stored key-value from the watch cache, or from storage when the
