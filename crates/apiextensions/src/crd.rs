@@ -27,7 +27,7 @@ pub fn info(root: &str) -> ResourceInfo {
     )
     .short_names(&["crd", "crds"])
     .categories(&["api-extensions"])
-    .storage_root(root)
+    .group_storage_root(root)
 }
 
 pub struct CrdStrategy;

@@ -4,6 +4,7 @@
 
 mod audit;
 mod authn;
+mod encryption;
 mod options;
 mod pki;
 
@@ -349,9 +350,16 @@ fn health_checks(
 async fn open_storage(c: &Completed) -> Result<(Arc<dyn Storage>, &'static str)> {
     if c.etcd_servers.is_empty() {
         let dir = c.data_dir.join("store");
-        let store = EmbeddedStore::open(&dir)
-            .with_context(|| format!("opening the store in {}", dir.display()))?;
-        return Ok((Arc::new(store), "storage"));
+        let store: Arc<dyn Storage> = Arc::new(
+            EmbeddedStore::open(&dir)
+                .with_context(|| format!("opening the store in {}", dir.display()))?,
+        );
+        // Only kaiser writes here: transformed only to encrypt.
+        let store = match c.encryption {
+            Some(_) => at_rest(c, store),
+            None => store,
+        };
+        return Ok((store, "storage"));
     }
     Ok((open_etcd(c, &c.etcd_servers).await?, "etcd"))
 }
@@ -367,10 +375,55 @@ async fn open_etcd(c: &Completed, servers: &[String]) -> Result<Arc<dyn Storage>
             Some((cert, key)) => Some((read(cert)?, read(key)?)),
             None => None,
         },
-        // An etcd kube-apiserver wrote holds built-in kinds as protobuf.
-        decoder: Some(kaiser_apimachinery::protobuf::stored_json),
     };
-    Ok(Arc::new(EtcdStore::connect(&cfg, ETCD_WAIT).await?))
+    let etcd: Arc<dyn Storage> = Arc::new(EtcdStore::connect(&cfg, ETCD_WAIT).await?);
+    // Always transformed: an etcd kube-apiserver wrote holds built-in kinds
+    // as protobuf.
+    Ok(at_rest(c, etcd))
+}
+
+/// `store` with values encrypted as `--encryption-provider-config` says and
+/// read back from kube-apiserver's encodings.
+fn at_rest(c: &Completed, store: Arc<dyn Storage>) -> Arc<dyn Storage> {
+    let transform = encryption::AtRest {
+        encryption: c.encryption.clone(),
+    };
+    Arc::new(kaiser_storage::transform::Transformed::new(
+        store,
+        Arc::new(transform),
+    ))
+}
+
+/// Where kaiser kept CRDs and APIServices before it used upstream's key
+/// layout (`<prefix>/<group>/<resource>/`): such keys move once, each as a
+/// create at the new key and a delete of the old.
+async fn move_legacy_keys(storage: &dyn Storage, root: &str) -> Result<()> {
+    let root = root.trim_end_matches('/');
+    for (old, new) in [
+        (
+            "customresourcedefinitions",
+            "apiextensions.k8s.io/customresourcedefinitions",
+        ),
+        ("apiservices", "apiregistration.k8s.io/apiservices"),
+    ] {
+        let (old, new) = (format!("{root}/{old}/"), format!("{root}/{new}/"));
+        let page = storage.range(&old, "", None, 0).await?;
+        for kv in &page.kvs {
+            let to = format!("{new}{}", &kv.key[old.len()..]);
+            match storage.create(&to, kv.value.clone()).await {
+                Ok(_) | Err(kaiser_storage::StorageError::KeyExists(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            match storage.delete(&kv.key, Some(kv.mod_revision)).await {
+                Ok(_) | Err(kaiser_storage::StorageError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !page.kvs.is_empty() {
+            tracing::info!(from = %old, to = %new, keys = page.kvs.len(), "moved keys to upstream's layout");
+        }
+    }
+    Ok(())
 }
 
 /// With `--endpoint-reconciler-type=lease` and an address clients can use:
@@ -459,6 +512,9 @@ async fn run(c: Completed) -> Result<()> {
     std::fs::create_dir_all(&c.data_dir)
         .with_context(|| format!("creating --data-dir {}", c.data_dir.display()))?;
     let (storage, storage_check) = open_storage(&c).await?;
+    move_legacy_keys(&*storage, &c.etcd_prefix)
+        .await
+        .context("moving CRDs and APIServices to upstream's key layout")?;
     let overrides = open_overrides(&c).await?;
     let override_stores: Vec<Arc<dyn Storage>> =
         overrides.iter().map(|o| o.storage.clone()).collect();

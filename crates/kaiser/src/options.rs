@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -93,6 +94,11 @@ pub struct Options {
     /// How often history older than one interval is compacted (Go duration, 0 disables).
     #[arg(long, default_value = "5m")]
     pub etcd_compaction_interval: String,
+
+    /// An EncryptionConfiguration (apiserver.config.k8s.io/v1): which
+    /// resources are encrypted at rest, with which keys.
+    #[arg(long)]
+    pub encryption_provider_config: Option<PathBuf>,
 
     /// How long Events are kept after their last write (Go duration; 0 keeps
     /// them until deleted).
@@ -216,6 +222,8 @@ pub struct Completed {
     pub compaction_interval: Duration,
     /// How long Events live after their last write (zero: until deleted).
     pub event_ttl: Duration,
+    /// `--encryption-provider-config`, resolved to key prefixes.
+    pub encryption: Option<Arc<kaiser_storage::encryption::Encryption>>,
     pub first_service_ip: IpAddr,
     pub service_network: ServiceNetwork,
     /// Names of the in-process controllers to run.
@@ -336,6 +344,19 @@ impl Options {
             errs.push(format!("--event-ttl: {e}"));
             Duration::ZERO
         });
+        let encryption = self.encryption_provider_config.as_ref().and_then(|p| {
+            let root = self.etcd_prefix.trim_end_matches('/');
+            match crate::encryption::load(p, root) {
+                Ok(e) => Some(Arc::new(e)),
+                Err(es) => {
+                    errs.extend(
+                        es.into_iter()
+                            .map(|e| format!("--encryption-provider-config: {e}")),
+                    );
+                    None
+                }
+            }
+        });
         let lease_endpoints = match self.endpoint_reconciler_type.as_str() {
             "lease" => true,
             "none" => false,
@@ -432,6 +453,7 @@ impl Options {
             etcd_overrides,
             compaction_interval,
             event_ttl,
+            encryption,
             first_service_ip: service_network
                 .cidrs
                 .first()
@@ -602,6 +624,10 @@ pub fn describe(o: &Options) -> Vec<String> {
             o.etcd_servers_overrides.join(",")
         ),
         format!("--event-ttl={}", o.event_ttl),
+        format!(
+            "--encryption-provider-config={}",
+            opt(&o.encryption_provider_config)
+        ),
         format!("--secure-port={}", o.secure_port),
         format!("--service-cluster-ip-range={}", o.service_cluster_ip_range),
         format!("--service-node-port-range={}", o.service_node_port_range),

@@ -199,6 +199,7 @@ pub const ENTRIES: &[Entry] = &[
         .generation("webhooks"),
     // apiregistration.k8s.io/v1
     entry("apiregistration.k8s.io", "apiservices", "APIService", false)
+        .storage("apiregistration.k8s.io/apiservices")
         .api_extensions()
         .status("{}"),
     // apps/v1

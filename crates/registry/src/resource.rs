@@ -71,6 +71,18 @@ impl ResourceInfo {
         self
     }
 
+    /// Keys under `<root>/<group>/<resource>/`, where the extension and
+    /// aggregation servers keep theirs upstream (CRDs, APIServices).
+    pub fn group_storage_root(mut self, root: &str) -> Self {
+        self.storage_prefix = format!(
+            "{}/{}/{}/",
+            root.trim_end_matches('/'),
+            self.group,
+            self.resource
+        );
+        self
+    }
+
     /// Objects the store deletes `ttl` after their last write.
     pub fn expire_after(mut self, ttl: std::time::Duration) -> Self {
         self.expire_after = Some(ttl);

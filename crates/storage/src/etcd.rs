@@ -3,10 +3,7 @@
 //!
 //! Writes are transactions compared on create or mod revision; reads are
 //! linearizable ranges at a revision; watches ask etcd for previous values
-//! and progress notifications. Values another writer stored in another
-//! encoding (kube-apiserver keeps built-in kinds as protobuf) pass through
-//! the configured [`ValueDecoder`] on every read, so everything above sees
-//! JSON.
+//! and progress notifications.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -36,14 +33,7 @@ pub struct EtcdConfig {
     pub ca_pem: Option<Vec<u8>>,
     /// PEM client certificate and key, for etcd's client-cert auth.
     pub client_cert_pem: Option<(Vec<u8>, Vec<u8>)>,
-    /// Turns values kaiser did not write into the JSON it reads.
-    pub decoder: Option<ValueDecoder>,
 }
-
-/// Rewrites a stored value into the JSON kaiser works with: `None` keeps it
-/// as it is (kaiser's own values), an error names why it cannot be read.
-/// The storage layer knows no encodings; the binary supplies this.
-pub type ValueDecoder = fn(&[u8]) -> Option<std::result::Result<Vec<u8>, String>>;
 
 /// The etcd-backed store.
 pub struct EtcdStore {
@@ -52,7 +42,6 @@ pub struct EtcdStore {
     /// on reads).
     compacted: Arc<AtomicI64>,
     leases: Arc<tokio::sync::Mutex<LeaseCache>>,
-    decoder: Option<ValueDecoder>,
 }
 
 /// The lease the last expiring write got. Later writes that would expire at
@@ -148,26 +137,14 @@ where
     }
 }
 
-/// A key-value as kaiser reads it: its value through `decoder`, when one
-/// is set and claims it.
-fn to_kv(kv: &etcd_client::KeyValue, decoder: Option<ValueDecoder>) -> Result<KeyValue> {
-    let key = String::from_utf8_lossy(kv.key()).into_owned();
-    let value = match decoder.and_then(|d| d(kv.value())) {
-        None => Bytes::copy_from_slice(kv.value()),
-        Some(Ok(json)) => Bytes::from(json),
-        Some(Err(e)) => {
-            return Err(StorageError::Io(format!(
-                "stored object {key} cannot be read: {e}"
-            )));
-        }
-    };
-    Ok(KeyValue {
-        key,
-        value,
+fn to_kv(kv: &etcd_client::KeyValue) -> KeyValue {
+    KeyValue {
+        key: String::from_utf8_lossy(kv.key()).into_owned(),
+        value: Bytes::copy_from_slice(kv.value()),
         create_revision: kv.create_revision(),
         mod_revision: kv.mod_revision(),
         version: kv.version(),
-    })
+    }
 }
 
 /// etcd's end of a prefix range: the prefix with its last byte incremented.
@@ -202,7 +179,6 @@ impl EtcdStore {
         let (tx, rx) = mpsc::channel(WATCH_BUFFER);
         let (progress_tx, mut progress_rx) = mpsc::channel::<()>(1);
         let compacted = self.compacted.clone();
-        let decoder = self.decoder;
         tokio::spawn(async move {
             loop {
                 let msg = tokio::select! {
@@ -251,21 +227,10 @@ impl EtcdStore {
                 }
                 for ev in resp.events() {
                     let Some(kv) = ev.kv() else { continue };
-                    let read = |kv| to_kv(kv, decoder);
-                    let (prev, put) = match (ev.prev_kv().map(read).transpose(), ev.event_type()) {
-                        (Ok(prev), EtcdEventType::Put) => (prev, Some(read(kv))),
-                        (Ok(prev), EtcdEventType::Delete) => (prev, None),
-                        (Err(e), _) => (None, Some(Err(e))),
-                    };
-                    let item = match put {
-                        // As upstream's watcher: an event it cannot decode
-                        // ends the watch with the error.
-                        Some(Err(e)) => {
-                            let _ = tx.try_send(WatchItem::Error(e));
-                            return;
-                        }
-                        Some(Ok(kv)) => Event::new(EventType::Put, kv, prev),
-                        None => {
+                    let prev = ev.prev_kv().map(to_kv);
+                    let item = match ev.event_type() {
+                        EtcdEventType::Put => Event::new(EventType::Put, to_kv(kv), prev),
+                        EtcdEventType::Delete => {
                             let gone = KeyValue {
                                 key: String::from_utf8_lossy(kv.key()).into_owned(),
                                 value: Bytes::new(),
@@ -329,7 +294,6 @@ impl EtcdStore {
                         client,
                         compacted: Arc::new(AtomicI64::new(0)),
                         leases: Arc::default(),
-                        decoder: cfg.decoder,
                     });
                 }
                 Err(e) if start.elapsed() < wait => {
@@ -344,10 +308,6 @@ impl EtcdStore {
                 }
             }
         }
-    }
-
-    fn read(&self, kv: &etcd_client::KeyValue) -> Result<KeyValue> {
-        to_kv(kv, self.decoder)
     }
 
     fn compacted_error(&self, requested: i64) -> StorageError {
@@ -427,10 +387,10 @@ impl EtcdStore {
             return Ok(header_revision(resp.header()));
         }
         let current = resp.op_responses().into_iter().find_map(|r| match r {
-            TxnOpResponse::Get(g) => g.kvs().first().map(|kv| self.read(kv)),
+            TxnOpResponse::Get(g) => g.kvs().first().map(to_kv),
             _ => None,
         });
-        match current.transpose()? {
+        match current {
             None => Err(StorageError::NotFound(key.to_string())),
             Some(kv) => Err(StorageError::Conflict {
                 key: key.to_string(),
@@ -520,14 +480,10 @@ impl Storage for EtcdStore {
         let rev = header_revision(resp.header());
         let ops = resp.op_responses();
         if !resp.succeeded() {
-            return match ops
-                .iter()
-                .find_map(|r| match r {
-                    TxnOpResponse::Get(g) => g.kvs().first().map(|kv| self.read(kv)),
-                    _ => None,
-                })
-                .transpose()?
-            {
+            return match ops.iter().find_map(|r| match r {
+                TxnOpResponse::Get(g) => g.kvs().first().map(to_kv),
+                _ => None,
+            }) {
                 None => Err(StorageError::NotFound(key.to_string())),
                 Some(kv) => Err(StorageError::Conflict {
                     key: key.to_string(),
@@ -536,10 +492,10 @@ impl Storage for EtcdStore {
             };
         }
         let prev = ops.iter().find_map(|r| match r {
-            TxnOpResponse::Delete(d) => d.prev_kvs().first().map(|kv| self.read(kv)),
+            TxnOpResponse::Delete(d) => d.prev_kvs().first().map(to_kv),
             _ => None,
         });
-        match prev.transpose()? {
+        match prev {
             Some(kv) => Ok((rev, kv)),
             None => Err(StorageError::NotFound(key.to_string())),
         }
@@ -559,7 +515,7 @@ impl Storage for EtcdStore {
         let at = revision
             .filter(|r| *r > 0)
             .unwrap_or_else(|| header_revision(resp.header()));
-        Ok((resp.kvs().first().map(|kv| self.read(kv)).transpose()?, at))
+        Ok((resp.kvs().first().map(to_kv), at))
     }
 
     async fn range(
@@ -584,11 +540,7 @@ impl Storage for EtcdStore {
         .await
         .map_err(|e| self.revision_error(e, revision.unwrap_or(0)))?;
         Ok(RangeResult {
-            kvs: resp
-                .kvs()
-                .iter()
-                .map(|kv| self.read(kv).map(Arc::new))
-                .collect::<Result<_>>()?,
+            kvs: resp.kvs().iter().map(|kv| Arc::new(to_kv(kv))).collect(),
             more: resp.more(),
             count: resp.count(),
             revision: revision

@@ -18,8 +18,10 @@ use tokio::sync::mpsc;
 pub mod cacher;
 pub mod compactor;
 pub mod embedded;
+pub mod encryption;
 pub mod etcd;
 pub mod testing;
+pub mod transform;
 
 /// One stored key at one revision.
 #[derive(Clone, Debug, PartialEq, Eq)]

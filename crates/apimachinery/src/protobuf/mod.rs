@@ -62,7 +62,7 @@ pub fn stored_json(value: &[u8]) -> Option<Result<Vec<u8>, String>> {
         // k8s:enc:<provider>:v1:<key name>:<ciphertext>
         let provider = rest.split(|b| *b == b':').next().unwrap_or_default();
         return Some(Err(format!(
-            "it was encrypted at rest by kube-apiserver (provider {}); kaiser does not decrypt",
+            "it is encrypted at rest (provider {}) and no --encryption-provider-config is set",
             String::from_utf8_lossy(provider)
         )));
     }
