@@ -79,8 +79,8 @@ impl Transformed {
                 };
                 let Some(item) = item else { return };
                 let item = match item {
-                    WatchItem::Event(ev) => match open_event(&*transform, &ev) {
-                        Ok(ev) => WatchItem::Event(Arc::new(ev)),
+                    WatchItem::Event(ev) => match open_event(&*transform, ev) {
+                        Ok(ev) => WatchItem::Event(ev),
                         // As upstream's watcher: a value it cannot read
                         // ends the watch with the error.
                         Err(e) => {
@@ -113,10 +113,56 @@ fn open(t: &dyn ValueTransform, mut kv: KeyValue) -> Result<KeyValue> {
     Ok(kv)
 }
 
-fn open_event(t: &dyn ValueTransform, ev: &Event) -> Result<Event> {
-    let kv = open(t, ev.kv.clone())?;
-    let prev = ev.prev.clone().map(|p| open(t, p)).transpose()?;
-    Ok(Event::new(ev.kind, kv, prev))
+/// Whether a transform handed the stored bytes back untouched (kaiser's
+/// own values, with no encryption configured for them).
+fn untouched(before: &Bytes, after: &Bytes) -> bool {
+    before.as_ptr() == after.as_ptr() && before.len() == after.len()
+}
+
+/// A key-value as kaiser reads it; the same allocation when unchanged.
+fn open_shared(t: &dyn ValueTransform, kv: Arc<KeyValue>) -> Result<Arc<KeyValue>> {
+    if kv.value.is_empty() {
+        return Ok(kv);
+    }
+    let value = t
+        .on_read(&kv.key, kv.value.clone())
+        .map_err(|e| StorageError::Io(format!("unable to transform key {:?}: {e}", kv.key)))?;
+    if untouched(&kv.value, &value) {
+        return Ok(kv);
+    }
+    let mut kv = Arc::unwrap_or_clone(kv);
+    kv.value = value;
+    Ok(Arc::new(kv))
+}
+
+/// The event as kaiser reads it; the same event when nothing changed.
+fn open_event(t: &dyn ValueTransform, ev: Arc<Event>) -> Result<Arc<Event>> {
+    let read = |v: &Bytes, key: &str| -> Result<Option<Bytes>> {
+        if v.is_empty() {
+            return Ok(None);
+        }
+        let out = t
+            .on_read(key, v.clone())
+            .map_err(|e| StorageError::Io(format!("unable to transform key {key:?}: {e}")))?;
+        Ok((!untouched(v, &out)).then_some(out))
+    };
+    let value = read(&ev.kv.value, &ev.kv.key)?;
+    let prev = match &ev.prev {
+        Some(p) => read(&p.value, &p.key)?,
+        None => None,
+    };
+    if value.is_none() && prev.is_none() {
+        return Ok(ev);
+    }
+    let mut kv = ev.kv.clone();
+    if let Some(v) = value {
+        kv.value = v;
+    }
+    let mut old = ev.prev.clone();
+    if let (Some(o), Some(v)) = (old.as_mut(), prev) {
+        o.value = v;
+    }
+    Ok(Arc::new(Event::new(ev.kind, kv, old)))
 }
 
 #[async_trait]
@@ -176,7 +222,7 @@ impl Storage for Transformed {
         let mut page = self.inner.range(prefix, start, revision, limit).await?;
         page.kvs = std::mem::take(&mut page.kvs)
             .into_iter()
-            .map(|kv| self.open(KeyValue::clone(&kv)).map(Arc::new))
+            .map(|kv| open_shared(&*self.transform, kv))
             .collect::<Result<_>>()?;
         Ok(page)
     }
@@ -228,6 +274,10 @@ mod tests {
         let t = Arc::new(Transformed::new(inner.clone(), Arc::new(enc)));
         testing::run_all(&*t).await;
         testing::run_concurrent(t).await;
+        // Nothing configured: values pass untouched, same allocations.
+        let dir2 = tempfile::tempdir().expect("tempdir");
+        let plain: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir2.path()).expect("open"));
+        testing::run_all(&Transformed::new(plain, Arc::new(Encryption::default()))).await;
         let page = inner.range("/t/", "", None, 0).await.expect("range");
         assert!(!page.kvs.is_empty());
         for kv in &page.kvs {
