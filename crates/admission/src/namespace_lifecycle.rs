@@ -40,8 +40,7 @@ struct TerminatingMeta {
 /// Whether a stored Namespace is being deleted. Every create asks, so the
 /// bytes are parsed only when they mention the field at all.
 fn terminating(stored: &[u8]) -> Result<bool, StatusError> {
-    const FIELD: &[u8] = b"deletionTimestamp";
-    if !stored.windows(FIELD.len()).any(|w| w == FIELD) {
+    if memchr::memmem::find(stored, b"deletionTimestamp").is_none() {
         return Ok(false);
     }
     let ns: Terminating = serde_json::from_slice(stored)
