@@ -329,17 +329,9 @@ fn kaiser_talks_to_etcd_over_mutual_tls() {
     assert_eq!(code, 200);
 }
 
-/// A built-in object as kube-apiserver stores it in etcd: the protobuf
-/// envelope (`k8s\0`, then runtime.Unknown with the type and the message).
+/// A built-in object as kube-apiserver stores it in etcd (protobuf).
 fn upstream_value(api_version: &str, kind: &str, object: &[u8]) -> bytes::Bytes {
-    use kaiser_apimachinery::protobuf::write;
-    let mut type_meta = Vec::new();
-    write::string(&mut type_meta, 1, api_version);
-    write::string(&mut type_meta, 2, kind);
-    let mut value = b"k8s\x00".to_vec();
-    write::message(&mut value, 1, &type_meta);
-    write::message(&mut value, 2, object);
-    value.into()
+    crate::protobuf::envelope(api_version, kind, object).into()
 }
 
 /// ObjectMeta with a name, namespace, uid, creation time and labels, and

@@ -94,19 +94,22 @@ fn kubectl_typed_commands_send_protobuf() {
     );
 }
 
+/// A built-in object in Kubernetes' protobuf envelope, as clients send it
+/// and kube-apiserver stores it: `k8s\0`, then runtime.Unknown with the
+/// type (apiVersion, kind) and the object's own message.
+pub fn envelope(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
+    let mut type_meta = Vec::new();
+    write::string(&mut type_meta, 1, api_version);
+    write::string(&mut type_meta, 2, kind);
+    let mut body = b"k8s\x00".to_vec();
+    write::message(&mut body, 1, &type_meta);
+    write::message(&mut body, 2, raw);
+    body
+}
+
 #[test]
 fn hand_made_protobuf_bodies() {
     let s = Server::start();
-    // k8s\0 + runtime.Unknown{typeMeta: {apiVersion, kind}, raw: object}
-    let envelope = |api_version: &str, kind: &str, raw: &[u8]| {
-        let mut tm = Vec::new();
-        write::string(&mut tm, 1, api_version);
-        write::string(&mut tm, 2, kind);
-        let mut body = b"k8s\x00".to_vec();
-        write::message(&mut body, 1, &tm);
-        write::message(&mut body, 2, raw);
-        body
-    };
     let post = |path: &str, body: &[u8]| {
         let file = s.dir.join("body.pb");
         std::fs::write(&file, body).expect("write body");
