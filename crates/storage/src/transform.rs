@@ -102,55 +102,47 @@ impl Transformed {
     }
 }
 
-fn open(t: &dyn ValueTransform, mut kv: KeyValue) -> Result<KeyValue> {
-    // A deletion's key-value carries no value.
+/// The value kaiser reads for `kv`: `None` when it is the stored one as it
+/// is (no value, as a deletion's; or one the transform left untouched,
+/// which keeps its allocation).
+fn read_value(t: &dyn ValueTransform, kv: &KeyValue) -> Result<Option<Bytes>> {
     if kv.value.is_empty() {
-        return Ok(kv);
+        return Ok(None);
     }
-    kv.value = t
-        .on_read(&kv.key, std::mem::take(&mut kv.value))
+    let out = t
+        .on_read(&kv.key, kv.value.clone())
         .map_err(|e| StorageError::Io(format!("unable to transform key {:?}: {e}", kv.key)))?;
+    let same = out.as_ptr() == kv.value.as_ptr() && out.len() == kv.value.len();
+    Ok((!same).then_some(out))
+}
+
+fn open(t: &dyn ValueTransform, mut kv: KeyValue) -> Result<KeyValue> {
+    if let Some(v) = read_value(t, &kv)? {
+        kv.value = v;
+    }
     Ok(kv)
 }
 
-/// Whether a transform handed the stored bytes back untouched (kaiser's
-/// own values, with no encryption configured for them).
-fn untouched(before: &Bytes, after: &Bytes) -> bool {
-    before.as_ptr() == after.as_ptr() && before.len() == after.len()
-}
-
-/// A key-value as kaiser reads it; the same allocation when unchanged.
 fn open_shared(t: &dyn ValueTransform, kv: Arc<KeyValue>) -> Result<Arc<KeyValue>> {
-    if kv.value.is_empty() {
-        return Ok(kv);
-    }
-    let value = t
-        .on_read(&kv.key, kv.value.clone())
-        .map_err(|e| StorageError::Io(format!("unable to transform key {:?}: {e}", kv.key)))?;
-    if untouched(&kv.value, &value) {
-        return Ok(kv);
-    }
-    let mut kv = Arc::unwrap_or_clone(kv);
-    kv.value = value;
-    Ok(Arc::new(kv))
+    Ok(match read_value(t, &kv)? {
+        None => kv,
+        Some(v) => {
+            let mut kv = Arc::unwrap_or_clone(kv);
+            kv.value = v;
+            Arc::new(kv)
+        }
+    })
 }
 
 /// The event as kaiser reads it; the same event when nothing changed.
 fn open_event(t: &dyn ValueTransform, ev: Arc<Event>) -> Result<Arc<Event>> {
-    let read = |v: &Bytes, key: &str| -> Result<Option<Bytes>> {
-        if v.is_empty() {
-            return Ok(None);
-        }
-        let out = t
-            .on_read(key, v.clone())
-            .map_err(|e| StorageError::Io(format!("unable to transform key {key:?}: {e}")))?;
-        Ok((!untouched(v, &out)).then_some(out))
-    };
-    let value = read(&ev.kv.value, &ev.kv.key)?;
-    let prev = match &ev.prev {
-        Some(p) => read(&p.value, &p.key)?,
-        None => None,
-    };
+    let value = read_value(t, &ev.kv)?;
+    let prev = ev
+        .prev
+        .as_ref()
+        .map(|p| read_value(t, p))
+        .transpose()?
+        .flatten();
     if value.is_none() && prev.is_none() {
         return Ok(ev);
     }
