@@ -414,8 +414,13 @@ async fn move_legacy_keys(storage: &dyn Storage, root: &str) -> Result<()> {
                 Ok(_) | Err(kaiser_storage::StorageError::KeyExists(_)) => {}
                 Err(e) => return Err(e.into()),
             }
+            // Another replica may be moving the same keys.
             match storage.delete(&kv.key, Some(kv.mod_revision)).await {
-                Ok(_) | Err(kaiser_storage::StorageError::NotFound(_)) => {}
+                Ok(_)
+                | Err(
+                    kaiser_storage::StorageError::NotFound(_)
+                    | kaiser_storage::StorageError::Conflict { .. },
+                ) => {}
                 Err(e) => return Err(e.into()),
             }
         }
