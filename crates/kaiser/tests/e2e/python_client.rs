@@ -22,7 +22,8 @@ fn run(s: &Server, extra: &[&str]) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "the Python client failed:\n{stdout}\n{}",
+        "the Python client failed ({}):\n{stdout}\n{}",
+        out.status,
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("all passed"), "{stdout}");
