@@ -30,6 +30,8 @@ pub struct CrdController {
     pub root: String,
     /// Reaches conversion webhooks named by a Service.
     pub resolver: Option<Arc<dyn kaiser_admission::webhook::ServiceResolver>>,
+    /// Whether custom resources are read through watch caches.
+    pub watch_cache: bool,
     /// The generation of each CRD whose stores are installed.
     pub installed: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
@@ -186,7 +188,13 @@ impl CrdController {
         {
             return;
         }
-        let stores = custom::stores(c, &self.root, &self.storage, self.resolver.clone());
+        let stores = custom::stores(
+            c,
+            &self.root,
+            &self.storage,
+            self.resolver.clone(),
+            self.watch_cache,
+        );
         let served: Vec<(String, String, String)> = stores
             .iter()
             .map(|s| {
@@ -235,10 +243,16 @@ impl CrdController {
             .find_map(|(g, v, r)| self.table.lookup(&g, &v, &r));
         let stores = match served {
             Some(s) => vec![s],
-            None => custom::stores(c, &self.root, &self.storage, self.resolver.clone())
-                .into_iter()
-                .take(1)
-                .collect(),
+            None => custom::stores(
+                c,
+                &self.root,
+                &self.storage,
+                self.resolver.clone(),
+                self.watch_cache,
+            )
+            .into_iter()
+            .take(1)
+            .collect(),
         };
         for store in stores {
             store

@@ -277,6 +277,7 @@ pub fn stores(
     root: &str,
     storage: &Arc<dyn Storage>,
     resolver: Option<Arc<dyn ServiceResolver>>,
+    watch_cache: bool,
 ) -> Vec<Arc<Store>> {
     let group = s(crd_obj, "/spec/group");
     let plural = s(crd_obj, "/spec/names/plural");
@@ -332,7 +333,7 @@ pub fn stores(
             .map(|p| leak(p.trim_start_matches('.')))
             .collect();
         let strategy: Arc<dyn Strategy> = Arc::new(strategy);
-        let mut store = Store::cached(info, strategy.clone(), storage.clone());
+        let mut store = Store::cached_if(info, strategy.clone(), storage.clone(), watch_cache);
         if let Some(client) = &client {
             let converter = WebhookConverter::new(crd_obj, version, stored, client.clone());
             store = store.with_conversion(Conversion::Custom(Arc::new(converter)));

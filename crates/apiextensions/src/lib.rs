@@ -32,15 +32,23 @@ pub struct ApiExtensionsServer {
     root: String,
     /// Reaches conversion webhooks named by a Service.
     resolver: Option<Arc<dyn ServiceResolver>>,
+    /// `--watch-cache`: CRDs and custom resources read through watch caches.
+    watch_cache: bool,
 }
 
 impl ApiExtensionsServer {
-    /// Serves CRDs over `storage`, keys under `root` (`--etcd-prefix`).
-    pub fn new(storage: Arc<dyn Storage>, root: &str) -> Self {
+    /// Serves CRDs over `storage`, keys under `root` (`--etcd-prefix`),
+    /// with watch caches unless `watch_cache` is off.
+    pub fn new(storage: Arc<dyn Storage>, root: &str, watch_cache: bool) -> Self {
         let strategy: Arc<dyn Strategy> = Arc::new(crd::CrdStrategy);
         let crds = Arc::new(
-            Store::cached(crd::info(root), strategy.clone(), storage.clone())
-                .with_subresource("status", Arc::new(crd::CrdStatusStrategy)),
+            Store::cached_if(
+                crd::info(root),
+                strategy.clone(),
+                storage.clone(),
+                watch_cache,
+            )
+            .with_subresource("status", Arc::new(crd::CrdStatusStrategy)),
         );
         let table = Arc::new(ResourceTable::new());
         table.insert(vec![crds.clone()]);
@@ -50,6 +58,7 @@ impl ApiExtensionsServer {
             storage,
             root: root.to_string(),
             resolver: None,
+            watch_cache,
         }
     }
 
@@ -72,6 +81,7 @@ impl ApiExtensionsServer {
             storage: self.storage.clone(),
             root: self.root.clone(),
             resolver: self.resolver.clone(),
+            watch_cache: self.watch_cache,
             installed: Default::default(),
         };
         tokio::spawn(c.run(shutdown));

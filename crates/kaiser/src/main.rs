@@ -232,6 +232,7 @@ fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerC
         storage_name,
         c.event_ttl,
         &by_resource,
+        &c.watch_caching,
     );
     let max_exp = c.max_token_expiration.as_secs() as i64;
     let tokens = kube
@@ -248,11 +249,12 @@ fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerC
     let webhook = authn::authorization_webhook(&c.authn)?.map(|w| w as _);
     let authorizer = kube.enable_authorization(&c.authorization_modes, webhook);
     // Conversion webhooks reach Services as the aggregator does.
-    let extensions = ApiExtensionsServer::new(storage.clone(), &c.etcd_prefix)
-        .with_service_resolver(
-            kube.service_resolver(c.enable_aggregator_routing)
-                .map(|r| r as Arc<dyn kaiser_admission::webhook::ServiceResolver>),
-        );
+    let extensions =
+        ApiExtensionsServer::new(storage.clone(), &c.etcd_prefix, c.watch_caching.enabled)
+            .with_service_resolver(
+                kube.service_resolver(c.enable_aggregator_routing)
+                    .map(|r| r as Arc<dyn kaiser_admission::webhook::ServiceResolver>),
+            );
     let scope = Scope {
         admission: kube.admission(),
         shutdown: shutdown.clone(),

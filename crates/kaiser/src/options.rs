@@ -95,6 +95,21 @@ pub struct Options {
     #[arg(long, default_value = "5m")]
     pub etcd_compaction_interval: String,
 
+    /// Serve reads and watches of resources from watch caches.
+    #[arg(long, action = clap::ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
+    pub watch_cache: bool,
+
+    /// `resource[.group]#size`, comma separated: size 0 turns the resource's
+    /// watch cache off, any other size keeps it (built-in resources only;
+    /// Events have none unless a size is given, as upstream).
+    #[arg(long, value_delimiter = ',')]
+    pub watch_cache_sizes: Vec<String>,
+
+    /// 0 turns watch caches off for the resources `--watch-cache-sizes`
+    /// does not name; any other value keeps them.
+    #[arg(long, default_value_t = 100, allow_negative_numbers = true)]
+    pub default_watch_cache_size: i64,
+
     /// An EncryptionConfiguration (apiserver.config.k8s.io/v1): which
     /// resources are encrypted at rest, with which keys.
     #[arg(long)]
@@ -224,6 +239,8 @@ pub struct Completed {
     pub event_ttl: Duration,
     /// `--encryption-provider-config`, resolved to key prefixes.
     pub encryption: Option<Arc<kaiser_storage::encryption::Encryption>>,
+    /// `--watch-cache`, `--watch-cache-sizes`, `--default-watch-cache-size`.
+    pub watch_caching: kaiser_kubeapiserver::watch_cache::WatchCaching,
     pub first_service_ip: IpAddr,
     pub service_network: ServiceNetwork,
     /// Names of the in-process controllers to run.
@@ -357,6 +374,23 @@ impl Options {
                 }
             }
         });
+        let watch_caching = kaiser_kubeapiserver::watch_cache::WatchCaching {
+            enabled: self.watch_cache,
+            default_size: u32::try_from(self.default_watch_cache_size).unwrap_or_else(|_| {
+                errs.push(format!(
+                    "--default-watch-cache-size {} must not be negative",
+                    self.default_watch_cache_size
+                ));
+                0
+            }),
+            sizes: kaiser_kubeapiserver::watch_cache::WatchCaching::parse_sizes(
+                &self.watch_cache_sizes,
+            )
+            .unwrap_or_else(|e| {
+                errs.push(format!("--watch-cache-sizes: {e}"));
+                Vec::new()
+            }),
+        };
         let lease_endpoints = match self.endpoint_reconciler_type.as_str() {
             "lease" => true,
             "none" => false,
@@ -454,6 +488,7 @@ impl Options {
             compaction_interval,
             event_ttl,
             encryption,
+            watch_caching,
             first_service_ip: service_network
                 .cidrs
                 .first()
@@ -624,6 +659,9 @@ pub fn describe(o: &Options) -> Vec<String> {
             o.etcd_servers_overrides.join(",")
         ),
         format!("--event-ttl={}", o.event_ttl),
+        format!("--watch-cache={}", o.watch_cache),
+        format!("--watch-cache-sizes={}", o.watch_cache_sizes.join(",")),
+        format!("--default-watch-cache-size={}", o.default_watch_cache_size),
         format!(
             "--encryption-provider-config={}",
             opt(&o.encryption_provider_config)
@@ -701,10 +739,18 @@ mod tests {
             "--event-ttl=soon",
             "--etcd-servers-overrides=/events#http://127.0.0.1:2379,events",
             "--endpoint-reconciler-type=master-count",
+            "--watch-cache-sizes=pods#-1",
+            "--default-watch-cache-size=-5",
         ])
         .complete()
         .expect_err("invalid");
-        assert_eq!(errs.len(), 8, "{errs:?}");
+        assert_eq!(errs.len(), 10, "{errs:?}");
+        assert!(
+            errs.contains(
+                &"--watch-cache-sizes: watch cache size cannot be negative: pods#-1".to_string()
+            ),
+            "{errs:?}"
+        );
         assert!(
             errs.iter()
                 .any(|e| e.starts_with("--endpoint-reconciler-type \"master-count\"")),

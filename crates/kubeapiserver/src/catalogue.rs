@@ -356,9 +356,12 @@ impl Entry {
         root: &str,
         storage: &Arc<dyn Storage>,
         hooks: Option<Arc<dyn kaiser_registry::WriteHooks>>,
+        caching: &crate::watch_cache::WatchCaching,
     ) -> Store {
         let strategy: Arc<dyn Strategy> = Arc::new(BuiltinStrategy::new(*self));
-        let mut store = Store::cached(self.info(root), strategy.clone(), storage.clone());
+        let cached = caching.caches(self.group, self.resource);
+        let mut store =
+            Store::cached_if(self.info(root), strategy.clone(), storage.clone(), cached);
         if let Some(h) = hooks {
             store = store.with_hooks(h);
         }

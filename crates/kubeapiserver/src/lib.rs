@@ -29,6 +29,7 @@ pub mod services;
 pub mod status;
 pub mod tokens;
 pub mod validation;
+pub mod watch_cache;
 
 use std::sync::{Arc, Mutex};
 
@@ -81,8 +82,15 @@ fn store(
     info: ResourceInfo,
     strategy: impl Strategy + 'static,
     storage: &Arc<dyn Storage>,
+    caching: &watch_cache::WatchCaching,
 ) -> Arc<Store> {
-    Arc::new(Store::cached(info, Arc::new(strategy), storage.clone()))
+    let cached = caching.caches(&info.group, &info.resource);
+    Arc::new(Store::cached_if(
+        info,
+        Arc::new(strategy),
+        storage.clone(),
+        cached,
+    ))
 }
 
 impl KubeApiServer {
@@ -96,6 +104,7 @@ impl KubeApiServer {
         storage_name: &str,
         event_ttl: std::time::Duration,
         overrides: &[(String, String, Arc<dyn Storage>)],
+        caching: &watch_cache::WatchCaching,
     ) -> Self {
         // `--etcd-servers-overrides`: a resource's own storage, if it has one.
         let storage_for = |group: &str, resource: &str| -> Arc<dyn Storage> {
@@ -106,10 +115,11 @@ impl KubeApiServer {
         };
         let ns_strategy: Arc<dyn Strategy> = Arc::new(core::namespace::NamespaceStrategy);
         let namespaces = Arc::new(
-            Store::cached(
+            Store::cached_if(
                 core::namespace::info().storage_root(root),
                 ns_strategy.clone(),
                 storage_for("", "namespaces"),
+                caching.caches("", "namespaces"),
             )
             .with_subresource(
                 "status",
@@ -126,7 +136,7 @@ impl KubeApiServer {
         );
         let table = Arc::new(ResourceTable::new());
         let ipaddresses = catalogue::find("networking.k8s.io", "ipaddresses")
-            .map(|e| Arc::new(e.store(root, &storage_for(e.group, e.resource), None)));
+            .map(|e| Arc::new(e.store(root, &storage_for(e.group, e.resource), None, caching)));
         let allocator: Option<Arc<dyn kaiser_registry::WriteHooks>> =
             ipaddresses.clone().map(|ips| {
                 Arc::new(ServiceAllocator::new(
@@ -145,8 +155,9 @@ impl KubeApiServer {
                         root,
                         &storage_for(e.group, e.resource),
                         allocator.clone(),
+                        caching,
                     )),
-                    _ => Arc::new(e.store(root, &storage_for(e.group, e.resource), None)),
+                    _ => Arc::new(e.store(root, &storage_for(e.group, e.resource), None, caching)),
                 })
                 .collect(),
         );
@@ -155,6 +166,7 @@ impl KubeApiServer {
                 core::configmap::info().storage_root(root),
                 core::configmap::ConfigMapStrategy,
                 &storage_for("", "configmaps"),
+                caching,
             ),
             // Events expire (`--event-ttl`; zero keeps them), in every
             // version served.
@@ -169,17 +181,20 @@ impl KubeApiServer {
                 },
                 core::event::EventStrategy,
                 &storage_for("", "events"),
+                caching,
             ),
             namespaces.clone(),
             store(
                 core::secret::info().storage_root(root),
                 core::secret::SecretStrategy,
                 &storage_for("", "secrets"),
+                caching,
             ),
             store(
                 core::serviceaccount::info().storage_root(root),
                 core::serviceaccount::ServiceAccountStrategy,
                 &storage_for("", "serviceaccounts"),
+                caching,
             ),
         ]);
         // Versions served over another version's objects.
@@ -195,9 +210,10 @@ impl KubeApiServer {
                 info.version = c.version.to_string();
                 info.resource = c.resource.to_string();
                 let strategy = stored.strategy.clone();
-                let mut store =
-                    Store::cached(info, strategy.clone(), storage_for(c.stored.0, c.stored.1))
-                        .with_conversion(c.conversion.clone());
+                let cached = caching.caches(c.group, c.resource);
+                let storage = storage_for(c.stored.0, c.stored.1);
+                let mut store = Store::cached_if(info, strategy.clone(), storage, cached)
+                    .with_conversion(c.conversion.clone());
                 if stored.subresource("status").is_some() {
                     let s = status::BuiltinStatusStrategy::new(
                         strategy,
@@ -580,5 +596,52 @@ impl KubeApiServer {
         {
             tokio::spawn(aggregation::run(store, rx.clone(), shutdown));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kaiser_storage::embedded::EmbeddedStore;
+
+    /// Which stores read through a watch cache follows the flags, and
+    /// Events have none by default, as upstream.
+    #[tokio::test]
+    async fn watch_caches_follow_the_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));
+        let cached = |caching: &watch_cache::WatchCaching, group: &str, resource: &str| {
+            let kube = KubeApiServer::new(
+                storage.clone(),
+                "/registry",
+                ServiceNetwork::default(),
+                "storage",
+                std::time::Duration::ZERO,
+                &[],
+                caching,
+            );
+            kube.store(group, resource).expect("served").watch_cached()
+        };
+        let defaults = watch_cache::WatchCaching::default();
+        assert!(cached(&defaults, "", "configmaps"));
+        assert!(cached(&defaults, "apps", "deployments"));
+        assert!(!cached(&defaults, "", "events"));
+        assert!(!cached(&defaults, "events.k8s.io", "events"));
+        let sizes = watch_cache::WatchCaching {
+            sizes: watch_cache::WatchCaching::parse_sizes(&[
+                "events#100".into(),
+                "deployments.apps#0".into(),
+            ])
+            .expect("valid"),
+            ..Default::default()
+        };
+        assert!(cached(&sizes, "", "events"));
+        assert!(!cached(&sizes, "apps", "deployments"));
+        let off = watch_cache::WatchCaching {
+            enabled: false,
+            ..Default::default()
+        };
+        assert!(!cached(&off, "", "configmaps"));
+        assert!(!cached(&off, "", "namespaces"));
     }
 }

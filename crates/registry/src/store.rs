@@ -103,6 +103,8 @@ pub struct Store {
     /// The kind's server-side apply type model, compiled on first use and
     /// shared with the subresources' stores.
     type_schema: Arc<OnceLock<Arc<TypeSchema>>>,
+    /// Whether `storage` is a watch cache of the resource.
+    watch_cached: bool,
 }
 
 /// How a write records `metadata.managedFields`, and what else it may do.
@@ -201,6 +203,7 @@ impl Store {
             conversion: None,
             subresource: String::new(),
             type_schema: Arc::default(),
+            watch_cached: false,
         }
     }
 
@@ -212,7 +215,30 @@ impl Store {
         storage: Arc<dyn Storage>,
     ) -> Self {
         let cache = kaiser_storage::cacher::Cacher::new(storage, &info.storage_prefix);
-        Store::new(info, strategy, Arc::new(cache))
+        Store {
+            watch_cached: true,
+            ..Store::new(info, strategy, Arc::new(cache))
+        }
+    }
+
+    /// Whether reads at revision 0 and watches come from a watch cache.
+    pub fn watch_cached(&self) -> bool {
+        self.watch_cached
+    }
+
+    /// [`Store::cached`] when `cached`, else reading storage directly (a
+    /// resource whose watch cache is switched off).
+    pub fn cached_if(
+        info: ResourceInfo,
+        strategy: Arc<dyn Strategy>,
+        storage: Arc<dyn Storage>,
+        cached: bool,
+    ) -> Self {
+        if cached {
+            Self::cached(info, strategy, storage)
+        } else {
+            Self::new(info, strategy, storage)
+        }
     }
 
     /// Adds a subresource served by `strategy` over the same objects.
@@ -230,6 +256,7 @@ impl Store {
             conversion: self.conversion.clone(),
             subresource: name.to_string(),
             type_schema: self.type_schema.clone(),
+            watch_cached: self.watch_cached,
         };
         self.subresources.push((name.to_string(), Arc::new(sub)));
         self

@@ -8,7 +8,19 @@ use serde_json::json;
 
 #[test]
 fn watch_list_streams_existing_objects_then_the_end_bookmark() {
-    let s = Server::start();
+    watch_list(&Server::start());
+}
+
+/// `--watch-cache=false`: everything read from storage, as upstream without
+/// its cacher; the kubectl workflow and the streaming list work the same.
+#[test]
+fn without_watch_caches_everything_reads_from_storage() {
+    let s = Server::start_with(&["--watch-cache=false"]);
+    crate::kubectl::workflow(&s, crate::harness::KUBECTL, "uncached");
+    watch_list(&s);
+}
+
+fn watch_list(s: &Server) {
     for n in ["wl-a", "wl-b"] {
         ok(s.kubectl(&["create", "configmap", n]));
     }
