@@ -592,6 +592,39 @@ impl Storage for EtcdStore {
         }
     }
 
+    /// Upstream's protocol: the version of `compact_rev_key` (outside any
+    /// prefix, shared with kube-apiservers on the same etcd) is the round.
+    /// The server whose compare on it succeeds writes the revision and
+    /// compacts; the others adopt the round and wait for the next tick.
+    async fn compact_round(&self, time: i64, revision: i64) -> Result<(i64, i64)> {
+        const KEY: &str = "compact_rev_key";
+        let resp = unless_unreached(|| {
+            let mut kv = self.client.kv_client();
+            let txn = etcd_client::Txn::new()
+                .when([Compare::version(KEY, CompareOp::Equal, time)])
+                .and_then([TxnOp::put(KEY, revision.to_string(), None)])
+                .or_else([TxnOp::get(KEY, None)]);
+            async move { kv.txn(txn).await }
+        })
+        .await
+        .map_err(map_err)?;
+        let current = header_revision(resp.header());
+        if !resp.succeeded() {
+            let theirs = resp.op_responses().into_iter().find_map(|r| match r {
+                TxnOpResponse::Get(g) => g.kvs().first().map(|kv| kv.version()),
+                _ => None,
+            });
+            return Ok((theirs.unwrap_or(0), current));
+        }
+        if revision > 0 {
+            match self.compact(revision).await {
+                Ok(()) | Err(StorageError::Compacted { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((time + 1, current))
+    }
+
     async fn current_revision(&self) -> Result<i64> {
         let resp = unless_unreached(|| {
             let mut kv = self.client.kv_client();

@@ -302,6 +302,20 @@ pub trait Storage: Send + Sync + 'static {
     }
     /// Forgets history older than `revision`.
     async fn compact(&self, revision: i64) -> Result<()>;
+    /// One tick of the periodic compactor, given the round (`time`) and the
+    /// revision the previous tick returned: compacts to that revision and
+    /// returns the next round and the current revision. A store several
+    /// servers share lets one of them compact per tick (etcd: upstream's
+    /// `compact_rev_key`); this default is for a store one server owns.
+    async fn compact_round(&self, time: i64, revision: i64) -> Result<(i64, i64)> {
+        if revision > 0 {
+            match self.compact(revision).await {
+                Ok(()) | Err(StorageError::Compacted { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((time + 1, self.current_revision().await?))
+    }
     /// The newest revision.
     async fn current_revision(&self) -> Result<i64>;
     /// The oldest revision still readable (the compaction point).

@@ -231,6 +231,10 @@ impl Storage for Transformed {
         self.inner.compact(revision).await
     }
 
+    async fn compact_round(&self, time: i64, revision: i64) -> Result<(i64, i64)> {
+        self.inner.compact_round(time, revision).await
+    }
+
     async fn current_revision(&self) -> Result<i64> {
         self.inner.current_revision().await
     }

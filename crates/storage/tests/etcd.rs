@@ -147,3 +147,58 @@ async fn cache_on_etcd(
     assert!(cache.is_ready());
     (etcd, inner, cache)
 }
+
+/// Servers sharing an etcd take turns compacting (upstream's
+/// `compact_rev_key`): per tick one compare succeeds and compacts to the
+/// revision of the tick before; the others adopt the round and compact
+/// nothing, so history stays at least one interval long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_on_one_etcd_take_turns_compacting() {
+    let etcd = EtcdProcess::start();
+    let cfg = EtcdConfig {
+        endpoints: vec![etcd.endpoint.clone()],
+        ..Default::default()
+    };
+    let a = EtcdStore::connect(&cfg, Duration::from_secs(30))
+        .await
+        .expect("connect");
+    let b = EtcdStore::connect(&cfg, Duration::from_secs(30))
+        .await
+        .expect("connect");
+    let put = |i: i64| {
+        let a = &a;
+        async move {
+            a.create(&format!("/c/{i}"), bytes::Bytes::from_static(b"v"))
+                .await
+                .expect("create")
+        }
+    };
+    // First tick: A wins (no compaction yet, nothing to compact to); B
+    // loses and learns the round.
+    let (ta, ra) = a.compact_round(0, 0).await.expect("round");
+    let (tb, rb) = b.compact_round(0, 0).await.expect("round");
+    assert_eq!((ta, tb), (1, 1));
+    let first = put(1).await;
+    assert!(rb >= ra);
+    // Second tick: A compacts to its previous revision; B, a moment later
+    // with a newer revision, loses and compacts nothing.
+    let (ta, _) = a.compact_round(ta, ra).await.expect("round");
+    let second = put(2).await;
+    let (tb, _) = b.compact_round(tb, second).await.expect("round");
+    assert_eq!((ta, tb), (2, 2));
+    assert!(
+        a.get("/c/1", Some(ra)).await.is_ok(),
+        "history after A's compaction point is kept"
+    );
+    assert!(
+        b.get("/c/1", Some(first)).await.is_ok(),
+        "B did not compact to its own revision"
+    );
+    assert!(matches!(
+        a.get("/c/1", Some(ra - 1)).await,
+        Err(kaiser_storage::StorageError::Compacted { .. })
+    ));
+    // A server that missed rounds adopts the current one.
+    let (tc, _) = b.compact_round(0, 0).await.expect("round");
+    assert_eq!(tc, 2);
+}
