@@ -288,7 +288,7 @@ fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerC
     let handler = aggregator.clone().handler(kube_handler);
     let generic = Arc::new(GenericServer {
         chain: handler,
-        health: health_checks(storage, storage_check, &overrides, shutdown),
+        health: health_checks(c, storage, storage_check, &overrides, shutdown),
         version,
         tables,
         openapi,
@@ -306,25 +306,39 @@ fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerC
 }
 
 fn health_checks(
+    c: &Completed,
     storage: Arc<dyn Storage>,
     check_name: &str,
     overrides: &[Override],
     shutdown: watch::Receiver<bool>,
 ) -> HealthChecks {
-    let store_check = |name: &str, s: Arc<dyn Storage>| {
+    let store_check = |name: &str, s: Arc<dyn Storage>, limit: Duration| {
         Check::new(name, move || {
             let s = s.clone();
-            Box::pin(async move { s.check_health().await.map_err(|e| e.to_string()) })
+            Box::pin(async move {
+                match tokio::time::timeout(limit, s.check_health()).await {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no answer within {limit:?}")),
+                }
+            })
         })
     };
     // Upstream names each distinct set of override servers by its index.
-    let mut store_checks = vec![store_check(check_name, storage)];
+    let mut store_checks = vec![store_check(
+        check_name,
+        storage.clone(),
+        c.etcd_healthcheck_timeout,
+    )];
     for (i, o) in overrides.iter().enumerate() {
         store_checks.push(store_check(
             &format!("etcd-override-{i}"),
             o.storage.clone(),
+            c.etcd_healthcheck_timeout,
         ));
     }
+    // etcd's readiness, with its own timeout, in /readyz only (as upstream).
+    let readiness = (!c.etcd_servers.is_empty())
+        .then(|| store_check("etcd-readiness", storage, c.etcd_readycheck_timeout));
     let shutdown_check = Check::new("shutdown", move || {
         let down = *shutdown.borrow();
         Box::pin(async move {
@@ -343,7 +357,7 @@ fn health_checks(
     };
     HealthChecks {
         livez: with(Vec::new()),
-        readyz: with(vec![shutdown_check]),
+        readyz: with(readiness.into_iter().chain([shutdown_check]).collect()),
     }
 }
 

@@ -115,6 +115,19 @@ pub struct Options {
     #[arg(long)]
     pub encryption_provider_config: Option<PathBuf>,
 
+    /// How long `/livez/etcd` and `/readyz/etcd` wait for etcd (Go duration).
+    #[arg(long, default_value = "2s")]
+    pub etcd_healthcheck_timeout: String,
+
+    /// How long `/readyz/etcd-readiness` waits for etcd (Go duration).
+    #[arg(long, default_value = "2s")]
+    pub etcd_readycheck_timeout: String,
+
+    /// The storage backend: etcd3, as upstream (kaiser's embedded store
+    /// serves when `--etcd-servers` is empty).
+    #[arg(long, default_value = "etcd3")]
+    pub storage_backend: String,
+
     /// How long Events are kept after their last write (Go duration; 0 keeps
     /// them until deleted).
     #[arg(long, default_value = "1h0m0s")]
@@ -239,6 +252,8 @@ pub struct Completed {
     pub event_ttl: Duration,
     /// `--encryption-provider-config`, resolved to key prefixes.
     pub encryption: Option<Arc<kaiser_storage::encryption::Encryption>>,
+    pub etcd_healthcheck_timeout: Duration,
+    pub etcd_readycheck_timeout: Duration,
     /// `--watch-cache`, `--watch-cache-sizes`, `--default-watch-cache-size`.
     pub watch_caching: kaiser_kubeapiserver::watch_cache::WatchCaching,
     pub first_service_ip: IpAddr,
@@ -374,6 +389,27 @@ impl Options {
                 }
             }
         });
+        let mut timeout = |flag: &str, value: &str| match parse_duration(value) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                errs.push(format!("--{flag} must be greater than 0"));
+                Duration::from_secs(2)
+            }
+            Err(e) => {
+                errs.push(format!("--{flag}: {e}"));
+                Duration::from_secs(2)
+            }
+        };
+        let etcd_healthcheck_timeout =
+            timeout("etcd-healthcheck-timeout", &self.etcd_healthcheck_timeout);
+        let etcd_readycheck_timeout =
+            timeout("etcd-readycheck-timeout", &self.etcd_readycheck_timeout);
+        if !matches!(self.storage_backend.as_str(), "" | "etcd3") {
+            errs.push(format!(
+                "--storage-backend invalid, allowed values: etcd3. If not specified, it will default to 'etcd3' (got {:?})",
+                self.storage_backend
+            ));
+        }
         let watch_caching = kaiser_kubeapiserver::watch_cache::WatchCaching {
             enabled: self.watch_cache,
             default_size: u32::try_from(self.default_watch_cache_size).unwrap_or_else(|_| {
@@ -488,6 +524,8 @@ impl Options {
             compaction_interval,
             event_ttl,
             encryption,
+            etcd_healthcheck_timeout,
+            etcd_readycheck_timeout,
             watch_caching,
             first_service_ip: service_network
                 .cidrs
@@ -659,6 +697,9 @@ pub fn describe(o: &Options) -> Vec<String> {
             o.etcd_servers_overrides.join(",")
         ),
         format!("--event-ttl={}", o.event_ttl),
+        format!("--etcd-healthcheck-timeout={}", o.etcd_healthcheck_timeout),
+        format!("--etcd-readycheck-timeout={}", o.etcd_readycheck_timeout),
+        format!("--storage-backend={}", o.storage_backend),
         format!("--watch-cache={}", o.watch_cache),
         format!("--watch-cache-sizes={}", o.watch_cache_sizes.join(",")),
         format!("--default-watch-cache-size={}", o.default_watch_cache_size),
@@ -741,10 +782,22 @@ mod tests {
             "--endpoint-reconciler-type=master-count",
             "--watch-cache-sizes=pods#-1",
             "--default-watch-cache-size=-5",
+            "--etcd-healthcheck-timeout=0s",
+            "--etcd-readycheck-timeout=soon",
+            "--storage-backend=etcd2",
         ])
         .complete()
         .expect_err("invalid");
-        assert_eq!(errs.len(), 10, "{errs:?}");
+        assert_eq!(errs.len(), 13, "{errs:?}");
+        assert!(
+            errs.contains(&"--etcd-healthcheck-timeout must be greater than 0".to_string()),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("--storage-backend invalid, allowed values: etcd3")),
+            "{errs:?}"
+        );
         assert!(
             errs.contains(
                 &"--watch-cache-sizes: watch cache size cannot be negative: pods#-1".to_string()

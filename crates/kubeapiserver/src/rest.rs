@@ -381,11 +381,17 @@ impl Rest {
                 name,
             ));
         }
-        let condition = match self.storage.check_health().await {
-            Ok(()) => json!({"type": "Healthy", "status": "True", "message": "ok"}),
-            Err(e) => {
+        let probe = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            self.storage.check_health(),
+        );
+        let condition = match probe.await {
+            Ok(Ok(())) => json!({"type": "Healthy", "status": "True", "message": "ok"}),
+            Ok(Err(e)) => {
                 json!({"type": "Healthy", "status": "False", "message": "", "error": e.to_string()})
             }
+            Err(_) => json!({"type": "Healthy", "status": "False", "message": "",
+                             "error": "no answer within 2s"}),
         };
         Ok(json!({"kind": "ComponentStatus", "apiVersion": "v1",
             "metadata": {"name": name}, "conditions": [condition]}))

@@ -19,6 +19,17 @@ fn kubectl_workflow_on_etcd() {
     let s = on_etcd(&etcd);
     let (code, body) = s.curl_anonymous(&[&s.url("/readyz/etcd")]);
     assert_eq!((code, body.as_str()), (200, "ok"));
+    // As upstream: etcd in both; its readiness check in /readyz only.
+    let (_, readyz) = s.curl_anonymous(&[&s.url("/readyz?verbose")]);
+    assert!(
+        readyz.contains("[+]etcd ok\n[+]etcd-readiness ok"),
+        "{readyz}"
+    );
+    let (_, livez) = s.curl_anonymous(&[&s.url("/livez?verbose")]);
+    assert!(
+        livez.contains("[+]etcd ok") && !livez.contains("readiness"),
+        "{livez}"
+    );
     workflow(&s, KUBECTL, "on-etcd");
 }
 
@@ -73,7 +84,12 @@ fn etcd_outage_makes_kaiser_unready_until_etcd_returns() {
     assert_eq!(code, 500, "etcd is down");
     let (code, body) = s.curl_anonymous(&[&s.url("/readyz?verbose")]);
     assert_eq!(code, 500);
-    assert!(body.contains("[-]etcd failed"), "{body}");
+    assert!(
+        body.contains("[-]etcd failed") && body.contains("[-]etcd-readiness failed"),
+        "{body}"
+    );
+    let (code, _) = s.curl_anonymous(&[&s.url("/readyz/etcd-readiness")]);
+    assert_eq!(code, 500);
     etcd.restart();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
