@@ -616,12 +616,7 @@ impl Storage for EtcdStore {
             });
             return Ok((theirs.unwrap_or(0), current));
         }
-        if revision > 0 {
-            match self.compact(revision).await {
-                Ok(()) | Err(StorageError::Compacted { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        crate::compact_to(self, revision).await?;
         Ok((time + 1, current))
     }
 

@@ -258,6 +258,18 @@ pub(crate) fn deliver(watchers: &mut Vec<Watcher>, events: &[&Arc<Event>]) {
     });
 }
 
+/// A compactor's compaction to `revision`: none on its first tick (zero),
+/// and one another server already made is no error.
+pub(crate) async fn compact_to<S: Storage + ?Sized>(store: &S, revision: i64) -> Result<()> {
+    if revision > 0 {
+        match store.compact(revision).await {
+            Ok(()) | Err(StorageError::Compacted { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// The MVCC interface every backend implements.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
@@ -308,12 +320,7 @@ pub trait Storage: Send + Sync + 'static {
     /// servers share lets one of them compact per tick (etcd: upstream's
     /// `compact_rev_key`); this default is for a store one server owns.
     async fn compact_round(&self, time: i64, revision: i64) -> Result<(i64, i64)> {
-        if revision > 0 {
-            match self.compact(revision).await {
-                Ok(()) | Err(StorageError::Compacted { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        compact_to(self, revision).await?;
         Ok((time + 1, self.current_revision().await?))
     }
     /// The newest revision.

@@ -27,14 +27,22 @@ pub fn is_media_type(content_type: Option<&str>) -> bool {
 /// names; the object carries that `apiVersion` and `kind`.
 pub fn decode_typed(body: &[u8]) -> Result<Value, String> {
     let (api_version, kind, raw) = decode_envelope(body)?;
+    typed(api_version, kind, &raw)
+}
+
+/// The message `raw` decoded as `api_version`'s `kind`, with `apiVersion`
+/// and `kind` first, as JSON encoders of API objects write them.
+fn typed(api_version: String, kind: String, raw: &[u8]) -> Result<Value, String> {
     let gv = crate::GroupVersion::parse(&api_version);
     let definition = crate::gvk::definition_name(&gv.group, &gv.version, &kind);
-    let mut obj = decode_object(&definition, &raw)?;
-    if let Some(o) = obj.as_object_mut() {
-        o.insert("apiVersion".into(), Value::from(api_version));
-        o.insert("kind".into(), Value::from(kind));
-    }
-    Ok(obj)
+    let Value::Object(fields) = decode_object(&definition, raw)? else {
+        return Err(format!("{definition} did not decode to an object"));
+    };
+    let mut obj = serde_json::Map::with_capacity(fields.len() + 2);
+    obj.insert("apiVersion".into(), Value::from(api_version));
+    obj.insert("kind".into(), Value::from(kind));
+    obj.extend(fields);
+    Ok(Value::Object(obj))
 }
 
 /// Kinds kube-apiserver 1.33 stores in a beta version whose fields equal
@@ -80,20 +88,7 @@ fn stored_protobuf(value: &[u8]) -> Result<Vec<u8>, String> {
     {
         api_version = (*ours).to_string();
     }
-    let gv = crate::GroupVersion::parse(&api_version);
-    let Value::Object(fields) = decode_object(
-        &crate::gvk::definition_name(&gv.group, &gv.version, &kind),
-        &raw,
-    )?
-    else {
-        return Err("the stored protobuf is not an object".into());
-    };
-    // apiVersion and kind first, as JSON encoders of API objects write them.
-    let mut obj = serde_json::Map::with_capacity(fields.len() + 2);
-    obj.insert("apiVersion".into(), Value::from(api_version));
-    obj.insert("kind".into(), Value::from(kind));
-    obj.extend(fields);
-    Ok(crate::codec::to_json(&Value::Object(obj)))
+    Ok(crate::codec::to_json(&typed(api_version, kind, &raw)?))
 }
 
 /// Whether the built-in message table knows `definition` (an OpenAPI
