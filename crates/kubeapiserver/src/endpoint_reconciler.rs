@@ -195,10 +195,7 @@ impl EndpointReconciler {
                     "metadata": {"name": SERVICE, "namespace": NAMESPACE,
                                  "labels": {SKIP_MIRROR: "true"}},
                     "subsets": subsets});
-                return match self.endpoints.create(obj, &no_admission, false).await {
-                    Err(e) if e.reason != "AlreadyExists" => Err(e),
-                    _ => Ok(()),
-                };
+                return create(&self.endpoints, obj).await;
             }
             Err(e) => return Err(e),
         };
@@ -299,7 +296,7 @@ async fn publish_slice(slices: &Store, ips: &[String], ports: &Value) -> Result<
             slices
                 .delete(NAMESPACE, SERVICE, &DeleteOptions::default(), &no_admission)
                 .await?;
-            create_slice(slices, want).await
+            create(slices, want).await
         }
         Some(_) => {
             let apply = |old: Option<&Value>| {
@@ -314,12 +311,13 @@ async fn publish_slice(slices: &Store, ips: &[String], ports: &Value) -> Result<
                 .await
                 .map(|_| ())
         }
-        None => create_slice(slices, want).await,
+        None => create(slices, want).await,
     }
 }
 
-async fn create_slice(slices: &Store, obj: Value) -> Result<(), StatusError> {
-    match slices.create(obj, &no_admission, false).await {
+/// Creates `obj`; another server having just made it is fine.
+async fn create(store: &Store, obj: Value) -> Result<(), StatusError> {
+    match store.create(obj, &no_admission, false).await {
         Err(e) if e.reason != "AlreadyExists" => Err(e),
         _ => Ok(()),
     }
