@@ -8,7 +8,9 @@
 //! N watchers cost one backend watch. A watch older than the cache (from
 //! before its list, or events that left the window) gets the `Compacted`
 //! error (410 for clients); only while the cache is not ready do watches
-//! go to the backend. Everything else passes through.
+//! go to the backend. When the backend watch breaks (etcd restarting), the
+//! cache watches again from its own revision and its watchers go on.
+//! Everything else passes through.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -185,8 +187,13 @@ impl Cacher {
     }
 }
 
-/// Lists, then watches, forever (until the cache is dropped); on any break
-/// the watchers are ended (clients re-watch) and the cache re-lists.
+/// Lists, then watches, forever (until the cache is dropped). A broken
+/// backend watch (etcd restarting, a lost leader, the cache falling behind)
+/// is resumed from the cache's revision, so its watchers go on without a
+/// gap, as upstream's reflector re-watches; only when that revision is gone
+/// (compacted, or the store went back in time), or the backend stays away,
+/// are the watchers ended (clients re-watch, and get 410 when they are
+/// older than the new list) and the cache re-lists.
 async fn follow(
     inner: Arc<dyn Storage>,
     prefix: String,
@@ -209,7 +216,7 @@ async fn follow(
                     }
                     rev_tx.send_replace(rev);
                     drop(st);
-                    run_watch(w, &state, &rev_tx).await;
+                    keep_following(&*inner, &prefix, w, &state, &rev_tx).await;
                 }
                 Err(e) => tracing::debug!(%prefix, error = %e, "watch cache could not watch"),
             },
@@ -223,6 +230,80 @@ async fn follow(
             s.watchers.clear();
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Why [`run_watch`] stopped.
+enum Break {
+    /// The cache was dropped.
+    Dropped,
+    /// List again: the backend no longer has the cache's revision, or the
+    /// watch failed in a way watching again would repeat (a value that
+    /// cannot be read).
+    Relist,
+    /// The connection to the backend broke, or the watch ended: watch
+    /// again from the cache's revision.
+    Lost,
+}
+
+/// How long a cache tries to resume a lost watch before it ends its
+/// watchers and lists again (upstream's cacher retries its reflector's
+/// watch on internal errors for the same time).
+const RESUME_FOR: Duration = Duration::from_secs(30);
+
+/// Follows `w`, and after each break watches again from the cache's
+/// revision (retrying with a growing pause while the backend is away, for
+/// at most [`RESUME_FOR`]); returns when the cache must re-list or was
+/// dropped.
+async fn keep_following(
+    inner: &dyn Storage,
+    prefix: &str,
+    mut w: WatchStream,
+    state: &std::sync::Weak<Mutex<State>>,
+    rev_tx: &watch::Sender<i64>,
+) {
+    const FIRST_PAUSE: Duration = Duration::from_millis(100);
+    let mut pause = FIRST_PAUSE;
+    loop {
+        let began = Instant::now();
+        match run_watch(w, state, rev_tx).await {
+            Break::Dropped | Break::Relist => return,
+            Break::Lost => {}
+        }
+        // A watch that ran a while was healthy: start the pauses over.
+        if began.elapsed() > Duration::from_secs(5) {
+            pause = FIRST_PAUSE;
+        }
+        let lost = Instant::now();
+        w = loop {
+            if lost.elapsed() > RESUME_FOR {
+                tracing::warn!(%prefix, "watch cache could not resume its watch; listing again");
+                return;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+            let rev = match state.upgrade() {
+                Some(st) => lock(&st).rev,
+                None => return,
+            };
+            match inner.current_revision().await {
+                // Restored from an older backup: the cache is ahead of it.
+                Ok(current) if current < rev => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(%prefix, error = %e, "watch cache waits for the store");
+                    continue;
+                }
+            }
+            match inner.watch_current(prefix, rev).await {
+                Ok(w) => break w,
+                Err(StorageError::Compacted { .. }) => return,
+                Err(e) => tracing::debug!(%prefix, error = %e, "watch cache could not watch again"),
+            }
+        };
+        tracing::debug!(%prefix, "watch cache resumed its watch");
+        let Some(st) = state.upgrade() else { return };
+        lock(&st).progress = w.progress_requester();
     }
 }
 
@@ -250,9 +331,11 @@ async fn run_watch(
     mut w: WatchStream,
     state: &std::sync::Weak<Mutex<State>>,
     rev_tx: &watch::Sender<i64>,
-) {
+) -> Break {
     while let Some(item) = w.recv().await {
-        let Some(st) = state.upgrade() else { return };
+        let Some(st) = state.upgrade() else {
+            return Break::Dropped;
+        };
         let rev = {
             let mut s = lock(&st);
             match item {
@@ -262,11 +345,26 @@ async fn run_watch(
                     s.watchers
                         .retain(|w| w.tx.try_send(WatchItem::Progress(rev)).is_ok());
                 }
-                WatchItem::Error(_) => return,
+                WatchItem::Error(StorageError::Unavailable(e)) => {
+                    tracing::debug!(error = %e, "watch cache lost its watch");
+                    s.progress = None;
+                    return Break::Lost;
+                }
+                WatchItem::Error(e) => {
+                    tracing::debug!(error = %e, "watch cache lists again");
+                    return Break::Relist;
+                }
             }
             s.rev
         };
         rev_tx.send_replace(rev);
+    }
+    match state.upgrade() {
+        Some(st) => {
+            lock(&st).progress = None;
+            Break::Lost
+        }
+        None => Break::Dropped,
     }
 }
 
@@ -571,6 +669,115 @@ mod tests {
         let floor = lock(&c.state).floor;
         c.watch("/o/", floor).await.expect("at the cache's list");
         assert_eq!(lock(&c.state).watchers.len(), 1);
+    }
+
+    /// Writes `n` keys under `prefix` while the cache is held still (its
+    /// backend watch fills up and is ended, as for any cache that falls
+    /// behind); returns the last revision.
+    #[expect(clippy::await_holding_lock, reason = "holds the cache still on purpose")]
+    async fn write_while_held(c: &Cacher, inner: &dyn Storage, prefix: &str, n: usize) -> i64 {
+        let _held = lock(&c.state);
+        let mut last = 0;
+        for i in 0..n {
+            last = inner
+                .create(&format!("{prefix}{i}"), Bytes::from_static(b"v"))
+                .await
+                .expect("create");
+        }
+        last
+    }
+
+    /// Reads `n` events from `w`, checking that each revision follows the
+    /// one before by one (no event lost or repeated); returns the last.
+    async fn read_in_order(w: &mut WatchStream, n: usize, mut rev: i64) -> i64 {
+        let mut got = 0;
+        while got < n {
+            match tokio::time::timeout(Duration::from_secs(10), w.recv()).await {
+                Ok(Some(WatchItem::Event(e))) => {
+                    assert_eq!(e.revision(), rev + 1, "after {got} events");
+                    rev = e.revision();
+                    got += 1;
+                }
+                Ok(Some(WatchItem::Progress(_))) => {}
+                other => panic!("after {got} events: {other:?}"),
+            }
+        }
+        rev
+    }
+
+    /// A cache whose backend watch ends watches again from its own
+    /// revision: its watchers go on without a gap and nobody re-lists.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lost_backend_watch_is_resumed_and_watchers_go_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inner: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));
+        let c = Cacher::new(inner.clone(), "/f/");
+        ready(&c).await;
+        let start = inner.current_revision().await.expect("revision");
+        let mut w = c.watch("/f/", start).await.expect("watch");
+        let n = WATCHER_BUFFER + 100;
+        let reader = tokio::spawn(async move {
+            let last = read_in_order(&mut w, n, start).await;
+            (w, last)
+        });
+        let last = write_while_held(&c, &*inner, "/f/", n).await;
+        let (mut w, seen) = reader.await.expect("reader");
+        assert_eq!(seen, last);
+        // Still the same cache (no re-list), still followed live.
+        assert!(c.is_ready());
+        // A re-list would have emptied the window.
+        assert_eq!(lock(&c.state).window.len(), n.min(WINDOW), "re-listed");
+        inner
+            .create("/f/after", Bytes::from_static(b"v"))
+            .await
+            .expect("create");
+        read_in_order(&mut w, 1, last).await;
+        let page = c.range("/f/", "", Some(0), 0).await.expect("range");
+        assert_eq!(page.kvs.len(), n + 1);
+    }
+
+    /// When the revision to resume from was compacted meanwhile, the cache
+    /// ends its watchers and lists again; old watches then get 410.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[expect(clippy::await_holding_lock, reason = "holds the cache still on purpose")]
+    async fn a_lost_watch_whose_revision_was_compacted_relists() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inner: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));
+        let c = Cacher::new(inner.clone(), "/g/");
+        ready(&c).await;
+        let start = inner.current_revision().await.expect("revision");
+        let mut w = c.watch("/g/", start).await.expect("watch");
+        let n = WATCHER_BUFFER + 100;
+        let last = {
+            let last = write_while_held(&c, &*inner, "/g/", n).await;
+            let _held = lock(&c.state);
+            inner.compact(last).await.expect("compact");
+            last
+        };
+        // The events the cache had received still arrive, then the end.
+        let mut got = 0;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), w.recv()).await {
+                Ok(Some(WatchItem::Event(_))) => got += 1,
+                Ok(Some(WatchItem::Progress(_))) => {}
+                Ok(None) => break,
+                other => panic!("after {got} events: {other:?}"),
+            }
+        }
+        assert!(got < n, "{got}");
+        for _ in 0..500 {
+            if c.is_ready() && lock(&c.state).floor >= last {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(c.is_ready() && lock(&c.state).floor >= last);
+        assert!(matches!(
+            c.watch("/g/", start).await,
+            Err(StorageError::Compacted { .. })
+        ));
+        let page = c.range("/g/", "", Some(0), 0).await.expect("range");
+        assert_eq!(page.kvs.len(), n);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -119,6 +119,53 @@ async fn cache_watchers_get_previous_values_etcd_was_not_asked_for() {
     }
 }
 
+/// etcd going away and coming back with its data (a restart) does not end
+/// the cache's watchers: the cache watches again from its revision, as
+/// upstream's reflector does, and every write reaches them once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_watchers_go_on_across_an_etcd_restart() {
+    use kaiser_storage::{StorageError, WatchItem};
+    let (mut etcd, inner, cache) = cache_on_etcd("/r/").await;
+    let b = bytes::Bytes::from_static(b"v");
+    let before = inner.create("/r/before", b.clone()).await.expect("create");
+    let mut w = cache.watch("/r/", before - 1).await.expect("watch");
+    etcd.kill();
+    assert!(inner.create("/r/lost", b.clone()).await.is_err());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    etcd.restart();
+    let mut after = Err(StorageError::Unavailable(String::new()));
+    for _ in 0..100 {
+        after = inner.create("/r/after", b.clone()).await;
+        if after.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = after.expect("etcd is back");
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        match tokio::time::timeout(Duration::from_secs(20), w.recv()).await {
+            Ok(Some(WatchItem::Event(e))) => seen.push((e.kv.key.clone(), e.revision())),
+            Ok(Some(WatchItem::Progress(_))) => {}
+            other => panic!("after {seen:?}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            ("/r/before".to_string(), before),
+            ("/r/after".to_string(), after)
+        ]
+    );
+    // The window still reaches back before the restart.
+    assert!(cache.is_ready());
+    let mut replay = cache.watch("/r/", before - 1).await.expect("no 410");
+    match tokio::time::timeout(Duration::from_secs(5), replay.recv()).await {
+        Ok(Some(WatchItem::Event(e))) => assert_eq!(e.revision(), before),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// A real etcd, the store on it, and a ready watch cache of `prefix`.
 async fn cache_on_etcd(
     prefix: &str,
