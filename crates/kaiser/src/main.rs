@@ -608,6 +608,16 @@ async fn run(c: Completed) -> Result<()> {
     kube.publish_authentication_info(&authn::published_info(&client_ca, &c.authn))
         .await
         .map_err(|e| anyhow::anyhow!("publishing extension-apiserver-authentication: {e}"))?;
+    // Allocations match the Services stored before this server allocates
+    // (upstream holds readiness for its first repair, at most a minute).
+    if let Some(mut repair) = kube.service_repair() {
+        match tokio::time::timeout(Duration::from_secs(10), repair.run_once()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e.message, "repairing service allocations"),
+            Err(_) => tracing::warn!("repairing service allocations: no answer within 10 s"),
+        }
+        tokio::spawn(repair.run(shutdown_rx.clone()));
+    }
     let ca_pem = std::fs::read(&pki.ca_cert)?;
     let on = |name: &str| c.controllers.iter().any(|n| n == name);
     let controllers = kaiser_kubeapiserver::Controllers {

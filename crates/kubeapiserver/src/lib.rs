@@ -63,6 +63,8 @@ pub struct KubeApiServer {
     mirrors: Mutex<Vec<mirror::Mirror>>,
     /// Every authorization mode in order, once configured.
     authorizer: Option<Arc<dyn kaiser_auth::Authorizer>>,
+    /// The Services store's allocator, for the repair loop.
+    service_allocator: Option<Arc<ServiceAllocator>>,
 }
 
 /// The in-process controllers that can be switched off (`--controllers`).
@@ -137,15 +139,17 @@ impl KubeApiServer {
         let table = Arc::new(ResourceTable::new());
         let ipaddresses = catalogue::find("networking.k8s.io", "ipaddresses")
             .map(|e| Arc::new(e.store(root, &storage_for(e.group, e.resource), None, caching)));
-        let allocator: Option<Arc<dyn kaiser_registry::WriteHooks>> =
-            ipaddresses.clone().map(|ips| {
-                Arc::new(ServiceAllocator::new(
-                    net.clone(),
-                    ips,
-                    storage.clone(),
-                    root,
-                )) as _
-            });
+        let service_allocator: Option<Arc<ServiceAllocator>> = ipaddresses.clone().map(|ips| {
+            Arc::new(ServiceAllocator::new(
+                net.clone(),
+                ips,
+                storage.clone(),
+                root,
+            ))
+        });
+        let allocator = service_allocator
+            .clone()
+            .map(|a| a as Arc<dyn kaiser_registry::WriteHooks>);
         table.insert(
             catalogue::ENTRIES
                 .iter()
@@ -268,6 +272,7 @@ impl KubeApiServer {
             rbac_objects: None,
             mirrors: Mutex::new(Vec::new()),
             authorizer: None,
+            service_allocator,
         };
         kube.mirror_policy();
         kube
@@ -553,6 +558,16 @@ impl KubeApiServer {
             }
         }
         Ok(())
+    }
+
+    /// The repair controller of Service allocations (upstream's ClusterIP
+    /// and NodePort repair), to run once before serving and then in turns.
+    pub fn service_repair(&self) -> Option<services::repair::Repair> {
+        Some(services::repair::Repair::new(
+            self.service_allocator.clone()?,
+            self.store("", "services")?,
+            self.store("", "events"),
+        ))
     }
 
     /// Starts the in-process controllers; they stop when `shutdown` turns true.

@@ -674,7 +674,10 @@ mod tests {
     /// Writes `n` keys under `prefix` while the cache is held still (its
     /// backend watch fills up and is ended, as for any cache that falls
     /// behind); returns the last revision.
-    #[expect(clippy::await_holding_lock, reason = "holds the cache still on purpose")]
+    #[expect(
+        clippy::await_holding_lock,
+        reason = "holds the cache still on purpose"
+    )]
     async fn write_while_held(c: &Cacher, inner: &dyn Storage, prefix: &str, n: usize) -> i64 {
         let _held = lock(&c.state);
         let mut last = 0;
@@ -739,7 +742,10 @@ mod tests {
     /// When the revision to resume from was compacted meanwhile, the cache
     /// ends its watchers and lists again; old watches then get 410.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[expect(clippy::await_holding_lock, reason = "holds the cache still on purpose")]
+    #[expect(
+        clippy::await_holding_lock,
+        reason = "holds the cache still on purpose"
+    )]
     async fn a_lost_watch_whose_revision_was_compacted_relists() {
         let dir = tempfile::tempdir().expect("tempdir");
         let inner: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));

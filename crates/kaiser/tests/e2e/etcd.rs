@@ -827,6 +827,98 @@ async fn secrets_are_encrypted_at_rest_as_kube_apiserver_does() {
     );
 }
 
+/// A NodePort Service kube-apiserver stored (protobuf, its allocations in
+/// its own bitmaps, which kaiser does not read) keeps its cluster IP and
+/// node port: kaiser's repair pass before serving allocates them, so they
+/// are not handed out again, and says so in Events, as upstream's repair
+/// controllers do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_kube_apiserver_stored_keep_their_ip_and_node_port() {
+    use kaiser_apimachinery::protobuf::write;
+    use kaiser_storage::Storage;
+    let etcd = EtcdProcess::start();
+    let store = raw(&etcd.endpoint).await;
+    let mut port = Vec::new();
+    write::string(&mut port, 2, "TCP");
+    write::int64(&mut port, 3, 80);
+    write::int64(&mut port, 5, 30777);
+    let mut spec = Vec::new();
+    write::message(&mut spec, 1, &port);
+    write::string(&mut spec, 3, "10.0.0.77");
+    write::string(&mut spec, 4, "NodePort");
+    write::string(&mut spec, 18, "10.0.0.77");
+    let mut svc = Vec::new();
+    write::message(&mut svc, 1, &meta("legacy", "default", &[]));
+    write::message(&mut svc, 2, &spec);
+    store
+        .create(
+            "/registry/services/specs/default/legacy",
+            upstream_value("v1", "Service", &svc),
+        )
+        .await
+        .expect("put");
+    let s = on_etcd(&etcd);
+    let parent = ok(s.kubectl(&[
+        "get",
+        "ipaddress",
+        "10.0.0.77",
+        "-o",
+        "jsonpath={.spec.parentRef.namespace}/{.spec.parentRef.name}",
+    ]));
+    assert_eq!(parent, "default/legacy");
+    let out = s.kubectl(&[
+        "create",
+        "service",
+        "nodeport",
+        "clash",
+        "--tcp=80:80",
+        "--node-port=30777",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("provided port is already allocated"), "{err}");
+    let out = s.kubectl(&[
+        "create",
+        "service",
+        "clusterip",
+        "clash",
+        "--tcp=80:80",
+        "--clusterip=10.0.0.77",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already allocated"), "{err}");
+    let reasons = ok(s.kubectl(&[
+        "get",
+        "events",
+        "--field-selector=involvedObject.name=legacy",
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ]));
+    assert!(
+        reasons.contains("ClusterIPNotAllocated") && reasons.contains("PortNotAllocated"),
+        "{reasons}"
+    );
+    // kubectl sees the Service as written, and a new one gets other values.
+    let got = ok(s.kubectl(&[
+        "get",
+        "service",
+        "legacy",
+        "-o",
+        "jsonpath={.spec.clusterIP} {.spec.ports[0].nodePort}",
+    ]));
+    assert_eq!(got, "10.0.0.77 30777");
+    ok(s.kubectl(&["create", "service", "nodeport", "fresh", "--tcp=80:80"]));
+    let fresh = ok(s.kubectl(&[
+        "get",
+        "service",
+        "fresh",
+        "-o",
+        "jsonpath={.spec.clusterIP} {.spec.ports[0].nodePort}",
+    ]));
+    assert_ne!(fresh, "10.0.0.77 30777");
+}
+
 /// etcd stopping and coming back with its data does not end watches (the
 /// watch caches resume from their revision, as upstream's reflectors do):
 /// a `kubectl get -w` open across the outage sees the object created after

@@ -3,7 +3,10 @@
 //! named by the address (as upstream's IPAddress allocator does, so the
 //! store's create-if-absent makes them unique across requests, restarts and
 //! replicas), and node ports from `--service-node-port-range` recorded as
-//! keys under `<root>/ranges/servicenodeports/`.
+//! keys under `<root>/ranges/servicenodeports/`. `repair` keeps both in line
+//! with the Services stored.
+
+pub mod repair;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -220,6 +223,32 @@ fn node_ports(svc: &Value) -> Vec<u16> {
     out
 }
 
+/// The label upstream's allocator (and so kaiser's) puts on its IPAddresses.
+const MANAGED_BY: &str = "ipallocator.k8s.io";
+
+/// The IPAddress object that holds `ip` for `svc`, as upstream's allocator
+/// writes it.
+fn ip_address(ip: IpAddr, svc: &Value) -> Value {
+    let family = if ip.is_ipv4() { "IPv4" } else { "IPv6" };
+    json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "IPAddress",
+        "metadata": {
+            "name": ip.to_string(),
+            "labels": {
+                "ipaddress.kubernetes.io/ip-family": family,
+                "ipaddress.kubernetes.io/managed-by": MANAGED_BY,
+            },
+        },
+        "spec": {"parentRef": {
+            "group": "",
+            "resource": "services",
+            "namespace": kaiser_apimachinery::meta::namespace(svc),
+            "name": kaiser_apimachinery::meta::name(svc),
+        }},
+    })
+}
+
 fn invalid(errs: ErrorList, svc: &Value) -> StatusError {
     StatusError::invalid("Service", "", kaiser_apimachinery::meta::name(svc), &errs)
 }
@@ -307,25 +336,11 @@ impl ServiceAllocator {
                 Err(e) => Err(e),
             };
         }
-        let family = if ip.is_ipv4() { "IPv4" } else { "IPv6" };
-        let obj = json!({
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "IPAddress",
-            "metadata": {
-                "name": name,
-                "labels": {
-                    "ipaddress.kubernetes.io/ip-family": family,
-                    "ipaddress.kubernetes.io/managed-by": "ipallocator.k8s.io",
-                },
-            },
-            "spec": {"parentRef": {
-                "group": "",
-                "resource": "services",
-                "namespace": kaiser_apimachinery::meta::namespace(svc),
-                "name": kaiser_apimachinery::meta::name(svc),
-            }},
-        });
-        match self.ipaddresses.create(obj, &|_, _| Ok(()), false).await {
+        match self
+            .ipaddresses
+            .create(ip_address(ip, svc), &|_, _| Ok(()), false)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if e.reason == "AlreadyExists" => Ok(false),
             Err(e) => Err(e),
