@@ -31,6 +31,9 @@ use wal::Record;
 /// The largest value accepted, as etcd's default request limit (1.5 MiB).
 pub const MAX_VALUE_BYTES: usize = 1536 * 1024;
 const LOG_FILE: &str = "store.log";
+/// The log is rewritten with only its live keys once it is longer than this
+/// and than four times those keys (at start, and after a compaction).
+const REWRITE_MIN_BYTES: u64 = 64 << 20;
 
 /// One revision of one key; `value == None` is a deletion.
 #[derive(Clone, Debug)]
@@ -59,6 +62,12 @@ struct State {
     /// Deadlines (Unix ms) of keys that expire, by key and in order.
     deadlines: HashMap<String, i64>,
     expiring: BTreeSet<(i64, String)>,
+    /// The log file's length, as the flusher last wrote it.
+    log_bytes: u64,
+    /// Asks the flusher to replace the log with the live keys.
+    rewrite: bool,
+    /// A log shorter than this is never rewritten.
+    rewrite_min: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -97,22 +106,21 @@ impl EmbeddedStore {
         let path = dir.join(LOG_FILE);
         let (mut file, records) = wal::open(&path)?;
         let log_bytes = file.metadata()?.len() as usize;
-        let mut st = State::default();
+        let mut st = State {
+            rewrite_min: REWRITE_MIN_BYTES,
+            ..State::default()
+        };
         for r in records {
             replay(&mut st, r);
         }
         st.notified = st.rev;
-        let live: usize = st
-            .keys
-            .iter()
-            .filter_map(|(k, revs)| {
-                revs.last()
-                    .and_then(|r| r.value.as_ref())
-                    .map(|v| k.len() + v.len())
-            })
-            .sum();
-        if log_bytes > 64 << 20 && log_bytes > 4 * live {
-            file = rewrite_log(&path, &mut st)?;
+        st.log_bytes = log_bytes as u64;
+        if st.log_too_long() {
+            st.compact(st.rev);
+            let records = snapshot(&st);
+            tracing::info!(keys = records.len() - 2, "rewrote the store log");
+            file = wal::rewrite(&path, &records)?;
+            st.log_bytes = file.metadata()?.len();
         }
         tracing::debug!(
             keys = st.keys.len(),
@@ -130,10 +138,10 @@ impl EmbeddedStore {
             expiry: Condvar::new(),
             durable,
         });
-        let s2 = shared.clone();
+        let (s2, p2) = (shared.clone(), path.clone());
         let handle = std::thread::Builder::new()
             .name("kaiser-store-flusher".into())
-            .spawn(move || flusher(s2, file))?;
+            .spawn(move || flusher(s2, file, p2))?;
         let s3 = shared.clone();
         let expirer = std::thread::Builder::new()
             .name("kaiser-store-expirer".into())
@@ -437,6 +445,20 @@ impl State {
         Some(prev)
     }
 
+    /// Whether the log is long enough, and mostly enough history, to be
+    /// worth rewriting with the live keys only.
+    fn log_too_long(&self) -> bool {
+        let live: u64 = self
+            .keys
+            .iter()
+            .filter_map(|(k, revs)| {
+                let v = revs.last()?.value.as_ref()?;
+                Some((k.len() + v.len()) as u64)
+            })
+            .sum();
+        self.log_bytes > self.rewrite_min && self.log_bytes > 4 * live
+    }
+
     fn compact(&mut self, rev: i64) {
         self.compacted = self.compacted.max(rev);
         self.keys.retain(|_, revs| {
@@ -494,9 +516,10 @@ fn replay(st: &mut State, r: Record) {
     }
 }
 
-/// Replaces the log with the live keys only (history up to now is compacted).
-fn rewrite_log(path: &Path, st: &mut State) -> std::io::Result<File> {
-    st.compact(st.rev);
+/// The records of a log holding only the live keys as of now: their
+/// latest values in revision order, then the revision, compacted to it
+/// (the history before is not in the new log).
+fn snapshot(st: &State) -> Vec<Record> {
     let mut records: Vec<Record> = st
         .keys
         .iter()
@@ -518,23 +541,47 @@ fn rewrite_log(path: &Path, st: &mut State) -> std::io::Result<File> {
     });
     records.push(Record::Revision { rev: st.rev });
     records.push(Record::Compact { rev: st.rev });
-    tracing::info!(keys = records.len() - 2, "rewrote the store log");
-    wal::rewrite(path, &records)
+    records
 }
 
-fn flusher(shared: Arc<Shared>, mut file: File) {
+/// Writes queued frames and syncs, in groups; when asked, replaces the log
+/// with a snapshot of the live keys instead (it holds every queued write,
+/// so those are durable once it is in place; writes that arrive meanwhile
+/// wait for it).
+fn flusher(shared: Arc<Shared>, mut file: File, path: PathBuf) {
     loop {
-        let (buf, upto) = {
+        let (buf, upto, snap) = {
             let mut st = lock(&shared);
-            while st.pending.is_empty() && !st.closing {
+            while st.pending.is_empty() && !st.closing && !st.rewrite {
                 st = shared.wake.wait(st).unwrap_or_else(|p| p.into_inner());
             }
-            if st.pending.is_empty() {
+            let snap =
+                (std::mem::take(&mut st.rewrite) && !st.closing).then(|| (snapshot(&st), st.rev));
+            if st.pending.is_empty() && snap.is_none() {
                 break;
             }
-            (std::mem::take(&mut st.pending), st.pending_rev)
+            (std::mem::take(&mut st.pending), st.pending_rev, snap)
         };
-        if let Err(e) = file.write_all(&buf).and_then(|_| file.sync_data()) {
+        let mut written = None;
+        if let Some((records, rev)) = snap {
+            match wal::rewrite(&path, &records).and_then(|f| Ok((f.metadata()?.len(), f))) {
+                Ok((len, f)) => {
+                    tracing::info!(
+                        keys = records.len() - 2,
+                        revision = rev,
+                        log_bytes = len,
+                        "rewrote the store log"
+                    );
+                    file = f;
+                    written = Some(len);
+                }
+                // The old log goes on.
+                Err(e) => tracing::warn!(error = %e, "could not rewrite the store log"),
+            }
+        }
+        if written.is_none()
+            && let Err(e) = file.write_all(&buf).and_then(|_| file.sync_data())
+        {
             tracing::error!(error = %e, "store log write failed; the store refuses writes from now on");
             lock(&shared).failed = Some(e.to_string());
             shared
@@ -542,8 +589,10 @@ fn flusher(shared: Arc<Shared>, mut file: File) {
                 .send_modify(|d| d.failed = Some(e.to_string()));
             break;
         }
-        shared.durable.send_modify(|d| d.rev = upto);
-        lock(&shared).notify(upto);
+        shared.durable.send_modify(|d| d.rev = d.rev.max(upto));
+        let mut st = lock(&shared);
+        st.log_bytes = written.unwrap_or(st.log_bytes + buf.len() as u64);
+        st.notify(upto);
     }
     // Closing: end every watch.
     lock(&shared).watchers.clear();
@@ -678,6 +727,9 @@ impl Storage for EmbeddedStore {
                 });
             }
             st.compact(revision);
+            // History this old is no longer needed: the flusher may drop it
+            // from the log too.
+            st.rewrite = st.log_too_long();
             Ok(Record::Compact { rev: revision })
         })?;
         Ok(())
@@ -798,6 +850,88 @@ mod tests {
             kinds,
             vec![EventType::Put, EventType::Put, EventType::Delete]
         );
+        s.close().await.expect("close");
+    }
+
+    /// After a compaction, a log that is mostly history is replaced by one
+    /// of the live keys while writers go on; every acknowledged write is
+    /// there after a reopen, with its revisions.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_log_is_rewritten_after_compaction_while_writes_go_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join(LOG_FILE);
+        let s = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));
+        lock(&s.shared).rewrite_min = 256 << 10;
+        let value = |round: usize| Bytes::from(vec![b'a' + (round % 26) as u8; 4096]);
+        let mut last = HashMap::new();
+        for round in 0..20 {
+            for k in 0..20 {
+                let key = format!("/o/{k}");
+                let rev = match last.get(&key) {
+                    None => s.create(&key, value(round)).await,
+                    Some(&(_, prev)) => s.update(&key, value(round), prev).await,
+                }
+                .expect("write");
+                last.insert(key, (round, rev));
+            }
+        }
+        let before = std::fs::metadata(&log).expect("log").len();
+        assert!(before > 1 << 20, "{before}");
+        let writers: Vec<_> = (0..4)
+            .map(|t| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let mut acked = Vec::new();
+                    for i in 0..200 {
+                        let key = format!("/w/{t}/{i}");
+                        let rev = s
+                            .create(&key, Bytes::from_static(b"v"))
+                            .await
+                            .expect("create");
+                        acked.push((key, rev));
+                    }
+                    acked
+                })
+            })
+            .collect();
+        let compacted_at = s.current_revision().await.expect("revision");
+        s.compact(compacted_at).await.expect("compact");
+        let mut acked = Vec::new();
+        for w in writers {
+            acked.extend(w.await.expect("writer"));
+        }
+        let mut after = before;
+        for _ in 0..500 {
+            after = std::fs::metadata(&log).expect("log").len();
+            if after < before / 4 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(after < before / 4, "{before} -> {after}");
+        let newest = s.current_revision().await.expect("revision");
+        s.close().await.expect("close");
+
+        let s = EmbeddedStore::open(dir.path()).expect("reopen");
+        assert_eq!(s.current_revision().await.expect("revision"), newest);
+        assert!(s.compacted_revision().await.expect("compacted") >= compacted_at);
+        for (key, (round, rev)) in &last {
+            let (kv, _) = s.get(key, None).await.expect("get");
+            let kv = kv.expect("kept");
+            assert_eq!(
+                (kv.value, kv.mod_revision, kv.version),
+                (value(*round), *rev, 20)
+            );
+        }
+        for (key, rev) in &acked {
+            let (kv, _) = s.get(key, None).await.expect("get");
+            assert_eq!(kv.expect("acknowledged").mod_revision, *rev, "{key}");
+        }
+        // The history before the rewrite is gone, as after any compaction.
+        assert!(matches!(
+            s.watch("/o/", 1).await,
+            Err(StorageError::Compacted { .. })
+        ));
         s.close().await.expect("close");
     }
 
