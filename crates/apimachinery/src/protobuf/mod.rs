@@ -45,21 +45,257 @@ fn typed(api_version: String, kind: String, raw: &[u8]) -> Result<Value, String>
     Ok(Value::Object(obj))
 }
 
-/// Kinds kube-apiserver 1.33 stores in a beta version whose fields equal
-/// the GA version kaiser stores (its storage version trails a graduation
-/// by one release): (stored apiVersion, kind, kaiser's apiVersion).
-const SAME_SCHEMA_UPGRADES: &[(&str, &str, &str)] = &[
+/// Versions kube-apiserver stored a kind in whose protobuf fields equal
+/// (by number and type) those of the GA version kaiser serves: 1.33 still
+/// stores ServiceCIDR and IPAddress as `v1beta1`, and objects older
+/// releases wrote stay in their beta version until something rewrites
+/// them (nothing does by default). Each is read as the GA version, then
+/// given what upstream's conversion from the old version does on read:
+/// (stored apiVersion, kind, kaiser's apiVersion, fix-up).
+type Upgrade = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<fn(&mut Value)>,
+);
+
+const SAME_SCHEMA_UPGRADES: &[Upgrade] = &[
     (
         "networking.k8s.io/v1beta1",
         "ServiceCIDR",
         "networking.k8s.io/v1",
+        None,
     ),
     (
         "networking.k8s.io/v1beta1",
         "IPAddress",
         "networking.k8s.io/v1",
+        None,
+    ),
+    (
+        "networking.k8s.io/v1beta1",
+        "IngressClass",
+        "networking.k8s.io/v1",
+        None,
+    ),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        "Role",
+        "rbac.authorization.k8s.io/v1",
+        None,
+    ),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        "ClusterRole",
+        "rbac.authorization.k8s.io/v1",
+        None,
+    ),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        "RoleBinding",
+        "rbac.authorization.k8s.io/v1",
+        None,
+    ),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        "ClusterRoleBinding",
+        "rbac.authorization.k8s.io/v1",
+        None,
+    ),
+    (
+        "scheduling.k8s.io/v1beta1",
+        "PriorityClass",
+        "scheduling.k8s.io/v1",
+        None,
+    ),
+    (
+        "coordination.k8s.io/v1beta1",
+        "Lease",
+        "coordination.k8s.io/v1",
+        None,
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        "StorageClass",
+        "storage.k8s.io/v1",
+        None,
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        "CSIDriver",
+        "storage.k8s.io/v1",
+        None,
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        "CSINode",
+        "storage.k8s.io/v1",
+        None,
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        "VolumeAttachment",
+        "storage.k8s.io/v1",
+        None,
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        "CSIStorageCapacity",
+        "storage.k8s.io/v1",
+        None,
+    ),
+    (
+        "node.k8s.io/v1beta1",
+        "RuntimeClass",
+        "node.k8s.io/v1",
+        None,
+    ),
+    ("batch/v1beta1", "CronJob", "batch/v1", None),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta1",
+        "FlowSchema",
+        "flowcontrol.apiserver.k8s.io/v1",
+        None,
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta2",
+        "FlowSchema",
+        "flowcontrol.apiserver.k8s.io/v1",
+        None,
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta3",
+        "FlowSchema",
+        "flowcontrol.apiserver.k8s.io/v1",
+        None,
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta1",
+        "PriorityLevelConfiguration",
+        "flowcontrol.apiserver.k8s.io/v1",
+        Some(shares_zero_means_default),
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta2",
+        "PriorityLevelConfiguration",
+        "flowcontrol.apiserver.k8s.io/v1",
+        Some(shares_zero_means_default),
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta3",
+        "PriorityLevelConfiguration",
+        "flowcontrol.apiserver.k8s.io/v1",
+        Some(shares_zero_unless_preserved),
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        "ValidatingWebhookConfiguration",
+        "admissionregistration.k8s.io/v1",
+        Some(webhook_beta_defaults),
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        "MutatingWebhookConfiguration",
+        "admissionregistration.k8s.io/v1",
+        Some(webhook_beta_defaults),
+    ),
+    (
+        "policy/v1beta1",
+        "PodDisruptionBudget",
+        "policy/v1",
+        Some(pdb_beta_selector),
     ),
 ];
+
+/// Before v1beta3, zero concurrency shares meant the default, 30 (the
+/// field, `assuredConcurrencyShares` then, has v1's field number).
+fn shares_zero_means_default(obj: &mut Value) {
+    if let Some(limited) = obj.pointer_mut("/spec/limited")
+        && let Some(m) = limited.as_object_mut()
+        && m.get("nominalConcurrencyShares")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            == 0
+    {
+        m.insert("nominalConcurrencyShares".into(), Value::from(30));
+    }
+}
+
+/// v1beta3 marks a zero that means zero with an annotation; without it,
+/// zero means the default.
+fn shares_zero_unless_preserved(obj: &mut Value) {
+    const PRESERVE: &str = "flowcontrol.k8s.io/v1beta3-preserve-zero-concurrency-shares";
+    let preserved = obj
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+        .is_some_and(|a| a.remove(PRESERVE).is_some());
+    if let Some(a) = obj.pointer_mut("/metadata").and_then(Value::as_object_mut)
+        && a.get("annotations")
+            .and_then(Value::as_object)
+            .is_some_and(|m| m.is_empty())
+    {
+        a.remove("annotations");
+    }
+    if !preserved {
+        shares_zero_means_default(obj);
+    }
+}
+
+/// v1beta1's defaults for webhook fields an old server left unset.
+fn webhook_beta_defaults(obj: &mut Value) {
+    let Some(hooks) = obj.get_mut("webhooks").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for hook in hooks.iter_mut().filter_map(Value::as_object_mut) {
+        for (field, default) in [
+            ("failurePolicy", Value::from("Ignore")),
+            ("matchPolicy", Value::from("Exact")),
+            ("timeoutSeconds", Value::from(30)),
+            ("sideEffects", Value::from("Unknown")),
+            ("admissionReviewVersions", Value::from(vec!["v1beta1"])),
+        ] {
+            hook.entry(field).or_insert(default);
+        }
+    }
+}
+
+/// In v1beta1 an empty selector selects no pods (v1: every pod), and a
+/// marker expression that is absent stands for every pod: v1 spells these
+/// with an expression on the same marker key, as upstream converts them.
+fn pdb_beta_selector(obj: &mut Value) {
+    const MARKER: &str = "pdb.kubernetes.io/deprecated-v1beta1-empty-selector-match";
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let Some(sel) = spec.get_mut("selector").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let empty_labels = sel
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .is_none_or(|m| m.is_empty());
+    let exprs = sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let is_marker = |e: &Value, op: &str| e["key"] == MARKER && e["operator"] == op;
+    if empty_labels && exprs.is_empty() {
+        sel.insert(
+            "matchExpressions".into(),
+            serde_json::json!([{"key": MARKER, "operator": "Exists"}]),
+        );
+    } else if empty_labels && exprs.len() == 1 && is_marker(&exprs[0], "DoesNotExist") {
+        sel.clear();
+    } else if exprs.iter().any(|e| e["key"] == MARKER) {
+        let kept: Vec<Value> = exprs.into_iter().filter(|e| e["key"] != MARKER).collect();
+        if kept.is_empty() {
+            sel.remove("matchExpressions");
+        } else {
+            sel.insert("matchExpressions".into(), Value::Array(kept));
+        }
+    }
+}
 
 /// The JSON kaiser keeps for a value kube-apiserver stored in etcd, where
 /// it writes built-in kinds as protobuf (`--storage-media-type`'s default):
@@ -82,13 +318,17 @@ pub fn stored_json(value: &[u8]) -> Option<Result<Vec<u8>, String>> {
 
 fn stored_protobuf(value: &[u8]) -> Result<Vec<u8>, String> {
     let (mut api_version, kind, raw) = decode_envelope(value)?;
-    if let Some((_, _, ours)) = SAME_SCHEMA_UPGRADES
+    let upgrade = SAME_SCHEMA_UPGRADES
         .iter()
-        .find(|(v, k, _)| *v == api_version && *k == kind)
-    {
+        .find(|(v, k, _, _)| *v == api_version && *k == kind);
+    if let Some((_, _, ours, _)) = upgrade {
         api_version = (*ours).to_string();
     }
-    Ok(crate::codec::to_json(&typed(api_version, kind, &raw)?))
+    let mut obj = typed(api_version, kind, &raw)?;
+    if let Some((_, _, _, Some(fix))) = upgrade {
+        fix(&mut obj);
+    }
+    Ok(crate::codec::to_json(&obj))
 }
 
 /// Whether the built-in message table knows `definition` (an OpenAPI

@@ -857,3 +857,122 @@ fn beta_storage_versions_of_ga_kinds_read_as_ga() {
     assert_eq!(v["kind"], "ServiceCIDR");
     assert_eq!(v["spec"]["cidrs"], json!(["10.96.0.0/16"]));
 }
+
+/// What `stored_json` makes of an object kube-apiserver stored as
+/// `api_version`/`kind` with protobuf body `obj`.
+fn read_stored(api_version: &str, kind: &str, obj: Enc) -> Value {
+    let tm = Enc::new().s(1, api_version).s(2, kind);
+    let mut value = MAGIC.to_vec();
+    value.extend(Enc::new().m(1, tm).m(2, obj).0);
+    let json = stored_json(&value).expect("claimed").expect("decodes");
+    serde_json::from_slice(&json).expect("JSON")
+}
+
+#[test]
+fn objects_older_releases_stored_in_beta_versions_read_as_ga() {
+    let rule = Enc::new().s(1, "get").s(2, "").s(3, "pods");
+    let role = Enc::new().m(1, Enc::new().s(1, "reader")).m(2, rule);
+    let v = read_stored("rbac.authorization.k8s.io/v1beta1", "ClusterRole", role);
+    assert_eq!(v["apiVersion"], "rbac.authorization.k8s.io/v1");
+    assert_eq!(
+        v["rules"],
+        json!([{"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]}])
+    );
+    let fs = Enc::new().m(1, Enc::new().s(1, "mine")).m(
+        2,
+        Enc::new().m(1, Enc::new().s(1, "workload-low")).i(2, 900),
+    );
+    let v = read_stored("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", fs);
+    assert_eq!(v["apiVersion"], "flowcontrol.apiserver.k8s.io/v1");
+    assert_eq!(
+        v["spec"]["priorityLevelConfiguration"]["name"],
+        "workload-low"
+    );
+    assert_eq!(v["spec"]["matchingPrecedence"], 900);
+}
+
+#[test]
+fn old_priority_levels_read_their_shares_as_upstream_converts_them() {
+    let plc = |meta: Enc, shares: i64| {
+        let limited = Enc::new().i(1, shares).m(2, Enc::new().s(1, "Reject"));
+        Enc::new()
+            .m(1, meta)
+            .m(2, Enc::new().s(1, "Limited").m(2, limited))
+    };
+    let shares = |v: &Value| v["spec"]["limited"]["nominalConcurrencyShares"].clone();
+    let named = || Enc::new().s(1, "level");
+    // v1beta1/v1beta2: `assuredConcurrencyShares`, zero meaning 30.
+    for version in ["v1beta1", "v1beta2"] {
+        let api = format!("flowcontrol.apiserver.k8s.io/{version}");
+        let v = read_stored(&api, "PriorityLevelConfiguration", plc(named(), 0));
+        assert_eq!(v["apiVersion"], "flowcontrol.apiserver.k8s.io/v1");
+        assert_eq!(shares(&v), 30);
+        let v = read_stored(&api, "PriorityLevelConfiguration", plc(named(), 7));
+        assert_eq!(shares(&v), 7);
+    }
+    // v1beta3: zero means 30 unless the annotation says it means zero.
+    let api = "flowcontrol.apiserver.k8s.io/v1beta3";
+    let v = read_stored(api, "PriorityLevelConfiguration", plc(named(), 0));
+    assert_eq!(shares(&v), 30);
+    let preserved = named().kv(
+        12,
+        "flowcontrol.k8s.io/v1beta3-preserve-zero-concurrency-shares",
+        "",
+    );
+    let v = read_stored(api, "PriorityLevelConfiguration", plc(preserved, 0));
+    assert_eq!(shares(&v), 0);
+    assert!(v["metadata"].get("annotations").is_none(), "{v}");
+}
+
+#[test]
+fn old_webhook_configurations_get_v1beta1_defaults() {
+    let hook = Enc::new()
+        .s(1, "a.example.com")
+        .m(2, Enc::new().s(3, "https://a.example.com"))
+        .s(4, "Fail");
+    let cfg = Enc::new().m(1, Enc::new().s(1, "hooks")).m(2, hook);
+    let v = read_stored(
+        "admissionregistration.k8s.io/v1beta1",
+        "ValidatingWebhookConfiguration",
+        cfg,
+    );
+    assert_eq!(v["apiVersion"], "admissionregistration.k8s.io/v1");
+    let h = &v["webhooks"][0];
+    assert_eq!(h["failurePolicy"], "Fail", "set values stay");
+    assert_eq!(h["matchPolicy"], "Exact");
+    assert_eq!(h["timeoutSeconds"], 30);
+    assert_eq!(h["sideEffects"], "Unknown");
+    assert_eq!(h["admissionReviewVersions"], json!(["v1beta1"]));
+}
+
+#[test]
+fn old_disruption_budgets_keep_what_their_selector_selected() {
+    const MARKER: &str = "pdb.kubernetes.io/deprecated-v1beta1-empty-selector-match";
+    let pdb = |selector: Enc| {
+        Enc::new()
+            .m(1, Enc::new().s(1, "budget").s(3, "default"))
+            .m(2, Enc::new().m(2, selector))
+    };
+    let expr = |key: &str, op: &str| Enc::new().s(1, key).s(2, op);
+    let read = |selector: Enc| read_stored("policy/v1beta1", "PodDisruptionBudget", pdb(selector));
+    // Empty selected nothing in v1beta1; v1 says so with the marker.
+    let v = read(Enc::new());
+    assert_eq!(v["apiVersion"], "policy/v1");
+    assert_eq!(
+        v["spec"]["selector"],
+        json!({"matchExpressions": [{"key": MARKER, "operator": "Exists"}]})
+    );
+    // The marker's absence selected everything: v1's empty selector.
+    let v = read(Enc::new().m(2, expr(MARKER, "DoesNotExist")));
+    assert_eq!(v["spec"]["selector"], json!({}));
+    // Any other selector keeps its own terms.
+    let v = read(
+        Enc::new()
+            .kv(1, "app", "web")
+            .m(2, expr(MARKER, "DoesNotExist")),
+    );
+    assert_eq!(
+        v["spec"]["selector"],
+        json!({"matchLabels": {"app": "web"}})
+    );
+}

@@ -827,6 +827,107 @@ async fn secrets_are_encrypted_at_rest_as_kube_apiserver_does() {
     );
 }
 
+/// Objects an older kube-apiserver stored in versions no longer served
+/// (nothing rewrites them on upgrade) are served in the GA version, with
+/// what upstream's conversion does on read; the lists around them work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_stored_in_retired_beta_versions_are_served() {
+    use kaiser_apimachinery::protobuf::write;
+    use kaiser_storage::Storage;
+    let etcd = EtcdProcess::start();
+    let store = raw(&etcd.endpoint).await;
+    let name = |n: &str| {
+        let mut m = Vec::new();
+        write::string(&mut m, 1, n);
+        m
+    };
+    // A FlowSchema as 1.26-1.28 stored it.
+    let mut plc_ref = Vec::new();
+    write::string(&mut plc_ref, 1, "legacy-level");
+    let mut fs_spec = Vec::new();
+    write::message(&mut fs_spec, 1, &plc_ref);
+    write::int64(&mut fs_spec, 2, 4000);
+    let mut fs = Vec::new();
+    write::message(&mut fs, 1, &name("legacy-flows"));
+    write::message(&mut fs, 2, &fs_spec);
+    // A priority level as 1.23-1.25 stored it: zero shares meant 30.
+    let mut reject = Vec::new();
+    write::string(&mut reject, 1, "Reject");
+    let mut limited = Vec::new();
+    write::int64(&mut limited, 1, 0);
+    write::message(&mut limited, 2, &reject);
+    let mut plc_spec = Vec::new();
+    write::string(&mut plc_spec, 1, "Limited");
+    write::message(&mut plc_spec, 2, &limited);
+    let mut plc = Vec::new();
+    write::message(&mut plc, 1, &name("legacy-level"));
+    write::message(&mut plc, 2, &plc_spec);
+    // A ClusterRole from before RBAC went GA.
+    let mut rule = Vec::new();
+    write::string(&mut rule, 1, "list");
+    write::message(&mut rule, 2, b""); // the core group, ""
+    write::string(&mut rule, 3, "configmaps");
+    let mut role = Vec::new();
+    write::message(&mut role, 1, &name("legacy-reader"));
+    write::message(&mut role, 2, &rule);
+    let fc = "flowcontrol.apiserver.k8s.io";
+    for (key, value) in [
+        (
+            "/registry/flowschemas/legacy-flows",
+            upstream_value(&format!("{fc}/v1beta3"), "FlowSchema", &fs),
+        ),
+        (
+            "/registry/prioritylevelconfigurations/legacy-level",
+            upstream_value(&format!("{fc}/v1beta2"), "PriorityLevelConfiguration", &plc),
+        ),
+        (
+            "/registry/clusterroles/legacy-reader",
+            upstream_value("rbac.authorization.k8s.io/v1beta1", "ClusterRole", &role),
+        ),
+    ] {
+        store.create(key, value).await.expect("put");
+    }
+    let s = on_etcd(&etcd);
+    let got = ok(s.kubectl(&[
+        "get",
+        "flowschema",
+        "legacy-flows",
+        "-o",
+        "jsonpath={.apiVersion} {.spec.priorityLevelConfiguration.name} {.spec.matchingPrecedence}",
+    ]));
+    assert_eq!(got, format!("{fc}/v1 legacy-level 4000"));
+    let got = ok(s.kubectl(&[
+        "get",
+        "prioritylevelconfiguration",
+        "legacy-level",
+        "-o",
+        "jsonpath={.spec.limited.nominalConcurrencyShares}",
+    ]));
+    assert_eq!(got, "30");
+    let listed = ok(s.kubectl(&["get", "flowschemas", "-o", "name"]));
+    assert!(
+        listed.contains("legacy-flows") && listed.contains("catch-all"),
+        "{listed}"
+    );
+    let got = ok(s.kubectl(&[
+        "get",
+        "clusterrole",
+        "legacy-reader",
+        "-o",
+        "jsonpath={.apiVersion} {.rules[0].verbs[0]} {.rules[0].resources[0]}",
+    ]));
+    assert_eq!(got, "rbac.authorization.k8s.io/v1 list configmaps");
+    // Updated through kaiser, it is stored in the GA version.
+    ok(s.kubectl(&["label", "clusterrole", "legacy-reader", "moved=yes"]));
+    let (kv, _) = store
+        .get("/registry/clusterroles/legacy-reader", None)
+        .await
+        .expect("get");
+    let stored: serde_json::Value =
+        serde_json::from_slice(&kv.expect("kept").value).expect("stored as JSON");
+    assert_eq!(stored["apiVersion"], "rbac.authorization.k8s.io/v1");
+}
+
 /// A NodePort Service kube-apiserver stored (protobuf, its allocations in
 /// its own bitmaps, which kaiser does not read) keeps its cluster IP and
 /// node port: kaiser's repair pass before serving allocates them, so they
