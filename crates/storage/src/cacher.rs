@@ -31,6 +31,11 @@ use crate::{
 /// Events kept for watches that start in the past.
 pub const WINDOW: usize = 10_000;
 
+/// At most this many bytes of values in the window: a resource of large
+/// objects that change often keeps fewer events rather than every old
+/// version of them (watches older than the window get 410 and re-list).
+pub const WINDOW_BYTES: usize = 64 << 20;
+
 /// How long a consistent read waits for the cache to catch up before it
 /// reads the backend instead (upstream waits 3 s).
 const CONSISTENT_WAIT: Duration = Duration::from_secs(3);
@@ -42,6 +47,9 @@ struct State {
     items: BTreeMap<String, Arc<KeyValue>>,
     window: VecDeque<Arc<Event>>,
     window_size: usize,
+    /// What the window's events hold ([`event_bytes`]), and the bound.
+    window_bytes: usize,
+    window_max_bytes: usize,
     /// Watches after this revision can be served from the window.
     floor: i64,
     watchers: Vec<Watcher>,
@@ -79,12 +87,20 @@ impl Cacher {
 
     /// A cache keeping `window` recent events for watches from the past.
     pub fn with_window(inner: Arc<dyn Storage>, prefix: &str, window: usize) -> Self {
+        Self::with_limits(inner, prefix, window, WINDOW_BYTES)
+    }
+
+    /// A cache keeping at most `events` recent events, holding at most
+    /// `bytes` of values, for watches from the past.
+    pub fn with_limits(inner: Arc<dyn Storage>, prefix: &str, events: usize, bytes: usize) -> Self {
         let state = Arc::new(Mutex::new(State {
             ready: false,
             rev: 0,
             items: BTreeMap::new(),
             window: VecDeque::new(),
-            window_size: window.max(1),
+            window_size: events.max(1),
+            window_bytes: 0,
+            window_max_bytes: bytes,
             floor: 0,
             watchers: Vec::new(),
             progress: None,
@@ -211,6 +227,7 @@ async fn follow(
                         s.rev = rev;
                         s.floor = rev;
                         s.window.clear();
+                        s.window_bytes = 0;
                         s.progress = w.progress_requester();
                         s.ready = true;
                     }
@@ -390,12 +407,23 @@ fn apply(s: &mut State, ev: Arc<Event>) {
     }
     s.rev = ev.revision();
     deliver(&mut s.watchers, &[&ev]);
+    s.window_bytes += event_bytes(&ev);
     s.window.push_back(ev);
-    while s.window.len() > s.window_size {
+    // The newest event always stays.
+    while s.window.len() > s.window_size
+        || (s.window_bytes > s.window_max_bytes && s.window.len() > 1)
+    {
         if let Some(old) = s.window.pop_front() {
+            s.window_bytes -= event_bytes(&old);
             s.floor = old.revision();
         }
     }
+}
+
+/// What an event keeps alive beyond the current items: its value (the
+/// previous one is an older event's, or an item's).
+fn event_bytes(e: &Event) -> usize {
+    e.kv.key.len() + e.kv.value.len()
 }
 
 #[async_trait]
@@ -484,7 +512,9 @@ impl Storage for Cacher {
         self.inner.compact(revision).await?;
         let mut s = lock(&self.state);
         while s.window.front().is_some_and(|e| e.revision() <= revision) {
-            s.window.pop_front();
+            if let Some(old) = s.window.pop_front() {
+                s.window_bytes -= event_bytes(&old);
+            }
         }
         s.floor = s.floor.max(revision);
         Ok(())
@@ -784,6 +814,53 @@ mod tests {
         ));
         let page = c.range("/g/", "", Some(0), 0).await.expect("range");
         assert_eq!(page.kvs.len(), n);
+    }
+
+    /// Large values that change often cost the window events, not memory.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_window_holds_a_bounded_number_of_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inner: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));
+        let c = Cacher::with_limits(inner.clone(), "/b/", 1000, 100_000);
+        ready(&c).await;
+        let big = Bytes::from(vec![b'x'; 30_000]);
+        let mut revs = vec![inner.create("/b/k", big.clone()).await.expect("create")];
+        for _ in 0..9 {
+            let prev = *revs.last().expect("a revision");
+            revs.push(
+                inner
+                    .update("/b/k", big.clone(), prev)
+                    .await
+                    .expect("update"),
+            );
+        }
+        let last = *revs.last().expect("a revision");
+        for _ in 0..200 {
+            if lock(&c.state).rev >= last {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        {
+            let s = lock(&c.state);
+            assert_eq!(s.window.len(), 3, "three values of 30 kB fit in 100 kB");
+            assert!(s.window_bytes <= 100_000, "{}", s.window_bytes);
+            assert_eq!(s.floor, revs[6]);
+        }
+        assert!(matches!(
+            c.watch("/b/", revs[5]).await,
+            Err(StorageError::Compacted { .. })
+        ));
+        let mut w = c.watch("/b/", revs[6]).await.expect("in the window");
+        match tokio::time::timeout(Duration::from_secs(5), w.recv()).await {
+            Ok(Some(WatchItem::Event(e))) => assert_eq!(e.revision(), revs[7]),
+            other => panic!("unexpected {other:?}"),
+        }
+        // A compaction takes its events' bytes along.
+        c.compact(revs[8]).await.expect("compact");
+        let s = lock(&c.state);
+        assert_eq!(s.window.len(), 1);
+        assert_eq!(s.window_bytes, event_bytes(&s.window[0]));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
