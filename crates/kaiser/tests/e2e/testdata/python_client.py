@@ -273,6 +273,8 @@ def main():
     core = client.CoreV1Api(api_client)
     if sys.argv[2:] == ["expired"]:
         expired(core)
+        # Closed here, not left to interpreter shutdown (its thread pool).
+        api_client.close()
         print("all passed")
         return
     version = client.VersionApi(api_client).get_code()
@@ -284,6 +286,7 @@ def main():
     custom_resources(api_client)
     dynamic_client(api_client)
     deletes(core)
+    api_client.close()
     print("all passed")
 
 
