@@ -544,6 +544,12 @@ mod tests {
             .expect("create");
     }
 
+    fn ips(f: &Fixture) -> Arc<Store> {
+        f.kube
+            .store("networking.k8s.io", "ipaddresses")
+            .expect("ips")
+    }
+
     async fn event_reasons(f: &Fixture) -> Vec<String> {
         let events = f.kube.store("", "events").expect("events");
         let all = ListOptions::from_query([]).expect("options");
@@ -583,10 +589,7 @@ mod tests {
                 reported: 0
             }
         );
-        let ips = f
-            .kube
-            .store("networking.k8s.io", "ipaddresses")
-            .expect("ips");
+        let ips = ips(&f);
         let held = ips.get("", "10.0.0.50").await.expect("allocated");
         assert_eq!(parent_service(&held).as_deref(), Some("default/legacy"));
         assert!(labelled(&held, "10.0.0.50".parse().expect("ip")));
@@ -632,10 +635,7 @@ mod tests {
             .create(port_key, b"default/gone".to_vec().into())
             .await
             .expect("leaked port");
-        let ips = f
-            .kube
-            .store("networking.k8s.io", "ipaddresses")
-            .expect("ips");
+        let ips = ips(&f);
         let gone = json!({"metadata": {"namespace": "default", "name": "gone"}});
         // A minute old: leaked. Just made: perhaps a Service being created.
         for ip in ["10.0.0.61", "10.0.0.64"] {
@@ -718,10 +718,7 @@ mod tests {
                 reported: 4
             }
         );
-        let ips = f
-            .kube
-            .store("networking.k8s.io", "ipaddresses")
-            .expect("ips");
+        let ips = ips(&f);
         let held = ips.get("", "10.0.0.70").await.expect("allocated");
         assert_eq!(parent_service(&held).as_deref(), Some("default/first"));
         assert_eq!(
