@@ -307,6 +307,7 @@ pub fn stores(
         info.short_names = strings(crd_obj, "/spec/names/shortNames");
         info.categories = strings(crd_obj, "/spec/names/categories");
         info.storage_prefix = prefix.clone();
+        info.storage_version = Some((group.to_string(), stored.to_string()));
         info.schema = v.pointer("/schema/openAPIV3Schema").cloned().map(Arc::new);
         if v.get("deprecated").and_then(Value::as_bool) == Some(true) {
             info.deprecation = Some(match v.get("deprecationWarning").and_then(Value::as_str) {

@@ -210,6 +210,8 @@ impl KubeApiServer {
                     .into_iter()
                     .find(|s| (s.info.group.as_str(), s.info.resource.as_str()) == c.stored)?;
                 let mut info = (*stored.info).clone();
+                info.storage_version =
+                    Some((stored.info.group.clone(), stored.info.version.clone()));
                 info.group = c.group.to_string();
                 info.version = c.version.to_string();
                 info.resource = c.resource.to_string();
@@ -235,7 +237,7 @@ impl KubeApiServer {
             rest::infos()
                 .into_iter()
                 .map(|i| {
-                    let info = i.storage_root(root);
+                    let info = i.storage_root(root).unstored();
                     Arc::new(Store::new(
                         info,
                         Arc::new(kaiser_registry::DefaultStrategy),

@@ -41,6 +41,10 @@ pub struct ResourceInfo {
     /// How long an object lives after its last write, for kinds the store
     /// deletes by itself (Events: upstream's `--event-ttl`).
     pub expire_after: Option<std::time::Duration>,
+    /// The group and version objects are stored in (the served ones unless
+    /// another version's objects are served); `None` for resources nothing
+    /// stores (reviews, bindings). Discovery's `storageVersionHash`.
+    pub storage_version: Option<(String, String)>,
 }
 
 impl ResourceInfo {
@@ -62,7 +66,15 @@ impl ResourceInfo {
             scale: None,
             expire_after: None,
             schema: None,
+            storage_version: Some((group.into(), version.into())),
         }
+    }
+
+    /// For a resource nothing stores (discovery then names no storage
+    /// version).
+    pub fn unstored(mut self) -> Self {
+        self.storage_version = None;
+        self
     }
 
     /// Keys under `root` (`--etcd-prefix`) instead of `/registry`.

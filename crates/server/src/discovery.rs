@@ -157,6 +157,19 @@ pub fn api_group(stores: &[Arc<Store>], group: &str) -> Option<Value> {
     Some(v)
 }
 
+/// Upstream's `storageVersionHash`: the first 8 bytes of the SHA-256 of
+/// `group/version/kind` of the version objects are stored in, in base64.
+/// It changes exactly when the storage version does (storage migrators
+/// watch it); clients must not read more into it.
+pub fn storage_version_hash(group: &str, version: &str, kind: &str) -> String {
+    use base64::Engine;
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{group}/{version}/{kind}").as_bytes(),
+    );
+    base64::engine::general_purpose::STANDARD.encode(&digest.as_ref()[..8])
+}
+
 /// `/api/v1` or `/apis/<group>/<version>`, or `None` when nothing serves it.
 pub fn resource_list(stores: &[Arc<Store>], group: &str, version: &str) -> Option<Value> {
     let infos: Vec<&Arc<Store>> = stores
@@ -181,6 +194,9 @@ pub fn resource_list(stores: &[Arc<Store>], group: &str, version: &str) -> Optio
         }
         if !i.categories.is_empty() {
             r["categories"] = json!(i.categories);
+        }
+        if let Some((g, v)) = &i.storage_version {
+            r["storageVersionHash"] = json!(storage_version_hash(g, v, &i.kind));
         }
         resources.push(r);
         for sub in &i.subresources {
@@ -276,6 +292,15 @@ fn aggregated_resource(i: &ResourceInfo) -> Value {
 #[cfg(test)]
 mod ordering_tests {
     use super::*;
+
+    #[test]
+    fn storage_version_hashes_are_upstreams() {
+        assert_eq!(storage_version_hash("", "v1", "ConfigMap"), "qFsyl6wFWjQ=");
+        assert_eq!(
+            storage_version_hash("apps", "v1", "Deployment"),
+            "8aSe+NMegvE="
+        );
+    }
 
     #[test]
     fn versions_order_as_upstream() {

@@ -100,6 +100,70 @@ fn api_resources_match_upstream() {
     assert_eq!(autoscaling["versions"][1]["version"], "v1");
 }
 
+/// Every stored resource names the version its objects are stored in as
+/// upstream does (`storageVersionHash`, which storage migrators watch):
+/// versions served over another's objects share it, resources nothing
+/// stores and subresources have none.
+#[test]
+fn discovery_names_each_resources_storage_version() {
+    let s = Server::start();
+    let crds = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/testdata/crds");
+    ok(s.kubectl(&["apply", "-f", &format!("{crds}/certificates.yaml")]));
+    ok(s.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/certificates.cert-manager.io",
+        "--timeout=20s",
+    ]));
+    let hash = |path: &str, name: &str| -> Option<String> {
+        let list = json(&ok(s.kubectl(&["get", "--raw", path])));
+        let r = list["resources"]
+            .as_array()
+            .and_then(|rs| rs.iter().find(|r| r["name"] == name))
+            .unwrap_or_else(|| panic!("{name} in {path}"))
+            .clone();
+        r["storageVersionHash"].as_str().map(str::to_string)
+    };
+    // Values upstream's discovery shows for the same storage versions.
+    for (path, name, want) in [
+        ("/api/v1", "configmaps", "qFsyl6wFWjQ="),
+        ("/api/v1", "services", "0/CO1lhkEBI="),
+        ("/api/v1", "events", "r2yiGXH7wu8="),
+        ("/apis/events.k8s.io/v1", "events", "r2yiGXH7wu8="),
+        ("/apis/apps/v1", "deployments", "8aSe+NMegvE="),
+        (
+            "/apis/autoscaling/v2",
+            "horizontalpodautoscalers",
+            "qwQve8ut294=",
+        ),
+        (
+            "/apis/autoscaling/v1",
+            "horizontalpodautoscalers",
+            "qwQve8ut294=",
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1",
+            "clusterroles",
+            "bYE5ZWDrJ44=",
+        ),
+    ] {
+        assert_eq!(hash(path, name).as_deref(), Some(want), "{path} {name}");
+    }
+    for (path, name) in [
+        ("/api/v1", "bindings"),
+        ("/api/v1", "componentstatuses"),
+        ("/api/v1", "pods/status"),
+        ("/apis/authentication.k8s.io/v1", "tokenreviews"),
+    ] {
+        assert_eq!(hash(path, name), None, "{path} {name}");
+    }
+    // A custom resource's: its CRD's storage version.
+    assert_eq!(
+        hash("/apis/cert-manager.io/v1", "certificates").as_deref(),
+        Some("QwYBQGuMyKo=")
+    );
+}
+
 /// The header of `kubectl get <kind> -o wide`.
 fn header(s: &Server, kind: &str) -> Vec<String> {
     let out = ok(s.kubectl(&["get", kind, "-o", "wide"]));
