@@ -460,11 +460,12 @@ impl Repair {
         .await;
     }
 
+    /// Records a Warning Event, or counts it again: a problem every pass
+    /// finds stays one Event whose `count` and `lastTimestamp` move, as
+    /// upstream's event recorder aggregates repeats.
     async fn record(&self, involved: Value, reason: &str, message: String, component: &str) {
+        use std::hash::{Hash, Hasher};
         let Some(events) = &self.events else { return };
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
         let ns = involved
             .get("namespace")
             .and_then(Value::as_str)
@@ -472,23 +473,42 @@ impl Repair {
             .unwrap_or("default")
             .to_string();
         let name = involved.get("name").and_then(Value::as_str).unwrap_or("");
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let kind = involved.get("kind").and_then(Value::as_str).unwrap_or("");
+        (kind, &ns, name, reason, &message, component).hash(&mut h);
+        let event_name = format!("{name}.{:016x}", h.finish());
         let now = kaiser_apimachinery::time::now_rfc3339();
-        let event = json!({
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": format!("{name}.{nanos:x}"), "namespace": ns},
-            "involvedObject": involved,
-            "reason": reason,
-            "message": message,
-            "type": "Warning",
-            "source": {"component": component},
-            "reportingComponent": component,
-            "reportingInstance": "",
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        });
-        if let Err(e) = events.create(event, &no_admission, false).await {
+        let apply = |old: Option<&Value>| -> Result<Value, StatusError> {
+            if let Some(old) = old {
+                let mut e = old.clone();
+                e["count"] = json!(e["count"].as_i64().unwrap_or(1) + 1);
+                e["lastTimestamp"] = json!(now);
+                return Ok(e);
+            }
+            Ok(json!({
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": event_name, "namespace": ns},
+                "involvedObject": involved,
+                "reason": reason,
+                "message": message,
+                "type": "Warning",
+                "source": {"component": component},
+                "reportingComponent": component,
+                "reportingInstance": "",
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+            }))
+        };
+        let opts = kaiser_registry::WriteOptions {
+            force_allow_create: true,
+            ..Default::default()
+        };
+        if let Err(e) = events
+            .update_with(&ns, &event_name, &apply, &no_admission, &opts)
+            .await
+        {
             tracing::debug!(error = %e.message, "recording a repair event");
         }
     }
@@ -732,8 +752,19 @@ mod tests {
                 "PortOutOfRange"
             ]
         );
-        // Reported again, but nothing moves.
+        // Reported again, but nothing moves; each problem stays one Event,
+        // counted twice.
         let again = repair.run_once().await.expect("pass");
         assert_eq!((again.allocated, again.released), (0, 0));
+        let events = f.kube.store("", "events").expect("events");
+        let all = ListOptions::from_query([]).expect("options");
+        let listed = items(events.list("", &all).await.expect("list"));
+        assert_eq!(listed.len(), 6);
+        let shared = listed
+            .iter()
+            .find(|e| e["reason"] == "PortAlreadyAllocated")
+            .expect("reported");
+        assert_eq!(shared["count"], 2);
+        assert_eq!(shared["involvedObject"]["name"], "second");
     }
 }
