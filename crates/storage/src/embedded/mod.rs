@@ -34,6 +34,10 @@ const LOG_FILE: &str = "store.log";
 /// The log is rewritten with only its live keys once it is longer than this
 /// and than four times those keys (at start, and after a compaction).
 const REWRITE_MIN_BYTES: u64 = 64 << 20;
+/// History is kept in memory: values of more than this since the last
+/// compaction (large objects rewritten often) have their oldest half
+/// compacted at once rather than wait for the compactor.
+const HISTORY_MAX_BYTES: usize = 256 << 20;
 
 /// One revision of one key; `value == None` is a deletion.
 #[derive(Clone, Debug)]
@@ -51,6 +55,10 @@ struct State {
     keys: BTreeMap<String, Vec<Rev>>,
     /// Events after `compacted`, in revision order, for watch replay.
     history: VecDeque<Arc<Event>>,
+    /// The values `history` holds, and the most it may hold before the
+    /// oldest half is compacted early.
+    history_bytes: usize,
+    history_max: usize,
     /// Frames not yet written, and the newest revision among them.
     pending: Vec<u8>,
     pending_rev: i64,
@@ -108,6 +116,7 @@ impl EmbeddedStore {
         let log_bytes = file.metadata()?.len() as usize;
         let mut st = State {
             rewrite_min: REWRITE_MIN_BYTES,
+            history_max: HISTORY_MAX_BYTES,
             ..State::default()
         };
         for r in records {
@@ -234,6 +243,15 @@ fn write(shared: &Shared, f: impl FnOnce(&mut State) -> Result<Record>) -> Resul
     let rec = f(&mut st)?;
     let rev = st.rev;
     rec.encode_into(&mut st.pending);
+    if let Some(upto) = st.history_overflow() {
+        tracing::info!(
+            revision = upto,
+            history_bytes = st.history_bytes,
+            "compacting the store's history early: it outgrew its memory bound"
+        );
+        st.compact(upto);
+        Record::Compact { rev: upto }.encode_into(&mut st.pending);
+    }
     st.pending_rev = rev;
     // The expirer sleeps until the earliest deadline: wake it for an earlier one.
     let sooner = match (st.expiring.first(), first) {
@@ -383,6 +401,7 @@ impl State {
         let kv = to_kv(key, &r);
         self.keys.entry(key.to_string()).or_default().push(r);
         if let Some(kv) = kv {
+            self.history_bytes += kv.value.len();
             self.history
                 .push_back(Arc::new(Event::new(EventType::Put, kv, prev)));
         }
@@ -459,6 +478,28 @@ impl State {
         self.log_bytes > self.rewrite_min && self.log_bytes > 4 * live
     }
 
+    /// When history holds more than its bound: the revision up to which
+    /// compacting leaves half the bound (the newest event always stays).
+    fn history_overflow(&self) -> Option<i64> {
+        if self.history_bytes <= self.history_max {
+            return None;
+        }
+        let mut left = self.history_bytes;
+        let mut upto = None;
+        for e in self
+            .history
+            .iter()
+            .take(self.history.len().saturating_sub(1))
+        {
+            if left <= self.history_max / 2 {
+                break;
+            }
+            left -= e.kv.value.len();
+            upto = Some(e.revision());
+        }
+        upto
+    }
+
     fn compact(&mut self, rev: i64) {
         self.compacted = self.compacted.max(rev);
         self.keys.retain(|_, revs| {
@@ -475,7 +516,9 @@ impl State {
             !revs.is_empty()
         });
         while self.history.front().is_some_and(|e| e.revision() <= rev) {
-            self.history.pop_front();
+            if let Some(e) = self.history.pop_front() {
+                self.history_bytes -= e.kv.value.len();
+            }
         }
     }
 
@@ -850,6 +893,44 @@ mod tests {
             kinds,
             vec![EventType::Put, EventType::Put, EventType::Delete]
         );
+        s.close().await.expect("close");
+    }
+
+    /// Large values rewritten often do not pile up in memory until the next
+    /// compaction: past its bound, the oldest half of history goes at once.
+    #[tokio::test]
+    async fn history_past_its_bound_is_compacted_early() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = EmbeddedStore::open(dir.path()).expect("open");
+        lock(&s.shared).history_max = 100_000;
+        let big = |i: u8| Bytes::from(vec![i; 30_000]);
+        let mut revs = vec![s.create("/h/k", big(0)).await.expect("create")];
+        for i in 1..10 {
+            let prev = *revs.last().expect("a revision");
+            revs.push(s.update("/h/k", big(i), prev).await.expect("update"));
+        }
+        {
+            let st = lock(&s.shared);
+            assert!(st.history_bytes <= 100_000, "{}", st.history_bytes);
+            assert_eq!(
+                st.history_bytes,
+                st.history.iter().map(|e| e.kv.value.len()).sum::<usize>()
+            );
+        }
+        let compacted = s.compacted_revision().await.expect("compacted");
+        assert!(compacted >= revs[5], "{compacted}");
+        assert!(matches!(
+            s.get("/h/k", Some(revs[1])).await,
+            Err(StorageError::Compacted { .. })
+        ));
+        let (kv, _) = s.get("/h/k", Some(revs[9])).await.expect("newest");
+        assert_eq!(kv.expect("there").value, big(9));
+        s.close().await.expect("close");
+        // The log says so too.
+        let s = EmbeddedStore::open(dir.path()).expect("reopen");
+        assert_eq!(s.compacted_revision().await.expect("compacted"), compacted);
+        let (kv, _) = s.get("/h/k", None).await.expect("get");
+        assert_eq!(kv.expect("there").version, 10);
         s.close().await.expect("close");
     }
 
