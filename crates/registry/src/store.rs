@@ -14,6 +14,7 @@ use kaiser_apimachinery::{StatusError, codec, meta, time};
 use kaiser_storage::{KeyValue, Storage, StorageError};
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::resource::ResourceInfo;
 use crate::strategy::Strategy;
@@ -105,6 +106,45 @@ pub struct Store {
     type_schema: Arc<OnceLock<Arc<TypeSchema>>>,
     /// Whether `storage` is a watch cache of the resource.
     watch_cached: bool,
+    /// Names what this store derives from stored values (selector
+    /// attributes depend on the strategy and the conversion).
+    id: u64,
+}
+
+fn next_store_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What label and field selectors read from one stored object: derived
+/// once per stored version and kept with the cached value (as upstream's
+/// cacher keeps labels and fields), so that filtered lists and watches do
+/// not decode every object for every reader.
+pub(crate) struct SelectorAttrs {
+    labels: Option<Map<String, Value>>,
+    fields: Vec<(&'static str, Option<String>)>,
+}
+
+impl SelectorAttrs {
+    pub(crate) fn of(strategy: &dyn Strategy, obj: &Value) -> Self {
+        let names = ["metadata.name", "metadata.namespace"]
+            .into_iter()
+            .chain(strategy.extra_selectable_fields().iter().copied());
+        SelectorAttrs {
+            labels: meta::labels(obj).cloned(),
+            fields: names.map(|f| (f, strategy.field_value(obj, f))).collect(),
+        }
+    }
+
+    pub(crate) fn selected_by(&self, opts: &ListOptions) -> bool {
+        opts.label_selector.matches(self.labels.as_ref())
+            && opts.field_selector.matches(|f| {
+                self.fields
+                    .iter()
+                    .find(|(name, _)| *name == f)
+                    .and_then(|(_, v)| v.clone())
+            })
+    }
 }
 
 /// How a write records `metadata.managedFields`, and what else it may do.
@@ -204,6 +244,7 @@ impl Store {
             subresource: String::new(),
             type_schema: Arc::default(),
             watch_cached: false,
+            id: next_store_id(),
         }
     }
 
@@ -257,6 +298,8 @@ impl Store {
             subresource: name.to_string(),
             type_schema: self.type_schema.clone(),
             watch_cached: self.watch_cached,
+            // Another strategy may select by other fields.
+            id: next_store_id(),
         };
         self.subresources.push((name.to_string(), Arc::new(sub)));
         self
@@ -272,6 +315,7 @@ impl Store {
     /// Serves this version over objects stored in another (set before
     /// adding subresources, which share it).
     pub fn with_conversion(mut self, conversion: Conversion) -> Self {
+        self.id = next_store_id();
         self.conversion = Some(conversion);
         self
     }
@@ -290,6 +334,18 @@ impl Store {
     pub fn decode(&self, kv: &KeyValue) -> Result<Value, StatusError> {
         let obj = decode_kv(kv)?;
         self.served_from_stored(obj)
+    }
+
+    /// The selector attributes of a stored object (derived once per
+    /// stored version while the value is cached).
+    pub(crate) fn attrs(&self, kv: &KeyValue) -> Result<Arc<SelectorAttrs>, StatusError> {
+        kv.derived.get_or_try(self.id, || {
+            Ok(SelectorAttrs::of(&*self.strategy, &self.decode(kv)?))
+        })
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// A stored object in the served version.
@@ -529,29 +585,21 @@ impl Store {
         Ok(())
     }
 
-    /// Whether an object passes the label and field selectors.
-    pub fn matches(&self, opts: &ListOptions, obj: &Value) -> bool {
-        opts.label_selector.matches(meta::labels(obj))
-            && opts
-                .field_selector
-                .matches(|f| self.strategy.field_value(obj, f))
-    }
-
     /// LIST with selectors, pagination and resourceVersion semantics.
     pub async fn list(&self, ns: &str, opts: &ListOptions) -> Result<Value, StatusError> {
         let (kvs, list_meta) = self.list_kvs(ns, opts).await?;
         let items = match &self.conversion {
             // One conversion call for the whole page.
-            Some(c) if c.at_boundary() && kvs.iter().all(|(_, d)| d.is_none()) => {
+            Some(c) if c.at_boundary() => {
                 let raw = kvs
                     .iter()
-                    .map(|(kv, _)| decode_kv(kv))
+                    .map(|kv| decode_kv(kv))
                     .collect::<Result<Vec<_>, _>>()?;
                 c.from_storage_all(raw)?
             }
             _ => kvs
-                .into_iter()
-                .map(|(kv, decoded)| decoded.map_or_else(|| self.decode(&kv), Ok))
+                .iter()
+                .map(|kv| self.decode(kv))
                 .collect::<Result<Vec<_>, _>>()?,
         };
         Ok(json!({
@@ -577,7 +625,7 @@ impl Store {
         head.extend_from_slice(b",\"items\":[");
         let items = kvs
             .into_iter()
-            .map(|(kv, _)| ListItem::new(kv))
+            .map(ListItem::new)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(JsonList::new(head, items))
     }
@@ -595,13 +643,12 @@ impl Store {
         Ok(out)
     }
 
-    /// The page of stored objects a LIST returns (with the decoded object
-    /// when selectors needed it), and the list's metadata.
+    /// The page of stored objects a LIST returns, and the list's metadata.
     async fn list_kvs(
         &self,
         ns: &str,
         opts: &ListOptions,
-    ) -> Result<(Vec<(Arc<KeyValue>, Option<Value>)>, Value), StatusError> {
+    ) -> Result<(Vec<Arc<KeyValue>>, Value), StatusError> {
         self.check_field_selector(opts)?;
         let prefix = self.list_prefix(ns);
         let (mut revision, mut start) = match &opts.continue_token {
@@ -681,14 +728,8 @@ impl Store {
             let mut full = false;
             for kv in page.kvs {
                 examined += 1;
-                // Selectors need the decoded object; keep it for the caller.
-                let decoded = if filtered {
-                    Some(self.decode(&kv)?)
-                } else {
-                    None
-                };
-                if decoded.as_ref().is_none_or(|o| self.matches(opts, o)) {
-                    items.push((kv, decoded));
+                if !filtered || self.attrs(&kv)?.selected_by(opts) {
+                    items.push(kv);
                     if limit > 0 && items.len() == limit {
                         full = true;
                         break;
@@ -698,7 +739,7 @@ impl Store {
             let more = page.more || examined < page_len;
             if full && more {
                 // The loop stopped at the item just kept.
-                if let Some((kv, _)) = items.last() {
+                if let Some(kv) = items.last() {
                     next_start = Some(format!("{}\0", kv.key));
                 }
                 if !filtered {

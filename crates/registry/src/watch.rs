@@ -10,7 +10,7 @@ use kaiser_storage::{EventType, StorageError, WatchItem, WatchStream};
 use serde_json::{Value, json};
 
 use crate::resource::ResourceInfo;
-use crate::store::{Store, decode_kv};
+use crate::store::{SelectorAttrs, Store, decode_kv};
 use crate::strategy::Strategy;
 
 /// One event as it goes on the wire.
@@ -36,6 +36,8 @@ pub struct ObjectWatch {
     conversion: Option<crate::store::Conversion>,
     /// Events carry stored bytes instead of decoded objects.
     stored_bytes: bool,
+    /// The store's name for what it derives from stored values.
+    store_id: u64,
 }
 
 impl ObjectWatch {
@@ -54,6 +56,7 @@ impl ObjectWatch {
             last_revision: 0,
             conversion: store.conversion(),
             stored_bytes: false,
+            store_id: store.id(),
         };
         let initial_state = match opts.send_initial_events {
             Some(send) => send,
@@ -78,14 +81,14 @@ impl ObjectWatch {
                     .await
                     .map_err(|e| store.status_error(e, ""))?;
                 for kv in &page.kvs {
-                    let obj = store.decode(kv)?;
-                    if store.matches(opts, &obj) {
-                        w.queued.push_back(WatchEvent {
-                            kind: "ADDED",
-                            object: obj,
-                            raw: None,
-                        });
+                    if w.filtered() && !store.attrs(kv)?.selected_by(opts) {
+                        continue;
                     }
+                    w.queued.push_back(WatchEvent {
+                        kind: "ADDED",
+                        object: store.decode(kv)?,
+                        raw: None,
+                    });
                 }
                 if opts.send_initial_events == Some(true) {
                     let mut b = w.bookmark_at(page.revision);
@@ -109,12 +112,15 @@ impl ObjectWatch {
 
     /// Asks for events whose object is the stored JSON (with the revision
     /// spliced in) rather than a decoded value, which saves a decode and an
-    /// encode per event and watcher. Only watches without selectors or
-    /// conversion can: everything else needs the decoded object.
+    /// encode per event and watcher. Watches of a converted version cannot:
+    /// they need the decoded object. Selectors read the attributes derived
+    /// once per stored value.
     pub fn serve_stored_bytes(&mut self) {
-        self.stored_bytes = self.conversion.is_none()
-            && self.opts.label_selector.is_empty()
-            && self.opts.field_selector.is_empty();
+        self.stored_bytes = self.conversion.is_none();
+    }
+
+    fn filtered(&self) -> bool {
+        !self.opts.label_selector.is_empty() || !self.opts.field_selector.is_empty()
     }
 
     /// The revision of the newest event delivered (or the start point).
@@ -201,12 +207,15 @@ impl ObjectWatch {
         }
     }
 
-    fn matches(&self, obj: &Value) -> bool {
-        self.opts.label_selector.matches(meta::labels(obj))
-            && self
-                .opts
-                .field_selector
-                .matches(|f| self.strategy.field_value(obj, f))
+    /// Whether the selectors select the object `kv` holds, from the
+    /// attributes derived once per stored value for every watcher.
+    fn selected(&self, kv: &kaiser_storage::KeyValue) -> bool {
+        kv.derived
+            .get_or_try(self.store_id, || {
+                let obj = self.decode(kv).ok_or(())?;
+                Ok::<_, ()>(SelectorAttrs::of(&*self.strategy, &obj))
+            })
+            .is_ok_and(|a| a.selected_by(&self.opts))
     }
 
     fn decode(&self, kv: &kaiser_storage::KeyValue) -> Option<Value> {
@@ -244,16 +253,39 @@ impl ObjectWatch {
             return None;
         }
         let rev = ev.revision();
+        let put = ev.kind == EventType::Put;
+        // Which side of the selection the object was on, and is on now.
+        let (was, is) = if self.filtered() {
+            (
+                ev.prev.as_ref().is_some_and(|p| self.selected(p)),
+                put && self.selected(&ev.kv),
+            )
+        } else {
+            (ev.prev.is_some(), put)
+        };
+        // Leaving the selection reads as a deletion: the client sees the
+        // object it knew, at the revision it left.
+        let (kind, from_prev) = match (was, is) {
+            (true, true) => ("MODIFIED", false),
+            (false, true) => ("ADDED", false),
+            (true, false) => ("DELETED", true),
+            (false, false) => return None,
+        };
+        let kv = if from_prev { ev.prev.as_ref()? } else { &ev.kv };
         if self.stored_bytes {
-            let (kind, value) = match (ev.kind, &ev.prev) {
-                (EventType::Delete, Some(p)) => ("DELETED", &p.value),
-                (EventType::Delete, None) => return None,
-                (EventType::Put, Some(_)) => ("MODIFIED", &ev.kv.value),
-                (EventType::Put, None) => ("ADDED", &ev.kv.value),
+            // Every watcher that sends this event as the event's own kind
+            // sends the same line: the first one to get here encodes it.
+            let own_kind = match (ev.kind, &ev.prev) {
+                (EventType::Delete, _) => "DELETED",
+                (EventType::Put, Some(_)) => "MODIFIED",
+                (EventType::Put, None) => "ADDED",
             };
-            // Every stored-bytes watcher sends this event as the same line:
-            // the first one to get here encodes it for all of them.
-            if let Some(line) = ev.encoded.get_or_make(|| wire_line(kind, value, rev)) {
+            let line = if kind == own_kind {
+                ev.encoded.get_or_make(|| wire_line(kind, &kv.value, rev))
+            } else {
+                wire_line(kind, &kv.value, rev)
+            };
+            if let Some(line) = line {
                 return Some(WatchEvent {
                     kind,
                     object: Value::Null,
@@ -261,49 +293,15 @@ impl ObjectWatch {
                 });
             }
         }
-        let prev = ev.prev.as_ref().and_then(|p| self.decode(p));
-        let prev_matches = prev.as_ref().is_some_and(|p| self.matches(p));
-        match ev.kind {
-            EventType::Delete => {
-                let mut obj = prev?;
-                if !prev_matches {
-                    return None;
-                }
-                meta::set_resource_version(&mut obj, rev);
-                Some(WatchEvent {
-                    kind: "DELETED",
-                    object: obj,
-                    raw: None,
-                })
-            }
-            EventType::Put => {
-                let obj = self.decode(&ev.kv)?;
-                match (prev_matches, self.matches(&obj)) {
-                    (true, true) => Some(WatchEvent {
-                        kind: "MODIFIED",
-                        object: obj,
-                        raw: None,
-                    }),
-                    (false, true) => Some(WatchEvent {
-                        kind: "ADDED",
-                        object: obj,
-                        raw: None,
-                    }),
-                    // Leaving the selection: the client sees the object it
-                    // knew, at the revision it left.
-                    (true, false) => {
-                        let mut old = prev?;
-                        meta::set_resource_version(&mut old, rev);
-                        Some(WatchEvent {
-                            kind: "DELETED",
-                            object: old,
-                            raw: None,
-                        })
-                    }
-                    (false, false) => None,
-                }
-            }
+        let mut object = self.decode(kv)?;
+        if from_prev {
+            meta::set_resource_version(&mut object, rev);
         }
+        Some(WatchEvent {
+            kind,
+            object,
+            raw: None,
+        })
     }
 }
 

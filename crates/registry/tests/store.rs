@@ -1203,7 +1203,9 @@ async fn watch_serving_stored_bytes_matches_the_decoded_events() {
         assert_eq!(ev["type"], d.kind);
         assert_eq!((r.kind, &ev["object"]), (d.kind, &d.object));
     }
-    // A selector needs decoded objects, so it keeps the decoding path.
+    // A selector reads derived attributes, and its watch sends stored bytes
+    // too: objects entering the selection as ADDED, leaving it as DELETED
+    // (the object it knew, at the revision it left).
     let mut selective = f
         .watch(&[("watch", "true"), ("labelSelector", "x=y")])
         .await;
@@ -1211,9 +1213,128 @@ async fn watch_serving_stored_bytes_matches_the_decoded_events() {
     let mut c = cm("c");
     set_label(&mut c, "x", "y");
     f.create(c).await;
-    let ev = next(&mut selective).await;
-    assert!(ev.raw.is_none());
-    assert_eq!(kind_and_name(&ev), ("ADDED", "c".into()));
+    let relabel = |v: &'static str| {
+        move |old: Option<&Value>| {
+            let mut o = old.cloned().unwrap_or_default();
+            set_label(&mut o, "x", v);
+            Ok(o)
+        }
+    };
+    f.store
+        .update("default", "c", &relabel("z"), &|_, _| Ok(()), false)
+        .await
+        .expect("update");
+    let left_at = f.revision().await.to_string();
+    f.store
+        .update("default", "c", &relabel("y"), &|_, _| Ok(()), false)
+        .await
+        .expect("update");
+    for (kind, label, rv) in [
+        ("ADDED", "y", None),
+        ("DELETED", "y", Some(left_at)),
+        ("ADDED", "y", None),
+    ] {
+        let ev = next(&mut selective).await;
+        let line: Value = serde_json::from_slice(&ev.raw.expect("stored bytes")).expect("JSON");
+        assert_eq!((ev.kind, &line["type"]), (kind, &json!(kind)));
+        assert_eq!(line["object"]["metadata"]["name"], "c");
+        assert_eq!(line["object"]["metadata"]["labels"]["x"], label);
+        if let Some(rv) = rv {
+            assert_eq!(line["object"]["metadata"]["resourceVersion"], rv);
+        }
+    }
+}
+
+/// A strategy that counts how often it reads a field, to see how often
+/// selector attributes are derived.
+struct CountingStrategy(std::sync::atomic::AtomicUsize);
+
+impl Strategy for CountingStrategy {
+    fn field_value(&self, obj: &Value, field: &str) -> Option<String> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        DefaultStrategy.field_value(obj, field)
+    }
+}
+
+/// Over a watch cache, selectors read attributes derived once per stored
+/// object version: later filtered lists and every filtered watcher of an
+/// event reuse them instead of decoding again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selector_attributes_are_derived_once_per_cached_version() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let storage: Arc<dyn Storage> =
+        Arc::new(EmbeddedStore::open(dir.path()).expect("open embedded store"));
+    let counting = Arc::new(CountingStrategy(Default::default()));
+    let info = ResourceInfo::new("", "v1", "configmaps", "ConfigMap", true);
+    let store = Store::cached(info, counting.clone(), storage);
+    for i in 0..20 {
+        let mut c = cm(&format!("c{i}"));
+        set_label(&mut c, "n", if i % 2 == 0 { "even" } else { "odd" });
+        store
+            .create(c, &|_, _| Ok(()), false)
+            .await
+            .expect("create");
+    }
+    let q = opts(&[("labelSelector", "n=even"), ("resourceVersion", "0")]);
+    let fields = || counting.0.load(Ordering::Relaxed);
+    let mut listed = 0;
+    for _ in 0..50 {
+        listed = store.list("default", &q).await.expect("list")["items"]
+            .as_array()
+            .map_or(0, Vec::len);
+        if listed == 10 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(listed, 10);
+    let after_first = fields();
+    assert!(after_first > 0);
+    for _ in 0..5 {
+        let list = store.list("default", &q).await.expect("list");
+        assert_eq!(list["items"].as_array().map_or(0, Vec::len), 10);
+    }
+    assert_eq!(fields(), after_first, "later lists derived again");
+    // Ten filtered watchers of one event: derived once for all of them.
+    let now = store
+        .storage()
+        .current_revision()
+        .await
+        .expect("rev")
+        .to_string();
+    let wq = opts(&[
+        ("watch", "true"),
+        ("labelSelector", "n=even"),
+        ("resourceVersion", &now),
+    ]);
+    let mut watchers = Vec::new();
+    for _ in 0..10 {
+        let mut w = store.watch("default", &wq).await.expect("watch");
+        w.serve_stored_bytes();
+        watchers.push(w);
+    }
+    let before = fields();
+    let mut c = cm("new");
+    set_label(&mut c, "n", "even");
+    store
+        .create(c, &|_, _| Ok(()), false)
+        .await
+        .expect("create");
+    for w in &mut watchers {
+        let ev = next(w).await;
+        let line: Value = serde_json::from_slice(&ev.raw.expect("stored bytes")).expect("JSON");
+        assert_eq!(
+            (ev.kind, &line["object"]["metadata"]["name"]),
+            ("ADDED", &json!("new"))
+        );
+    }
+    let per_derivation = after_first / 20;
+    assert_eq!(
+        fields() - before,
+        per_derivation,
+        "one derivation for ten watchers"
+    );
 }
 
 #[tokio::test]

@@ -144,6 +144,7 @@ fn to_kv(kv: &etcd_client::KeyValue) -> KeyValue {
         create_revision: kv.create_revision(),
         mod_revision: kv.mod_revision(),
         version: kv.version(),
+        derived: Default::default(),
     }
 }
 
@@ -237,6 +238,7 @@ impl EtcdStore {
                                 create_revision: prev.as_ref().map_or(0, |p| p.create_revision),
                                 mod_revision: kv.mod_revision(),
                                 version: 0,
+                                derived: Default::default(),
                             };
                             Event::new(EventType::Delete, gone, prev)
                         }

@@ -32,6 +32,57 @@ pub struct KeyValue {
     pub mod_revision: i64,
     /// Writes since creation, starting at 1.
     pub version: i64,
+    /// What a reader derived from the value, for the value's other readers.
+    pub derived: Derived,
+}
+
+/// What a reader derived from a value (the registry's selector
+/// attributes), kept with a cached value so that its many readers derive
+/// it once, as upstream's cacher keeps labels and fields with each object.
+/// A slot holds one deriver's result (`owner`: two stores over the same
+/// keys may derive differently). Not part of the value's identity; a clone
+/// starts empty.
+#[derive(Default)]
+pub struct Derived(std::sync::OnceLock<(u64, Arc<dyn std::any::Any + Send + Sync>)>);
+
+impl Derived {
+    /// `owner`'s earlier result, or `make`'s (kept unless another owner's
+    /// is).
+    pub fn get_or_try<T: Send + Sync + 'static, E>(
+        &self,
+        owner: u64,
+        make: impl FnOnce() -> Result<T, E>,
+    ) -> Result<Arc<T>, E> {
+        if let Some((o, v)) = self.0.get()
+            && *o == owner
+            && let Ok(t) = Arc::clone(v).downcast::<T>()
+        {
+            return Ok(t);
+        }
+        let t = Arc::new(make()?);
+        let _ = self.0.set((owner, t.clone()));
+        Ok(t)
+    }
+}
+
+impl Clone for Derived {
+    fn clone(&self) -> Self {
+        Derived::default()
+    }
+}
+
+impl PartialEq for Derived {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Derived {}
+
+impl fmt::Debug for Derived {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Derived")
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

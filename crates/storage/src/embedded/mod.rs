@@ -360,6 +360,7 @@ fn to_kv(key: &str, r: &Rev) -> Option<KeyValue> {
         create_revision: r.create_rev,
         mod_revision: r.mod_rev,
         version: r.version,
+        derived: Default::default(),
     })
 }
 
@@ -455,6 +456,7 @@ impl State {
             create_revision: prev.create_revision,
             mod_revision: rev,
             version: 0,
+            derived: Default::default(),
         };
         self.history.push_back(Arc::new(Event::new(
             EventType::Delete,
