@@ -153,17 +153,24 @@ async fn raw_rate(store: Arc<dyn Storage>, writers: usize, per_writer: usize) ->
 /// 1,000 watchers on one resource while 1,000 objects are created at
 /// 200/s: delay from each create's acknowledgement to its arrival at every
 /// watcher, and kaiser's CPU and RSS meanwhile.
-async fn fan_out(c: &Client, pid: u32) {
+/// `selected`: every watcher has a label selector (that every object
+/// matches), as controllers and kubelets watch with selectors.
+async fn fan_out(c: &Client, pid: u32, selected: bool) {
     use futures_util::AsyncBufReadExt;
     const WATCHERS: usize = 1000;
     const WRITES: usize = 1000;
+    let (namespace, selector) = if selected {
+        ("fan-selected", "&labelSelector=app%3Dfan")
+    } else {
+        ("fan", "")
+    };
     let ns: Namespace =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": "fan"}})).expect("ns");
+        serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}})).expect("ns");
     Api::<Namespace>::all(c.clone())
         .create(&PostParams::default(), &ns)
         .await
         .expect("namespace");
-    let api: Api<ConfigMap> = Api::namespaced(c.clone(), "fan");
+    let api: Api<ConfigMap> = Api::namespaced(c.clone(), namespace);
     let rv = api
         .list(&kube::api::ListParams::default().limit(1))
         .await
@@ -177,7 +184,7 @@ async fn fan_out(c: &Client, pid: u32) {
         let rv = rv.clone();
         tasks.push(tokio::spawn(async move {
             let req = http::Request::get(format!(
-                "/api/v1/namespaces/fan/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=120"
+                "/api/v1/namespaces/{namespace}/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=120{selector}"
             ))
             .body(Vec::new())
             .expect("request");
@@ -220,10 +227,12 @@ async fn fan_out(c: &Client, pid: u32) {
             let mut acks = Vec::new();
             for n in (w..WRITES).step_by(WRITERS) {
                 tick.tick().await;
-                let cm: ConfigMap = serde_json::from_value(
-                    serde_json::json!({"metadata": {"name": format!("fan-{n}")}}),
-                )
-                .expect("cm");
+                let mut meta = serde_json::json!({"name": format!("fan-{n}")});
+                if selected {
+                    meta["labels"] = serde_json::json!({"app": "fan"});
+                }
+                let cm: ConfigMap =
+                    serde_json::from_value(serde_json::json!({"metadata": meta})).expect("cm");
                 api.create(&PostParams::default(), &cm)
                     .await
                     .expect("create");
@@ -260,7 +269,12 @@ async fn fan_out(c: &Client, pid: u32) {
             .unwrap_or(f64::NAN)
     };
     println!(
-        "watch fan-out, {WATCHERS} watchers x {WRITES} creates at {:.0}/s: delay p50 {:.1} ms, p99 {:.1} ms ({missing} deliveries missing); kaiser CPU {:.1} s, RSS {:.1} MiB",
+        "watch fan-out{}, {WATCHERS} watchers x {WRITES} creates at {:.0}/s: delay p50 {:.1} ms, p99 {:.1} ms ({missing} deliveries missing); kaiser CPU {:.1} s, RSS {:.1} MiB",
+        if selected {
+            " with a label selector"
+        } else {
+            ""
+        },
         WRITES as f64 / write_secs,
         pct(0.5),
         pct(0.99),
@@ -320,7 +334,8 @@ async fn api_rate(c: &Client, clients: usize, per_client: usize, prefix: &str) -
 async fn main() {
     println!("kaiser figures (one run; 2 shared cores, numbers are noisy)\n");
     // `cargo bench -p kaiser --bench figures -- list fanout` runs only the
-    // named optional sections (list, fanout, etcd, startup); none runs all.
+    // named optional sections (list, fanout, selected, etcd, startup); none
+    // runs all.
     let only: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
@@ -420,7 +435,10 @@ async fn main() {
         );
     }
     if want("fanout") {
-        fan_out(&c, child.id()).await;
+        fan_out(&c, child.id(), false).await;
+    }
+    if want("selected") {
+        fan_out(&c, child.id(), true).await;
     }
     stop(child);
 
