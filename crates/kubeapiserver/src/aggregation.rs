@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::mirror::{self, Snapshot};
+use crate::no_admission;
 
 /// The rules `role` aggregates from `all` (the ClusterRoles), in
 /// upstream's order: selectors in order, matching roles by name, each
@@ -43,10 +44,6 @@ pub fn aggregated_rules(role: &Value, all: &[Value]) -> Option<Vec<Value>> {
         }
     }
     Some(rules)
-}
-
-fn no_admission(_: &Value, _: Option<&Value>) -> Result<(), StatusError> {
-    Ok(())
 }
 
 /// Writes the aggregated rules of every aggregating ClusterRole whose

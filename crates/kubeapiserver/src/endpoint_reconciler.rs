@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::no_admission;
 use kaiser_apimachinery::StatusError;
 use kaiser_registry::Store;
 use kaiser_registry::store::DeleteOptions;
@@ -39,10 +40,6 @@ pub struct EndpointReconciler {
     leases: String,
     ip: IpAddr,
     port: u16,
-}
-
-fn no_admission(_: &Value, _: Option<&Value>) -> Result<(), StatusError> {
-    Ok(())
 }
 
 impl EndpointReconciler {

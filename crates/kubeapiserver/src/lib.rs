@@ -80,6 +80,12 @@ pub struct Controllers {
     pub clusterrole_aggregation: bool,
 }
 
+/// The admission check of the server's own writes (its controllers and the
+/// service repair loop): none.
+pub(crate) fn no_admission(_: &Value, _: Option<&Value>) -> Result<(), StatusError> {
+    Ok(())
+}
+
 fn store(
     info: ResourceInfo,
     strategy: impl Strategy + 'static,

@@ -14,12 +14,9 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::core::namespace::FINALIZER;
+use crate::no_admission;
 
 const RETRY: Duration = Duration::from_secs(2);
-
-fn no_admission(_: &Value, _: Option<&Value>) -> Result<(), StatusError> {
-    Ok(())
-}
 
 pub async fn run(
     namespaces: Arc<Store>,

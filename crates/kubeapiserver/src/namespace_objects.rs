@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::no_admission;
 use kaiser_apimachinery::list::ListOptions;
 use kaiser_apimachinery::{StatusError, meta};
 use kaiser_registry::{ObjectWatch, Store};
@@ -25,10 +26,6 @@ pub struct NamespaceObjects {
     pub root_ca: Option<(Arc<Store>, String)>,
     /// The ServiceAccount store, when the serviceaccount controller runs.
     pub service_accounts: Option<Arc<Store>>,
-}
-
-fn no_admission(_: &Value, _: Option<&Value>) -> Result<(), StatusError> {
-    Ok(())
 }
 
 impl NamespaceObjects {

@@ -19,6 +19,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::no_admission;
 use kaiser_apimachinery::StatusError;
 use kaiser_apimachinery::list::ListOptions;
 use kaiser_apimachinery::meta;
@@ -60,10 +61,6 @@ pub struct Repair {
     events: Option<Arc<Store>>,
     /// Unused node ports and how many passes in a row found them so.
     unused_ports: HashMap<u16, u32>,
-}
-
-fn no_admission(_: &Value, _: Option<&Value>) -> Result<(), StatusError> {
-    Ok(())
 }
 
 fn items(list: Value) -> Vec<Value> {
