@@ -105,7 +105,7 @@ impl Cidr {
     }
 
     pub fn family(&self) -> &'static str {
-        if self.ip.is_ipv4() { "IPv4" } else { "IPv6" }
+        family(self.ip)
     }
 }
 
@@ -223,20 +223,34 @@ fn node_ports(svc: &Value) -> Vec<u16> {
     out
 }
 
+/// `IPv4` or `IPv6`, as Services and IPAddresses name an address's family.
+fn family(ip: IpAddr) -> &'static str {
+    if ip.is_ipv4() { "IPv4" } else { "IPv6" }
+}
+
+/// `namespace/name` of a Service: a node port's recorded owner, and how an
+/// IPAddress's parent is matched.
+fn service_key(svc: &Value) -> String {
+    format!(
+        "{}/{}",
+        kaiser_apimachinery::meta::namespace(svc),
+        kaiser_apimachinery::meta::name(svc)
+    )
+}
+
 /// The label upstream's allocator (and so kaiser's) puts on its IPAddresses.
 const MANAGED_BY: &str = "ipallocator.k8s.io";
 
 /// The IPAddress object that holds `ip` for `svc`, as upstream's allocator
 /// writes it.
 fn ip_address(ip: IpAddr, svc: &Value) -> Value {
-    let family = if ip.is_ipv4() { "IPv4" } else { "IPv6" };
     json!({
         "apiVersion": "networking.k8s.io/v1",
         "kind": "IPAddress",
         "metadata": {
             "name": ip.to_string(),
             "labels": {
-                "ipaddress.kubernetes.io/ip-family": family,
+                "ipaddress.kubernetes.io/ip-family": family(ip),
                 "ipaddress.kubernetes.io/managed-by": MANAGED_BY,
             },
         },
@@ -544,11 +558,7 @@ impl ServiceAllocator {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let owner = format!(
-            "{}/{}",
-            kaiser_apimachinery::meta::namespace(svc),
-            kaiser_apimachinery::meta::name(svc)
-        );
+        let owner = service_key(svc);
         for (i, port) in ports.iter_mut().enumerate() {
             let asked = port.get("nodePort").and_then(Value::as_u64).unwrap_or(0);
             if !wanted {

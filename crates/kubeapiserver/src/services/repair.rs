@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::no_admission;
 use kaiser_apimachinery::StatusError;
@@ -28,7 +28,10 @@ use kaiser_storage::StorageError;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::{MANAGED_BY, ServiceAllocator, cluster_ips, ip_address, node_ports};
+use super::{
+    MANAGED_BY, ServiceAllocator, cluster_ips, family, ip_address, node_ports,
+    service_key as key_of,
+};
 
 /// Upstream repairs Service allocations this often.
 pub const INTERVAL: Duration = Duration::from_secs(180);
@@ -73,11 +76,6 @@ fn items(list: Value) -> Vec<Value> {
     }
 }
 
-/// `namespace/name`, as the allocator records a node port's owner.
-fn key_of(svc: &Value) -> String {
-    format!("{}/{}", meta::namespace(svc), meta::name(svc))
-}
-
 /// The Service an IPAddress names, when its parent is a Service.
 fn parent_service(ip: &Value) -> Option<String> {
     let r = ip.pointer("/spec/parentRef")?;
@@ -86,12 +84,18 @@ fn parent_service(ip: &Value) -> Option<String> {
         .then(|| format!("{}/{}", field("namespace"), field("name")))
 }
 
+fn label<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
+    meta::labels(obj)?.get(key)?.as_str()
+}
+
+/// Whether the allocator made an IPAddress (its managed-by label).
+fn managed(ip: &Value) -> bool {
+    label(ip, "ipaddress.kubernetes.io/managed-by") == Some(MANAGED_BY)
+}
+
 /// Whether an IPAddress carries the labels the allocator gives.
 fn labelled(ip: &Value, addr: IpAddr) -> bool {
-    let label = |l: &str| ip.pointer(&format!("/metadata/labels/{}", l.replace('/', "~1")));
-    let family = if addr.is_ipv4() { "IPv4" } else { "IPv6" };
-    label("ipaddress.kubernetes.io/managed-by").and_then(Value::as_str) == Some(MANAGED_BY)
-        && label("ipaddress.kubernetes.io/ip-family").and_then(Value::as_str) == Some(family)
+    managed(ip) && label(ip, "ipaddress.kubernetes.io/ip-family") == Some(family(addr))
 }
 
 impl Repair {
@@ -180,7 +184,7 @@ impl Repair {
                     pass.reported += 1;
                     continue;
                 };
-                let family = if ip.is_ipv4() { "IPv4" } else { "IPv6" };
+                let family = family(ip);
                 if !self.alloc.net.cidrs.iter().any(|c| c.contains(ip)) {
                     let msg = format!(
                         "Cluster IP [{family}]: {ip} is not within any configured Service CIDR; please recreate service"
@@ -241,17 +245,8 @@ impl Repair {
             }
         }
         // Addresses the allocator made that no Service holds.
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        for held in addresses {
-            let managed = held
-                .pointer("/metadata/labels/ipaddress.kubernetes.io~1managed-by")
-                .and_then(Value::as_str)
-                == Some(MANAGED_BY);
-            if !managed {
-                continue;
-            }
+        let now = kaiser_apimachinery::time::now_unix();
+        for held in addresses.iter().filter(|a| managed(a)) {
             let name = meta::name(held);
             if name.parse().is_ok_and(|ip| allocated.contains_key(&ip)) {
                 continue;
@@ -307,7 +302,7 @@ impl Repair {
     }
 
     async fn report_shared(&self, svc: &Value, ip: IpAddr, pass: &mut Pass) {
-        let family = if ip.is_ipv4() { "IPv4" } else { "IPv6" };
+        let family = family(ip);
         let msg = format!(
             "Cluster IP [{family}]:{ip} was assigned to multiple services; please recreate service"
         );
