@@ -126,7 +126,7 @@ pub(crate) struct SelectorAttrs {
 }
 
 impl SelectorAttrs {
-    pub(crate) fn of(strategy: &dyn Strategy, obj: &Value) -> Self {
+    fn of(strategy: &dyn Strategy, obj: &Value) -> Self {
         let names = ["metadata.name", "metadata.namespace"]
             .into_iter()
             .chain(strategy.extra_selectable_fields().iter().copied());
@@ -134,6 +134,18 @@ impl SelectorAttrs {
             labels: meta::labels(obj).cloned(),
             fields: names.map(|f| (f, strategy.field_value(obj, f))).collect(),
         }
+    }
+
+    /// The attributes of the object `kv` holds, as the store `owner` (with
+    /// `strategy`) derives them: kept with the value for its other readers.
+    pub(crate) fn derived<E>(
+        kv: &KeyValue,
+        owner: u64,
+        strategy: &dyn Strategy,
+        decode: impl FnOnce() -> Result<Value, E>,
+    ) -> Result<Arc<Self>, E> {
+        kv.derived
+            .get_or_try(owner, || Ok(Self::of(strategy, &decode()?)))
     }
 
     pub(crate) fn selected_by(&self, opts: &ListOptions) -> bool {
@@ -339,9 +351,7 @@ impl Store {
     /// The selector attributes of a stored object (derived once per
     /// stored version while the value is cached).
     pub(crate) fn attrs(&self, kv: &KeyValue) -> Result<Arc<SelectorAttrs>, StatusError> {
-        kv.derived.get_or_try(self.id, || {
-            Ok(SelectorAttrs::of(&*self.strategy, &self.decode(kv)?))
-        })
+        SelectorAttrs::derived(kv, self.id, &*self.strategy, || self.decode(kv))
     }
 
     pub(crate) fn id(&self) -> u64 {

@@ -210,12 +210,10 @@ impl ObjectWatch {
     /// Whether the selectors select the object `kv` holds, from the
     /// attributes derived once per stored value for every watcher.
     fn selected(&self, kv: &kaiser_storage::KeyValue) -> bool {
-        kv.derived
-            .get_or_try(self.store_id, || {
-                let obj = self.decode(kv).ok_or(())?;
-                Ok::<_, ()>(SelectorAttrs::of(&*self.strategy, &obj))
-            })
-            .is_ok_and(|a| a.selected_by(&self.opts))
+        SelectorAttrs::derived(kv, self.store_id, &*self.strategy, || {
+            self.decode(kv).ok_or(())
+        })
+        .is_ok_and(|a| a.selected_by(&self.opts))
     }
 
     fn decode(&self, kv: &kaiser_storage::KeyValue) -> Option<Value> {
