@@ -453,15 +453,7 @@ async fn main() {
 /// etcd: its own put rate against creates through kaiser on it.
 async fn etcd_figures() {
     let etcd = kaiser_storage::testing::EtcdProcess::start();
-    let cfg = kaiser_storage::etcd::EtcdConfig {
-        endpoints: vec![etcd.endpoint.clone()],
-        ..Default::default()
-    };
-    let raw: Arc<dyn Storage> = Arc::new(
-        kaiser_storage::etcd::EtcdStore::connect(&cfg, Duration::from_secs(30))
-            .await
-            .expect("etcd"),
-    );
+    let raw: Arc<dyn Storage> = Arc::new(etcd.store().await);
     let me = std::process::id();
     let (e0, m0) = (cpu_seconds(etcd.pid()), cpu_seconds(me));
     // 32 writers of 100 creates each, for etcd and through kaiser alike.
@@ -514,11 +506,7 @@ async fn etcd_figures() {
     stop(echild);
     // The floor on etcd: the bare server putting each body with the same
     // etcd client kaiser uses.
-    let bare_store: Arc<dyn Storage> = Arc::new(
-        kaiser_storage::etcd::EtcdStore::connect(&cfg, Duration::from_secs(30))
-            .await
-            .expect("etcd"),
-    );
+    let bare_store: Arc<dyn Storage> = Arc::new(etcd.store().await);
     let (e4, m4) = (cpu_seconds(etcd.pid()), cpu_seconds(me));
     let bare_etcd = bare_rate(edir.path(), bare_store.clone(), WRITERS, EACH).await;
     let (e5, m5) = (cpu_seconds(etcd.pid()), cpu_seconds(me));

@@ -339,6 +339,17 @@ pub struct EtcdProcess {
 }
 
 impl EtcdProcess {
+    /// A store on this etcd (plain, no TLS), connected within 30 s.
+    pub async fn store(&self) -> crate::etcd::EtcdStore {
+        let cfg = crate::etcd::EtcdConfig {
+            endpoints: vec![self.endpoint.clone()],
+            ..Default::default()
+        };
+        crate::etcd::EtcdStore::connect(&cfg, Duration::from_secs(30))
+            .await
+            .expect("connect to the test etcd")
+    }
+
     /// The etcd process's id (benchmarks read its CPU time).
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -10,13 +10,7 @@ use kaiser_storage::testing::{self, EtcdProcess};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_on_etcd() {
     let etcd = EtcdProcess::start();
-    let cfg = EtcdConfig {
-        endpoints: vec![etcd.endpoint.clone()],
-        ..Default::default()
-    };
-    let store = EtcdStore::connect(&cfg, Duration::from_secs(30))
-        .await
-        .expect("connect");
+    let store = etcd.store().await;
     testing::run_all(&store).await;
     let store: Arc<dyn Storage> = Arc::new(store);
     testing::run_concurrent(store.clone()).await;
@@ -26,13 +20,7 @@ async fn conformance_on_etcd() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_etcd_is_reported_unavailable() {
     let mut etcd = EtcdProcess::start();
-    let cfg = EtcdConfig {
-        endpoints: vec![etcd.endpoint.clone()],
-        ..Default::default()
-    };
-    let store = EtcdStore::connect(&cfg, Duration::from_secs(30))
-        .await
-        .expect("connect");
+    let store = etcd.store().await;
     etcd.kill();
     let err = store.check_health().await.expect_err("etcd is down");
     assert!(
@@ -175,15 +163,7 @@ async fn cache_on_etcd(
     kaiser_storage::cacher::Cacher,
 ) {
     let etcd = EtcdProcess::start();
-    let cfg = EtcdConfig {
-        endpoints: vec![etcd.endpoint.clone()],
-        ..Default::default()
-    };
-    let inner: Arc<dyn Storage> = Arc::new(
-        EtcdStore::connect(&cfg, Duration::from_secs(30))
-            .await
-            .expect("connect"),
-    );
+    let inner: Arc<dyn Storage> = Arc::new(etcd.store().await);
     let cache = kaiser_storage::cacher::Cacher::new(inner.clone(), prefix);
     for _ in 0..500 {
         if cache.is_ready() {
@@ -202,16 +182,8 @@ async fn cache_on_etcd(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_on_one_etcd_take_turns_compacting() {
     let etcd = EtcdProcess::start();
-    let cfg = EtcdConfig {
-        endpoints: vec![etcd.endpoint.clone()],
-        ..Default::default()
-    };
-    let a = EtcdStore::connect(&cfg, Duration::from_secs(30))
-        .await
-        .expect("connect");
-    let b = EtcdStore::connect(&cfg, Duration::from_secs(30))
-        .await
-        .expect("connect");
+    let a = etcd.store().await;
+    let b = etcd.store().await;
     let put = |i: i64| {
         let a = &a;
         async move {
