@@ -18,6 +18,26 @@ pub async fn client(s: &Server) -> Client {
     Client::try_from(cfg).expect("client")
 }
 
+/// The next change a watch stream delivers (bookmarks skipped), within 10 s.
+async fn next_change(
+    stream: &mut (impl futures_util::Stream<Item = kube::Result<WatchEvent<ConfigMap>>> + Unpin),
+) -> (&'static str, ConfigMap) {
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("event in time")
+            .expect("stream open")
+            .expect("event");
+        return match ev {
+            WatchEvent::Added(o) => ("ADDED", o),
+            WatchEvent::Modified(o) => ("MODIFIED", o),
+            WatchEvent::Deleted(o) => ("DELETED", o),
+            WatchEvent::Bookmark(_) => continue,
+            WatchEvent::Error(e) => panic!("watch error {e:?}"),
+        };
+    }
+}
+
 fn cm(name: &str, v: &str) -> ConfigMap {
     serde_json::from_value(serde_json::json!({
         "metadata": {"name": name, "labels": {"suite": "kube-rs"}},
@@ -103,18 +123,8 @@ async fn typed_crud_list_and_watch() {
         .expect("delete");
     let mut seen = Vec::new();
     while seen.len() < 3 {
-        let ev = tokio::time::timeout(Duration::from_secs(10), stream.next())
-            .await
-            .expect("event in time")
-            .expect("stream open")
-            .expect("event");
-        match ev {
-            WatchEvent::Added(o) => seen.push(("ADDED", o.metadata.name.unwrap_or_default())),
-            WatchEvent::Modified(o) => seen.push(("MODIFIED", o.metadata.name.unwrap_or_default())),
-            WatchEvent::Deleted(o) => seen.push(("DELETED", o.metadata.name.unwrap_or_default())),
-            WatchEvent::Bookmark(_) => {}
-            WatchEvent::Error(e) => panic!("watch error {e:?}"),
-        }
+        let (kind, o) = next_change(&mut stream).await;
+        seen.push((kind, o.metadata.name.unwrap_or_default()));
     }
     assert_eq!(
         seen,
@@ -373,18 +383,7 @@ async fn a_label_selected_watch_sees_objects_enter_and_leave() {
         .expect("delete");
     let mut seen = Vec::new();
     while seen.len() < 5 {
-        let ev = tokio::time::timeout(Duration::from_secs(10), stream.next())
-            .await
-            .expect("event in time")
-            .expect("stream open")
-            .expect("event");
-        let (kind, o) = match ev {
-            WatchEvent::Added(o) => ("ADDED", o),
-            WatchEvent::Modified(o) => ("MODIFIED", o),
-            WatchEvent::Deleted(o) => ("DELETED", o),
-            WatchEvent::Bookmark(_) => continue,
-            WatchEvent::Error(e) => panic!("watch error {e:?}"),
-        };
+        let (kind, o) = next_change(&mut stream).await;
         let tier = o
             .metadata
             .labels
