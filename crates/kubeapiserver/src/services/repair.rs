@@ -28,10 +28,7 @@ use kaiser_storage::StorageError;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::{
-    MANAGED_BY, ServiceAllocator, cluster_ips, family, ip_address, node_ports,
-    service_key as key_of,
-};
+use super::{MANAGED_BY, ServiceAllocator, cluster_ips, family, node_ports, service_key as key_of};
 
 /// Upstream repairs Service allocations this often.
 pub const INTERVAL: Duration = Duration::from_secs(180);
@@ -311,17 +308,10 @@ impl Repair {
         pass.reported += 1;
     }
 
+    /// The allocator's own reservation; one made meanwhile (this Service's
+    /// update, another replica) is as good.
     async fn create_ip(&self, ip: IpAddr, svc: &Value) -> Result<(), StatusError> {
-        match self
-            .alloc
-            .ipaddresses
-            .create(ip_address(ip, svc), &no_admission, false)
-            .await
-        {
-            // Made meanwhile (this Service's update, another replica).
-            Err(e) if e.reason == "AlreadyExists" => Ok(()),
-            r => r.map(|_| ()),
-        }
+        self.alloc.reserve_ip(ip, svc, false).await.map(|_| ())
     }
 
     async fn recreate_ip(&self, ip: IpAddr, svc: &Value) -> Result<(), StatusError> {
@@ -511,6 +501,7 @@ mod tests {
     use super::*;
     use crate::KubeApiServer;
     use crate::services::ServiceNetwork;
+    use crate::services::ip_address;
     use kaiser_storage::Storage;
     use kaiser_storage::embedded::EmbeddedStore;
 
