@@ -391,6 +391,7 @@ async fn open_etcd(c: &Completed, servers: &[String]) -> Result<Arc<dyn Storage>
             Some((cert, key)) => Some((read(cert)?, read(key)?)),
             None => None,
         },
+        one_write_per_request: !c.etcd_batch_writes,
     };
     let etcd: Arc<dyn Storage> = Arc::new(EtcdStore::connect(&cfg, ETCD_WAIT).await?);
     // Always transformed: an etcd kube-apiserver wrote holds built-in kinds

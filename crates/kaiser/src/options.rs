@@ -91,6 +91,13 @@ pub struct Options {
     #[arg(long, value_delimiter = ',')]
     pub etcd_servers_overrides: Vec<String>,
 
+    /// Send writes that arrive while etcd is busy together, as one
+    /// transaction (kaiser's own flag). Writes made at once may then share a
+    /// resourceVersion; set false when kube-apiservers share the etcd, so
+    /// that each write has its own revision, as they expect.
+    #[arg(long, action = clap::ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
+    pub etcd_batch_writes: bool,
+
     /// How often history older than one interval is compacted (Go duration, 0 disables).
     #[arg(long, default_value = "5m")]
     pub etcd_compaction_interval: String,
@@ -246,6 +253,7 @@ pub struct Completed {
     pub etcd_prefix: String,
     pub etcd_cafile: Option<PathBuf>,
     pub etcd_cert: Option<(PathBuf, PathBuf)>,
+    pub etcd_batch_writes: bool,
     pub etcd_overrides: Vec<EtcdOverride>,
     pub compaction_interval: Duration,
     /// How long Events live after their last write (zero: until deleted).
@@ -520,6 +528,7 @@ impl Options {
             etcd_prefix: self.etcd_prefix.trim_end_matches('/').to_string(),
             etcd_cafile: self.etcd_cafile.clone(),
             etcd_cert: self.etcd_certfile.clone().zip(self.etcd_keyfile.clone()),
+            etcd_batch_writes: self.etcd_batch_writes,
             etcd_overrides,
             compaction_interval,
             event_ttl,
@@ -761,6 +770,10 @@ mod tests {
         assert_eq!(c.compaction_interval, Duration::from_secs(300));
         assert_eq!(c.event_ttl, Duration::from_secs(3600));
         assert!(c.lease_endpoints);
+        assert!(c.etcd_batch_writes);
+        for off in ["--etcd-batch-writes=false", "--etcd-batch-writes=0"] {
+            assert!(!parse(&[off]).complete().expect("valid").etcd_batch_writes);
+        }
         assert!(
             !parse(&["--endpoint-reconciler-type=none"])
                 .complete()

@@ -31,6 +31,10 @@ pub struct ObjectWatch {
     strategy: Arc<dyn Strategy>,
     opts: ListOptions,
     queued: VecDeque<WatchEvent>,
+    /// Events of a revision whose other events are still coming (etcd
+    /// writes a batch at one revision): released whole, so that a client
+    /// never holds part of a revision, from which it would resume.
+    held: Vec<WatchEvent>,
     stream: Option<WatchStream>,
     last_revision: i64,
     conversion: Option<crate::store::Conversion>,
@@ -52,6 +56,7 @@ impl ObjectWatch {
             strategy: store.strategy.clone(),
             opts: opts.clone(),
             queued: VecDeque::new(),
+            held: Vec::new(),
             stream: None,
             last_revision: 0,
             conversion: store.conversion(),
@@ -172,7 +177,11 @@ impl ObjectWatch {
                     self.stream = None;
                     return Poll::Ready(None);
                 }
-                Some(WatchItem::Progress(rev)) => self.last_revision = self.last_revision.max(rev),
+                Some(WatchItem::Progress(rev)) => {
+                    // Any revision up to `rev` is whole.
+                    self.last_revision = self.last_revision.max(rev);
+                    self.queued.extend(self.held.drain(..));
+                }
                 Some(WatchItem::Error(StorageError::Compacted {
                     requested,
                     compacted,
@@ -198,13 +207,34 @@ impl ObjectWatch {
                     }));
                 }
                 Some(WatchItem::Event(ev)) => {
-                    self.last_revision = ev.revision();
-                    if let Some(e) = self.convert(&ev) {
-                        return Poll::Ready(Some(e));
+                    let e = self.convert(&ev);
+                    if ev.continued {
+                        self.held.extend(e);
+                        continue;
                     }
+                    self.last_revision = ev.revision();
+                    if self.held.is_empty() {
+                        if let Some(e) = e {
+                            return Poll::Ready(Some(e));
+                        }
+                        continue;
+                    }
+                    self.queued.extend(self.held.drain(..));
+                    self.queued.extend(e);
                 }
             }
         }
+    }
+
+    /// An event already waiting, without polling the stream: the rest of a
+    /// revision released whole, or of the initial state.
+    pub fn next_queued(&mut self) -> Option<WatchEvent> {
+        self.queued.pop_front()
+    }
+
+    /// Whether [`ObjectWatch::next_queued`] has an event.
+    pub fn has_queued(&self) -> bool {
+        !self.queued.is_empty()
     }
 
     /// Whether the selectors select the object `kv` holds, from the
@@ -325,5 +355,80 @@ fn too_old(requested: i64, compacted: i64) -> WatchEvent {
         kind: "ERROR",
         object: s.to_status(),
         raw: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use kaiser_storage::{Event, KeyValue};
+    use tokio::sync::mpsc;
+
+    fn watch_of(rx: mpsc::Receiver<WatchItem>) -> ObjectWatch {
+        ObjectWatch {
+            info: Arc::new(ResourceInfo::new("", "v1", "configmaps", "ConfigMap", true)),
+            strategy: Arc::new(crate::strategy::DefaultStrategy),
+            opts: ListOptions::from_query([]).expect("options"),
+            queued: VecDeque::new(),
+            held: Vec::new(),
+            stream: Some(WatchStream::new(rx)),
+            last_revision: 1,
+            conversion: None,
+            stored_bytes: false,
+            store_id: 0,
+        }
+    }
+
+    fn put(name: &str, rev: i64, continued: bool) -> WatchItem {
+        let value = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "a"}});
+        let kv = KeyValue {
+            key: format!("/registry/configmaps/a/{name}"),
+            value: value.to_string().into(),
+            create_revision: rev,
+            mod_revision: rev,
+            version: 1,
+            derived: Default::default(),
+        };
+        let mut e = Event::new(EventType::Put, kv, None);
+        e.continued = continued;
+        WatchItem::Event(Arc::new(e))
+    }
+
+    async fn name_of_next(w: &mut ObjectWatch) -> Option<String> {
+        tokio::time::timeout(Duration::from_millis(200), w.next())
+            .await
+            .ok()
+            .map(|e| e.map_or("(end)".into(), |e| meta::name(&e.object).to_string()))
+    }
+
+    /// Part of a revision is held until the revision is whole: its last
+    /// event, or word that it is complete, releases it; a stream that ends
+    /// first hands it out never, and bookmarks never name it before.
+    #[tokio::test]
+    async fn a_revision_is_handed_out_only_once_whole() {
+        let (tx, rx) = mpsc::channel(8);
+        let mut w = watch_of(rx);
+        let send = async |item| tx.send(item).await.expect("send");
+        send(put("x", 5, true)).await;
+        assert_eq!(name_of_next(&mut w).await, None, "x is held");
+        assert_eq!(w.last_revision(), 1);
+        send(put("y", 5, false)).await;
+        assert_eq!(name_of_next(&mut w).await.as_deref(), Some("x"));
+        assert_eq!(w.last_revision(), 5);
+        assert_eq!(name_of_next(&mut w).await.as_deref(), Some("y"));
+        // The rest of revision 6 lies outside this watch: progress says so.
+        send(put("z", 6, true)).await;
+        assert_eq!(name_of_next(&mut w).await, None, "z is held");
+        send(WatchItem::Progress(6)).await;
+        assert_eq!(name_of_next(&mut w).await.as_deref(), Some("z"));
+        assert_eq!(w.last_revision(), 6);
+        // A stream that ends inside a revision drops its part.
+        send(put("w", 7, true)).await;
+        drop(tx);
+        assert_eq!(name_of_next(&mut w).await.as_deref(), Some("(end)"));
+        assert_eq!(w.last_revision(), 6);
     }
 }

@@ -958,6 +958,10 @@ async fn serve_watch(
     Ok(resp)
 }
 
+/// How many bytes of already released watch events one body frame
+/// gathers.
+const WATCH_FRAME_BYTES: usize = 256 << 10;
+
 type ShutdownFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// A watch response: each poll of the body takes the next event straight
@@ -994,13 +998,22 @@ impl http_body::Body for WatchBody {
         if this.done {
             return Poll::Ready(None);
         }
-        // An event ready to send costs two cheap checks (clock and flag);
-        // only a watch that has to wait registers for the timeout and the
+        // Events already released (the rest of a revision, or of the
+        // initial state) are sent whatever the clock: a client must not end
+        // up with part of a revision, from which it would resume. An event
+        // ready to send costs two cheap checks (clock and flag); only a
+        // watch that has to wait registers for the timeout and the
         // shutdown, which is what wakes it for them.
-        let event = match this.watch.poll_next(cx) {
+        let released = this.watch.next_queued();
+        let fresh = released.is_none();
+        let polled = match released {
+            Some(e) => Poll::Ready(Some(e)),
+            None => this.watch.poll_next(cx),
+        };
+        let event = match polled {
             Poll::Ready(Some(e)) => {
                 let late = tokio::time::Instant::now() >= this.deadline.deadline();
-                if late || *this.stopping.borrow() {
+                if fresh && (late || *this.stopping.borrow()) {
                     this.done = true;
                     return Poll::Ready(None);
                 }
@@ -1030,13 +1043,27 @@ impl http_body::Body for WatchBody {
                 this.watch.bookmark()
             }
         };
-        let line = encode_event(
+        let mut line = encode_event(
             &this.store,
             event,
             this.target,
             this.include,
             &mut this.headers,
         );
+        // What is already released goes in the same frame (up to a bound),
+        // so a revision's events usually reach the client together.
+        if this.watch.has_queued() {
+            let mut frame = bytes::BytesMut::from(&line[..]);
+            while frame.len() < WATCH_FRAME_BYTES {
+                let Some(e) = this.watch.next_queued() else {
+                    break;
+                };
+                let next =
+                    encode_event(&this.store, e, this.target, this.include, &mut this.headers);
+                frame.extend_from_slice(&next);
+            }
+            line = frame.freeze();
+        }
         Poll::Ready(Some(Ok(http_body::Frame::data(line))))
     }
 }

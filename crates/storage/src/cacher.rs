@@ -44,6 +44,8 @@ struct State {
     ready: bool,
     /// Every event up to this revision is applied.
     rev: i64,
+    /// Some, not all, events of the revision after `rev` are applied.
+    partial: bool,
     items: BTreeMap<String, Arc<KeyValue>>,
     window: VecDeque<Arc<Event>>,
     window_size: usize,
@@ -96,6 +98,7 @@ impl Cacher {
         let state = Arc::new(Mutex::new(State {
             ready: false,
             rev: 0,
+            partial: false,
             items: BTreeMap::new(),
             window: VecDeque::new(),
             window_size: events.max(1),
@@ -135,17 +138,21 @@ impl Cacher {
             return FromWindow::TooOld(s.floor);
         }
         let (tx, rx) = mpsc::channel(WATCHER_BUFFER);
-        let start = s.window.partition_point(|e| e.revision() <= after);
-        for e in s.window.range(start..) {
-            if e.kv.key.starts_with(prefix) && tx.try_send(WatchItem::Event(e.clone())).is_err() {
-                return FromWindow::TooOld(s.floor);
-            }
-        }
-        s.watchers.push(Watcher {
+        let mut w = Watcher {
             prefix: prefix.to_string(),
             after,
             tx,
-        });
+            open: false,
+        };
+        let start = s.window.partition_point(|e| e.revision() <= after);
+        for e in s.window.range(start..) {
+            if let Some(item) = w.item_for(e)
+                && w.tx.try_send(item).is_err()
+            {
+                return FromWindow::TooOld(s.floor);
+            }
+        }
+        s.watchers.push(w);
         FromWindow::Stream(WatchStream::new(rx))
     }
 
@@ -225,6 +232,7 @@ async fn follow(
                         let mut s = lock(&st);
                         s.items = items;
                         s.rev = rev;
+                        s.partial = false;
                         s.floor = rev;
                         s.window.clear();
                         s.window_bytes = 0;
@@ -286,6 +294,10 @@ async fn keep_following(
         match run_watch(w, state, rev_tx).await {
             Break::Dropped | Break::Relist => return,
             Break::Lost => {}
+        }
+        // Watching again would repeat the part of a revision already in.
+        if state.upgrade().is_none_or(|st| lock(&st).partial) {
+            return;
         }
         // A watch that ran a while was healthy: start the pauses over.
         if began.elapsed() > Duration::from_secs(5) {
@@ -393,7 +405,7 @@ fn apply(s: &mut State, ev: Arc<Event>) {
             if ev.kind == EventType::Delete {
                 kv.create_revision = prev.create_revision;
             }
-            Arc::new(Event::new(ev.kind, kv, Some(KeyValue::clone(prev))))
+            Arc::new(ev.with_values(kv, Some(KeyValue::clone(prev))))
         }
         _ => ev,
     };
@@ -405,7 +417,11 @@ fn apply(s: &mut State, ev: Arc<Event>) {
             s.items.remove(&ev.kv.key);
         }
     }
-    s.rev = ev.revision();
+    // A revision is whole once its last event is in.
+    s.partial = ev.continued;
+    if !ev.continued {
+        s.rev = ev.revision();
+    }
     deliver(&mut s.watchers, &[&ev]);
     s.window_bytes += event_bytes(&ev);
     s.window.push_back(ev);

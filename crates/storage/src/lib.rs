@@ -98,6 +98,10 @@ pub struct Event {
     pub kind: EventType,
     pub kv: KeyValue,
     pub prev: Option<KeyValue>,
+    /// Another event of the same revision follows (etcd writes a batch of
+    /// keys at one revision): the revision is complete only after the last
+    /// of them, so caches and bookmarks do not claim it before.
+    pub continued: bool,
     /// The first watcher's encoding of this event, for the others.
     pub encoded: EncodedOnce,
 }
@@ -136,7 +140,16 @@ impl Event {
             kind,
             kv,
             prev,
+            continued: false,
             encoded: EncodedOnce::default(),
+        }
+    }
+
+    /// The same change with other values, continued as this one is.
+    pub fn with_values(&self, kv: KeyValue, prev: Option<KeyValue>) -> Self {
+        Event {
+            continued: self.continued,
+            ..Event::new(self.kind, kv, prev)
         }
     }
 
@@ -284,6 +297,10 @@ pub(crate) struct Watcher {
     pub prefix: String,
     pub after: i64,
     pub tx: mpsc::Sender<WatchItem>,
+    /// The last event sent was continued: the watcher is owed word that
+    /// its revision is complete, should the rest of it fall outside the
+    /// watcher's prefix.
+    pub open: bool,
 }
 
 /// Events buffered per watcher before it is dropped as too slow.
@@ -293,12 +310,10 @@ pub(crate) const WATCHER_BUFFER: usize = 10_000;
 /// full (too slow) or whose receiver is gone is dropped, which ends its
 /// stream so the client re-watches.
 pub(crate) fn deliver(watchers: &mut Vec<Watcher>, events: &[&Arc<Event>]) {
-    watchers.retain(|w| {
+    watchers.retain_mut(|w| {
         for e in events {
-            if e.revision() <= w.after || !e.kv.key.starts_with(&w.prefix) {
-                continue;
-            }
-            if let Err(err) = w.tx.try_send(WatchItem::Event(Arc::clone(e))) {
+            let Some(item) = w.item_for(e) else { continue };
+            if let Err(err) = w.tx.try_send(item) {
                 if matches!(err, mpsc::error::TrySendError::Full(_)) {
                     tracing::warn!(prefix = %w.prefix, "closing a watch that fell too far behind");
                 }
@@ -307,6 +322,25 @@ pub(crate) fn deliver(watchers: &mut Vec<Watcher>, events: &[&Arc<Event>]) {
         }
         true
     });
+}
+
+impl Watcher {
+    /// What the watcher is sent of `e`: the event when it is after the
+    /// watch's start and under its prefix; word that a revision is complete
+    /// when the watcher was sent part of it and the rest lies elsewhere.
+    pub(crate) fn item_for(&mut self, e: &Arc<Event>) -> Option<WatchItem> {
+        if e.revision() <= self.after {
+            None
+        } else if e.kv.key.starts_with(&self.prefix) {
+            self.open = e.continued;
+            Some(WatchItem::Event(Arc::clone(e)))
+        } else if self.open && !e.continued {
+            self.open = false;
+            Some(WatchItem::Progress(e.revision()))
+        } else {
+            None
+        }
+    }
 }
 
 /// A compactor's compaction to `revision`: none on its first tick (zero),

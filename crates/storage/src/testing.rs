@@ -284,20 +284,24 @@ pub async fn compaction(s: &dyn Storage) {
     assert!(s.compact(r2).await.is_err(), "compacting backwards fails");
 }
 
+/// Writers at once: every write lands, each writer's revisions increase,
+/// and each write's revision is the one its key holds. Writes made at once
+/// may share a revision (etcd's backend sends them in one transaction);
+/// a watch then delivers them in revision order, each marked `continued`
+/// exactly when the next event has its revision.
 pub async fn concurrent_writers(s: Arc<dyn Storage>) {
+    let before = s.current_revision().await.expect("revision");
     let mut tasks = Vec::new();
     for w in 0..32 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            let mut revs = Vec::new();
+            let mut writes = Vec::new();
             for i in 0..20 {
-                revs.push(
-                    s.create(&format!("/t/conc/{w}/{i}"), b("v"))
-                        .await
-                        .expect("create"),
-                );
+                let key = format!("/t/conc/{w}/{i:02}");
+                let rev = s.create(&key, b("v")).await.expect("create");
+                writes.push((key, rev));
             }
-            revs
+            writes
         }));
     }
     // And writers racing on one key: exactly one wins each round.
@@ -309,20 +313,53 @@ pub async fn concurrent_writers(s: Arc<dyn Storage>) {
             s.update("/t/conc-one", b("x"), r0).await.is_ok()
         }));
     }
-    let mut all = Vec::new();
+    let mut all = std::collections::BTreeMap::new();
     for t in tasks {
-        all.extend(t.await.expect("task"));
+        let writes = t.await.expect("task");
+        assert!(
+            writes.windows(2).all(|p| p[0].1 < p[1].1),
+            "one writer's revisions increase: {writes:?}"
+        );
+        all.extend(writes);
     }
     let mut winners = 0;
     for r in racers {
         winners += usize::from(r.await.expect("task"));
     }
     assert_eq!(winners, 1);
-    all.sort_unstable();
-    all.dedup();
-    assert_eq!(all.len(), 640, "every write has its own revision");
     let r = s.range("/t/conc/", "", None, 0).await.expect("range");
     assert_eq!(r.kvs.len(), 640);
+    for kv in &r.kvs {
+        assert_eq!(Some(&kv.mod_revision), all.get(&kv.key), "{}", kv.key);
+    }
+    // What the watch says, in order: events, and progress (`None`).
+    let mut w = s.watch("/t/conc/", before).await.expect("watch");
+    let mut items = Vec::new();
+    let mut events = 0;
+    while events < 640 {
+        match tokio::time::timeout(Duration::from_secs(10), w.recv()).await {
+            Ok(Some(WatchItem::Event(e))) => {
+                events += 1;
+                items.push((e.revision(), Some(e)));
+            }
+            Ok(Some(WatchItem::Progress(rev))) => items.push((rev, None)),
+            other => panic!("after {events} events: {other:?}"),
+        }
+    }
+    for (i, (rev, e)) in items.iter().enumerate() {
+        let Some(e) = e else { continue };
+        assert_eq!(Some(rev), all.get(&e.kv.key));
+        // A continued event is followed by the rest of its revision, or
+        // (when the rest lies outside the watched prefix) by word that the
+        // revision is complete.
+        let next = items.get(i + 1);
+        match next {
+            Some((n, Some(_))) if e.continued => assert_eq!(n, rev, "item {i}"),
+            Some((n, None)) if e.continued => assert!(n >= rev, "item {i}"),
+            Some((n, Some(_))) => assert!(n > rev, "item {i}: not continued"),
+            _ => assert!(!e.continued || i + 1 == items.len(), "item {i}"),
+        }
+    }
 }
 
 /// A real etcd for tests: the `etcd` binary (Debian's `etcd-server`) on free

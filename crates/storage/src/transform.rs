@@ -154,7 +154,7 @@ fn open_event(t: &dyn ValueTransform, ev: Arc<Event>) -> Result<Arc<Event>> {
     if let (Some(o), Some(v)) = (old.as_mut(), prev) {
         o.value = v;
     }
-    Ok(Arc::new(Event::new(ev.kind, kv, old)))
+    Ok(Arc::new(ev.with_values(kv, old)))
 }
 
 #[async_trait]

@@ -154,6 +154,184 @@ async fn cache_watchers_go_on_across_an_etcd_restart() {
     }
 }
 
+/// Writes sent while another is in flight go to etcd as one batch, and
+/// each still gets its own outcome: created, already there, conflicting
+/// (with what is stored), deleted, or not found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_batched_together_keep_their_own_outcomes() {
+    use kaiser_storage::StorageError;
+    let etcd = EtcdProcess::start();
+    let store: Arc<dyn Storage> = Arc::new(etcd.store().await);
+    let v = |s: &str| bytes::Bytes::from(s.to_string());
+    let taken = store.create("/b/taken", v("t")).await.expect("create");
+    let stale = store.create("/b/stale", v("1")).await.expect("create");
+    let fresh = store
+        .update("/b/stale", v("2"), stale)
+        .await
+        .expect("update");
+    let doomed = store.create("/b/doomed", v("d")).await.expect("create");
+    // Several rounds, so that some writes surely wait for a batch in flight.
+    let mut revs = std::collections::BTreeMap::<i64, usize>::new();
+    for round in 0..5 {
+        let mut creates = Vec::new();
+        for i in 0..24 {
+            let s = store.clone();
+            let key = format!("/b/new/{round}/{i}");
+            creates.push(tokio::spawn(async move { s.create(&key, v("n")).await }));
+        }
+        let exists = store.create("/b/taken", v("again"));
+        let conflict = store.update("/b/stale", v("3"), stale);
+        let nothing = format!("/b/missing/{round}");
+        let missing = store.delete(&nothing, None);
+        let (exists, conflict, missing) = tokio::join!(exists, conflict, missing);
+        assert_eq!(exists, Err(StorageError::KeyExists("/b/taken".into())));
+        match conflict {
+            Err(StorageError::Conflict {
+                current: Some(kv), ..
+            }) => {
+                assert_eq!((kv.mod_revision, kv.value), (fresh, v("2")))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(missing, Err(StorageError::NotFound(_))),
+            "{missing:?}"
+        );
+        for c in creates {
+            *revs
+                .entry(c.await.expect("task").expect("create"))
+                .or_default() += 1;
+        }
+    }
+    let (deleted_at, gone) = store
+        .delete("/b/doomed", Some(doomed))
+        .await
+        .expect("delete");
+    assert!(deleted_at > doomed);
+    assert_eq!(gone.value, v("d"));
+    let (kv, _) = store.get("/b/taken", None).await.expect("get");
+    assert_eq!(
+        kv.map(|kv| (kv.mod_revision, kv.value)),
+        Some((taken, v("t")))
+    );
+    let page = store.range("/b/new/", "", None, 0).await.expect("range");
+    assert_eq!(page.kvs.len(), 120);
+    for kv in &page.kvs {
+        assert!(revs.contains_key(&kv.mod_revision), "{}", kv.key);
+    }
+    assert!(
+        revs.len() < 120,
+        "no two of 120 concurrent creates went in one batch: {revs:?}"
+    );
+}
+
+/// Unbatched (`--etcd-batch-writes=false`), writes made at once each get
+/// their own revision, as kube-apiservers sharing the etcd expect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbatched_writes_each_get_their_own_revision() {
+    let etcd = EtcdProcess::start();
+    let cfg = EtcdConfig {
+        endpoints: vec![etcd.endpoint.clone()],
+        one_write_per_request: true,
+        ..Default::default()
+    };
+    let store = Arc::new(
+        EtcdStore::connect(&cfg, Duration::from_secs(30))
+            .await
+            .expect("connect"),
+    );
+    let mut writes = Vec::new();
+    for i in 0..64 {
+        let s = store.clone();
+        writes.push(tokio::spawn(async move {
+            s.create(&format!("/u/{i}"), bytes::Bytes::from_static(b"v"))
+                .await
+        }));
+    }
+    let mut revs = std::collections::BTreeSet::new();
+    for w in writes {
+        revs.insert(w.await.expect("task").expect("create"));
+    }
+    assert_eq!(revs.len(), 64);
+}
+
+/// Keys etcd wrote at one revision (a batch) reach the cache's watchers
+/// marked: each event but the revision's last says more follows, and a
+/// watcher given only part of the revision is then told it is complete.
+/// Consistent reads and watches from the window see the revision whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revision_of_several_keys_reaches_cache_watchers_whole() {
+    use etcd_client::{Txn, TxnOp};
+    use kaiser_storage::WatchItem;
+    let (etcd, inner, cache) = cache_on_etcd("/m/").await;
+    let before = inner.current_revision().await.expect("revision");
+    let mut all = cache.watch("/m/", before).await.expect("watch");
+    let mut a = cache.watch("/m/a/", before).await.expect("watch");
+    let mut b = cache.watch("/m/b/", before).await.expect("watch");
+    let mut client = etcd_client::Client::connect([etcd.endpoint.as_str()], None)
+        .await
+        .expect("connect");
+    let txn = Txn::new().and_then(
+        ["/m/a/1", "/m/b/1", "/m/a/2", "/m/b/2"]
+            .map(|k| TxnOp::put(k, "v", None))
+            .to_vec(),
+    );
+    let rev = client
+        .txn(txn)
+        .await
+        .expect("txn")
+        .header()
+        .expect("header")
+        .revision();
+    let after = inner
+        .create("/m/a/3", bytes::Bytes::from_static(b"v"))
+        .await
+        .expect("create");
+    // (key, continued) per event; the revision for progress.
+    let read = async |w: &mut kaiser_storage::WatchStream, n: usize| {
+        let mut got = Vec::new();
+        while got.len() < n {
+            match tokio::time::timeout(Duration::from_secs(10), w.recv()).await {
+                Ok(Some(WatchItem::Event(e))) => {
+                    got.push((e.kv.key.clone(), e.revision(), e.continued))
+                }
+                Ok(Some(WatchItem::Progress(r))) => got.push((String::new(), r, false)),
+                other => panic!("after {got:?}: {other:?}"),
+            }
+        }
+        got
+    };
+    let item = |k: &str, r: i64, c: bool| (k.to_string(), r, c);
+    assert_eq!(
+        read(&mut all, 5).await,
+        [
+            item("/m/a/1", rev, true),
+            item("/m/b/1", rev, true),
+            item("/m/a/2", rev, true),
+            item("/m/b/2", rev, false),
+            item("/m/a/3", after, false),
+        ]
+    );
+    let expected_a = [
+        item("/m/a/1", rev, true),
+        item("/m/a/2", rev, true),
+        item("", rev, false),
+        item("/m/a/3", after, false),
+    ];
+    assert_eq!(read(&mut a, 4).await, expected_a);
+    assert_eq!(
+        read(&mut b, 2).await,
+        [item("/m/b/1", rev, true), item("/m/b/2", rev, false)]
+    );
+    // From the window, the same.
+    let mut replay = cache.watch("/m/a/", before).await.expect("watch");
+    assert_eq!(read(&mut replay, 4).await, expected_a);
+    let page = cache.range("/m/", "", None, 0).await.expect("range");
+    assert_eq!(page.kvs.len(), 5);
+    let at = cache.range("/m/", "", Some(0), 0).await.expect("range");
+    assert!(at.revision == after, "{} != {after}", at.revision);
+}
+
 /// A real etcd, the store on it, and a ready watch cache of `prefix`.
 async fn cache_on_etcd(
     prefix: &str,

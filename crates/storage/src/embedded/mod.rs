@@ -744,6 +744,7 @@ impl Storage for EmbeddedStore {
             prefix: prefix.to_string(),
             after,
             tx,
+            open: false,
         });
         // Everything up to `notified` has been handed to this watcher, in
         // order, under the same lock: a progress mark after it is exact.

@@ -1,9 +1,12 @@
 //! The etcd v3 backend: the same MVCC semantics on an etcd cluster, for
 //! users who run several kaiser replicas or outgrow one machine.
 //!
-//! Writes are transactions compared on create or mod revision; reads are
-//! linearizable ranges at a revision; watches ask etcd for previous values
-//! and progress notifications.
+//! Writes are transactions compared on create or mod revision, batched
+//! while etcd is busy ([`batch`]); reads are linearizable ranges at a
+//! revision; watches ask etcd for previous values and progress
+//! notifications.
+
+mod batch;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -33,11 +36,15 @@ pub struct EtcdConfig {
     pub ca_pem: Option<Vec<u8>>,
     /// PEM client certificate and key, for etcd's client-cert auth.
     pub client_cert_pem: Option<(Vec<u8>, Vec<u8>)>,
+    /// Every write its own etcd request and revision (no [`batch`]ing), as
+    /// kube-apiservers sharing the etcd expect.
+    pub one_write_per_request: bool,
 }
 
 /// The etcd-backed store.
 pub struct EtcdStore {
     client: Client,
+    writes: batch::Batcher,
     /// The newest compaction this process knows of (etcd does not report it
     /// on reads).
     compacted: Arc<AtomicI64>,
@@ -148,6 +155,26 @@ fn to_kv(kv: &etcd_client::KeyValue) -> KeyValue {
     }
 }
 
+/// A watch event as the store's, previous value included when etcd sent it.
+fn to_event(ev: &etcd_client::Event) -> Option<Event> {
+    let kv = ev.kv()?;
+    let prev = ev.prev_kv().map(to_kv);
+    Some(match ev.event_type() {
+        EtcdEventType::Put => Event::new(EventType::Put, to_kv(kv), prev),
+        EtcdEventType::Delete => {
+            let gone = KeyValue {
+                key: String::from_utf8_lossy(kv.key()).into_owned(),
+                value: Bytes::new(),
+                create_revision: prev.as_ref().map_or(0, |p| p.create_revision),
+                mod_revision: kv.mod_revision(),
+                version: 0,
+                derived: Default::default(),
+            };
+            Event::new(EventType::Delete, gone, prev)
+        }
+    })
+}
+
 /// etcd's end of a prefix range: the prefix with its last byte incremented.
 fn prefix_end(prefix: &str) -> Vec<u8> {
     let mut b = prefix.as_bytes().to_vec();
@@ -226,27 +253,26 @@ impl EtcdStore {
                     }
                     continue;
                 }
-                for ev in resp.events() {
-                    let Some(kv) = ev.kv() else { continue };
-                    let prev = ev.prev_kv().map(to_kv);
-                    let item = match ev.event_type() {
-                        EtcdEventType::Put => Event::new(EventType::Put, to_kv(kv), prev),
-                        EtcdEventType::Delete => {
-                            let gone = KeyValue {
-                                key: String::from_utf8_lossy(kv.key()).into_owned(),
-                                value: Bytes::new(),
-                                create_revision: prev.as_ref().map_or(0, |p| p.create_revision),
-                                mod_revision: kv.mod_revision(),
-                                version: 0,
-                                derived: Default::default(),
-                            };
-                            Event::new(EventType::Delete, gone, prev)
-                        }
+                // A response holds whole revisions (a batch's keys share
+                // one): sent all at once or not at all, each event marked
+                // when another of its revision follows.
+                let events = resp.events();
+                let Ok(permits) = tx.try_reserve_many(events.len()) else {
+                    // Too slow or gone: ending the watch makes the client re-list.
+                    return;
+                };
+                for ((i, ev), permit) in events.iter().enumerate().zip(permits) {
+                    let Some(mut item) = to_event(ev) else {
+                        continue;
                     };
-                    if tx.try_send(WatchItem::Event(Arc::new(item))).is_err() {
-                        // Too slow or gone: ending the watch makes the client re-list.
-                        return;
-                    }
+                    item.continued =
+                        events
+                            .get(i + 1)
+                            .and_then(|next| next.kv())
+                            .is_some_and(|next| {
+                                Some(next.mod_revision()) == ev.kv().map(|k| k.mod_revision())
+                            });
+                    permit.send(WatchItem::Event(Arc::new(item)));
                 }
             }
         });
@@ -293,6 +319,10 @@ impl EtcdStore {
                 Ok(client) => {
                     tracing::info!(endpoints = ?cfg.endpoints, attempt, "connected to etcd");
                     return Ok(EtcdStore {
+                        writes: batch::Batcher::start(
+                            client.kv_client(),
+                            !cfg.one_write_per_request,
+                        ),
                         client,
                         compacted: Arc::new(AtomicI64::new(0)),
                         leases: Arc::default(),
@@ -344,20 +374,14 @@ impl EtcdStore {
                 limit: MAX_VALUE_BYTES,
             });
         }
-        // Built per try: a transaction owns a copy of the value.
-        let resp = unless_unreached(|| {
-            let mut kv = self.client.kv_client();
-            let txn = etcd_client::Txn::new()
-                .when([Compare::create_revision(key, CompareOp::Equal, 0)])
-                .and_then([TxnOp::put(key, value.to_vec(), lease_option(lease))]);
-            async move { kv.txn(txn).await }
-        })
-        .await
-        .map_err(map_err)?;
+        let txn = etcd_client::Txn::new()
+            .when([Compare::create_revision(key, CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(key, value.to_vec(), lease_option(lease))]);
+        let (resp, rev) = self.writes.write(key, key.len() + value.len(), txn).await?;
         if !resp.succeeded() {
             return Err(StorageError::KeyExists(key.to_string()));
         }
-        Ok(header_revision(resp.header()))
+        Ok(rev)
     }
 
     /// Overwrites `key` at mod revision `expected`, attached to `lease` when
@@ -375,18 +399,13 @@ impl EtcdStore {
                 limit: MAX_VALUE_BYTES,
             });
         }
-        let resp = unless_unreached(|| {
-            let mut kv = self.client.kv_client();
-            let txn = etcd_client::Txn::new()
-                .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
-                .and_then([TxnOp::put(key, value.to_vec(), lease_option(lease))])
-                .or_else([TxnOp::get(key, None)]);
-            async move { kv.txn(txn).await }
-        })
-        .await
-        .map_err(map_err)?;
+        let txn = etcd_client::Txn::new()
+            .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
+            .and_then([TxnOp::put(key, value.to_vec(), lease_option(lease))])
+            .or_else([TxnOp::get(key, None)]);
+        let (resp, rev) = self.writes.write(key, key.len() + value.len(), txn).await?;
         if resp.succeeded() {
-            return Ok(header_revision(resp.header()));
+            return Ok(rev);
         }
         let current = resp.op_responses().into_iter().find_map(|r| match r {
             TxnOpResponse::Get(g) => g.kvs().first().map(to_kv),
@@ -473,13 +492,7 @@ impl Storage for EtcdStore {
                 .or_else([TxnOp::get(key, None)]),
             None => etcd_client::Txn::new().and_then([del]),
         };
-        let resp = unless_unreached(|| {
-            let (mut kv, txn) = (self.client.kv_client(), txn.clone());
-            async move { kv.txn(txn).await }
-        })
-        .await
-        .map_err(map_err)?;
-        let rev = header_revision(resp.header());
+        let (resp, rev) = self.writes.write(key, key.len(), txn).await?;
         let ops = resp.op_responses();
         if !resp.succeeded() {
             return match ops.iter().find_map(|r| match r {

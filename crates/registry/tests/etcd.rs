@@ -1,0 +1,81 @@
+//! The generic REST store's watches over the watch cache on a real etcd,
+//! where one revision may hold several keys (kaiser's etcd backend writes
+//! batches that way).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kaiser_apimachinery::list::ListOptions;
+use kaiser_apimachinery::meta;
+use kaiser_registry::{DefaultStrategy, ObjectWatch, ResourceInfo, Store};
+use kaiser_storage::Storage;
+use kaiser_storage::cacher::Cacher;
+use kaiser_storage::testing::EtcdProcess;
+use serde_json::json;
+
+async fn next(w: &mut ObjectWatch) -> (String, String) {
+    let e = tokio::time::timeout(Duration::from_secs(10), w.next())
+        .await
+        .expect("an event in time")
+        .expect("the watch goes on");
+    (e.kind.to_string(), meta::name(&e.object).to_string())
+}
+
+/// A watch hands out a revision's events only once the revision is whole,
+/// so a client never holds part of one (it would resume from it and miss
+/// the rest), and a bookmark right after them may name it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_hand_out_a_revision_of_several_keys_whole() {
+    let etcd = EtcdProcess::start();
+    let inner: Arc<dyn Storage> = Arc::new(etcd.store().await);
+    let info = ResourceInfo::new("", "v1", "configmaps", "ConfigMap", true);
+    let cache = Cacher::new(inner.clone(), &info.storage_prefix);
+    for _ in 0..500 {
+        if cache.is_ready() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(cache.is_ready());
+    let store = Store::new(info.clone(), Arc::new(DefaultStrategy), Arc::new(cache));
+    let before = inner.current_revision().await.expect("revision");
+    let from = ListOptions::from_query([("resourceVersion", before.to_string().as_str())])
+        .expect("options");
+    let mut all = store.watch("", &from).await.expect("watch");
+    let mut in_a = store.watch("a", &from).await.expect("watch");
+
+    // Two namespaces' ConfigMaps at one revision, as a batch writes them.
+    let put = |ns: &str, name: &str| {
+        let key = format!("{}{ns}/{name}", info.storage_prefix);
+        let value = json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{name}")},
+        });
+        etcd_client::TxnOp::put(key, value.to_string(), None)
+    };
+    let mut client = etcd_client::Client::connect([etcd.endpoint.as_str()], None)
+        .await
+        .expect("connect");
+    let txn = etcd_client::Txn::new().and_then(vec![put("a", "x"), put("b", "y")]);
+    let rev = client
+        .txn(txn)
+        .await
+        .expect("txn")
+        .header()
+        .expect("header")
+        .revision();
+
+    let added = |name: &str| ("ADDED".to_string(), name.to_string());
+    assert_eq!(next(&mut all).await, added("x"));
+    assert_eq!(
+        all.last_revision(),
+        rev,
+        "x came before its revision was whole"
+    );
+    assert_eq!(next(&mut all).await, added("y"));
+    // Namespace a's watch gets x alone, once etcd's revision is complete.
+    assert_eq!(next(&mut in_a).await, added("x"));
+    assert_eq!(in_a.last_revision(), rev);
+    let bookmark = in_a.bookmark();
+    assert_eq!(meta::resource_version(&bookmark.object), rev.to_string());
+}
