@@ -45,25 +45,18 @@ async fn watches_hand_out_a_revision_of_several_keys_whole() {
     let mut in_a = store.watch("a", &from).await.expect("watch");
 
     // Two namespaces' ConfigMaps at one revision, as a batch writes them.
-    let put = |ns: &str, name: &str| {
+    let object = |ns: &str, name: &str| {
         let key = format!("{}{ns}/{name}", info.storage_prefix);
         let value = json!({
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{name}")},
         });
-        etcd_client::TxnOp::put(key, value.to_string(), None)
+        (key, value.to_string())
     };
-    let mut client = etcd_client::Client::connect([etcd.endpoint.as_str()], None)
-        .await
-        .expect("connect");
-    let txn = etcd_client::Txn::new().and_then(vec![put("a", "x"), put("b", "y")]);
-    let rev = client
-        .txn(txn)
-        .await
-        .expect("txn")
-        .header()
-        .expect("header")
-        .revision();
+    let (x, y) = (object("a", "x"), object("b", "y"));
+    let rev = etcd
+        .put_at_one_revision(&[(&x.0, &x.1), (&y.0, &y.1)])
+        .await;
 
     let added = |name: &str| ("ADDED".to_string(), name.to_string());
     assert_eq!(next(&mut all).await, added("x"));

@@ -387,6 +387,23 @@ impl EtcdProcess {
             .expect("connect to the test etcd")
     }
 
+    /// Puts each `(key, value)` in one etcd transaction, so all share one
+    /// revision (as a batch of writes does); returns it.
+    pub async fn put_at_one_revision(&self, puts: &[(&str, &str)]) -> i64 {
+        let mut client = etcd_client::Client::connect([self.endpoint.as_str()], None)
+            .await
+            .expect("connect to the test etcd");
+        let ops: Vec<_> = puts
+            .iter()
+            .map(|(k, v)| etcd_client::TxnOp::put(*k, *v, None))
+            .collect();
+        let resp = client
+            .txn(etcd_client::Txn::new().and_then(ops))
+            .await
+            .expect("txn");
+        resp.header().expect("a response header").revision()
+    }
+
     /// The etcd process's id (benchmarks read its CPU time).
     pub fn pid(&self) -> u32 {
         self.child.id()

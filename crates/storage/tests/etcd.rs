@@ -261,28 +261,15 @@ async fn unbatched_writes_each_get_their_own_revision() {
 /// Consistent reads and watches from the window see the revision whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revision_of_several_keys_reaches_cache_watchers_whole() {
-    use etcd_client::{Txn, TxnOp};
     use kaiser_storage::WatchItem;
     let (etcd, inner, cache) = cache_on_etcd("/m/").await;
     let before = inner.current_revision().await.expect("revision");
     let mut all = cache.watch("/m/", before).await.expect("watch");
     let mut a = cache.watch("/m/a/", before).await.expect("watch");
     let mut b = cache.watch("/m/b/", before).await.expect("watch");
-    let mut client = etcd_client::Client::connect([etcd.endpoint.as_str()], None)
-        .await
-        .expect("connect");
-    let txn = Txn::new().and_then(
-        ["/m/a/1", "/m/b/1", "/m/a/2", "/m/b/2"]
-            .map(|k| TxnOp::put(k, "v", None))
-            .to_vec(),
-    );
-    let rev = client
-        .txn(txn)
-        .await
-        .expect("txn")
-        .header()
-        .expect("header")
-        .revision();
+    let rev = etcd
+        .put_at_one_revision(&["/m/a/1", "/m/b/1", "/m/a/2", "/m/b/2"].map(|k| (k, "v")))
+        .await;
     let after = inner
         .create("/m/a/3", bytes::Bytes::from_static(b"v"))
         .await
