@@ -44,8 +44,6 @@ struct State {
     ready: bool,
     /// Every event up to this revision is applied.
     rev: i64,
-    /// Some, not all, events of the revision after `rev` are applied.
-    partial: bool,
     items: BTreeMap<String, Arc<KeyValue>>,
     window: VecDeque<Arc<Event>>,
     window_size: usize,
@@ -98,7 +96,6 @@ impl Cacher {
         let state = Arc::new(Mutex::new(State {
             ready: false,
             rev: 0,
-            partial: false,
             items: BTreeMap::new(),
             window: VecDeque::new(),
             window_size: events.max(1),
@@ -232,7 +229,6 @@ async fn follow(
                         let mut s = lock(&st);
                         s.items = items;
                         s.rev = rev;
-                        s.partial = false;
                         s.floor = rev;
                         s.window.clear();
                         s.window_bytes = 0;
@@ -294,10 +290,6 @@ async fn keep_following(
         match run_watch(w, state, rev_tx).await {
             Break::Dropped | Break::Relist => return,
             Break::Lost => {}
-        }
-        // Watching again would repeat the part of a revision already in.
-        if state.upgrade().is_none_or(|st| lock(&st).partial) {
-            return;
         }
         // A watch that ran a while was healthy: start the pauses over.
         if began.elapsed() > Duration::from_secs(5) {
@@ -361,15 +353,33 @@ async fn run_watch(
     state: &std::sync::Weak<Mutex<State>>,
     rev_tx: &watch::Sender<i64>,
 ) -> Break {
+    // The events of a revision still coming in (etcd writes a batch at one
+    // revision): applied together, so that no read or watcher sees part of
+    // one, and lost with the watch if it breaks (it resumes before them).
+    let mut group = Vec::new();
     while let Some(item) = w.recv().await {
+        if let WatchItem::Event(ev) = &item
+            && ev.continued
+        {
+            group.push(ev.clone());
+            continue;
+        }
         let Some(st) = state.upgrade() else {
             return Break::Dropped;
         };
         let rev = {
             let mut s = lock(&st);
             match item {
-                WatchItem::Event(ev) => apply(&mut s, ev),
+                WatchItem::Event(ev) => {
+                    for e in group.drain(..) {
+                        apply(&mut s, e);
+                    }
+                    apply(&mut s, ev);
+                }
                 WatchItem::Progress(rev) => {
+                    for e in group.drain(..) {
+                        apply(&mut s, e);
+                    }
                     s.rev = s.rev.max(rev);
                     s.watchers
                         .retain(|w| w.tx.try_send(WatchItem::Progress(rev)).is_ok());
@@ -417,11 +427,7 @@ fn apply(s: &mut State, ev: Arc<Event>) {
             s.items.remove(&ev.kv.key);
         }
     }
-    // A revision is whole once its last event is in.
-    s.partial = ev.continued;
-    if !ev.continued {
-        s.rev = ev.revision();
-    }
+    s.rev = ev.revision();
     deliver(&mut s.watchers, &[&ev]);
     s.window_bytes += event_bytes(&ev);
     s.window.push_back(ev);

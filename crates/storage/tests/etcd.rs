@@ -319,6 +319,63 @@ async fn a_revision_of_several_keys_reaches_cache_watchers_whole() {
     assert!(at.revision == after, "{} != {after}", at.revision);
 }
 
+/// Reads from the cache never see part of a revision: while etcd writes
+/// 100 keys at a time at one revision, every page holds all or none of each
+/// such revision, and nothing newer than the revision it reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_reads_never_see_part_of_a_revision() {
+    let (etcd, _inner, cache) = cache_on_etcd("/g/").await;
+    let cache = Arc::new(cache);
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (cache, done) = (cache.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let page = cache.range("/g/", "", Some(0), 0).await.expect("range");
+                let mut per_rev = std::collections::BTreeMap::<i64, usize>::new();
+                for kv in &page.kvs {
+                    assert!(
+                        kv.mod_revision <= page.revision,
+                        "{} > {}",
+                        kv.mod_revision,
+                        page.revision
+                    );
+                    *per_rev.entry(kv.mod_revision).or_default() += 1;
+                }
+                assert!(
+                    per_rev.values().all(|n| *n == 100),
+                    "part of a revision: {per_rev:?}"
+                );
+                reads += 1;
+                tokio::task::yield_now().await;
+            }
+            reads
+        })
+    };
+    for round in 0..10 {
+        let keys: Vec<String> = (0..100).map(|i| format!("/g/{round}/{i:03}")).collect();
+        let puts: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "v")).collect();
+        etcd.put_at_one_revision(&puts).await;
+    }
+    for _ in 0..500 {
+        if cache
+            .range("/g/", "", Some(0), 0)
+            .await
+            .expect("range")
+            .kvs
+            .len()
+            == 1000
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.await.expect("no read saw part of a revision");
+    assert!(reads > 0);
+}
+
 /// A real etcd, the store on it, and a ready watch cache of `prefix`.
 async fn cache_on_etcd(
     prefix: &str,
