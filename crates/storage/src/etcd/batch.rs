@@ -52,7 +52,6 @@ struct Write {
 pub(super) type Answer = (TxnResponse, i64);
 
 /// The queue in front of etcd's transactions.
-#[derive(Clone)]
 pub(super) struct Batcher {
     queue: mpsc::UnboundedSender<Write>,
 }

@@ -254,25 +254,20 @@ impl EtcdStore {
                     continue;
                 }
                 // A response holds whole revisions (a batch's keys share
-                // one): sent all at once or not at all, each event marked
-                // when another of its revision follows.
-                let events = resp.events();
-                let Ok(permits) = tx.try_reserve_many(events.len()) else {
-                    // Too slow or gone: ending the watch makes the client re-list.
-                    return;
-                };
-                for ((i, ev), permit) in events.iter().enumerate().zip(permits) {
-                    let Some(mut item) = to_event(ev) else {
-                        continue;
+                // one). Each revision is sent all at once or not at all,
+                // its events but the last marked as continued.
+                let rev = |e: &etcd_client::Event| e.kv().map(|kv| kv.mod_revision());
+                for group in resp.events().chunk_by(|a, b| rev(a) == rev(b)) {
+                    let Ok(permits) = tx.try_reserve_many(group.len()) else {
+                        // Too slow or gone: ending the watch makes the client re-list.
+                        return;
                     };
-                    item.continued =
-                        events
-                            .get(i + 1)
-                            .and_then(|next| next.kv())
-                            .is_some_and(|next| {
-                                Some(next.mod_revision()) == ev.kv().map(|k| k.mod_revision())
-                            });
-                    permit.send(WatchItem::Event(Arc::new(item)));
+                    for ((i, ev), permit) in group.iter().enumerate().zip(permits) {
+                        if let Some(mut item) = to_event(ev) {
+                            item.continued = i + 1 < group.len();
+                            permit.send(WatchItem::Event(Arc::new(item)));
+                        }
+                    }
                 }
             }
         });
