@@ -1066,3 +1066,131 @@ fn watches_go_on_across_an_etcd_restart() {
         "{body}"
     );
 }
+
+/// Creates made at once through the API go to etcd in batches, so some
+/// share a resourceVersion. A kube-rs watch sees each exactly once, in
+/// order, and a watch resumed from a shared resourceVersion gets exactly the
+/// objects written after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_made_at_once_on_etcd_reach_watches_whole() {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use futures_util::StreamExt;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
+
+    let etcd = EtcdProcess::start();
+    let s = on_etcd(&etcd);
+    let api: Api<ConfigMap> = Api::default_namespaced(crate::kube_rs::client(&s).await);
+    let start = api
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("a list resourceVersion");
+    let mut watch = api
+        .watch(&WatchParams::default(), &start)
+        .await
+        .expect("watch")
+        .boxed();
+    let mut creates = Vec::new();
+    for i in 0..64 {
+        let api = api.clone();
+        creates.push(tokio::spawn(async move {
+            let cm: ConfigMap = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": format!("at-once-{i:02}")},
+                "data": {"i": i.to_string()},
+            }))
+            .expect("configmap");
+            let made = api
+                .create(&PostParams::default(), &cm)
+                .await
+                .expect("create");
+            let rv = made.metadata.resource_version.expect("resourceVersion");
+            (
+                rv.parse::<i64>().expect("numeric"),
+                made.metadata.name.expect("name"),
+            )
+        }));
+    }
+    let mut written = BTreeMap::<i64, BTreeSet<String>>::new();
+    for c in creates {
+        let (rv, name) = c.await.expect("task");
+        written.entry(rv).or_default().insert(name);
+    }
+    assert!(written.len() < 64, "no creates shared a batch: {written:?}");
+    // And one after them all, so that something follows every batch.
+    let last: ConfigMap = serde_json::from_value(serde_json::json!({"metadata": {"name": "last"}}))
+        .expect("configmap");
+    let last = api
+        .create(&PostParams::default(), &last)
+        .await
+        .expect("create");
+    let last_rv = last.metadata.resource_version.expect("resourceVersion");
+    written
+        .entry(last_rv.parse().expect("numeric"))
+        .or_default()
+        .insert("last".into());
+
+    // (revision, name) of the next `n` ADDED events.
+    async fn added(
+        w: &mut (impl futures_util::Stream<Item = kube::Result<WatchEvent<ConfigMap>>> + Unpin),
+        n: usize,
+    ) -> Vec<(i64, String)> {
+        let mut got = Vec::new();
+        while got.len() < n {
+            let ev = tokio::time::timeout(Duration::from_secs(10), w.next())
+                .await
+                .expect("an event in time")
+                .expect("the watch goes on")
+                .expect("an event");
+            match ev {
+                // The root CA publisher's ConfigMap may come and go.
+                WatchEvent::Added(cm) | WatchEvent::Modified(cm)
+                    if cm.metadata.name.as_deref() == Some("kube-root-ca.crt") => {}
+                WatchEvent::Added(cm) => got.push((
+                    cm.metadata
+                        .resource_version
+                        .and_then(|rv| rv.parse().ok())
+                        .expect("resourceVersion"),
+                    cm.metadata.name.expect("name"),
+                )),
+                WatchEvent::Bookmark(_) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        got
+    }
+    let seen = added(&mut watch, 65).await;
+    assert!(
+        seen.windows(2).all(|p| p[0].0 <= p[1].0),
+        "in order: {seen:?}"
+    );
+    let mut by_rev = BTreeMap::<i64, BTreeSet<String>>::new();
+    for (rv, name) in seen {
+        by_rev.entry(rv).or_default().insert(name);
+    }
+    assert_eq!(by_rev, written);
+
+    // From a resourceVersion several objects share: those after it only.
+    let (&shared, _) = written
+        .iter()
+        .find(|(_, names)| names.len() > 1)
+        .expect("a shared resourceVersion");
+    let later: BTreeSet<String> = written
+        .range(shared + 1..)
+        .flat_map(|(_, n)| n.clone())
+        .collect();
+    let mut resumed = api
+        .watch(&WatchParams::default(), &shared.to_string())
+        .await
+        .expect("watch")
+        .boxed();
+    let got: BTreeSet<String> = added(&mut resumed, later.len())
+        .await
+        .into_iter()
+        .map(|(_, name)| name)
+        .collect();
+    assert_eq!(got, later);
+}
