@@ -50,7 +50,7 @@ pub struct AuditOptions {
     pub audit_log_maxsize: i64,
 
     /// Gzip rotated log files.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    #[arg(long, value_parser = crate::options::go_bool, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
     pub audit_log_compress: bool,
 
     /// Log backend mode: blocking, blocking-strict or batch.
@@ -70,7 +70,7 @@ pub struct AuditOptions {
     pub audit_log_batch_max_wait: String,
 
     /// Throttle batches (batch mode).
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    #[arg(long, value_parser = crate::options::go_bool, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
     pub audit_log_batch_throttle_enable: bool,
 
     /// Batches per second when throttled.
@@ -82,7 +82,7 @@ pub struct AuditOptions {
     pub audit_log_batch_throttle_burst: i64,
 
     /// Drop request and response objects of events larger than the maximum.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    #[arg(long, value_parser = crate::options::go_bool, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
     pub audit_log_truncate_enabled: bool,
 
     /// Largest batch in bytes when truncating.
@@ -122,7 +122,7 @@ pub struct AuditOptions {
     pub audit_webhook_batch_max_wait: String,
 
     /// Throttle batches (batch mode).
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "true", action = ArgAction::Set)]
+    #[arg(long, value_parser = crate::options::go_bool, num_args = 0..=1, default_missing_value = "true", default_value = "true", action = ArgAction::Set)]
     pub audit_webhook_batch_throttle_enable: bool,
 
     /// Batches per second when throttled.
@@ -134,7 +134,7 @@ pub struct AuditOptions {
     pub audit_webhook_batch_throttle_burst: i64,
 
     /// Drop request and response objects of events larger than the maximum.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    #[arg(long, value_parser = crate::options::go_bool, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
     pub audit_webhook_truncate_enabled: bool,
 
     /// Largest batch in bytes when truncating.

@@ -40,7 +40,7 @@ const WEBHOOK_VERSIONS: &[&str] = &["v1", "v1beta1"];
 pub struct AuthnOptions {
     /// Allows requests without credentials, as system:anonymous in group
     /// system:unauthenticated.
-    #[arg(long, action = ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, value_parser = crate::options::go_bool, action = ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
     pub anonymous_auth: bool,
 
     /// CSV of static bearer tokens: token,user,uid,"group1,group2".
@@ -48,7 +48,7 @@ pub struct AuthnOptions {
     pub token_auth_file: Option<PathBuf>,
 
     /// Accepts bootstrap tokens (Secrets of type bootstrap.kubernetes.io/token in kube-system).
-    #[arg(long, action = ArgAction::Set, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, value_parser = crate::options::go_bool, action = ArgAction::Set, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub enable_bootstrap_token_auth: bool,
 
     /// Kubeconfig naming a TokenReview webhook that authenticates bearer tokens.

@@ -13,6 +13,16 @@ use kaiser_kubeapiserver::services::{Cidr, ServiceNetwork, parse_port_range};
 pub const KUBE_MAJOR: &str = "1";
 pub const KUBE_MINOR: &str = "33";
 
+/// A boolean flag's value as upstream's flags read it (Go's
+/// `strconv.ParseBool`: `1`, `t`, `TRUE`, `0`, `f`, `False`, …).
+pub fn go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!("invalid boolean {s:?}: use true or false")),
+    }
+}
+
 /// `v1.33.0-kaiser.<crate version>`.
 pub fn git_version() -> String {
     format!(
@@ -95,7 +105,7 @@ pub struct Options {
     /// transaction (kaiser's own flag). Writes made at once may then share a
     /// resourceVersion; set false when kube-apiservers share the etcd, so
     /// that each write has its own revision, as they expect.
-    #[arg(long, action = clap::ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, value_parser = crate::options::go_bool, action = clap::ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
     pub etcd_batch_writes: bool,
 
     /// How often history older than one interval is compacted (Go duration, 0 disables).
@@ -103,7 +113,7 @@ pub struct Options {
     pub etcd_compaction_interval: String,
 
     /// Serve reads and watches of resources from watch caches.
-    #[arg(long, action = clap::ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, value_parser = crate::options::go_bool, action = clap::ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
     pub watch_cache: bool,
 
     /// `resource[.group]#size`, comma separated: size 0 turns the resource's
@@ -188,7 +198,7 @@ pub struct Options {
     pub audit: crate::audit::AuditOptions,
     /// Proxy to extension API servers at their endpoints' addresses rather
     /// than their Services' cluster IPs.
-    #[arg(long, num_args = 0..=1, default_value = "false", default_missing_value = "true", action = clap::ArgAction::Set)]
+    #[arg(long, value_parser = crate::options::go_bool, num_args = 0..=1, default_value = "false", default_missing_value = "true", action = clap::ArgAction::Set)]
     pub enable_aggregator_routing: bool,
 
     /// Client certificate (PEM) the aggregator presents to extension API
@@ -771,9 +781,18 @@ mod tests {
         assert_eq!(c.event_ttl, Duration::from_secs(3600));
         assert!(c.lease_endpoints);
         assert!(c.etcd_batch_writes);
-        for off in ["--etcd-batch-writes=false", "--etcd-batch-writes=0"] {
+        // Booleans as upstream's flags read them.
+        for off in [
+            "--etcd-batch-writes=false",
+            "--etcd-batch-writes=0",
+            "--etcd-batch-writes=F",
+        ] {
             assert!(!parse(&[off]).complete().expect("valid").etcd_batch_writes);
         }
+        assert!(parse(&["--watch-cache=1"]).watch_cache);
+        assert!(!parse(&["--watch-cache=False"]).watch_cache);
+        assert!(parse(&["--etcd-batch-writes"]).etcd_batch_writes);
+        assert!(Options::try_parse_from(["kaiser", "--watch-cache=yes"]).is_err());
         assert!(
             !parse(&["--endpoint-reconciler-type=none"])
                 .complete()
