@@ -21,9 +21,11 @@ async fn next(w: &mut ObjectWatch) -> (String, String) {
     (e.kind.to_string(), meta::name(&e.object).to_string())
 }
 
-/// A watch hands out a revision's events only once the revision is whole,
-/// so a client never holds part of one (it would resume from it and miss
-/// the rest), and a bookmark right after them may name it.
+/// Over the watch cache on a real etcd, a revision holding two namespaces'
+/// keys reaches an all-namespace watch whole, and a namespace's watch gets
+/// its part once the cache says the rest lies elsewhere (the watch holds
+/// part of a revision until then; the unit test in `watch.rs` shows the
+/// holding). After them, each watch's bookmark names the revision.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watches_hand_out_a_revision_of_several_keys_whole() {
     let etcd = EtcdProcess::start();
