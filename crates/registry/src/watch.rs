@@ -180,7 +180,7 @@ impl ObjectWatch {
                 Some(WatchItem::Progress(rev)) => {
                     // Any revision up to `rev` is whole.
                     self.last_revision = self.last_revision.max(rev);
-                    self.queued.extend(self.held.drain(..));
+                    self.release_held();
                 }
                 Some(WatchItem::Error(StorageError::Compacted {
                     requested,
@@ -219,11 +219,16 @@ impl ObjectWatch {
                         }
                         continue;
                     }
-                    self.queued.extend(self.held.drain(..));
+                    self.release_held();
                     self.queued.extend(e);
                 }
             }
         }
+    }
+
+    /// The held part of a revision, now whole, goes out.
+    fn release_held(&mut self) {
+        self.queued.extend(self.held.drain(..));
     }
 
     /// An event already waiting, without polling the stream: the rest of a

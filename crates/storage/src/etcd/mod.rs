@@ -402,17 +402,7 @@ impl EtcdStore {
         if resp.succeeded() {
             return Ok(rev);
         }
-        let current = resp.op_responses().into_iter().find_map(|r| match r {
-            TxnOpResponse::Get(g) => g.kvs().first().map(to_kv),
-            _ => None,
-        });
-        match current {
-            None => Err(StorageError::NotFound(key.to_string())),
-            Some(kv) => Err(StorageError::Conflict {
-                key: key.to_string(),
-                current: Some(Box::new(kv)),
-            }),
-        }
+        Err(failed_compare(key, &resp.op_responses()))
     }
 
     /// A lease that ends no sooner than `ttl` from now: the last one granted
@@ -445,6 +435,22 @@ impl EtcdStore {
             attached: 1,
         };
         Ok(resp.id())
+    }
+}
+
+/// A write whose mod-revision compare failed: a conflict carrying what its
+/// else branch read, or not found when it read nothing.
+fn failed_compare(key: &str, ops: &[TxnOpResponse]) -> StorageError {
+    let current = ops.iter().find_map(|r| match r {
+        TxnOpResponse::Get(g) => g.kvs().first().map(to_kv),
+        _ => None,
+    });
+    match current {
+        None => StorageError::NotFound(key.to_string()),
+        Some(kv) => StorageError::Conflict {
+            key: key.to_string(),
+            current: Some(Box::new(kv)),
+        },
     }
 }
 
@@ -490,16 +496,7 @@ impl Storage for EtcdStore {
         let (resp, rev) = self.writes.write(key, key.len(), txn).await?;
         let ops = resp.op_responses();
         if !resp.succeeded() {
-            return match ops.iter().find_map(|r| match r {
-                TxnOpResponse::Get(g) => g.kvs().first().map(to_kv),
-                _ => None,
-            }) {
-                None => Err(StorageError::NotFound(key.to_string())),
-                Some(kv) => Err(StorageError::Conflict {
-                    key: key.to_string(),
-                    current: Some(Box::new(kv)),
-                }),
-            };
+            return Err(failed_compare(key, &ops));
         }
         let prev = ops.iter().find_map(|r| match r {
             TxnOpResponse::Delete(d) => d.prev_kvs().first().map(to_kv),
