@@ -229,7 +229,7 @@ pub fn dial_error(addr: &str, e: &std::io::Error) -> String {
 }
 
 /// A backend's response body passed on frame by frame. A broken backend
-/// ends the body early (the client sees a truncated response).
+/// aborts it, so the client sees the response fail, not end.
 pub struct Relay {
     inner: Incoming,
     reuse: Option<(Arc<Connector>, String, SendRequest<RawBody>)>,
@@ -245,12 +245,12 @@ impl Relay {
 
 impl http_body::Body for Relay {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Pending => Poll::Pending,
@@ -261,9 +261,9 @@ impl http_body::Body for Relay {
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                tracing::debug!(error = %e, "backend response ended early");
+                tracing::debug!(error = %e, "backend response broke off");
                 this.reuse = None;
-                Poll::Ready(None)
+                Poll::Ready(Some(Err(e.into())))
             }
             Poll::Ready(None) => {
                 this.finish();

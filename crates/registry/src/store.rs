@@ -633,11 +633,7 @@ impl Store {
         head.extend_from_slice(b",\"metadata\":");
         serde_json::to_writer(&mut head, &list_meta).map_err(StatusError::internal)?;
         head.extend_from_slice(b",\"items\":[");
-        let items = kvs
-            .into_iter()
-            .map(ListItem::new)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(JsonList::new(head, items))
+        Ok(JsonList::new(head, kvs))
     }
 
     /// GET as JSON bytes from the stored bytes.
@@ -1386,15 +1382,12 @@ fn precondition_failed(
     )
 }
 
-/// Writes a stored object with its revision as `resourceVersion`, splicing
-/// it into the stored bytes when they have the layout [`Store::encode`]
-/// writes, and re-encoding otherwise.
 /// One item of a [`JsonList`]: stored bytes with the offset where
 /// `resourceVersion` goes, or (for stored bytes of another layout) the
 /// object encoded anew.
 enum ListItem {
-    /// `len` is the item's length once spliced, worked out once: the body's
-    /// length and chunking need it without touching the bytes again.
+    /// `len` is the item's length once spliced: the chunking needs it
+    /// before the bytes are copied.
     Spliced {
         kv: Arc<KeyValue>,
         at: usize,
@@ -1451,79 +1444,92 @@ fn splice(out: &mut Vec<u8>, value: &[u8], at: usize, rv: i64) {
 
 /// A LIST response body in JSON, produced in chunks of about
 /// [`JsonList::CHUNK`] bytes as it is sent: the stored bytes are held by
-/// reference (shared with the watch cache) and copied once, into the chunk
-/// being written, so a large list never exists as one buffer.
+/// reference (shared with the watch cache) and read once, when they are
+/// copied into the chunk being written, so a large list never exists as
+/// one buffer and its first bytes leave before its last items are looked
+/// at. Its length is therefore known only at the end.
 pub struct JsonList {
     head: Option<Vec<u8>>,
-    items: std::vec::IntoIter<ListItem>,
+    items: std::vec::IntoIter<Arc<KeyValue>>,
+    /// An item made ready that did not fit the chunk before.
+    carried: Option<ListItem>,
     first: bool,
     done: bool,
-    len: u64,
 }
 
 impl JsonList {
     pub const CHUNK: usize = 64 * 1024;
 
-    fn new(head: Vec<u8>, items: Vec<ListItem>) -> JsonList {
-        let commas = items.len().saturating_sub(1);
-        let len = head.len() + items.iter().map(ListItem::len).sum::<usize>() + commas + 2;
+    fn new(head: Vec<u8>, items: Vec<Arc<KeyValue>>) -> JsonList {
         JsonList {
             head: Some(head),
             items: items.into_iter(),
+            carried: None,
             first: true,
             done: false,
-            len: len as u64,
         }
     }
 
-    /// The exact length of the whole body.
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
+    /// Every chunk has been produced.
+    pub fn is_done(&self) -> bool {
+        self.done
     }
 
     /// The whole body as one buffer.
-    pub fn into_vec(self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+    pub fn into_vec(self) -> Result<Vec<u8>, StatusError> {
+        let mut out = Vec::new();
         for chunk in self {
-            out.extend_from_slice(&chunk);
+            out.extend_from_slice(&chunk?);
         }
-        out
+        Ok(out)
+    }
+
+    fn next_item(&mut self) -> Option<Result<ListItem, StatusError>> {
+        match self.carried.take() {
+            Some(item) => Some(Ok(item)),
+            None => self.items.next().map(ListItem::new),
+        }
     }
 }
 
+/// Chunks of the body; an item whose stored bytes cannot be read is an
+/// error, after which nothing more is produced.
 impl Iterator for JsonList {
-    type Item = bytes::Bytes;
+    type Item = Result<bytes::Bytes, StatusError>;
 
-    fn next(&mut self) -> Option<bytes::Bytes> {
+    fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
         }
         let mut out = self.head.take().unwrap_or_default();
-        // Sized up front so that writing never reallocates (and copies).
-        let first_len = self.items.as_slice().first().map_or(0, ListItem::len);
-        out.reserve(Self::CHUNK.max(first_len) + 3);
+        out.reserve(Self::CHUNK);
         loop {
-            let Some(next) = self.items.as_slice().first() else {
-                out.extend_from_slice(b"]}");
-                self.done = true;
-                break;
+            let item = match self.next_item() {
+                Some(Ok(item)) => item,
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                None => {
+                    out.extend_from_slice(b"]}");
+                    self.done = true;
+                    break;
+                }
             };
-            // An item that does not fit starts the next chunk.
-            if !out.is_empty() && out.len() + next.len() + 3 > out.capacity() {
+            // An item that does not fit starts the next chunk; one larger
+            // than a chunk gets a chunk of its own.
+            if !out.is_empty() && out.len() + item.len() + 3 > out.capacity() {
+                self.carried = Some(item);
                 break;
             }
             if !self.first {
                 out.push(b',');
             }
             self.first = false;
-            next.write(&mut out);
-            self.items.next();
+            out.reserve(item.len() + 3);
+            item.write(&mut out);
         }
-        Some(out.into())
+        Some(Ok(out.into()))
     }
 }
 

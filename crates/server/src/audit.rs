@@ -211,7 +211,7 @@ pub(crate) async fn finish(
             long_running: false,
         });
         let (resp, body) = read_body(&rec, resp).await;
-        rec.response(code, body.as_deref());
+        rec.response(resp.status().as_u16(), body.as_deref());
         rec.emit(Stage::ResponseStarted);
         return resp;
     }
@@ -229,7 +229,7 @@ pub(crate) async fn finish(
         return http::Response::from_parts(parts, body.boxed());
     }
     let (resp, body) = read_body(&rec, resp).await;
-    rec.response(code, body.as_deref());
+    rec.response(resp.status().as_u16(), body.as_deref());
     rec.emit(Stage::ResponseComplete);
     resp
 }
@@ -242,24 +242,31 @@ async fn read_body(rec: &Recorder, resp: Response) -> (Response, Option<Bytes>) 
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/json"));
-    let Some(len) = resp.body().size_hint().exact() else {
-        return (resp, None);
-    };
+    // A body of unknown length (a large LIST streamed from stored bytes)
+    // is still bounded: the request is not long-running.
+    let len = resp.body().size_hint().exact();
     let wanted = rec.level() >= Level::RequestResponse
         || resp.status().as_u16() >= 300
-        || len <= STATUS_PEEK_BYTES;
+        || len.is_some_and(|n| n <= STATUS_PEEK_BYTES);
     if !json || !wanted {
         return (resp, None);
     }
     let (parts, body) = resp.into_parts();
-    let bytes = match body.collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(never) => match never {},
-    };
-    (
-        http::Response::from_parts(parts, full(bytes.clone())),
-        Some(bytes),
-    )
+    match body.collect().await {
+        Ok(c) => {
+            let bytes = c.to_bytes();
+            (
+                http::Response::from_parts(parts, full(bytes.clone())),
+                Some(bytes),
+            )
+        }
+        // Nothing was sent yet: the client gets the error as a Status.
+        Err(e) => {
+            let err = StatusError::internal(e);
+            let body = Bytes::from(err.to_status().to_string());
+            (status_response(&err), Some(body))
+        }
+    }
 }
 
 /// A streaming body that writes ResponseComplete when it ends or is dropped.
@@ -270,7 +277,7 @@ struct AuditedBody {
 
 impl http_body::Body for AuditedBody {
     type Data = Bytes;
-    type Error = std::convert::Infallible;
+    type Error = crate::passthrough::BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,

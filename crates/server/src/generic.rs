@@ -278,14 +278,11 @@ async fn within_timeout(fut: impl std::future::Future<Output = Response>) -> Res
 /// it, as upstream's APIResponseCompression does.
 pub const GZIP_THRESHOLD: u64 = 128 * 1024;
 
-/// Compresses a complete (non-streaming) body above the threshold.
+/// Compresses a body known to reach the threshold: a complete one, or a
+/// LIST whose first chunks do (watch streams never announce a length).
 fn gzip_large(resp: Response) -> Response {
     use http_body::Body as _;
-    let big = resp
-        .body()
-        .size_hint()
-        .exact()
-        .is_some_and(|n| n >= GZIP_THRESHOLD);
+    let big = resp.body().size_hint().lower() >= GZIP_THRESHOLD;
     if !big || resp.headers().contains_key(header::CONTENT_ENCODING) {
         return resp;
     }

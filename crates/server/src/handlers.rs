@@ -129,9 +129,12 @@ async fn handle(
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::OBJECTS)?;
             let opts = ListOptions::from_query(req.query_pairs())?;
             if plain_json(n, pretty) && !store.converts() {
-                let body = store.list_json(ns, &opts).await?;
-                let len = body.len();
-                let mut r = http::Response::new(ChunkedBody::body(body, len));
+                // The first 128 KiB are made before the response starts:
+                // a small list gets its exact length, a large one is
+                // compressed for clients that accept gzip.
+                let list = store.list_json(ns, &opts).await?;
+                let mut r =
+                    http::Response::new(ChunkedBody::start(list, crate::generic::GZIP_THRESHOLD)?);
                 r.headers_mut().insert(
                     header::CONTENT_TYPE,
                     header::HeaderValue::from_static("application/json"),
@@ -987,7 +990,7 @@ struct WatchBody {
 
 impl http_body::Body for WatchBody {
     type Data = Bytes;
-    type Error = std::convert::Infallible;
+    type Error = crate::passthrough::BoxError;
 
     fn poll_frame(
         self: std::pin::Pin<&mut Self>,

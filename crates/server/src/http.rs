@@ -1,6 +1,7 @@
 //! The request and response types every server in the chain shares, and
 //! the helpers that write bodies and `Status` errors.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,9 +18,12 @@ use kaiser_auth::UserInfo;
 use serde_json::Value;
 
 use crate::negotiation::Negotiated;
+use crate::passthrough::BoxError;
 use crate::request_info::RequestInfo;
 
-pub type Body = BoxBody<Bytes, Infallible>;
+/// A response body; an error aborts the response (the connection closes
+/// without ending it), so the client never takes it for complete.
+pub type Body = BoxBody<Bytes, BoxError>;
 pub type Response = http::Response<Body>;
 
 /// A request after the filters: parsed, authenticated, authorized, body read.
@@ -62,7 +66,9 @@ impl ApiRequest {
 pub type Handler = Arc<dyn Fn(ApiRequest) -> BoxFuture<'static, Response> + Send + Sync>;
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).boxed()
+    Full::new(bytes.into())
+        .map_err(|never: Infallible| match never {})
+        .boxed()
 }
 
 pub fn bytes_response(code: u16, content_type: &str, body: impl Into<Bytes>) -> Response {
@@ -102,44 +108,97 @@ pub fn text_response(code: u16, text: impl Into<String>) -> Response {
     bytes_response(code, "text/plain; charset=utf-8", text.into())
 }
 
-/// A body produced chunk by chunk from an iterator whose total length is
-/// known (LIST responses built from stored bytes as they are sent).
+/// A body produced chunk by chunk as it is sent (LIST responses built from
+/// stored bytes): the chunks made before the response started, then the
+/// rest. A chunk that fails aborts the response.
 pub struct ChunkedBody<I> {
-    chunks: I,
-    remaining: u64,
+    ready: VecDeque<Bytes>,
+    /// Bytes in `ready`.
+    known: u64,
+    rest: Option<I>,
 }
 
-impl<I: Iterator<Item = Bytes> + Send + Sync + Unpin + 'static> ChunkedBody<I> {
-    pub fn body(chunks: I, len: u64) -> Body {
-        ChunkedBody {
-            chunks,
-            remaining: len,
+impl<I, E> ChunkedBody<I>
+where
+    I: Iterator<Item = Result<Bytes, E>> + Send + Sync + Unpin + 'static,
+    E: Into<BoxError>,
+{
+    /// Makes chunks until `eager` bytes are known (or all of them are, and
+    /// the length is exact); an error among those is the response's error.
+    pub fn start(mut chunks: I, eager: u64) -> Result<Body, E> {
+        let mut ready = VecDeque::new();
+        let mut known = 0;
+        while known < eager {
+            match chunks.next() {
+                Some(chunk) => {
+                    let chunk = chunk?;
+                    known += chunk.len() as u64;
+                    ready.push_back(chunk);
+                }
+                None => {
+                    return Ok(ChunkedBody::<I> {
+                        ready,
+                        known,
+                        rest: None,
+                    }
+                    .boxed());
+                }
+            }
         }
-        .boxed()
+        Ok(ChunkedBody {
+            ready,
+            known,
+            rest: Some(chunks),
+        }
+        .boxed())
     }
 }
 
-impl<I: Iterator<Item = Bytes> + Unpin> http_body::Body for ChunkedBody<I> {
+impl<I, E> http_body::Body for ChunkedBody<I>
+where
+    I: Iterator<Item = Result<Bytes, E>> + Unpin,
+    E: Into<BoxError>,
+{
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let next = self.chunks.next();
-        if let Some(c) = &next {
-            self.remaining = self.remaining.saturating_sub(c.len() as u64);
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(chunk) = self.ready.pop_front() {
+            self.known -= chunk.len() as u64;
+            return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }
-        Poll::Ready(next.map(|c| Ok(Frame::data(c))))
+        let next = self.rest.as_mut().and_then(Iterator::next);
+        match next {
+            Some(Ok(chunk)) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
+            Some(Err(e)) => {
+                let e = e.into();
+                tracing::error!(error = %e, "response aborted");
+                self.rest = None;
+                Poll::Ready(Some(Err(e)))
+            }
+            None => {
+                self.rest = None;
+                Poll::Ready(None)
+            }
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.remaining == 0
+        self.rest.is_none() && self.ready.is_empty()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        http_body::SizeHint::with_exact(self.remaining)
+        match self.rest {
+            None => http_body::SizeHint::with_exact(self.known),
+            Some(_) => {
+                let mut hint = http_body::SizeHint::new();
+                hint.set_lower(self.known);
+                hint
+            }
+        }
     }
 }
 
@@ -166,12 +225,12 @@ impl GzipBody {
 
 impl http_body::Body for GzipBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         use std::io::Write;
         let this = &mut *self;
         loop {
@@ -192,7 +251,10 @@ impl http_body::Body for GzipBody {
                         return Poll::Ready(Some(Ok(Frame::data(out.into()))));
                     }
                 }
-                Some(Err(e)) => match e {},
+                Some(Err(e)) => {
+                    this.encoder = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
                 None => {
                     let out = this
                         .encoder

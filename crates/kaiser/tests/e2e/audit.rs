@@ -246,6 +246,29 @@ fn audit_log_records_what_the_policy_asks() {
         assert_eq!(t.len(), "2024-01-02T03:04:05.123456Z".len(), "{t}");
     }
 
+    // A LIST too large to be made before its response starts is still
+    // recorded whole at RequestResponse level.
+    s.create_configmaps(KUBECTL, "default", "many", 200, 1024, "{}");
+    let raw = ok(s.kubectl(&["get", "--raw", "/api/v1/namespaces/default/configmaps"]));
+    let count = json(&raw)["items"].as_array().map(Vec::len);
+    assert!(count.is_some_and(|n| n > 200), "{count:?}");
+    let all = events(&log);
+    let listed: Vec<&Value> = all
+        .iter()
+        .filter(|e| {
+            e["verb"] == "list"
+                && e["objectRef"]["resource"] == "configmaps"
+                && e["stage"] == "ResponseComplete"
+        })
+        .collect();
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_eq!(
+        listed[0]["responseObject"]["items"]
+            .as_array()
+            .map(Vec::len),
+        count
+    );
+
     // The Audit-Id header names the request's events; a client's own ID is kept.
     let (_, dump) = s.curl_admin(&[
         "-D",

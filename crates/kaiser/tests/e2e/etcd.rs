@@ -1194,3 +1194,73 @@ async fn creates_made_at_once_on_etcd_reach_watches_whole() {
         .collect();
     assert_eq!(got, later);
 }
+
+/// A value in etcd that is not an object (written by hand, or damaged) fails
+/// every LIST that reaches it: with a 500 `Status` when it lies in the first
+/// 128 KiB of the body, which are made before the response starts, and
+/// later by aborting the response; never as a shorter list that looks
+/// whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_value_fails_the_lists_that_reach_it() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, ListParams};
+
+    let etcd = EtcdProcess::start();
+    let s = on_etcd(&etcd);
+    ok(s.kubectl(&["create", "namespace", "late"]));
+    ok(s.kubectl(&["create", "namespace", "early"]));
+    // 200 ConfigMaps of 1 KiB: a body of about 260 KB.
+    s.create_configmaps(KUBECTL, "late", "cm", 200, 1024, "{}");
+    s.create_configmaps(KUBECTL, "early", "cm", 200, 1024, "{}");
+    let client = crate::kube_rs::client(&s).await;
+    let late: Api<ConfigMap> = Api::namespaced(client.clone(), "late");
+    let early: Api<ConfigMap> = Api::namespaced(client, "early");
+    let listed = late.list(&ListParams::default()).await.expect("list");
+    let made = |n: &Option<String>| n.as_deref().is_some_and(|n| n.starts_with("cm-"));
+    assert_eq!(
+        listed
+            .items
+            .iter()
+            .filter(|c| made(&c.metadata.name))
+            .count(),
+        200
+    );
+    etcd.put_at_one_revision(&[
+        ("/registry/configmaps/late/zz-damaged", "not an object"),
+        ("/registry/configmaps/early/aa-damaged", "not an object"),
+    ])
+    .await;
+
+    // Last in its list: the response has started when it is reached. The
+    // consistent read first: once it has seen the write, so has the cache.
+    for lp in [ListParams::default(), ListParams::default().match_any()] {
+        if let Ok(list) = late.list(&lp).await {
+            panic!("a list of {} items looked whole", list.items.len());
+        }
+    }
+    // kubectl (HTTP/2, gzip) reading the bytes as they come: the response
+    // is aborted, not ended.
+    let out = s.kubectl(&["get", "--raw", "/api/v1/namespaces/late/configmaps"]);
+    assert!(
+        !out.status.success(),
+        "kubectl took a cut-short list of {} bytes",
+        out.stdout.len()
+    );
+    // First in its list: a Status naming the damaged object.
+    match early.list(&ListParams::default()).await {
+        Err(kube::Error::Api(st)) => {
+            assert_eq!(st.code, 500, "{st:?}");
+            assert!(st.message.contains("aa-damaged"), "{}", st.message);
+        }
+        other => panic!("expected a 500 Status, got {other:?}"),
+    }
+    // Lists that do not reach it, and the server, are unharmed.
+    let page = late
+        .list(&ListParams::default().limit(150))
+        .await
+        .expect("a page");
+    assert_eq!(page.items.len(), 150);
+    let one = late.get("cm-07").await.expect("get");
+    assert_eq!(one.data.expect("data")["p"].len(), 1024);
+    ok(s.kubectl(&["get", "namespaces"]));
+}
