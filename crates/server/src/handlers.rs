@@ -1046,13 +1046,9 @@ impl http_body::Body for WatchBody {
                 this.watch.bookmark()
             }
         };
-        let mut line = encode_event(
-            &this.store,
-            event,
-            this.target,
-            this.include,
-            &mut this.headers,
-        );
+        let mut encode =
+            |e| encode_event(&this.store, e, this.target, this.include, &mut this.headers);
+        let mut line = encode(event);
         // What is already released goes in the same frame (up to a bound),
         // so a revision's events usually reach the client together.
         if this.watch.has_queued() {
@@ -1061,9 +1057,7 @@ impl http_body::Body for WatchBody {
                 let Some(e) = this.watch.next_queued() else {
                     break;
                 };
-                let next =
-                    encode_event(&this.store, e, this.target, this.include, &mut this.headers);
-                frame.extend_from_slice(&next);
+                frame.extend_from_slice(&encode(e));
             }
             line = frame.freeze();
         }
