@@ -376,8 +376,8 @@ async fn api_rate(c: &Client, clients: usize, per_client: usize, prefix: &str) -
 async fn main() {
     println!("kaiser figures (one run; 2 shared cores, numbers are noisy)\n");
     // `cargo bench -p kaiser --bench figures -- list fanout` runs only the
-    // named optional sections (list, fanout, selected, etcd, startup); none
-    // runs all.
+    // named optional sections (list, fanout, selected, etcd, startup, rss:
+    // the RSS 10 s after the creates); none runs all.
     let only: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
@@ -439,9 +439,17 @@ async fn main() {
     // the burst of writes above is not billed to the first LISTs.
     let settled = settle(child.id()).await;
     println!(
-        "  (server at rest {:.1} s after the last create)",
-        settled.as_secs_f64()
+        "  (server at rest {:.1} s after the last create; RSS then {:.1} MiB)",
+        settled.as_secs_f64(),
+        rss_kib(child.id()) as f64 / 1024.0
     );
+    if want("rss") {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        println!(
+            "  RSS 10 s later: {:.1} MiB",
+            rss_kib(child.id()) as f64 / 1024.0
+        );
+    }
     // LIST of all 10,000 (+1,600 warm-up) ConfigMaps as plain JSON, the
     // body counted as it streams in (no client-side decoding).
     let lists: &[(&str, &str)] = if want("list") {

@@ -36,6 +36,9 @@ use options::{Completed, Options};
 
 // Request handling allocates many small JSON nodes; mimalloc halves the
 // allocator's share of instructions against glibc's malloc (callgrind).
+// Built without transparent huge pages (`no_thp`): with them, resident
+// memory grew in 2 MiB steps, a third higher after 10,000 objects, for no
+// measurable speed.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
