@@ -188,6 +188,18 @@ fn with_id<'a>(events: &'a [Value], id: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["auditID"] == id).collect()
 }
 
+/// The ResponseComplete events of `verb` on ConfigMaps.
+fn completed_on_configmaps<'a>(events: &'a [Value], verb: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| {
+            e["verb"] == verb
+                && e["objectRef"]["resource"] == "configmaps"
+                && e["stage"] == "ResponseComplete"
+        })
+        .collect()
+}
+
 /// The `Audit-Id` response header of a curl `-D -` dump.
 fn audit_id_header(dump: &str) -> String {
     dump.lines()
@@ -212,14 +224,7 @@ fn audit_log_records_what_the_policy_asks() {
 
     ok(s.kubectl(&["create", "configmap", "audited", "--from-literal=k=v"]));
     let all = events(&log);
-    let created: Vec<&Value> = all
-        .iter()
-        .filter(|e| {
-            e["verb"] == "create"
-                && e["objectRef"]["resource"] == "configmaps"
-                && e["stage"] == "ResponseComplete"
-        })
-        .collect();
+    let created = completed_on_configmaps(&all, "create");
     assert_eq!(created.len(), 1, "{all:#?}");
     let ev = created[0];
     assert_eq!(ev["level"], "RequestResponse");
@@ -253,14 +258,7 @@ fn audit_log_records_what_the_policy_asks() {
     let count = json(&raw)["items"].as_array().map(Vec::len);
     assert!(count.is_some_and(|n| n > 200), "{count:?}");
     let all = events(&log);
-    let listed: Vec<&Value> = all
-        .iter()
-        .filter(|e| {
-            e["verb"] == "list"
-                && e["objectRef"]["resource"] == "configmaps"
-                && e["stage"] == "ResponseComplete"
-        })
-        .collect();
+    let listed = completed_on_configmaps(&all, "list");
     assert_eq!(listed.len(), 1, "{listed:#?}");
     assert_eq!(
         listed[0]["responseObject"]["items"]
