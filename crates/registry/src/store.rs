@@ -1470,11 +1470,6 @@ impl JsonList {
         }
     }
 
-    /// Every chunk has been produced.
-    pub fn is_done(&self) -> bool {
-        self.done
-    }
-
     /// The whole body as one buffer.
     pub fn into_vec(self) -> Result<Vec<u8>, StatusError> {
         let mut out = Vec::new();
