@@ -5,7 +5,9 @@
 //! the authenticator's question, asked once per connection.
 
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -17,13 +19,19 @@ use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::generic::GenericServer;
 
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a closing connection waits for the client to close its side.
+const LINGER: Duration = Duration::from_millis(500);
+/// How much a closing connection reads and drops meanwhile.
+const LINGER_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -176,6 +184,7 @@ pub async fn serve(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let tcp = Lingering::new(tcp);
             let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
             {
                 Ok(Ok(s)) => s,
@@ -219,4 +228,91 @@ pub async fn serve(
         );
     }
     Ok(())
+}
+
+/// A client connection whose close lingers. When the server closes a
+/// connection while bytes the client sent are still unread (a request body
+/// no handler read), the kernel answers with a reset, and a reset drops
+/// whatever part of the response is still unsent: the client gets a cut
+/// response. So shutting down first ends our side (FIN after the last
+/// byte), then reads and drops what the client still sends until it closes
+/// too, for at most [`LINGER`] and [`LINGER_BYTES`] (Go's server also
+/// waits before it closes, for the same reason).
+struct Lingering {
+    tcp: TcpStream,
+    /// Set once our side is shut: the end of the wait.
+    until: Option<Pin<Box<tokio::time::Sleep>>>,
+    dropped: usize,
+}
+
+impl Lingering {
+    fn new(tcp: TcpStream) -> Self {
+        Lingering {
+            tcp,
+            until: None,
+            dropped: 0,
+        }
+    }
+}
+
+impl AsyncRead for Lingering {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Lingering {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.until.is_none() {
+            ready!(Pin::new(&mut this.tcp).poll_shutdown(cx))?;
+            this.until = Some(Box::pin(tokio::time::sleep(LINGER)));
+        }
+        let mut scratch = [0u8; 8 * 1024];
+        loop {
+            let out_of_time = this
+                .until
+                .as_mut()
+                .is_none_or(|t| t.as_mut().poll(cx).is_ready());
+            if out_of_time || this.dropped >= LINGER_BYTES {
+                return Poll::Ready(Ok(()));
+            }
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut this.tcp).poll_read(cx, &mut buf) {
+                // The client closed (or broke off): nothing left to reset.
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => this.dropped += buf.filled().len(),
+                Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
 }

@@ -294,6 +294,38 @@ fn bad_patches_selectors_and_delete_options_change_nothing() {
     assert_eq!(configmaps(&s), before, "stored data changed");
 }
 
+/// A TLS client configuration trusting kaiser's CA, offering `alpn`, with
+/// the admin's certificate when `admin`.
+fn tls_client(s: &Server, admin: bool, alpn: &[u8]) -> rustls::ClientConfig {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(s.pki("ca.crt")).expect("ca") {
+        roots.add(c.expect("cert")).expect("add");
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots);
+    let mut cfg = if admin {
+        let chain = CertificateDer::pem_file_iter(s.pki("admin.crt"))
+            .expect("admin cert")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("admin cert");
+        let key = PrivateKeyDer::from_pem_file(s.pki("admin.key")).expect("admin key");
+        builder
+            .with_client_auth_cert(chain, key)
+            .expect("client auth")
+    } else {
+        builder.with_no_client_auth()
+    };
+    cfg.alpn_protocols = vec![alpn.to_vec()];
+    cfg
+}
+
 /// POSTs `chunks` of 64 KiB over HTTP/2 and then keeps the request body
 /// open, as a client still uploading; returns the response's status and
 /// body, or the stream error that came instead.
@@ -306,33 +338,9 @@ fn unfinished_upload(
     use futures_util::StreamExt;
     use http_body_util::{BodyExt, StreamBody};
     use hyper::body::Frame;
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use rustls::pki_types::ServerName;
 
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(s.pki("ca.crt")).expect("ca") {
-        roots.add(c.expect("cert")).expect("add");
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(roots);
-    let mut cfg = match auth {
-        Some(_) => builder.with_no_client_auth(),
-        None => {
-            let chain = CertificateDer::pem_file_iter(s.pki("admin.crt"))
-                .expect("admin cert")
-                .collect::<Result<Vec<_>, _>>()
-                .expect("admin cert");
-            let key = PrivateKeyDer::from_pem_file(s.pki("admin.key")).expect("admin key");
-            builder
-                .with_client_auth_cert(chain, key)
-                .expect("client auth")
-        }
-    };
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    let cfg = tls_client(s, auth.is_none(), b"h2");
     let (port, auth) = (s.port, auth.map(str::to_string));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -398,5 +406,94 @@ fn refused_uploads_still_get_their_status_over_http2() {
     assert_eq!(code, 413, "{body}");
     assert_eq!(json(&body)["reason"], "RequestEntityTooLarge");
     // The server serves on.
+    ok(s.kubectl(&["get", "ns", "default"]));
+}
+
+/// Sends `POST <path>` over HTTP/1.1 with a small body that the server does
+/// not read, in a TLS record of its own after the head (as Python's
+/// clients send it), waits before reading, then reads the response to the
+/// end. Returns the status line, the announced length and the body's.
+fn unread_body_post(s: &Server, path: &str) -> (String, usize, usize) {
+    use rustls::pki_types::ServerName;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let cfg = tls_client(s, true, b"http/1.1");
+    let (port, path) = (s.port, path.to_string());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+            .connect(ServerName::try_from("127.0.0.1").expect("name"), tcp)
+            .await
+            .expect("tls");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n"
+        );
+        tls.write_all(head.as_bytes()).await.expect("head");
+        tls.flush().await.expect("flush");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        tls.write_all(b"0123456789").await.expect("body");
+        tls.flush().await.expect("flush");
+        // The server writes all it can and is done before we read.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // To the announced end, or until the server closes or resets.
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut head: Option<(usize, usize)> = None;
+        while head.is_none_or(|(end, length)| got.len() < end + 4 + length) {
+            let n = match tokio::time::timeout_at(deadline, tls.read(&mut buf)).await {
+                Ok(Ok(0)) => break,
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) => {
+                    eprintln!("read ended with {e}");
+                    break;
+                }
+                Err(_) => panic!("no end of the response within 20 s"),
+            };
+            got.extend_from_slice(&buf[..n]);
+            if head.is_none()
+                && let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n")
+            {
+                let length = String::from_utf8_lossy(&got[..end])
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .expect("a content-length");
+                head = Some((end, length));
+            }
+        }
+        let (end, length) = head.expect("a response head");
+        let status = String::from_utf8_lossy(&got[..end])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        (status, length, got.len() - end - 4)
+    })
+}
+
+/// A body the handler never reads (here, one sent to the OpenAPI document)
+/// still gets the whole response: the server closes its side only after
+/// the client has had it, instead of resetting the connection while part of
+/// a large response is still unsent (Go's server waits before closing for
+/// the same reason).
+#[test]
+fn an_unread_body_does_not_cut_the_response_short() {
+    let s = Server::start();
+    for _ in 0..3 {
+        let (status, announced, got) = unread_body_post(&s, "/openapi/v2");
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert!(announced > 500_000, "{announced}");
+        assert_eq!(got, announced, "the whole OpenAPI document");
+    }
     ok(s.kubectl(&["get", "ns", "default"]));
 }
