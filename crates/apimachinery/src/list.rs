@@ -60,7 +60,11 @@ impl ListOptions {
                         .map_err(|_| bad(format!("invalid value for limit: {v:?}")))?
                 }
                 "continue" if !v.is_empty() => {
-                    o.continue_token = Some(ContinueToken::decode(v).map_err(bad)?)
+                    // Upstream's storage prefixes the token's own error.
+                    o.continue_token = Some(
+                        ContinueToken::decode(v)
+                            .map_err(|e| bad(format!("invalid continue token: {e}")))?,
+                    )
                 }
                 "resourceVersion" => o.resource_version = parse_resource_version(v).map_err(bad)?,
                 "resourceVersionMatch" => {

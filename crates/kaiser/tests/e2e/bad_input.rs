@@ -264,6 +264,30 @@ fn bad_patches_selectors_and_delete_options_change_nothing() {
         "{err}"
     );
 
+    // A continue token that is not one, and a good one with a
+    // resourceVersion beside it: upstream's storage words both.
+    let list = s.url("/api/v1/namespaces/default/configmaps");
+    let (code, body) = s.curl_admin(&[&format!("{list}?continue=abc")]);
+    assert_eq!(code, 400, "{body}");
+    let msg = json(&body)["message"].as_str().unwrap_or("").to_string();
+    assert!(
+        msg.starts_with("invalid continue token: continue key is not valid: "),
+        "{msg}"
+    );
+    let (_, page) = s.curl_admin(&[&format!("{list}?limit=1")]);
+    let token = json(&page)["metadata"]["continue"]
+        .as_str()
+        .expect("a continue token")
+        .to_string();
+    let (code, body) = s.curl_admin(&[&format!(
+        "{list}?limit=1&continue={token}&resourceVersion=1"
+    )]);
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(
+        json(&body)["message"],
+        "specifying resource version is not allowed when using continue"
+    );
+
     let (code, body) = s.curl_admin(&["-X", "DELETE", &format!("{url}?propagationPolicy=Later")]);
     assert_eq!(code, 422, "{body}");
     assert_eq!(json(&body)["reason"], "Invalid");
