@@ -228,6 +228,7 @@ fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerC
                 .map(|(g, r)| (g.clone(), r.clone(), o.storage.clone()))
         })
         .collect();
+    kaiser_kubeapiserver::validation::pod::set_allow_privileged(c.allow_privileged);
     let mut kube = KubeApiServer::new(
         storage.clone(),
         &c.etcd_prefix,

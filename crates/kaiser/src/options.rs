@@ -101,6 +101,11 @@ pub struct Options {
     #[arg(long, value_delimiter = ',')]
     pub etcd_servers_overrides: Vec<String>,
 
+    /// Allow privileged (and Windows hostProcess) containers; off as
+    /// upstream's default, so such pods are refused until it is set.
+    #[arg(long, value_parser = crate::options::go_bool, action = clap::ArgAction::Set, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub allow_privileged: bool,
+
     /// Send writes that arrive while etcd is busy together, as one
     /// transaction (kaiser's own flag). Writes made at once may then share a
     /// resourceVersion; set false when kube-apiservers share the etcd, so
@@ -265,6 +270,7 @@ pub struct Completed {
     pub etcd_cert: Option<(PathBuf, PathBuf)>,
     pub etcd_batch_writes: bool,
     pub etcd_overrides: Vec<EtcdOverride>,
+    pub allow_privileged: bool,
     pub compaction_interval: Duration,
     /// How long Events live after their last write (zero: until deleted).
     pub event_ttl: Duration,
@@ -539,6 +545,7 @@ impl Options {
             etcd_cafile: self.etcd_cafile.clone(),
             etcd_cert: self.etcd_certfile.clone().zip(self.etcd_keyfile.clone()),
             etcd_batch_writes: self.etcd_batch_writes,
+            allow_privileged: self.allow_privileged,
             etcd_overrides,
             compaction_interval,
             event_ttl,
@@ -701,6 +708,7 @@ pub fn describe(o: &Options) -> Vec<String> {
             "--advertise-address={}",
             o.advertise_address.clone().unwrap_or_default()
         ),
+        format!("--allow-privileged={}", o.allow_privileged),
         format!("--bind-address={}", o.bind_address),
         format!("--cert-dir={}", opt(&o.cert_dir)),
         format!("--client-ca-file={}", opt(&o.client_ca_file)),
@@ -781,6 +789,9 @@ mod tests {
         assert_eq!(c.event_ttl, Duration::from_secs(3600));
         assert!(c.lease_endpoints);
         assert!(c.etcd_batch_writes);
+        assert!(!c.allow_privileged);
+        assert!(parse(&["--allow-privileged"]).allow_privileged);
+        assert!(parse(&["--allow-privileged=true"]).allow_privileged);
         // Booleans as upstream's flags read them.
         for off in [
             "--etcd-batch-writes=false",

@@ -1,7 +1,8 @@
 //! Type-specific validation of the rest of the catalogue, through kubectl:
 //! webhook configurations, IPAddresses, CertificateSigningRequests (and
 //! their approval), mandatory FlowSchemas, status subresource writes, and
-//! malformed quantities, each answered as upstream answers.
+//! malformed quantities, privileged containers without `--allow-privileged`,
+//! each answered as upstream answers.
 
 use crate::harness::{Server, fails, json, ok};
 
@@ -216,4 +217,77 @@ fn malformed_quantities_fail_decoding() {
     assert_eq!(code, 400, "{body}");
     assert_eq!(json(&body)["reason"], "BadRequest");
     assert_eq!(json(&body)["message"], want);
+}
+
+fn privileged_daemonset() -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "node-agent", "namespace": "default"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "agent"}},
+            "template": {
+                "metadata": {"labels": {"app": "agent"}},
+                "spec": {
+                    "initContainers": [{"name": "setup", "image": "busybox",
+                        "securityContext": {"privileged": true}}],
+                    "containers": [{"name": "agent", "image": "busybox",
+                        "securityContext": {"privileged": true}}]
+                }
+            }
+        }
+    })
+}
+
+/// Privileged containers are refused, in pods and in templates, unless
+/// kaiser runs with `--allow-privileged` (upstream's default is false too;
+/// kubeadm sets it).
+#[test]
+fn privileged_containers_need_allow_privileged() {
+    let s = Server::start();
+    let err = fails(s.kubectl(&["apply", "-f", &manifest(&s, "ds", &privileged_daemonset())]));
+    for line in [
+        "spec.template.spec.containers[0].securityContext.privileged: Forbidden: disallowed by cluster policy",
+        "spec.template.spec.initContainers[0].securityContext.privileged: Forbidden: disallowed by cluster policy",
+    ] {
+        assert!(err.contains(line), "{err}");
+    }
+    let err = fails(s.kubectl(&[
+        "run",
+        "root",
+        "--image=busybox",
+        "--privileged",
+        "--restart=Never",
+    ]));
+    assert!(
+        err.contains(
+            "spec.containers[0].securityContext.privileged: Forbidden: disallowed by cluster policy"
+        ),
+        "{err}"
+    );
+    let (code, body) = s.curl_admin(&[&s.url("/apis/apps/v1/namespaces/default/daemonsets")]);
+    assert_eq!(code, 200);
+    assert_eq!(
+        json(&body)["items"],
+        serde_json::json!([]),
+        "nothing stored"
+    );
+
+    let allowed = Server::start_with(&["--allow-privileged=true"]);
+    ok(allowed.kubectl(&[
+        "apply",
+        "-f",
+        &manifest(&allowed, "ds", &privileged_daemonset()),
+    ]));
+    ok(allowed.kubectl(&[
+        "run",
+        "root",
+        "--image=busybox",
+        "--privileged",
+        "--restart=Never",
+    ]));
+    let pod = json(&ok(allowed.kubectl(&["get", "pod", "root", "-o", "json"])));
+    assert_eq!(
+        pod["spec"]["containers"][0]["securityContext"]["privileged"],
+        true
+    );
 }

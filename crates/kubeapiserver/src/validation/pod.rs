@@ -5,6 +5,7 @@
 //! actions, no pod-level resources).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use kaiser_apimachinery::field::{ErrorList, FieldError};
 use kaiser_apimachinery::validation::{
@@ -1069,6 +1070,12 @@ fn windows_host_process(errs: &mut ErrorList, spec: &Value, path: &str) {
                 &child(path, "hostNetwork"),
                 false,
                 "hostNetwork must be true if pod contains any hostProcess containers",
+            ));
+        }
+        if !privileged_allowed() {
+            errs.push(FieldError::forbidden(
+                path,
+                "hostProcess containers are disallowed by cluster policy",
             ));
         }
     }
@@ -3247,10 +3254,30 @@ fn dns_domain(d: &str) -> bool {
         })
 }
 
+/// Whether privileged and hostProcess containers are allowed
+/// (`--allow-privileged`, false by default as upstream's). Process-wide,
+/// like upstream's capabilities, and set once at start-up.
+static ALLOW_PRIVILEGED: AtomicBool = AtomicBool::new(false);
+
+/// Sets `--allow-privileged` for every later validation.
+pub fn set_allow_privileged(allow: bool) {
+    ALLOW_PRIVILEGED.store(allow, Ordering::Relaxed);
+}
+
+fn privileged_allowed() -> bool {
+    ALLOW_PRIVILEGED.load(Ordering::Relaxed)
+}
+
 /// `ValidateSecurityContext` (containers).
 fn security_context(errs: &mut ErrorList, sc: &Value, path: &str, host_users: bool) {
     if !present(sc) {
         return;
+    }
+    if at(sc, "privileged").as_bool() == Some(true) && !privileged_allowed() {
+        errs.push(FieldError::forbidden(
+            &child(path, "privileged"),
+            "disallowed by cluster policy",
+        ));
     }
     id_range(errs, sc, "runAsUser", path);
     id_range(errs, sc, "runAsGroup", path);

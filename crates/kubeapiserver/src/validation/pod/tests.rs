@@ -472,6 +472,26 @@ fn security_contexts() {
     );
 }
 
+/// Without `--allow-privileged` (the default, never changed in these
+/// tests) privileged containers are refused wherever they are.
+#[test]
+fn privileged_containers_need_the_flag() {
+    let mut c = container("app");
+    c["securityContext"] = json!({"privileged": true});
+    let mut s = spec(vec![c]);
+    let (mut init, mut init2) = (container("init"), container("init2"));
+    init["securityContext"] = json!({"privileged": false});
+    init2["securityContext"] = json!({"privileged": true});
+    s["initContainers"] = json!([init, init2]);
+    assert_errs(
+        &validate_pod(&pod(s)),
+        &[
+            "spec.containers[0].securityContext.privileged: Forbidden: disallowed by cluster policy",
+            "spec.initContainers[1].securityContext.privileged: Forbidden: disallowed by cluster policy",
+        ],
+    );
+}
+
 #[test]
 fn scheduling_fields() {
     let mut s = spec(vec![container("app")]);
