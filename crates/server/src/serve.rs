@@ -236,10 +236,14 @@ pub async fn serve(
 /// whatever part of the response is still unsent: the client gets a cut
 /// response. So shutting down first ends our side (FIN after the last
 /// byte), then reads and drops what the client still sends until it closes
-/// too, for at most [`LINGER`] and [`LINGER_BYTES`] (Go's server also
-/// waits before it closes, for the same reason).
+/// too, or until [`LINGER`] has passed since our last write, or
+/// [`LINGER_BYTES`] were dropped (Go's server also waits before it closes,
+/// for the same reason). A connection that wrote nothing lately (an idle
+/// one at shutdown) closes at once.
 struct Lingering {
     tcp: TcpStream,
+    /// When the last write that carried data (more than an alert) went out.
+    last_write: Option<tokio::time::Instant>,
     /// Set once our side is shut: the end of the wait.
     until: Option<Pin<Box<tokio::time::Sleep>>>,
     dropped: usize,
@@ -249,9 +253,21 @@ impl Lingering {
     fn new(tcp: TcpStream) -> Self {
         Lingering {
             tcp,
+            last_write: None,
             until: None,
             dropped: 0,
         }
+    }
+
+    fn wrote(&mut self, r: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        // TLS's own close_notify, written just before the shutdown, is a
+        // record of at most 31 bytes and no reason to wait.
+        if let Poll::Ready(Ok(n)) = r
+            && n > 64
+        {
+            self.last_write = Some(tokio::time::Instant::now());
+        }
+        r
     }
 }
 
@@ -271,7 +287,8 @@ impl AsyncWrite for Lingering {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write(cx, buf)
+        let r = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        self.wrote(r)
     }
 
     fn poll_write_vectored(
@@ -279,7 +296,8 @@ impl AsyncWrite for Lingering {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+        let r = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
+        self.wrote(r)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -294,7 +312,10 @@ impl AsyncWrite for Lingering {
         let this = &mut *self;
         if this.until.is_none() {
             ready!(Pin::new(&mut this.tcp).poll_shutdown(cx))?;
-            this.until = Some(Box::pin(tokio::time::sleep(LINGER)));
+            let Some(last) = this.last_write else {
+                return Poll::Ready(Ok(()));
+            };
+            this.until = Some(Box::pin(tokio::time::sleep_until(last + LINGER)));
         }
         let mut scratch = [0u8; 8 * 1024];
         loop {
