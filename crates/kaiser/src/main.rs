@@ -552,14 +552,19 @@ async fn run(c: Completed) -> Result<()> {
     let tls = load_tls(&c, &pki, &client_ca)?;
     let sa_key =
         pki::service_account_key(&c.cert_dir, c.service_account_signing_key_file.as_deref())?;
-    let token_key = Arc::new(
-        kaiser_auth::serviceaccount::TokenKey::from_pkcs8(
-            &sa_key,
-            &c.service_account_issuer,
-            c.api_audiences.clone(),
-        )
-        .context("loading the service account signing key")?,
-    );
+    let mut token_key = kaiser_auth::serviceaccount::TokenKey::from_pem(
+        &sa_key,
+        &c.service_account_issuer,
+        c.api_audiences.clone(),
+    )
+    .context("loading the service account signing key")?;
+    for path in &c.service_account_key_files {
+        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        token_key
+            .add_verification_keys(&pem, &path.display().to_string())
+            .context("--service-account-key-file")?;
+    }
+    let token_key = Arc::new(token_key);
     // Without --proxy-client-*-file, a generated front-proxy CA signs the
     // proxy's client certificate (and is what request-header authentication
     // trusts by default).

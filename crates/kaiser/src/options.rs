@@ -186,10 +186,16 @@ pub struct Options {
     #[arg(long, default_value = "https://kubernetes.default.svc.cluster.local")]
     pub service_account_issuer: String,
 
-    /// PKCS#8 PEM P-256 key that signs service-account tokens (default: one
-    /// generated in the cert dir).
+    /// PEM private key (RSA, or ECDSA P-256/P-384) that signs
+    /// service-account tokens (default: one generated in the cert dir).
     #[arg(long)]
     pub service_account_signing_key_file: Option<PathBuf>,
+
+    /// PEM file of public keys (or certificates, or private keys) that
+    /// service-account tokens may also be signed with; repeatable. The
+    /// signing key's own public key is always accepted.
+    #[arg(long)]
+    pub service_account_key_file: Vec<PathBuf>,
 
     /// Audiences tokens must name (default: the issuer).
     #[arg(long, value_delimiter = ',')]
@@ -291,6 +297,7 @@ pub struct Completed {
     pub shutdown_grace: Duration,
     pub service_account_issuer: String,
     pub service_account_signing_key_file: Option<PathBuf>,
+    pub service_account_key_files: Vec<PathBuf>,
     pub api_audiences: Vec<String>,
     pub max_token_expiration: Duration,
     pub audit: crate::audit::AuditConfig,
@@ -488,6 +495,16 @@ impl Options {
                 p.display()
             ));
         }
+        for p in self
+            .service_account_key_file
+            .iter()
+            .filter(|p| !p.is_file())
+        {
+            errs.push(format!(
+                "--service-account-key-file {}: no such file",
+                p.display()
+            ));
+        }
         let authorization_modes = kaiser_auth::authz::parse_modes(&self.authorization_mode)
             .unwrap_or_else(|e| {
                 errs.extend(e.into_iter().map(|e| format!("--authorization-mode: {e}")));
@@ -564,6 +581,7 @@ impl Options {
             shutdown_grace,
             service_account_issuer: self.service_account_issuer.clone(),
             service_account_signing_key_file: self.service_account_signing_key_file.clone(),
+            service_account_key_files: self.service_account_key_file.clone(),
             api_audiences: if self.api_audiences.is_empty() {
                 vec![self.service_account_issuer.clone()]
             } else {
@@ -741,6 +759,14 @@ pub fn describe(o: &Options) -> Vec<String> {
         format!(
             "--service-account-signing-key-file={}",
             opt(&o.service_account_signing_key_file)
+        ),
+        format!(
+            "--service-account-key-file={}",
+            o.service_account_key_file
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(",")
         ),
         format!("--api-audiences={}", o.api_audiences.join(",")),
         format!("--authorization-mode={}", o.authorization_mode.join(",")),

@@ -263,8 +263,8 @@ pub fn write_kubeconfig(path: &Path, server: &str, ca_pem: &[u8], pki: &Pki) -> 
     write_private(path, &cfg, 0o600)
 }
 
-/// The service-account signing key (PKCS#8 DER): from `file` when given,
-/// else `<dir>/sa.key`, generated on first start.
+/// The service-account signing key, as PEM: from `file` when given, else
+/// `<dir>/sa.key`, generated (P-256, PKCS#8) on first start.
 pub fn service_account_key(dir: &Path, file: Option<&Path>) -> Result<Vec<u8>> {
     let path = file.map_or_else(|| dir.join("sa.key"), Path::to_path_buf);
     if !path.exists() && file.is_none() {
@@ -275,12 +275,7 @@ pub fn service_account_key(dir: &Path, file: Option<&Path>) -> Result<Vec<u8>> {
         );
         write_private(&path, &pem, 0o600)?;
     }
-    let pem = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(body.trim())
-        .with_context(|| format!("{} is not a PEM private key", path.display()))
+    fs::read(&path).with_context(|| format!("reading {}", path.display()))
 }
 
 fn base64_lines(der: &[u8]) -> String {

@@ -620,3 +620,62 @@ fn a_malformed_token_file_stops_start_up_with_the_other_errors() {
     );
     assert!(err.contains("--bind-address"), "{err}");
 }
+
+/// kubeadm's service-account keys: an RSA signing key in PKCS#1 PEM signs
+/// RS256 tokens with upstream's key id; after the signing key changes,
+/// tokens signed with the old one are accepted exactly while its public key
+/// is listed in `--service-account-key-file` (upstream's key rotation).
+#[test]
+fn rsa_signing_keys_and_key_files_as_kubeadm_writes_them() {
+    use base64::Engine;
+    let testdata = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/testdata");
+    let rsa_key = format!("{testdata}/sa-rsa2048-pkcs1.pem");
+    let rsa_pub = format!("{testdata}/sa-rsa2048.pub");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let signing = format!("--service-account-signing-key-file={rsa_key}");
+    let trusting = format!("--service-account-key-file={rsa_pub}");
+    let token = {
+        let s = Server::start_in(tmp.path(), &["--secure-port=0", &signing, &trusting]);
+        ok(s.kubectl(&["create", "serviceaccount", "robot"]));
+        let token = ok(s.kubectl(&["create", "token", "robot"]))
+            .trim()
+            .to_string();
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').next().expect("header"))
+            .expect("base64");
+        let header = json(&String::from_utf8_lossy(&header));
+        assert_eq!(header["alg"], "RS256");
+        // sha256 of the key's DER SubjectPublicKeyInfo, as upstream's kid.
+        assert_eq!(header["kid"], "0AG6AeJSK4VTVbY5HXYlSHm8pHTv12Q0TpT1IS8CJcs");
+        let me = who(&ok(s.kubectl_as(&token, &["auth", "whoami", "-o", "json"])));
+        assert_eq!(me["username"], "system:serviceaccount:default:robot");
+        token
+    };
+    // The same data dir, now signing with its own generated key.
+    {
+        let s = Server::start_in(tmp.path(), &["--secure-port=0", &trusting]);
+        let me = who(&ok(s.kubectl_as(&token, &["auth", "whoami", "-o", "json"])));
+        assert_eq!(me["username"], "system:serviceaccount:default:robot");
+        let fresh = ok(s.kubectl(&["create", "token", "robot"]))
+            .trim()
+            .to_string();
+        ok(s.kubectl_as(&fresh, &["auth", "whoami"]));
+    }
+    {
+        let s = Server::start_in(tmp.path(), &["--secure-port=0"]);
+        let err = fails(s.kubectl_as(&token, &["auth", "whoami"]));
+        assert!(err.contains("Unauthorized"), "{err}");
+    }
+    // A key file that holds no key is refused at start.
+    let junk = tmp.path().join("junk.pem");
+    std::fs::write(&junk, "not a key\n").expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kaiser"))
+        .arg("--secure-port=0")
+        .arg(format!("--service-account-key-file={}", junk.display()))
+        .current_dir(tmp.path())
+        .output()
+        .expect("run kaiser");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no public key could be read from"), "{err}");
+}
