@@ -300,6 +300,30 @@ impl TokenKey {
         &self.verifiers
     }
 
+    /// The service-account issuer discovery documents, as upstream serves
+    /// them: the OpenID provider configuration naming `jwks_uri`, and the
+    /// key set. `None` unless the issuer is an https URL without query or
+    /// fragment (upstream then serves neither).
+    pub fn discovery(&self, jwks_uri: &str) -> Option<(Value, Value)> {
+        let https = self.issuer.strip_prefix("https://")?;
+        if https.is_empty() || https.contains(['?', '#']) {
+            return None;
+        }
+        let keys: Vec<Value> = self.verifiers.iter().map(VerificationKey::jwk).collect();
+        let algs: std::collections::BTreeSet<&str> = keys
+            .iter()
+            .filter_map(|k| k.get("alg").and_then(Value::as_str))
+            .collect();
+        let config = serde_json::json!({
+            "issuer": self.issuer,
+            "jwks_uri": jwks_uri,
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": algs,
+        });
+        Some((config, serde_json::json!({ "keys": keys })))
+    }
+
     /// A signed token for `claims`.
     pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
         let header = serde_json::json!({"alg": self.signer.alg(), "kid": self.kid});
@@ -647,5 +671,31 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn discovery_only_for_https_issuers() {
+        let key = TokenKey::from_pem(RSA_PKCS8.as_bytes(), ISS, vec![]).expect("key");
+        let (config, keys) = key
+            .discovery("https://10.0.0.1:6443/openid/v1/jwks")
+            .expect("https");
+        assert_eq!(config["issuer"], ISS);
+        assert_eq!(
+            config["response_types_supported"],
+            serde_json::json!(["id_token"])
+        );
+        assert_eq!(keys["keys"][0]["kid"], key.key_id());
+        for iss in [
+            "http://example.com",
+            "https://example.com?x=1",
+            "kaiser",
+            "https://",
+        ] {
+            let other = TokenKey::from_pem(RSA_PKCS8.as_bytes(), iss, vec![]).expect("key");
+            assert!(
+                other.discovery("https://x/openid/v1/jwks").is_none(),
+                "{iss}"
+            );
+        }
     }
 }

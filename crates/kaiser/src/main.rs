@@ -229,6 +229,14 @@ fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerC
         })
         .collect();
     kaiser_kubeapiserver::validation::pod::set_allow_privileged(c.allow_privileged);
+    let jwks_uri = c.service_account_jwks_uri.clone().unwrap_or_else(|| {
+        let at = SocketAddr::new(c.advertise_address, addr.port());
+        format!("https://{at}{}", kaiser_server::generic::JWKS_PATH)
+    });
+    let oidc = token_key.discovery(&jwks_uri).map(|(config, keys)| {
+        let bytes = |v: serde_json::Value| bytes::Bytes::from(v.to_string());
+        (bytes(config), bytes(keys))
+    });
     let mut kube = KubeApiServer::new(
         storage.clone(),
         &c.etcd_prefix,
@@ -296,6 +304,7 @@ fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerC
         version,
         tables,
         openapi,
+        oidc,
         authn: authenticator,
         authorizer: Some(authorizer),
         audit,

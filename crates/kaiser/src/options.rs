@@ -191,6 +191,11 @@ pub struct Options {
     #[arg(long)]
     pub service_account_signing_key_file: Option<PathBuf>,
 
+    /// The `jwks_uri` of the service-account issuer's discovery document
+    /// (default: this server's /openid/v1/jwks at the advertise address).
+    #[arg(long)]
+    pub service_account_jwks_uri: Option<String>,
+
     /// PEM file of public keys (or certificates, or private keys) that
     /// service-account tokens may also be signed with; repeatable. The
     /// signing key's own public key is always accepted.
@@ -297,6 +302,7 @@ pub struct Completed {
     pub shutdown_grace: Duration,
     pub service_account_issuer: String,
     pub service_account_signing_key_file: Option<PathBuf>,
+    pub service_account_jwks_uri: Option<String>,
     pub service_account_key_files: Vec<PathBuf>,
     pub api_audiences: Vec<String>,
     pub max_token_expiration: Duration,
@@ -495,6 +501,13 @@ impl Options {
                 p.display()
             ));
         }
+        if let Some(u) = &self.service_account_jwks_uri
+            && !u.starts_with("https://")
+        {
+            errs.push(format!(
+                "--service-account-jwks-uri {u:?} must be an https URL"
+            ));
+        }
         for p in self
             .service_account_key_file
             .iter()
@@ -582,6 +595,7 @@ impl Options {
             service_account_issuer: self.service_account_issuer.clone(),
             service_account_signing_key_file: self.service_account_signing_key_file.clone(),
             service_account_key_files: self.service_account_key_file.clone(),
+            service_account_jwks_uri: self.service_account_jwks_uri.clone(),
             api_audiences: if self.api_audiences.is_empty() {
                 vec![self.service_account_issuer.clone()]
             } else {
@@ -767,6 +781,10 @@ pub fn describe(o: &Options) -> Vec<String> {
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(",")
+        ),
+        format!(
+            "--service-account-jwks-uri={}",
+            o.service_account_jwks_uri.clone().unwrap_or_default()
         ),
         format!("--api-audiences={}", o.api_audiences.join(",")),
         format!("--authorization-mode={}", o.authorization_mode.join(",")),

@@ -7,6 +7,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use futures_util::FutureExt;
 use http::header;
 use http_body_util::{BodyExt, Limited};
@@ -47,7 +48,14 @@ pub struct GenericServer {
     pub audit: Option<Arc<kaiser_auth::audit::Auditor>>,
     /// Serves what it claims before the body is read (the aggregator's proxy).
     pub passthrough: Option<Arc<dyn crate::passthrough::Passthrough>>,
+    /// The service-account issuer's discovery documents (configuration,
+    /// key set), when the issuer is an https URL.
+    pub oidc: Option<(Bytes, Bytes)>,
 }
+
+/// Where upstream serves the service-account issuer's discovery documents.
+pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
+pub const JWKS_PATH: &str = "/openid/v1/jwks";
 
 impl GenericServer {
     /// Every authorization mode in order; without any, only `system:masters`
@@ -256,11 +264,22 @@ impl GenericServer {
                 .openapi
                 .serve(&self.all_stores(), path, query, &parts.headers);
         }
-        let doc = match path {
-            "/version" | "/version/" => self.version.clone(),
-            _ => return None,
+        let discovery = |body: &Bytes, content_type: &str| {
+            let mut r = crate::http::bytes_response(200, content_type, body.clone());
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                http::HeaderValue::from_static("public, max-age=3600"),
+            );
+            r
         };
-        Some(json_response(200, &doc, false))
+        match (path, &self.oidc) {
+            ("/version" | "/version/", _) => Some(json_response(200, &self.version, false)),
+            (OPENID_CONFIGURATION_PATH, Some((config, _))) => {
+                Some(discovery(config, "application/json"))
+            }
+            (JWKS_PATH, Some((_, keys))) => Some(discovery(keys, "application/jwk-set+json")),
+            _ => None,
+        }
     }
 }
 

@@ -660,6 +660,35 @@ fn rsa_signing_keys_and_key_files_as_kubeadm_writes_them() {
             .trim()
             .to_string();
         ok(s.kubectl_as(&fresh, &["auth", "whoami"]));
+        // Issuer discovery lists both keys; service accounts may read it
+        // (upstream's service-account-issuer-discovery binding).
+        let config = json(&ok(s.kubectl_as(
+            &fresh,
+            &["get", "--raw", "/.well-known/openid-configuration"],
+        )));
+        assert_eq!(
+            config["issuer"],
+            "https://kubernetes.default.svc.cluster.local"
+        );
+        assert_eq!(
+            config["jwks_uri"],
+            format!("https://127.0.0.1:{}/openid/v1/jwks", s.port)
+        );
+        assert_eq!(
+            config["id_token_signing_alg_values_supported"],
+            serde_json::json!(["ES256", "RS256"])
+        );
+        let keys = json(&ok(s.kubectl(&["get", "--raw", "/openid/v1/jwks"])));
+        let keys = keys["keys"].as_array().expect("keys").clone();
+        assert_eq!(keys.len(), 2, "{keys:?}");
+        assert_eq!(keys[0]["kty"], "EC");
+        assert_eq!(keys[1]["kty"], "RSA");
+        assert_eq!(
+            keys[1]["kid"],
+            "0AG6AeJSK4VTVbY5HXYlSHm8pHTv12Q0TpT1IS8CJcs"
+        );
+        let (code, _) = s.curl_anonymous(&[&s.url("/openid/v1/jwks")]);
+        assert_eq!(code, 403);
     }
     {
         let s = Server::start_in(tmp.path(), &["--secure-port=0"]);
