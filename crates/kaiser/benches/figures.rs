@@ -341,6 +341,22 @@ fn watcher_tls(dir: &Path) -> Arc<rustls::ClientConfig> {
     Arc::new(cfg)
 }
 
+/// A TLS connection to kaiser on loopback `port`, Nagle off.
+async fn tls_connect(
+    tls: Arc<rustls::ClientConfig>,
+    port: u16,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let _ = tcp.set_nodelay(true);
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").expect("server name");
+    tokio_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await
+        .expect("TLS")
+}
+
 /// One watcher of the fan-out, as cheap as a client can be: its own TLS
 /// connection, an HTTP/1.1 request written by hand, and the stream scanned
 /// for `"name":"fan-<n>"` as it arrives (no HTTP library between the
@@ -355,15 +371,7 @@ async fn lean_watch(
 ) -> Vec<Option<Instant>> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     const NEEDLE: &[u8] = b"\"name\":\"fan-";
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
-    let _ = tcp.set_nodelay(true);
-    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").expect("server name");
-    let mut s = tokio_rustls::TlsConnector::from(tls)
-        .connect(name, tcp)
-        .await
-        .expect("TLS");
+    let mut s = tls_connect(tls, port).await;
     let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: fan-out\r\n\r\n");
     s.write_all(request.as_bytes()).await.expect("request");
     let mut seen = vec![None; writes];
@@ -441,15 +449,7 @@ async fn lean_rate(
 /// time; panics on any answer but 201.
 async fn lean_creates(tls: Arc<rustls::ClientConfig>, port: u16, prefix: String, each: usize) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
-    let _ = tcp.set_nodelay(true);
-    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").expect("server name");
-    let mut s = tokio_rustls::TlsConnector::from(tls)
-        .connect(name, tcp)
-        .await
-        .expect("TLS");
+    let mut s = tls_connect(tls, port).await;
     let payload = "x".repeat(VALUE);
     let mut buf = vec![0u8; 16 * 1024];
     let mut have = 0;

@@ -350,6 +350,21 @@ fn tls_client(s: &Server, admin: bool, alpn: &[u8]) -> rustls::ClientConfig {
     cfg
 }
 
+/// A TLS connection to kaiser on loopback `port` with `cfg`.
+async fn tls_connect(
+    cfg: rustls::ClientConfig,
+    port: u16,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .expect("tls")
+}
+
 /// POSTs `chunks` of 64 KiB over HTTP/2 and then keeps the request body
 /// open, as a client still uploading; returns the response's status and
 /// body, or the stream error that came instead.
@@ -362,8 +377,6 @@ fn unfinished_upload(
     use futures_util::StreamExt;
     use http_body_util::{BodyExt, StreamBody};
     use hyper::body::Frame;
-    use rustls::pki_types::ServerName;
-
     let cfg = tls_client(s, auth.is_none(), b"h2");
     let (port, auth) = (s.port, auth.map(str::to_string));
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -371,13 +384,7 @@ fn unfinished_upload(
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("connect");
-        let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
-            .connect(ServerName::try_from("127.0.0.1").expect("name"), tcp)
-            .await
-            .expect("tls");
+        let tls = tls_connect(cfg, port).await;
         let (mut send, conn) = hyper::client::conn::http2::handshake(
             hyper_util::rt::TokioExecutor::new(),
             hyper_util::rt::TokioIo::new(tls),
@@ -438,7 +445,6 @@ fn refused_uploads_still_get_their_status_over_http2() {
 /// clients send it), waits before reading, then reads the response to the
 /// end. Returns the status line, the announced length and the body's.
 fn unread_body_post(s: &Server, path: &str) -> (String, usize, usize) {
-    use rustls::pki_types::ServerName;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let cfg = tls_client(s, true, b"http/1.1");
@@ -448,13 +454,7 @@ fn unread_body_post(s: &Server, path: &str) -> (String, usize, usize) {
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .expect("connect");
-        let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
-            .connect(ServerName::try_from("127.0.0.1").expect("name"), tcp)
-            .await
-            .expect("tls");
+        let mut tls = tls_connect(cfg, port).await;
         let head = format!(
             "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n"
         );
