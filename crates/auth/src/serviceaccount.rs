@@ -207,7 +207,7 @@ impl VerificationKey {
                 "n": B64.encode(n), "e": B64.encode(e),
             }),
             PublicKey::Ec { crv, point } => {
-                let half = (point.len() - 1) / 2;
+                let half = point.len().saturating_sub(1) / 2;
                 serde_json::json!({
                     "use": "sig", "kty": "EC", "kid": self.kid, "crv": crv,
                     "alg": if crv == "P-384" { "ES384" } else { "ES256" },
@@ -432,8 +432,8 @@ fn spki_key(der: &[u8]) -> Option<PublicKey> {
     let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(der).ok()?;
     match spki.parsed().ok()? {
         Parsed::RSA(rsa) => Some(PublicKey::Rsa {
-            n: strip_zeros(rsa.modulus),
-            e: strip_zeros(rsa.exponent),
+            n: jwt::strip_zeros(rsa.modulus.to_vec()),
+            e: jwt::strip_zeros(rsa.exponent.to_vec()),
         }),
         Parsed::EC(point) => {
             let crv = match point.data().len() {
@@ -448,11 +448,6 @@ fn spki_key(der: &[u8]) -> Option<PublicKey> {
         }
         _ => None,
     }
-}
-
-fn strip_zeros(v: &[u8]) -> Vec<u8> {
-    let zeros = v.iter().take_while(|b| **b == 0).count();
-    v[zeros.min(v.len().saturating_sub(1))..].to_vec()
 }
 
 /// DER of the curves' OIDs (prime256v1, secp384r1).
@@ -484,7 +479,7 @@ fn der(tag: u8, body: &[u8]) -> Vec<u8> {
 }
 
 fn der_uint(v: &[u8]) -> Vec<u8> {
-    let v = strip_zeros(v);
+    let v = jwt::strip_zeros(v.to_vec());
     let mut body = Vec::with_capacity(v.len() + 1);
     if v.first().is_some_and(|b| *b >= 0x80) {
         body.push(0);

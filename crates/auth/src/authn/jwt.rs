@@ -115,7 +115,8 @@ fn parse_jwk(k: &Value) -> Option<Jwk> {
     })
 }
 
-fn strip_zeros(mut v: Vec<u8>) -> Vec<u8> {
+/// `v` without leading zero bytes (one zero stays for a zero value).
+pub(crate) fn strip_zeros(mut v: Vec<u8>) -> Vec<u8> {
     let zeros = v.iter().take_while(|b| **b == 0).count();
     v.drain(..zeros.min(v.len().saturating_sub(1)));
     v
