@@ -20,6 +20,95 @@ pub use namespace_lifecycle::NamespaceLifecycle;
 pub use pods::{DefaultTolerationSeconds, Priority, ServiceAccount};
 pub use protection::{StorageObjectInUseProtection, TaintNodesByCondition};
 
+/// Every admission plugin upstream's kube-apiserver 1.33 registers, in its
+/// order: the names `--enable-admission-plugins` and
+/// `--disable-admission-plugins` accept.
+pub const UPSTREAM_PLUGINS: &[&str] = &[
+    "AlwaysAdmit",
+    "NamespaceAutoProvision",
+    "NamespaceLifecycle",
+    "NamespaceExists",
+    "LimitPodHardAntiAffinityTopology",
+    "LimitRanger",
+    "ServiceAccount",
+    "NodeRestriction",
+    "TaintNodesByCondition",
+    "AlwaysPullImages",
+    "ImagePolicyWebhook",
+    "PodSecurity",
+    "PodNodeSelector",
+    "Priority",
+    "DefaultTolerationSeconds",
+    "PodTolerationRestriction",
+    "EventRateLimit",
+    "ExtendedResourceToleration",
+    "DefaultStorageClass",
+    "StorageObjectInUseProtection",
+    "OwnerReferencesPermissionEnforcement",
+    "PersistentVolumeClaimResize",
+    "RuntimeClass",
+    "CertificateApproval",
+    "CertificateSigning",
+    "ClusterTrustBundleAttest",
+    "CertificateSubjectRestriction",
+    "DefaultIngressClass",
+    "DenyServiceExternalIPs",
+    "PodTopologyLabels",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionWebhook",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionWebhook",
+    "ResourceQuota",
+    "AlwaysDeny",
+];
+
+/// The upstream plugins kaiser has, each on unless disabled (as upstream's
+/// defaults have them; AlwaysAdmit admits everything anyway).
+pub const KAISER_PLUGINS: &[&str] = &[
+    "AlwaysAdmit",
+    "NamespaceLifecycle",
+    "ServiceAccount",
+    "TaintNodesByCondition",
+    "Priority",
+    "DefaultTolerationSeconds",
+    "StorageObjectInUseProtection",
+];
+
+/// The errors of `--enable-admission-plugins` and
+/// `--disable-admission-plugins`: upstream's for unknown names and for a
+/// name in both, and kaiser's for a plugin asked for that it lacks (it
+/// would not be enforced).
+pub fn plugin_flag_errors(enable: &[String], disable: &[String]) -> Vec<String> {
+    let mut errs = Vec::new();
+    for (flag, names) in [
+        ("enable-admission-plugins", enable),
+        ("disable-admission-plugins", disable),
+    ] {
+        for n in names
+            .iter()
+            .filter(|n| !UPSTREAM_PLUGINS.contains(&n.as_str()))
+        {
+            errs.push(format!("{flag} plugin {n:?} is unknown"));
+        }
+    }
+    let mut both: Vec<&String> = enable.iter().filter(|n| disable.contains(n)).collect();
+    both.sort();
+    both.dedup();
+    if !both.is_empty() {
+        errs.push(format!(
+            "{both:?} in enable-admission-plugins and disable-admission-plugins overlapped"
+        ));
+    }
+    for n in enable {
+        if UPSTREAM_PLUGINS.contains(&n.as_str()) && !KAISER_PLUGINS.contains(&n.as_str()) {
+            errs.push(format!(
+                "enable-admission-plugins plugin {n:?} is not implemented by kaiser"
+            ));
+        }
+    }
+    errs
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operation {
     Create,
@@ -93,6 +182,16 @@ impl Chain {
         Chain { plugins }
     }
 
+    /// The chain without the plugins named in `disabled`.
+    pub fn without(self, disabled: &[String]) -> Self {
+        let plugins = self
+            .plugins
+            .into_iter()
+            .filter(|p| !disabled.iter().any(|d| d == p.name()))
+            .collect();
+        Chain { plugins }
+    }
+
     pub fn names(&self) -> Vec<&'static str> {
         self.plugins.iter().map(|p| p.name()).collect()
     }
@@ -119,5 +218,39 @@ impl Chain {
             out.extend(p.write_check(attrs).await?);
         }
         Ok(WriteChecks(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn plugin_flags_as_upstream_checks_them() {
+        assert!(
+            plugin_flag_errors(
+                &names(&["NamespaceLifecycle"]),
+                &names(&["ServiceAccount", "ResourceQuota"])
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            plugin_flag_errors(
+                &names(&["Bogus", "NodeRestriction", "Priority"]),
+                &names(&["Priority", "Nope"])
+            ),
+            [
+                "enable-admission-plugins plugin \"Bogus\" is unknown",
+                "disable-admission-plugins plugin \"Nope\" is unknown",
+                "[\"Priority\"] in enable-admission-plugins and disable-admission-plugins overlapped",
+                "enable-admission-plugins plugin \"NodeRestriction\" is not implemented by kaiser",
+            ]
+        );
+        // Every plugin kaiser has is one upstream knows.
+        assert!(KAISER_PLUGINS.iter().all(|p| UPSTREAM_PLUGINS.contains(p)));
     }
 }

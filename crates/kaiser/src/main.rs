@@ -268,7 +268,7 @@ fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerC
                     .map(|r| r as Arc<dyn kaiser_admission::webhook::ServiceResolver>),
             );
     let scope = Scope {
-        admission: kube.admission(),
+        admission: kube.admission().without(&c.disabled_admission_plugins),
         shutdown: shutdown.clone(),
     };
     let tables: Vec<Arc<ResourceTable>> = vec![kube.table.clone(), extensions.table.clone()];

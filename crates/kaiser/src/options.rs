@@ -231,6 +231,15 @@ pub struct Options {
     #[arg(long, value_delimiter = ',', default_value = "Node,RBAC")]
     pub authorization_mode: Vec<String>,
 
+    /// Admission plugins to turn on beside the defaults (upstream's names;
+    /// kaiser refuses those it does not have).
+    #[arg(long, value_delimiter = ',')]
+    pub enable_admission_plugins: Vec<String>,
+
+    /// Admission plugins to turn off, defaults included.
+    #[arg(long, value_delimiter = ',')]
+    pub disable_admission_plugins: Vec<String>,
+
     #[command(flatten)]
     pub authn: crate::authn::AuthnOptions,
 }
@@ -310,6 +319,8 @@ pub struct Completed {
     pub enable_aggregator_routing: bool,
     /// `--proxy-client-cert-file` and `--proxy-client-key-file`.
     pub proxy_client: Option<(PathBuf, PathBuf)>,
+    /// `--disable-admission-plugins`.
+    pub disabled_admission_plugins: Vec<String>,
     pub authorization_modes: Vec<kaiser_auth::authz::Mode>,
     pub authn: crate::authn::AuthnConfig,
 }
@@ -518,6 +529,14 @@ impl Options {
                 p.display()
             ));
         }
+        errs.extend(
+            kaiser_admission::plugin_flag_errors(
+                &self.enable_admission_plugins,
+                &self.disable_admission_plugins,
+            )
+            .into_iter()
+            .map(|e| format!("--{e}")),
+        );
         let authorization_modes = kaiser_auth::authz::parse_modes(&self.authorization_mode)
             .unwrap_or_else(|e| {
                 errs.extend(e.into_iter().map(|e| format!("--authorization-mode: {e}")));
@@ -609,6 +628,7 @@ impl Options {
                 .clone()
                 .zip(self.proxy_client_key_file.clone()),
             authorization_modes,
+            disabled_admission_plugins: self.disable_admission_plugins.clone(),
             authn,
         })
     }
@@ -788,6 +808,14 @@ pub fn describe(o: &Options) -> Vec<String> {
         ),
         format!("--api-audiences={}", o.api_audiences.join(",")),
         format!("--authorization-mode={}", o.authorization_mode.join(",")),
+        format!(
+            "--enable-admission-plugins={}",
+            o.enable_admission_plugins.join(",")
+        ),
+        format!(
+            "--disable-admission-plugins={}",
+            o.disable_admission_plugins.join(",")
+        ),
         format!(
             "--service-account-max-token-expiration={}",
             o.service_account_max_token_expiration

@@ -20,7 +20,11 @@ fn version_flag_prints_the_kubernetes_style_version() {
 fn every_invalid_option_is_reported_in_one_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = Command::new(KAISER)
-        .args(["--secure-port=-1", "--bind-address=nope"])
+        .args([
+            "--secure-port=-1",
+            "--bind-address=nope",
+            "--enable-admission-plugins=NodeRestriction,Bogus",
+        ])
         .current_dir(dir.path())
         .output()
         .expect("run");
@@ -28,6 +32,16 @@ fn every_invalid_option_is_reported_in_one_run() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--secure-port -1"), "{err}");
     assert!(err.contains("--bind-address \"nope\""), "{err}");
+    assert!(
+        err.contains("--enable-admission-plugins plugin \"Bogus\" is unknown"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "--enable-admission-plugins plugin \"NodeRestriction\" is not implemented by kaiser"
+        ),
+        "{err}"
+    );
     assert!(
         !dir.path().join("kaiser-data").exists(),
         "nothing may start"

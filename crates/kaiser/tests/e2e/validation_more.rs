@@ -2,7 +2,7 @@
 //! webhook configurations, IPAddresses, CertificateSigningRequests (and
 //! their approval), mandatory FlowSchemas, status subresource writes, and
 //! malformed quantities, privileged containers without `--allow-privileged`,
-//! each answered as upstream answers.
+//! each answered as upstream answers; admission plugins turned off.
 
 use crate::harness::{Server, fails, json, ok};
 
@@ -290,4 +290,33 @@ fn privileged_containers_need_allow_privileged() {
         pod["spec"]["containers"][0]["securityContext"]["privileged"],
         true
     );
+}
+
+/// `--disable-admission-plugins=ServiceAccount`, as envtest starts its
+/// kube-apiserver: pods get no service account defaulted or token volume
+/// mounted, and need no ServiceAccount to exist; the other plugins still
+/// run (DefaultTolerationSeconds adds its tolerations).
+#[test]
+fn a_disabled_admission_plugin_does_not_run() {
+    let pod = |s: &Server, ns: &str| {
+        ok(s.kubectl(&["run", "p", "-n", ns, "--image=busybox", "--restart=Never"]));
+        json(&ok(s.kubectl(&["get", "pod", "p", "-n", ns, "-o", "json"])))
+    };
+    let s = Server::start_with(&["--disable-admission-plugins=ServiceAccount"]);
+    // At once, before any ServiceAccount could exist there.
+    ok(s.kubectl(&["create", "namespace", "fresh"]));
+    let p = pod(&s, "fresh");
+    assert!(p["spec"]["serviceAccountName"].is_null(), "{p}");
+    assert_eq!(p["spec"]["volumes"], serde_json::Value::Null, "{p}");
+    let tolerations = p["spec"]["tolerations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(tolerations.len(), 2, "{p}");
+
+    let on = Server::start();
+    let p = pod(&on, "default");
+    assert_eq!(p["spec"]["serviceAccountName"], "default", "{p}");
+    let volume = p["spec"]["volumes"][0]["name"].as_str().unwrap_or("");
+    assert!(volume.starts_with("kube-api-access-"), "{p}");
 }
