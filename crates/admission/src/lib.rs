@@ -66,12 +66,12 @@ pub const UPSTREAM_PLUGINS: &[&str] = &[
 /// defaults have them; AlwaysAdmit admits everything anyway).
 pub const KAISER_PLUGINS: &[&str] = &[
     "AlwaysAdmit",
-    "NamespaceLifecycle",
-    "ServiceAccount",
-    "TaintNodesByCondition",
-    "Priority",
-    "DefaultTolerationSeconds",
-    "StorageObjectInUseProtection",
+    NamespaceLifecycle::NAME,
+    ServiceAccount::NAME,
+    TaintNodesByCondition::NAME,
+    Priority::NAME,
+    DefaultTolerationSeconds::NAME,
+    StorageObjectInUseProtection::NAME,
 ];
 
 /// The errors of `--enable-admission-plugins` and

@@ -48,10 +48,15 @@ fn terminating(stored: &[u8]) -> Result<bool, StatusError> {
     Ok(ns.metadata.deletion_timestamp.is_some())
 }
 
+impl NamespaceLifecycle {
+    /// The plugin's name, as upstream's flags and messages spell it.
+    pub const NAME: &'static str = "NamespaceLifecycle";
+}
+
 #[async_trait]
 impl Plugin for NamespaceLifecycle {
     fn name(&self) -> &'static str {
-        "NamespaceLifecycle"
+        Self::NAME
     }
 
     async fn validate(&self, a: &Attributes<'_>) -> Result<(), StatusError> {

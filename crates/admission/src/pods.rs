@@ -51,10 +51,15 @@ pub struct ServiceAccount {
     pub service_accounts: Arc<Store>,
 }
 
+impl ServiceAccount {
+    /// The plugin's name, as upstream's flags and messages spell it.
+    pub const NAME: &'static str = "ServiceAccount";
+}
+
 #[async_trait]
 impl Plugin for ServiceAccount {
     fn name(&self) -> &'static str {
-        "ServiceAccount"
+        Self::NAME
     }
 
     async fn admit(&self, a: &Attributes<'_>, pod: &mut Value) -> Result<(), StatusError> {
@@ -151,10 +156,15 @@ impl Plugin for ServiceAccount {
 /// Tolerates not-ready and unreachable nodes for 300 s unless the pod says otherwise.
 pub struct DefaultTolerationSeconds;
 
+impl DefaultTolerationSeconds {
+    /// The plugin's name, as upstream's flags and messages spell it.
+    pub const NAME: &'static str = "DefaultTolerationSeconds";
+}
+
 #[async_trait]
 impl Plugin for DefaultTolerationSeconds {
     fn name(&self) -> &'static str {
-        "DefaultTolerationSeconds"
+        Self::NAME
     }
 
     async fn admit(&self, a: &Attributes<'_>, pod: &mut Value) -> Result<(), StatusError> {
@@ -192,10 +202,15 @@ pub struct Priority {
     pub priority_classes: Arc<Store>,
 }
 
+impl Priority {
+    /// The plugin's name, as upstream's flags and messages spell it.
+    pub const NAME: &'static str = "Priority";
+}
+
 #[async_trait]
 impl Plugin for Priority {
     fn name(&self) -> &'static str {
-        "Priority"
+        Self::NAME
     }
 
     async fn admit(&self, a: &Attributes<'_>, pod: &mut Value) -> Result<(), StatusError> {

@@ -33,10 +33,15 @@ fn add_finalizer(obj: &mut Value, finalizer: &str) {
 
 pub struct StorageObjectInUseProtection;
 
+impl StorageObjectInUseProtection {
+    /// The plugin's name, as upstream's flags and messages spell it.
+    pub const NAME: &'static str = "StorageObjectInUseProtection";
+}
+
 #[async_trait]
 impl Plugin for StorageObjectInUseProtection {
     fn name(&self) -> &'static str {
-        "StorageObjectInUseProtection"
+        Self::NAME
     }
 
     async fn admit(&self, a: &Attributes<'_>, obj: &mut Value) -> Result<(), StatusError> {
@@ -51,10 +56,15 @@ impl Plugin for StorageObjectInUseProtection {
 
 pub struct TaintNodesByCondition;
 
+impl TaintNodesByCondition {
+    /// The plugin's name, as upstream's flags and messages spell it.
+    pub const NAME: &'static str = "TaintNodesByCondition";
+}
+
 #[async_trait]
 impl Plugin for TaintNodesByCondition {
     fn name(&self) -> &'static str {
-        "TaintNodesByCondition"
+        Self::NAME
     }
 
     async fn admit(&self, a: &Attributes<'_>, node: &mut Value) -> Result<(), StatusError> {

@@ -116,7 +116,7 @@ impl Claims {
 /// A signing key of one of the kinds upstream accepts.
 enum Signer {
     Rsa(RsaKeyPair),
-    /// With its JWS algorithm (`ES256` or `ES384`).
+    /// With its curve (`P-256` or `P-384`).
     Ec(EcdsaKeyPair, &'static str),
 }
 
@@ -124,7 +124,7 @@ impl Signer {
     fn alg(&self) -> &'static str {
         match self {
             Signer::Rsa(_) => "RS256",
-            Signer::Ec(_, alg) => alg,
+            Signer::Ec(_, crv) => ec_alg(crv),
         }
     }
 
@@ -134,8 +134,8 @@ impl Signer {
                 let c: ring::signature::RsaPublicKeyComponents<Vec<u8>> = k.public().into();
                 PublicKey::Rsa { n: c.n, e: c.e }
             }
-            Signer::Ec(k, alg) => PublicKey::Ec {
-                crv: if *alg == "ES384" { "P-384" } else { "P-256" }.into(),
+            Signer::Ec(k, crv) => PublicKey::Ec {
+                crv: crv.to_string(),
                 point: k.public_key().as_ref().to_vec(),
             },
         }
@@ -162,10 +162,10 @@ impl Signer {
         let rng = SystemRandom::new();
         let ec = |der: &[u8]| {
             EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
-                .map(|k| Signer::Ec(k, "ES256"))
+                .map(|k| Signer::Ec(k, "P-256"))
                 .or_else(|_| {
                     EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, der, &rng)
-                        .map(|k| Signer::Ec(k, "ES384"))
+                        .map(|k| Signer::Ec(k, "P-384"))
                 })
         };
         let found = match kind {
@@ -182,6 +182,11 @@ impl Signer {
         };
         found.ok_or_else(|| TokenError::Key(format!("unusable {kind:?} section")))
     }
+}
+
+/// The JWS algorithm of an ECDSA key on `crv`.
+fn ec_alg(crv: &str) -> &'static str {
+    if crv == "P-384" { "ES384" } else { "ES256" }
 }
 
 /// A key tokens may be signed with, and its id as upstream derives it.
@@ -210,7 +215,7 @@ impl VerificationKey {
                 let half = point.len().saturating_sub(1) / 2;
                 serde_json::json!({
                     "use": "sig", "kty": "EC", "kid": self.kid, "crv": crv,
-                    "alg": if crv == "P-384" { "ES384" } else { "ES256" },
+                    "alg": ec_alg(crv),
                     "x": B64.encode(&point[1..1 + half]), "y": B64.encode(&point[1 + half..]),
                 })
             }
@@ -231,19 +236,6 @@ pub struct TokenKey {
 }
 
 impl TokenKey {
-    /// From a PKCS#8 DER private key (RSA, P-256 or P-384).
-    pub fn from_pkcs8(
-        der: &[u8],
-        issuer: &str,
-        audiences: Vec<String>,
-    ) -> Result<Self, TokenError> {
-        Self::with_signer(
-            Signer::from_der(SectionKind::PrivateKey, der)?,
-            issuer,
-            audiences,
-        )
-    }
-
     /// From the first private key in a PEM document (PKCS#8, or PKCS#1
     /// RSA as kubeadm writes it, or SEC1 EC as openssl does).
     pub fn from_pem(pem: &[u8], issuer: &str, audiences: Vec<String>) -> Result<Self, TokenError> {
@@ -548,11 +540,16 @@ mod tests {
         }
     }
 
+    /// A freshly generated P-256 key.
+    fn ec_key(iss: &str) -> TokenKey {
+        let der = generate_pkcs8().expect("key");
+        TokenKey::from_pem(pem("PRIVATE KEY", &der).as_bytes(), iss, vec![iss.into()]).expect("key")
+    }
+
     #[test]
     fn signs_and_verifies() {
-        let der = generate_pkcs8().expect("key");
         let iss = "https://kubernetes.default.svc.cluster.local";
-        let key = TokenKey::from_pkcs8(&der, iss, vec![iss.into()]).expect("key");
+        let key = ec_key(iss);
         let now = 1_700_000_000;
         let token = key.sign(&claims(now)).expect("sign");
         let got = key.verify(&token, now + 10).expect("valid");
@@ -577,8 +574,7 @@ mod tests {
         let mut other = claims(now);
         other.aud = vec!["elsewhere".into()];
         assert!(key.verify(&key.sign(&other).expect("sign"), now).is_none());
-        let key2 = TokenKey::from_pkcs8(&generate_pkcs8().expect("key"), iss, vec![iss.into()])
-            .expect("key");
+        let key2 = ec_key(iss);
         assert!(key2.verify(&token, now).is_none());
         assert!(key.verify("a.b", now).is_none());
         assert!(key.verify("", now).is_none());
@@ -627,8 +623,7 @@ mod tests {
         let rsa = TokenKey::from_pem(RSA_PKCS8.as_bytes(), ISS, vec![ISS.into()]).expect("key");
         let now = 1_700_000_000;
         let token = rsa.sign(&claims(now)).expect("sign");
-        let mut ec = TokenKey::from_pkcs8(&generate_pkcs8().expect("key"), ISS, vec![ISS.into()])
-            .expect("key");
+        let mut ec = ec_key(ISS);
         assert!(ec.verify(&token, now).is_none(), "not yet trusted");
         // The RSA key's public half as a PUBLIC KEY section, beside junk.
         let public = pem("PUBLIC KEY", &spki_der(&rsa.verification_keys()[0].key));
