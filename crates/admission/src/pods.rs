@@ -36,7 +36,7 @@ fn spec_mut(pod: &mut Value) -> Option<&mut serde_json::Map<String, Value>> {
 /// Five random characters from upstream's alphabet (no vowels, no 0/1/3).
 fn suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut n = uuid::Uuid::new_v4().as_u128();
+    let mut n = kaiser_apimachinery::uid::new_v4().as_u128();
     (0..5)
         .map(|_| {
             let c = ALPHABET[(n % ALPHABET.len() as u128) as usize] as char;

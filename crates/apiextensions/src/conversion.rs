@@ -108,7 +108,7 @@ impl WebhookConverter {
             .iter()
             .find(|v| matches!(v.as_str(), "v1" | "v1beta1"))
             .ok_or_else(|| fail("no supported conversion review versions".into()))?;
-        let uid = uuid::Uuid::new_v4().to_string();
+        let uid = kaiser_apimachinery::uid::new_v4().to_string();
         let body = json!({
             "apiVersion": format!("apiextensions.k8s.io/{review}"),
             "kind": "ConversionReview",

@@ -20,6 +20,7 @@ pub mod status;
 pub mod strategic;
 pub mod table;
 pub mod time;
+pub mod uid;
 pub mod validation;
 
 pub use gvk::{GroupResource, GroupVersion};

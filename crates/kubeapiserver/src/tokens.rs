@@ -129,7 +129,7 @@ impl ServiceAccountTokens {
             exp: now + seconds,
             iat: now,
             iss: self.key.issuer.clone(),
-            jti: uuid::Uuid::new_v4().to_string(),
+            jti: kaiser_apimachinery::uid::new_v4().to_string(),
             kubernetes,
             nbf: now,
             sub: format!("system:serviceaccount:{ns}:{name}"),

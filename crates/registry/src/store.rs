@@ -801,7 +801,10 @@ impl Store {
         if name_empty && !generate.is_empty() {
             m.insert("name".into(), Value::from(generate_name(&generate)));
         }
-        m.insert("uid".into(), Value::from(uuid::Uuid::new_v4().to_string()));
+        m.insert(
+            "uid".into(),
+            Value::from(kaiser_apimachinery::uid::new_v4().to_string()),
+        );
         m.insert("creationTimestamp".into(), Value::from(time::now_rfc3339()));
         self.strategy.default(obj);
         self.strategy.prepare_for_create(obj);
@@ -1571,7 +1574,7 @@ fn same_ignoring_rv(a: &Value, b: &Value) -> bool {
 fn generate_name(base: &str) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let base = if base.len() > 58 { &base[..58] } else { base };
-    let r = uuid::Uuid::new_v4();
+    let r = kaiser_apimachinery::uid::new_v4();
     let suffix: String = r.as_bytes()[..5]
         .iter()
         .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)

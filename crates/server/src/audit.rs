@@ -67,7 +67,10 @@ impl GenericServer {
             .get(&AUDIT_ID)
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
-            .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
+            .map_or_else(
+                || kaiser_apimachinery::uid::new_v4().to_string(),
+                str::to_string,
+            );
         let Some(auditor) = &self.audit else {
             return (id, None);
         };

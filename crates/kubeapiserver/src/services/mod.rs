@@ -380,7 +380,7 @@ impl ServiceAllocator {
     ) -> Result<IpAddr, StatusError> {
         let (lo, hi) = cidr.usable();
         let span = hi - lo + 1;
-        let start = u128::from(uuid::Uuid::new_v4().as_u128() as u64) % span;
+        let start = u128::from(kaiser_apimachinery::uid::new_v4().as_u128() as u64) % span;
         for i in 0..span {
             let ip = cidr.at(cidr.base() + lo + (start + i) % span);
             // The first address belongs to the `kubernetes` Service.
@@ -580,7 +580,7 @@ impl ServiceAllocator {
                     continue;
                 }
                 let span = u32::from(hi - lo) + 1;
-                let start = (uuid::Uuid::new_v4().as_u128() as u32) % span;
+                let start = (kaiser_apimachinery::uid::new_v4().as_u128() as u32) % span;
                 let mut got = None;
                 for k in 0..span {
                     let cand = lo + ((start + k) % span) as u16;

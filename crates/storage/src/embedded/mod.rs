@@ -62,6 +62,9 @@ struct State {
     /// Frames not yet written, and the newest revision among them.
     pending: Vec<u8>,
     pending_rev: i64,
+    /// The flusher sleeps on `Shared::wake`: only then does a write
+    /// signal it (a signal is a futex syscall even with nobody waiting).
+    flusher_waiting: bool,
     /// Events up to this revision have gone to watchers.
     notified: i64,
     watchers: Vec<Watcher>,
@@ -253,6 +256,7 @@ fn write(shared: &Shared, f: impl FnOnce(&mut State) -> Result<Record>) -> Resul
         Record::Compact { rev: upto }.encode_into(&mut st.pending);
     }
     st.pending_rev = rev;
+    let wake = st.flusher_waiting;
     // The expirer sleeps until the earliest deadline: wake it for an earlier one.
     let sooner = match (st.expiring.first(), first) {
         (Some((at, _)), Some(before)) => *at < before,
@@ -260,7 +264,9 @@ fn write(shared: &Shared, f: impl FnOnce(&mut State) -> Result<Record>) -> Resul
         (None, _) => false,
     };
     drop(st);
-    shared.wake.notify_one();
+    if wake {
+        shared.wake.notify_one();
+    }
     if sooner {
         shared.expiry.notify_one();
     }
@@ -598,7 +604,9 @@ fn flusher(shared: Arc<Shared>, mut file: File, path: PathBuf) {
         let (buf, upto, snap) = {
             let mut st = lock(&shared);
             while st.pending.is_empty() && !st.closing && !st.rewrite {
+                st.flusher_waiting = true;
                 st = shared.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+                st.flusher_waiting = false;
             }
             let snap =
                 (std::mem::take(&mut st.rewrite) && !st.closing).then(|| (snapshot(&st), st.rev));
