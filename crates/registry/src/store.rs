@@ -506,8 +506,10 @@ impl Store {
                 }));
                 e
             }
+            // Upstream hands etcd's own error through: a 500 with no
+            // reason, whose message clients and their docs look for.
             StorageError::TooLarge { .. } => {
-                StatusError::request_entity_too_large("Request entity too large: limit is 3145728")
+                StatusError::new(500, "", "etcdserver: request is too large")
             }
             StorageError::Unavailable(m) => StatusError::service_unavailable(m),
             StorageError::Io(m) => StatusError::internal(m),

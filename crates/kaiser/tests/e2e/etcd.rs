@@ -1264,3 +1264,105 @@ async fn a_damaged_value_fails_the_lists_that_reach_it() {
     assert_eq!(one.data.expect("data")["p"].len(), 1024);
     ok(s.kubectl(&["get", "namespaces"]));
 }
+
+/// A value over etcd's request limit (1.5 MiB) is refused as kube-apiserver
+/// refuses it, with etcd's own error, on either backend, and nothing is
+/// stored; one that fits once its managed fields are dropped is stored
+/// without them, as upstream retries such a write.
+#[test]
+fn values_over_the_etcd_request_limit_get_etcds_error_on_both_backends() {
+    let etcd = EtcdProcess::start();
+    for (backend, s) in [("embedded", Server::start()), ("etcd", on_etcd(&etcd))] {
+        let crd = serde_json::json!({"apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition", "metadata": {"name": "blobs.limits.example.com"},
+            "spec": {"group": "limits.example.com", "scope": "Namespaced",
+                "names": {"plural": "blobs", "kind": "Blob"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object",
+                        "x-kubernetes-preserve-unknown-fields": true}}}]}});
+        let (code, body) = s.post_json(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            &crd,
+        );
+        assert_eq!(code, 201, "{backend}: {body}");
+        ok(s.kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            "crd/blobs.limits.example.com",
+            "--timeout=20s",
+        ]));
+        let blob = |name: &str, extra: serde_json::Value| {
+            let file = s.dir.join(format!("{name}.json"));
+            let mut obj = serde_json::json!({"apiVersion": "limits.example.com/v1",
+                "kind": "Blob", "metadata": {"name": name}});
+            obj.as_object_mut()
+                .expect("object")
+                .extend(extra.as_object().cloned().unwrap_or_default());
+            std::fs::write(&file, obj.to_string()).expect("write");
+            file
+        };
+
+        // 1.6 MB: under the 3 MiB body limit, over etcd's.
+        let big = blob("big", serde_json::json!({"data": "y".repeat(1_600_000)}));
+        let out = s.kubectl(&["create", "-f", &big.to_string_lossy()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success()
+                && stderr.starts_with("Error from server: error when creating")
+                && stderr
+                    .trim_end()
+                    .ends_with(": etcdserver: request is too large"),
+            "{backend}: {stderr}"
+        );
+        let (code, body) = s.curl_admin(&[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &format!("@{}", big.display()),
+            &s.url("/apis/limits.example.com/v1/namespaces/default/blobs"),
+        ]);
+        let status = crate::harness::json(&body);
+        assert_eq!(code, 500, "{backend}: {body}");
+        assert_eq!(status["message"], "etcdserver: request is too large");
+        assert!(status.get("reason").is_none(), "{backend}: {body}");
+        let out = s.kubectl(&["get", "blobs", "big"]);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("NotFound"),
+            "{backend}: nothing may be stored"
+        );
+
+        // About 0.9 MB of keys: with the managed fields that list every
+        // one of them it is over the limit, without them it fits.
+        let keys: serde_json::Map<String, serde_json::Value> = (0..28_000)
+            .map(|i| {
+                (
+                    format!("key-{i:05}-padding-xxxx"),
+                    serde_json::Value::from("v"),
+                )
+            })
+            .collect();
+        let wide = blob("wide", serde_json::json!({"keys": keys}));
+        ok(s.kubectl(&["create", "-f", &wide.to_string_lossy()]));
+        let stored = crate::harness::json(&ok(s.kubectl(&[
+            "get",
+            "blob",
+            "wide",
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ])));
+        assert_eq!(
+            stored["keys"].as_object().map(|k| k.len()),
+            Some(28_000),
+            "{backend}"
+        );
+        assert!(
+            stored["metadata"].get("managedFields").is_none(),
+            "{backend}: stored without its managed fields"
+        );
+        // The server and what it stored are intact.
+        ok(s.kubectl(&["create", "configmap", "after-big"]));
+    }
+}
