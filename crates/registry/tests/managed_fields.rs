@@ -293,5 +293,8 @@ async fn writes_too_big_with_their_managed_fields_are_stored_without_them() {
         )
         .await
         .expect_err("too large");
-    assert_eq!(err.code, 413);
+    assert_eq!(
+        (err.code, err.reason, err.message.as_str()),
+        (500, "", "etcdserver: request is too large")
+    );
 }
