@@ -415,6 +415,37 @@ async fn lean_watch(
     seen
 }
 
+/// CPU seconds of kaiser (user, kernel) and of this process at a moment,
+/// to report what a phase cost each side per create.
+struct CpuMark {
+    pid: u32,
+    kaiser: (f64, f64),
+    own: f64,
+}
+
+impl CpuMark {
+    fn now(pid: u32) -> CpuMark {
+        CpuMark {
+            pid,
+            kaiser: cpu_split(pid),
+            own: cpu_seconds(std::process::id()),
+        }
+    }
+
+    /// kaiser's CPU per create since the mark (its kernel share), and the
+    /// clients' (this process).
+    fn per_create(&self, creates: usize) -> String {
+        let (user, kernel) = cpu_split(self.pid);
+        let us = |s: f64| s * 1e6 / creates as f64;
+        format!(
+            "CPU per create: kaiser {:.0} us ({:.0} us of it in the kernel), the clients {:.0} us",
+            us(user + kernel - self.kaiser.0 - self.kaiser.1),
+            us(kernel - self.kaiser.1),
+            us(cpu_seconds(std::process::id()) - self.own),
+        )
+    }
+}
+
 /// Creates/s with `clients` lean clients, each `each` creates in turn on
 /// its own TLS connection: HTTP/1.1 written by hand, the JSON body made by
 /// formatting the name into a template, and the 201 response read by its
@@ -594,27 +625,21 @@ async fn main() {
     );
     let rss_before = rss_kib(child.id());
     let tls = watcher_tls(dir.path());
-    let (cpu0, own0) = (cpu_split(child.id()), cpu_seconds(std::process::id()));
+    let mark = CpuMark::now(child.id());
     let lean_32 = lean_rate(&tls, port, 32, 100, "lean").await;
-    let cpu1 = cpu_split(child.id());
     println!(
-        "  with 32 lean clients (hand-written HTTP/1.1, no decoding): {lean_32:>8.0}/s = {:.2} of the raw store; CPU per create: kaiser {:.0} us ({:.0} us of it in the kernel), the clients {:.0} us",
+        "  with 32 lean clients (hand-written HTTP/1.1, no decoding): {lean_32:>8.0}/s = {:.2} of the raw store; {}",
         lean_32 / store_32,
-        (cpu1.0 + cpu1.1 - cpu0.0 - cpu0.1) * 1e6 / 3200.0,
-        (cpu1.1 - cpu0.1) * 1e6 / 3200.0,
-        (cpu_seconds(std::process::id()) - own0) * 1e6 / 3200.0,
+        mark.per_create(3200),
     );
     // As client-go's clients talk: one HTTP/2 connection, every request
     // a stream on it.
-    let (cpu0, own0) = (cpu_split(child.id()), cpu_seconds(std::process::id()));
+    let mark = CpuMark::now(child.id());
     let h2_32 = h2_rate(&tls, port, 32, 100, "h2").await;
-    let cpu1 = cpu_split(child.id());
     println!(
-        "  with 32 streams on one HTTP/2 connection (hyper's client, no decoding): {h2_32:>8.0}/s = {:.2} of the raw store; CPU per create: kaiser {:.0} us ({:.0} us of it in the kernel), the client {:.0} us",
+        "  with 32 streams on one HTTP/2 connection (hyper's client, no decoding): {h2_32:>8.0}/s = {:.2} of the raw store; {}",
         h2_32 / store_32,
-        (cpu1.0 + cpu1.1 - cpu0.0 - cpu0.1) * 1e6 / 3200.0,
-        (cpu1.1 - cpu0.1) * 1e6 / 3200.0,
-        (cpu_seconds(std::process::id()) - own0) * 1e6 / 3200.0,
+        mark.per_create(3200),
     );
     // The same clients against the floor: no API work, only TLS, HTTP
     // and one create in a fresh embedded store per request.

@@ -31,7 +31,8 @@ fn crd(group: &str, plural: &str, kind: &str, short: &[&str]) -> Value {
                         "conditions": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}}}}]}})
 }
 
-fn wait_established(s: &Server, name: &str) {
+/// Waits until the CRD `name` is Established (kubectl wait).
+pub(crate) fn wait_established(s: &Server, name: &str) {
     ok(s.kubectl(&[
         "wait",
         "--for=condition=Established",

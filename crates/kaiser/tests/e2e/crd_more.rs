@@ -19,19 +19,11 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::core::GroupVersionKind;
 use serde_json::{Value, json};
 
+use crate::crd::wait_established;
 use crate::harness::{Server, fails, json, ok};
 
-fn wait_established(s: &Server, name: &str) {
-    ok(s.kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        &format!("crd/{name}"),
-        "--timeout=20s",
-    ]));
-}
-
 /// Writes `v` to `dir/name.json` and returns the path, for `kubectl -f`.
-fn file(dir: &Path, name: &str, v: &Value) -> String {
+pub(crate) fn file(dir: &Path, name: &str, v: &Value) -> String {
     let p = dir.join(format!("{name}.json"));
     std::fs::write(&p, v.to_string()).expect("write manifest");
     p.display().to_string()

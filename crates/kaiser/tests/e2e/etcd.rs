@@ -1285,26 +1285,16 @@ fn values_over_the_etcd_request_limit_get_etcds_error_on_both_backends() {
             &crd,
         );
         assert_eq!(code, 201, "{backend}: {body}");
-        ok(s.kubectl(&[
-            "wait",
-            "--for=condition=Established",
-            "crd/blobs.limits.example.com",
-            "--timeout=20s",
-        ]));
-        let blob = |name: &str, extra: serde_json::Value| {
-            let file = s.dir.join(format!("{name}.json"));
-            let mut obj = serde_json::json!({"apiVersion": "limits.example.com/v1",
-                "kind": "Blob", "metadata": {"name": name}});
-            obj.as_object_mut()
-                .expect("object")
-                .extend(extra.as_object().cloned().unwrap_or_default());
-            std::fs::write(&file, obj.to_string()).expect("write");
-            file
+        crate::crd::wait_established(&s, "blobs.limits.example.com");
+        let blob = |name: &str, field: &str, value: serde_json::Value| {
+            let obj = serde_json::json!({"apiVersion": "limits.example.com/v1",
+                "kind": "Blob", "metadata": {"name": name}, field: value});
+            crate::crd_more::file(&s.dir, name, &obj)
         };
 
         // 1.6 MB: under the 3 MiB body limit, over etcd's.
-        let big = blob("big", serde_json::json!({"data": "y".repeat(1_600_000)}));
-        let out = s.kubectl(&["create", "-f", &big.to_string_lossy()]);
+        let big = blob("big", "data", serde_json::json!("y".repeat(1_600_000)));
+        let out = s.kubectl(&["create", "-f", &big]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success()
@@ -1320,7 +1310,7 @@ fn values_over_the_etcd_request_limit_get_etcds_error_on_both_backends() {
             "-H",
             "Content-Type: application/json",
             "--data-binary",
-            &format!("@{}", big.display()),
+            &format!("@{big}"),
             &s.url("/apis/limits.example.com/v1/namespaces/default/blobs"),
         ]);
         let status = crate::harness::json(&body);
@@ -1343,8 +1333,8 @@ fn values_over_the_etcd_request_limit_get_etcds_error_on_both_backends() {
                 )
             })
             .collect();
-        let wide = blob("wide", serde_json::json!({"keys": keys}));
-        ok(s.kubectl(&["create", "-f", &wide.to_string_lossy()]));
+        let wide = blob("wide", "keys", serde_json::Value::Object(keys));
+        ok(s.kubectl(&["create", "-f", &wide]));
         let stored = crate::harness::json(&ok(s.kubectl(&[
             "get",
             "blob",
