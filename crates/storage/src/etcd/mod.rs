@@ -98,6 +98,12 @@ fn map_err(e: etcd_client::Error) -> StorageError {
         etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => {
             StorageError::Unavailable(text)
         }
+        // A status etcd sent has no source; one with a source was made by
+        // the client from a broken connection (a reset mid-stream arrives
+        // as code Unknown, "h2 protocol error: error reading a body").
+        etcd_client::Error::GRpcStatus(ref st) if std::error::Error::source(st).is_some() => {
+            StorageError::Unavailable(text)
+        }
         // Lost or refused connections surface as gRPC statuses of several
         // codes (unavailable, cancelled, deadline); all mean "not reachable".
         _ if [
@@ -650,5 +656,36 @@ impl Storage for EtcdStore {
     async fn close(&self) -> Result<()> {
         // Every acknowledged write is already durable in etcd.
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_the_client_made_from_a_broken_connection_mean_unavailable() {
+        // Worded as the reset seen when etcd is killed mid-watch.
+        let reset = std::io::Error::other("error reading a body from connection");
+        let made = tonic::Status::from_error(Box::new(reset));
+        assert_eq!(made.code(), tonic::Code::Unknown);
+        assert!(matches!(
+            map_err(etcd_client::Error::GRpcStatus(made)),
+            StorageError::Unavailable(_)
+        ));
+        // What etcd itself answers keeps its meaning.
+        let sent = tonic::Status::new(tonic::Code::Unknown, "etcdserver: something else");
+        assert!(matches!(
+            map_err(etcd_client::Error::GRpcStatus(sent)),
+            StorageError::Io(_)
+        ));
+        let sent = tonic::Status::new(
+            tonic::Code::InvalidArgument,
+            "etcdserver: request is too large",
+        );
+        assert!(matches!(
+            map_err(etcd_client::Error::GRpcStatus(sent)),
+            StorageError::TooLarge { .. }
+        ));
     }
 }
