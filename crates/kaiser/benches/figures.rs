@@ -486,9 +486,7 @@ async fn lean_creates(tls: Arc<rustls::ClientConfig>, port: u16, prefix: String,
     let mut have = 0;
     let mut request = Vec::with_capacity(2048);
     for i in 0..each {
-        let body = format!(
-            r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{prefix}-{i}"}},"data":{{"payload":"{payload}"}}}}"#
-        );
+        let body = configmap_json(&format!("{prefix}-{i}"), &payload);
         request.clear();
         request.extend_from_slice(
             format!(
@@ -549,6 +547,13 @@ async fn list_bytes(c: &Client, path: &str) -> usize {
         }
         total += n;
     }
+}
+
+/// A ConfigMap's JSON made by formatting, as the lean clients send it.
+fn configmap_json(name: &str, payload: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{name}"}},"data":{{"payload":"{payload}"}}}}"#
+    )
 }
 
 fn configmap(name: &str) -> ConfigMap {
@@ -1028,9 +1033,7 @@ async fn h2_rate(
             let payload = payload.clone();
             tokio::spawn(async move {
                 for i in 0..each {
-                    let body = format!(
-                        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{prefix}-{i}"}},"data":{{"payload":"{payload}"}}}}"#
-                    );
+                    let body = configmap_json(&format!("{prefix}-{i}"), &payload);
                     let req = http::Request::post(format!(
                         "https://127.0.0.1:{port}/api/v1/namespaces/default/configmaps"
                     ))
