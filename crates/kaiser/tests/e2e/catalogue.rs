@@ -1115,13 +1115,20 @@ fn invalid_objects_get_422_with_upstreams_field_paths() {
     );
     // A Service's cluster IP may not change once set.
     ok(s.kubectl(&["create", "service", "clusterip", "fixed", "--tcp=80"]));
+    // The allocator picks at random, so the new address must differ from the one it chose.
+    let given = ok(s.kubectl(&["get", "svc", "fixed", "-o", "jsonpath={.spec.clusterIP}"]));
+    let other = if given.trim() == "10.0.0.99" {
+        "10.0.0.98"
+    } else {
+        "10.0.0.99"
+    };
     let err = fails(s.kubectl(&[
         "patch",
         "svc",
         "fixed",
         "--type=merge",
         "-p",
-        r#"{"spec":{"clusterIP":"10.0.0.99","clusterIPs":["10.0.0.99"]}}"#,
+        &format!(r#"{{"spec":{{"clusterIP":"{other}","clusterIPs":["{other}"]}}}}"#),
     ]));
     assert!(
         err.contains("spec.clusterIPs[0]") && err.contains("may not change once set"),
