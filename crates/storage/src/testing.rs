@@ -612,3 +612,60 @@ impl Drop for EtcdProcess {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A tmpfs of a few MiB on a fresh directory, for tests of a full disk;
+/// unmounted and removed on drop. Mounting needs root (CAP_SYS_ADMIN), as
+/// the project's machines and CI have: without it this panics, never skips.
+pub struct SmallDisk {
+    pub path: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `bytes` (rounded up to pages).
+    pub fn mount(bytes: u64) -> SmallDisk {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("kaiser-small-disk-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("mount point");
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(&path)
+            .output()
+            .expect("the mount command");
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs for a full-disk test needs root (CAP_SYS_ADMIN): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk { path }
+    }
+
+    /// Fills the disk with the file `filler`, then shrinks it so that about
+    /// `room` bytes stay free.
+    pub fn fill_leaving(&self, room: u64) {
+        use std::io::Write;
+        let path = self.path.join("filler");
+        let mut f = std::fs::File::create(&path).expect("filler");
+        let chunk = vec![0x5a_u8; 64 << 10];
+        while f.write_all(&chunk).is_ok() {}
+        let len = f.metadata().expect("filler size").len();
+        f.set_len(len.saturating_sub(room)).expect("shrink filler");
+    }
+
+    /// Removes the filler: the disk has room again.
+    pub fn free(&self) {
+        std::fs::remove_file(self.path.join("filler")).expect("remove filler");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}

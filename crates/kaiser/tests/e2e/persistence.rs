@@ -245,3 +245,93 @@ fn secrets_are_encrypted_on_disk_and_keys_rotate() {
         "visible-marker"
     );
 }
+
+/// The embedded store's disk fills up: the write that did not fit is not
+/// seen by readers, later writes get a clear error at once, reads and
+/// readiness go on, and once space is freed writes resume without a
+/// restart; after one, every acknowledged object is there.
+#[test]
+fn a_full_disk_refuses_writes_until_space_is_freed_and_loses_nothing() {
+    let disk = kaiser_storage::testing::SmallDisk::mount(24 << 20);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // Only the store's log is on the small disk.
+    std::fs::create_dir_all(tmp.path().join("kaiser-data")).expect("data dir");
+    std::os::unix::fs::symlink(&disk.path, tmp.path().join("kaiser-data/store")).expect("link");
+    let mut s = Server::start_in(tmp.path(), &["--secure-port=0"]);
+    let data = tmp.path().join("data.txt");
+    std::fs::write(&data, "x".repeat(700 << 10)).expect("data file");
+    let from_file = format!("--from-file=data={}", data.display());
+    disk.fill_leaving(2 << 20);
+
+    let mut acked = Vec::new();
+    let mut refused = None;
+    let mut held = None;
+    for i in 0..8 {
+        let name = format!("big{i}");
+        let out = s.kubectl(&[
+            "create",
+            "configmap",
+            &name,
+            &from_file,
+            "--request-timeout=3s",
+        ]);
+        if out.status.success() {
+            acked.push(name);
+            continue;
+        }
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        if err.contains("disk is full") {
+            refused = Some(err);
+            break;
+        }
+        // The create whose batch did not fit waits for room: kubectl gives up.
+        assert!(held.is_none(), "two creates timed out: {err}");
+        held = Some(name);
+    }
+    let err = refused.expect("a create was refused");
+    assert!(
+        err.contains("Internal error occurred: the store's disk is full (No space left on device")
+            && err.contains("writes resume once space is freed"),
+        "{err}"
+    );
+    assert!(!acked.is_empty(), "the disk filled before any create");
+
+    // Reads show exactly what was acknowledged; the server stays ready.
+    let names = |s: &Server| {
+        let out = ok(s.kubectl(&["get", "cm", "-o", "name"]));
+        let mut v: Vec<String> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("configmap/"))
+            .filter(|n| n.starts_with("big"))
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&s), acked);
+    assert_eq!(ok(s.kubectl(&["get", "--raw", "/readyz"])), "ok");
+
+    // Space freed: writes resume within a few seconds, without a restart.
+    disk.free();
+    let start = std::time::Instant::now();
+    while !s
+        .kubectl(&["create", "configmap", "after", "--from-literal=k=v"])
+        .status
+        .success()
+    {
+        assert!(start.elapsed() < Duration::from_secs(10), "{}", s.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut expected = acked.clone();
+    expected.extend(held.clone());
+    expected.sort();
+    assert_eq!(names(&s), expected);
+    assert!(s.log().contains("writes resume"), "{}", s.log());
+
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log());
+    drop(s);
+    let s = Server::start_in(tmp.path(), &["--secure-port=0"]);
+    assert_eq!(names(&s), expected);
+    ok(s.kubectl(&["get", "cm", "after"]));
+}

@@ -38,6 +38,8 @@ const REWRITE_MIN_BYTES: u64 = 64 << 20;
 /// compaction (large objects rewritten often) have their oldest half
 /// compacted at once rather than wait for the compactor.
 const HISTORY_MAX_BYTES: usize = 256 << 20;
+/// How often a batch the disk had no room for is tried again.
+const FULL_RETRY: Duration = Duration::from_secs(1);
 
 /// One revision of one key; `value == None` is a deletion.
 #[derive(Clone, Debug)]
@@ -70,6 +72,9 @@ struct State {
     watchers: Vec<Watcher>,
     closing: bool,
     failed: Option<String>,
+    /// The disk had no room for the last batch: the flusher writes it again
+    /// every [`FULL_RETRY`] and new writes are refused until it fits.
+    full: Option<String>,
     /// Deadlines (Unix ms) of keys that expire, by key and in order.
     deadlines: HashMap<String, i64>,
     expiring: BTreeSet<(i64, String)>,
@@ -239,6 +244,11 @@ fn write(shared: &Shared, f: impl FnOnce(&mut State) -> Result<Record>) -> Resul
     if let Some(e) = &st.failed {
         return Err(StorageError::Io(e.clone()));
     }
+    if let Some(e) = &st.full {
+        return Err(StorageError::Io(format!(
+            "the store's disk is full ({e}); writes resume once space is freed"
+        )));
+    }
     if st.closing {
         return Err(StorageError::Unavailable("store is shutting down".into()));
     }
@@ -291,6 +301,15 @@ fn expirer(shared: Arc<Shared>) {
     loop {
         if st.closing {
             return;
+        }
+        if st.full.is_some() {
+            // Deletes are writes too: wait for room rather than fail them.
+            st = shared
+                .expiry
+                .wait_timeout(st, FULL_RETRY)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+            continue;
         }
         let now = now_ms();
         let due: Vec<String> = st
@@ -381,16 +400,19 @@ fn latest(st: &State, key: &str) -> Option<KeyValue> {
 }
 
 impl State {
+    /// The revision a read sees: reads see only synced writes (those up to
+    /// `notified`), so nothing a reader saw can vanish in a crash or when
+    /// the disk is full.
     fn check_read_rev(&self, revision: Option<i64>) -> Result<i64> {
         match revision {
-            None | Some(0) => Ok(self.rev),
+            None | Some(0) => Ok(self.notified),
             Some(r) if r < self.compacted => Err(StorageError::Compacted {
                 requested: r,
                 compacted: self.compacted,
             }),
-            Some(r) if r > self.rev => Err(StorageError::FutureRevision {
+            Some(r) if r > self.notified => Err(StorageError::FutureRevision {
                 requested: r,
-                current: self.rev,
+                current: self.notified,
             }),
             Some(r) => Ok(r),
         }
@@ -494,10 +516,12 @@ impl State {
         }
         let mut left = self.history_bytes;
         let mut upto = None;
+        // Only synced events: the rest have not reached watchers yet.
         for e in self
             .history
             .iter()
             .take(self.history.len().saturating_sub(1))
+            .take_while(|e| e.revision() <= self.notified)
         {
             if left <= self.history_max / 2 {
                 break;
@@ -600,20 +624,34 @@ fn snapshot(st: &State) -> Vec<Record> {
 /// so those are durable once it is in place; writes that arrive meanwhile
 /// wait for it).
 fn flusher(shared: Arc<Shared>, mut file: File, path: PathBuf) {
+    // A batch the disk had no room for, and the newest revision in it.
+    let mut held: Option<(Vec<u8>, i64)> = None;
     loop {
-        let (buf, upto, snap) = {
+        let (buf, upto, snap, log_len) = {
             let mut st = lock(&shared);
-            while st.pending.is_empty() && !st.closing && !st.rewrite {
-                st.flusher_waiting = true;
-                st = shared.wake.wait(st).unwrap_or_else(|p| p.into_inner());
-                st.flusher_waiting = false;
+            if held.is_some() {
+                if !st.closing {
+                    st = shared
+                        .wake
+                        .wait_timeout(st, FULL_RETRY)
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|p| p.into_inner().0);
+                }
+            } else {
+                while st.pending.is_empty() && !st.closing && !st.rewrite {
+                    st.flusher_waiting = true;
+                    st = shared.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+                    st.flusher_waiting = false;
+                }
             }
-            let snap =
-                (std::mem::take(&mut st.rewrite) && !st.closing).then(|| (snapshot(&st), st.rev));
-            if st.pending.is_empty() && snap.is_none() {
+            let snap = (held.is_none() && std::mem::take(&mut st.rewrite) && !st.closing)
+                .then(|| (snapshot(&st), st.rev));
+            let (mut buf, upto) = held.take().unwrap_or_default();
+            buf.append(&mut st.pending);
+            if buf.is_empty() && snap.is_none() {
                 break;
             }
-            (std::mem::take(&mut st.pending), st.pending_rev, snap)
+            (buf, upto.max(st.pending_rev), snap, st.log_bytes)
         };
         let mut written = None;
         if let Some((records, rev)) = snap {
@@ -632,23 +670,83 @@ fn flusher(shared: Arc<Shared>, mut file: File, path: PathBuf) {
                 Err(e) => tracing::warn!(error = %e, "could not rewrite the store log"),
             }
         }
-        if written.is_none()
-            && let Err(e) = file.write_all(&buf).and_then(|_| file.sync_data())
+        if written.is_none() {
+            match append(&mut file, &buf, log_len) {
+                Ok(()) => {}
+                Err(Append::NoRoom(e)) => {
+                    let mut st = lock(&shared);
+                    // Closing: this was the last try.
+                    if !st.closing {
+                        if st.full.is_none() {
+                            tracing::error!(
+                                error = %e,
+                                "the store's disk is full: writes are refused until space is freed"
+                            );
+                        }
+                        st.full = Some(e.to_string());
+                        held = Some((buf, upto));
+                        continue;
+                    }
+                    drop(st);
+                    fail(&shared, &e);
+                    break;
+                }
+                Err(Append::Failed(e)) => {
+                    fail(&shared, &e);
+                    break;
+                }
+            }
+        }
         {
-            tracing::error!(error = %e, "store log write failed; the store refuses writes from now on");
-            lock(&shared).failed = Some(e.to_string());
-            shared
-                .durable
-                .send_modify(|d| d.failed = Some(e.to_string()));
-            break;
+            let mut st = lock(&shared);
+            if st.full.take().is_some() {
+                tracing::info!("the store's disk has room again: writes resume");
+            }
+            st.log_bytes = written.unwrap_or(log_len + buf.len() as u64);
+            // Readers and watchers first, so that a writer woken below
+            // reads its own write.
+            st.notify(upto);
         }
         shared.durable.send_modify(|d| d.rev = d.rev.max(upto));
-        let mut st = lock(&shared);
-        st.log_bytes = written.unwrap_or(st.log_bytes + buf.len() as u64);
-        st.notify(upto);
     }
     // Closing: end every watch.
     lock(&shared).watchers.clear();
+}
+
+/// Marks the store failed for good: its writers and all later ones get `e`.
+fn fail(shared: &Shared, e: &std::io::Error) {
+    tracing::error!(error = %e, "store log write failed; the store refuses writes from now on");
+    lock(shared).failed = Some(e.to_string());
+    shared
+        .durable
+        .send_modify(|d| d.failed = Some(e.to_string()));
+}
+
+/// Why a batch did not reach the log.
+enum Append {
+    /// No room on the disk (or over a quota): the log is as before the
+    /// batch, which may be written again once there is room.
+    NoRoom(std::io::Error),
+    /// Anything else, a failed sync above all: after one the kernel may
+    /// have dropped the pages, so nothing written since can be trusted.
+    Failed(std::io::Error),
+}
+
+/// Appends `buf` to the log of `len` bytes and syncs it.
+fn append(file: &mut File, buf: &[u8], len: u64) -> std::result::Result<(), Append> {
+    use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+    if let Err(e) = file.write_all(buf) {
+        if !matches!(e.kind(), StorageFull | QuotaExceeded) {
+            return Err(Append::Failed(e));
+        }
+        // Part of the batch may be in the file: cut it off, so that the
+        // next try starts at a frame boundary.
+        return match file.set_len(len) {
+            Ok(()) => Err(Append::NoRoom(e)),
+            Err(cut) => Err(Append::Failed(cut)),
+        };
+    }
+    file.sync_data().map_err(Append::Failed)
 }
 
 #[async_trait]
@@ -774,10 +872,10 @@ impl Storage for EmbeddedStore {
                     compacted: st.compacted,
                 });
             }
-            if revision > st.rev {
+            if revision > st.notified {
                 return Err(StorageError::FutureRevision {
                     requested: revision,
-                    current: st.rev,
+                    current: st.notified,
                 });
             }
             st.compact(revision);
@@ -790,7 +888,7 @@ impl Storage for EmbeddedStore {
     }
 
     async fn current_revision(&self) -> Result<i64> {
-        Ok(self.lock().rev)
+        Ok(self.lock().notified)
     }
 
     async fn compacted_revision(&self) -> Result<i64> {
@@ -845,6 +943,96 @@ impl Storage for EmbeddedStore {
 mod tests {
     use super::*;
     use crate::testing;
+
+    /// A full disk: the batch that did not fit waits, unseen by readers
+    /// and watchers; later writes are refused at once; once there is room
+    /// the batch is written, writes resume, and a reopened store has every
+    /// write that was acknowledged, with nothing lost or torn.
+    #[tokio::test]
+    async fn a_full_disk_refuses_writes_until_there_is_room_and_loses_nothing() {
+        let disk = testing::SmallDisk::mount(4 << 20);
+        let dir = disk.path.join("store");
+        let s = Arc::new(EmbeddedStore::open(&dir).expect("open"));
+        disk.fill_leaving(450 << 10);
+        let mut watch = s.watch("/full/", 0).await.expect("watch");
+        let value = Bytes::from(vec![b'v'; 100 << 10]);
+        let mut acked = Vec::new();
+        let held = loop {
+            let key = format!("/full/{}", acked.len());
+            let (s2, v) = (s.clone(), value.clone());
+            let mut task = tokio::spawn(async move { s2.create(&key, v).await });
+            match tokio::time::timeout(Duration::from_millis(500), &mut task).await {
+                Ok(Ok(Ok(rev))) => acked.push(rev),
+                Ok(other) => panic!("write {}: {other:?}", acked.len()),
+                Err(_) => break task,
+            }
+            assert!(acked.len() < 10, "the disk never filled");
+        };
+        assert!(acked.len() >= 2, "{acked:?}");
+        let held_key = format!("/full/{}", acked.len());
+
+        // Readers and watchers see exactly the acknowledged writes.
+        let r = s.range("/full/", "", None, 0).await.expect("range");
+        assert_eq!(r.kvs.len(), acked.len());
+        assert_eq!(r.revision, *acked.last().expect("one"));
+        assert_eq!(s.current_revision().await.expect("rev"), r.revision);
+        assert!(s.get(&held_key, None).await.expect("get").0.is_none());
+        let mut seen = Vec::new();
+        while let Ok(item) = tokio::time::timeout(Duration::from_millis(300), watch.recv()).await {
+            match item {
+                Some(WatchItem::Event(e)) => seen.push(e.revision()),
+                Some(WatchItem::Progress(_)) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(seen, acked);
+
+        // New writes are refused at once; reads and health go on.
+        let err = s
+            .create("/full/x", Bytes::from_static(b"x"))
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(&err, StorageError::Io(m) if m.contains("disk is full") && m.contains("space is freed")),
+            "{err:?}"
+        );
+        s.check_health().await.expect("healthy while full");
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        assert!(!held.is_finished(), "the held write finished without room");
+
+        // Room again: the held write lands, then new ones.
+        disk.free();
+        let rev = tokio::time::timeout(Duration::from_secs(5), held)
+            .await
+            .expect("the held write lands once there is room")
+            .expect("task")
+            .expect("held create");
+        assert!(rev > *acked.last().expect("one"));
+        let after = s
+            .create("/full/after", Bytes::from_static(b"a"))
+            .await
+            .expect("writes resume");
+        assert!(after > rev);
+        let mut revs = Vec::new();
+        while revs.len() < 2 {
+            match tokio::time::timeout(Duration::from_secs(5), watch.recv()).await {
+                Ok(Some(WatchItem::Event(e))) => revs.push(e.revision()),
+                Ok(Some(WatchItem::Progress(_))) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(revs, [rev, after]);
+        s.close().await.expect("close");
+        drop(s);
+
+        let s = EmbeddedStore::open(&dir).expect("reopen");
+        let r = s.range("/full/", "", None, 0).await.expect("range");
+        assert_eq!(r.kvs.len(), acked.len() + 2);
+        assert_eq!(r.revision, after);
+        let (kv, _) = s.get(&held_key, None).await.expect("get");
+        assert_eq!(kv.expect("held write stored").value, value);
+        s.close().await.expect("close");
+    }
 
     #[tokio::test]
     async fn conformance() {
