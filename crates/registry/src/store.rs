@@ -511,6 +511,7 @@ impl Store {
             StorageError::TooLarge { .. } => {
                 StatusError::new(500, "", "etcdserver: request is too large")
             }
+            StorageError::Backend(m) => StatusError::new(500, "", m),
             StorageError::Unavailable(m) => StatusError::service_unavailable(m),
             StorageError::Io(m) => StatusError::internal(m),
         }

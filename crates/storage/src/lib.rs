@@ -180,6 +180,10 @@ pub enum StorageError {
     Unavailable(String),
     #[error("storage I/O error: {0}")]
     Io(String),
+    /// etcd refused the request with an error of its own (its space quota
+    /// exceeded, say): its words, which clients and runbooks look for.
+    #[error("{0}")]
+    Backend(String),
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -369,7 +369,8 @@ pub struct EtcdProcess {
     child: std::process::Child,
     dir: std::path::PathBuf,
     ports: (u16, u16),
-    tls: Vec<String>,
+    /// etcd's flags besides its URLs and member (TLS, quota).
+    flags: Vec<String>,
     /// `--name` and `--initial-cluster` (one member unless in a cluster).
     member: (String, String),
     pub endpoint: String,
@@ -425,10 +426,10 @@ fn peer_url(peer: u16) -> String {
 fn spawn_etcd(
     dir: &std::path::Path,
     ports: (u16, u16),
-    tls: &[String],
+    flags: &[String],
     member: &(String, String),
 ) -> std::process::Child {
-    let child = spawn_member(dir, ports, tls, member);
+    let child = spawn_member(dir, ports, flags, member);
     wait_serving(ports.0);
     child
 }
@@ -436,10 +437,10 @@ fn spawn_etcd(
 fn spawn_member(
     dir: &std::path::Path,
     (client, peer): (u16, u16),
-    tls: &[String],
+    flags: &[String],
     (name, cluster): &(String, String),
 ) -> std::process::Child {
-    let scheme = if tls.is_empty() { "http" } else { "https" };
+    let scheme = scheme(flags);
     let endpoint = format!("{scheme}://127.0.0.1:{client}");
     let peer_url = peer_url(peer);
     let log = std::fs::OpenOptions::new()
@@ -464,11 +465,20 @@ fn spawn_member(
             &peer_url,
         ])
         .args(["--initial-cluster", cluster])
-        .args(tls)
+        .args(flags)
         .stdout(std::process::Stdio::null())
         .stderr(log)
         .spawn()
         .expect("the etcd binary (Debian package etcd-server) must be installed for these tests")
+}
+
+/// `https` when the flags give etcd a serving certificate.
+fn scheme(flags: &[String]) -> &'static str {
+    if flags.iter().any(|f| f.starts_with("--cert-file=")) {
+        "https"
+    } else {
+        "http"
+    }
 }
 
 fn wait_serving(client: u16) {
@@ -494,11 +504,7 @@ impl EtcdProcess {
     pub fn start_with_tls(
         tls: Option<(&std::path::Path, &std::path::Path, &std::path::Path)>,
     ) -> EtcdProcess {
-        let ports = (free_port(), free_port());
-        let dir =
-            std::env::temp_dir().join(format!("kaiser-etcd-{}-{}", std::process::id(), ports.0));
-        std::fs::create_dir_all(&dir).expect("etcd data dir");
-        let tls: Vec<String> = match tls {
+        let flags = match tls {
             None => Vec::new(),
             Some((ca, cert, key)) => vec![
                 format!("--trusted-ca-file={}", ca.display()),
@@ -507,16 +513,25 @@ impl EtcdProcess {
                 "--client-cert-auth".to_string(),
             ],
         };
+        Self::start_with_flags(flags)
+    }
+
+    /// Starts etcd with more of its flags (`--quota-backend-bytes=…`).
+    pub fn start_with_flags(flags: Vec<String>) -> EtcdProcess {
+        let ports = (free_port(), free_port());
+        let dir =
+            std::env::temp_dir().join(format!("kaiser-etcd-{}-{}", std::process::id(), ports.0));
+        std::fs::create_dir_all(&dir).expect("etcd data dir");
         let name = "kaiser-test".to_string();
         let member = (name.clone(), format!("{name}={}", peer_url(ports.1)));
-        let child = spawn_etcd(&dir, ports, &tls, &member);
-        let scheme = if tls.is_empty() { "http" } else { "https" };
+        let child = spawn_etcd(&dir, ports, &flags, &member);
+        let scheme = scheme(&flags);
         EtcdProcess {
             child,
             dir,
             ports,
             endpoint: format!("{scheme}://127.0.0.1:{}", ports.0),
-            tls,
+            flags,
             member,
         }
     }
@@ -524,7 +539,7 @@ impl EtcdProcess {
     /// Starts etcd again on the same ports and data after [`EtcdProcess::kill`].
     pub fn restart(&mut self) {
         self.kill();
-        self.child = spawn_etcd(&self.dir, self.ports, &self.tls, &self.member);
+        self.child = spawn_etcd(&self.dir, self.ports, &self.flags, &self.member);
     }
 
     /// Freezes the member (SIGSTOP): its connections stay open, unanswered.
@@ -586,7 +601,7 @@ impl EtcdCluster {
                 dir,
                 ports,
                 endpoint: format!("http://127.0.0.1:{}", ports.0),
-                tls: Vec::new(),
+                flags: Vec::new(),
                 member,
             });
         }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use kaiser_storage::testing::{EtcdCluster, EtcdProcess};
 
-use crate::harness::{KUBECTL, Server, ok};
+use crate::harness::{KUBECTL, Server, json, ok};
 use crate::kubectl::workflow;
 
 fn on_etcd(etcd: &EtcdProcess) -> Server {
@@ -1355,4 +1355,54 @@ fn values_over_the_etcd_request_limit_get_etcds_error_on_both_backends() {
         // The server and what it stored are intact.
         ok(s.kubectl(&["create", "configmap", "after-big"]));
     }
+}
+
+/// etcd over its space quota (its NOSPACE alarm): writes get etcd's own
+/// words in upstream's shape (a 500 without a reason, which kubectl prints
+/// as `Error from server: …`); reads and readiness go on.
+#[test]
+fn etcds_space_quota_error_reaches_clients_in_etcds_words() {
+    let etcd = EtcdProcess::start_with_flags(vec![format!("--quota-backend-bytes={}", 12 << 20)]);
+    let s = on_etcd(&etcd);
+    let data = s.dir.join("data.txt");
+    std::fs::write(&data, "x".repeat(700 << 10)).expect("data file");
+    let from_file = format!("--from-file=data={}", data.display());
+    let mut created = 0;
+    let err = loop {
+        let out = s.kubectl(&["create", "configmap", &format!("big{created}"), &from_file]);
+        if !out.status.success() {
+            break String::from_utf8_lossy(&out.stderr).to_string();
+        }
+        created += 1;
+        assert!(created < 40, "etcd never ran out of space");
+    };
+    let words = "etcdserver: mvcc: database space exceeded";
+    assert!(err.trim_end().ends_with(&format!(": {words}")), "{err}");
+
+    let small = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "small"}, "data": {"k": "v"}});
+    let file = crate::crd_more::file(&s.dir, "small", &small);
+    let out = s.kubectl(&["create", "-f", &file]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("Error from server: error when creating")
+            && stderr.trim_end().ends_with(&format!(": {words}")),
+        "{stderr}"
+    );
+    let (code, body) = s.post_json("/api/v1/namespaces/default/configmaps", &small);
+    let status = json(&body);
+    assert_eq!(code, 500, "{body}");
+    assert_eq!(status["message"], words, "{body}");
+    assert!(status.get("reason").is_none(), "{body}");
+
+    let names = ok(s.kubectl(&["get", "cm", "-o", "name"]));
+    assert_eq!(
+        names
+            .lines()
+            .filter(|l| l.starts_with("configmap/big"))
+            .count(),
+        created,
+        "{names}"
+    );
+    assert_eq!(ok(s.kubectl(&["get", "--raw", "/readyz"])), "ok");
 }

@@ -122,6 +122,9 @@ fn map_err(e: etcd_client::Error) -> StorageError {
         {
             StorageError::Unavailable(text)
         }
+        // Anything else etcd said itself: its own words, as upstream
+        // hands them to clients.
+        etcd_client::Error::GRpcStatus(ref st) => StorageError::Backend(st.message().to_string()),
         _ => StorageError::Io(text),
     }
 }
@@ -673,11 +676,19 @@ mod tests {
             map_err(etcd_client::Error::GRpcStatus(made)),
             StorageError::Unavailable(_)
         ));
-        // What etcd itself answers keeps its meaning.
+        // What etcd itself answers keeps its meaning, and its words.
         let sent = tonic::Status::new(tonic::Code::Unknown, "etcdserver: something else");
         assert!(matches!(
             map_err(etcd_client::Error::GRpcStatus(sent)),
-            StorageError::Io(_)
+            StorageError::Backend(m) if m == "etcdserver: something else"
+        ));
+        let sent = tonic::Status::new(
+            tonic::Code::ResourceExhausted,
+            "etcdserver: mvcc: database space exceeded",
+        );
+        assert!(matches!(
+            map_err(etcd_client::Error::GRpcStatus(sent)),
+            StorageError::Backend(m) if m == "etcdserver: mvcc: database space exceeded"
         ));
         let sent = tonic::Status::new(
             tonic::Code::InvalidArgument,
