@@ -335,3 +335,64 @@ fn a_full_disk_refuses_writes_until_space_is_freed_and_loses_nothing() {
     assert_eq!(names(&s), expected);
     ok(s.kubectl(&["get", "cm", "after"]));
 }
+
+/// A store log damaged before intact records (not a crash's torn tail):
+/// kaiser refuses to start rather than drop acknowledged writes, says where
+/// and how to start anyway, and starts once the log is cut there.
+#[test]
+fn a_log_damaged_mid_way_is_refused_with_a_way_out() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let log = tmp.path().join("kaiser-data/store/store.log");
+    let mut s = Server::start_in(tmp.path(), &["--secure-port=0"]);
+    ok(s.kubectl(&["create", "configmap", "early", "--from-literal=k=v"]));
+    let damage_at = std::fs::metadata(&log).expect("log").len() - 10;
+    for i in 0..3 {
+        ok(s.kubectl(&[
+            "create",
+            "configmap",
+            &format!("late{i}"),
+            "--from-literal=k=v",
+        ]));
+    }
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log());
+    drop(s);
+    let mut bytes = std::fs::read(&log).expect("read log");
+    bytes[damage_at as usize] ^= 0x20;
+    std::fs::write(&log, &bytes).expect("write log");
+
+    let out = std::process::Command::new(crate::harness::KAISER)
+        .arg("--secure-port=0")
+        .current_dir(tmp.path())
+        .output()
+        .expect("run kaiser");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is damaged at byte") && stderr.contains("kaiser does not drop them"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&log).expect("read log"),
+        bytes,
+        "the log was changed"
+    );
+    let cut: u64 = stderr
+        .split("truncate -s ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("the message says where to cut");
+    assert!(cut <= damage_at, "{cut} > {damage_at}");
+
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .and_then(|f| f.set_len(cut))
+        .expect("truncate");
+    let s = Server::start_in(tmp.path(), &["--secure-port=0"]);
+    let names = ok(s.kubectl(&["get", "cm", "-o", "name"]));
+    assert!(!names.contains("late"), "{names}");
+    ok(s.kubectl(&["get", "namespace", "default"]));
+    ok(s.kubectl(&["create", "configmap", "again", "--from-literal=k=v"]));
+}

@@ -1,8 +1,11 @@
 //! The embedded store's write-ahead log: framed records appended to one
 //! file, replayed at start, synced in groups by one flusher thread.
 //!
-//! Frame: `len u32 | crc32 u32 | payload`, little endian. A torn or corrupt
-//! tail (a crash mid-append) ends replay and is cut off.
+//! Frame: `len u32 | crc32 u32 | payload`, little endian. A torn tail (a
+//! crash mid-append: a cut frame, zeros, garbage with no intact frame after
+//! it) ends replay and is cut off. A damaged frame with intact ones after
+//! it is not a crash's doing, and those frames were acknowledged: the log is
+//! refused, as etcd refuses a WAL damaged before its last record.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -154,7 +157,8 @@ impl Reader<'_> {
 }
 
 /// Opens (creating if needed) the log at `path`, returns its records and the
-/// file positioned for appending; a corrupt tail is truncated.
+/// file positioned for appending; a torn tail is truncated, damage before
+/// intact records is an error that says how to start anyway.
 pub fn open(path: &Path) -> io::Result<(File, Vec<Record>)> {
     let mut f = OpenOptions::new()
         .read(true)
@@ -165,6 +169,20 @@ pub fn open(path: &Path) -> io::Result<(File, Vec<Record>)> {
     f.read_to_end(&mut buf)?;
     let (records, good) = parse(&buf);
     if good < buf.len() {
+        if let Some(next) = next_frame(&buf, good) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the store log {path} is damaged at byte {good} of {len}: the record there \
+                     fails its checksum, and intact records follow from byte {next}. They were \
+                     acknowledged, so kaiser does not drop them. Keep a copy of the log; to start \
+                     with the {n} records before the damage, cut it there: truncate -s {good} {path}",
+                    path = path.display(),
+                    len = buf.len(),
+                    n = records.len(),
+                ),
+            ));
+        }
         tracing::warn!(
             path = %path.display(),
             dropped_bytes = buf.len() - good,
@@ -181,22 +199,31 @@ pub fn open(path: &Path) -> io::Result<(File, Vec<Record>)> {
 pub fn parse(buf: &[u8]) -> (Vec<Record>, usize) {
     let mut records = Vec::new();
     let mut pos = 0;
-    while buf.len() - pos >= 8 {
-        let len = u32::from_le_bytes([buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]]) as usize;
-        let crc = u32::from_le_bytes([buf[pos + 4], buf[pos + 5], buf[pos + 6], buf[pos + 7]]);
-        let Some(payload) = buf.get(pos + 8..pos + 8 + len) else {
-            break;
-        };
-        if crc32fast::hash(payload) != crc {
-            break;
-        }
-        let Some(rec) = Record::decode(payload) else {
-            break;
-        };
+    while let Some((rec, next)) = frame_at(buf, pos) {
         records.push(rec);
-        pos += 8 + len;
+        pos = next;
     }
     (records, pos)
+}
+
+/// The intact frame at `pos` (checksum matches, record decodes) and the
+/// offset after it.
+fn frame_at(buf: &[u8], pos: usize) -> Option<(Record, usize)> {
+    let head = buf.get(pos..pos.checked_add(8)?)?;
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    let end = (pos + 8).checked_add(len)?;
+    let payload = buf.get(pos + 8..end)?;
+    if crc32fast::hash(payload) != crc {
+        return None;
+    }
+    Some((Record::decode(payload)?, end))
+}
+
+/// Where the first intact frame after the damage at `from` starts, if one
+/// does (only read when the log does not parse to its end).
+fn next_frame(buf: &[u8], from: usize) -> Option<usize> {
+    (from + 1..buf.len()).find(|&p| frame_at(buf, p).is_some())
 }
 
 /// Writes `records` to a fresh log at `path` atomically (temp file, sync, rename).
@@ -263,5 +290,63 @@ mod tests {
         let mut bad = buf.clone();
         bad[10] ^= 0xff;
         assert_eq!(parse(&bad).0.len(), 0);
+    }
+
+    fn log_of(n: i64) -> (Vec<u8>, Vec<usize>) {
+        let mut buf = Vec::new();
+        let mut starts = Vec::new();
+        for rev in 1..=n {
+            starts.push(buf.len());
+            Record::Put {
+                rev,
+                create_rev: rev,
+                version: 1,
+                key: format!("/k/{rev}"),
+                value: Bytes::from(vec![b'v'; 100]),
+                expires: None,
+            }
+            .encode_into(&mut buf);
+        }
+        (buf, starts)
+    }
+
+    /// Opens a log holding `bytes`: its records, or the error.
+    fn open_bytes(bytes: &[u8]) -> (io::Result<usize>, Vec<u8>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.log");
+        std::fs::write(&path, bytes).expect("write");
+        let opened = open(&path).map(|(_, records)| records.len());
+        (opened, std::fs::read(&path).expect("read"))
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_off_but_damage_before_intact_records_is_refused() {
+        let (buf, starts) = log_of(10);
+        // A crash mid-append: the last frame cut short, zeros, or garbage.
+        for tail in [
+            buf[..buf.len() - 40].to_vec(),
+            [&buf[..], &[0u8; 4096][..]].concat(),
+            [&buf[..], &b"\x07\x00\x00\x00garbage"[..]].concat(),
+        ] {
+            let (opened, after) = open_bytes(&tail);
+            assert!(opened.expect("a torn tail opens") >= 9);
+            assert!(after.len() <= buf.len());
+            assert_eq!(after[..], buf[..after.len()]);
+        }
+        // One flipped byte in the fourth record's value, or in its length.
+        for at in [starts[3] + 60, starts[3] + 1] {
+            let mut bad = buf.clone();
+            bad[at] ^= 0x20;
+            let (opened, after) = open_bytes(&bad);
+            let err = opened.expect_err("damage mid-log is refused").to_string();
+            assert!(
+                err.contains(&format!("damaged at byte {}", starts[3]))
+                    && err.contains(&format!("intact records follow from byte {}", starts[4]))
+                    && err.contains("the 3 records before the damage")
+                    && err.contains(&format!("truncate -s {} ", starts[3])),
+                "{err}"
+            );
+            assert_eq!(after, bad, "the damaged log is left as it was");
+        }
     }
 }
