@@ -160,6 +160,11 @@ impl Reader<'_> {
 /// file positioned for appending; a torn tail is truncated, damage before
 /// intact records is an error that says how to start anyway.
 pub fn open(path: &Path) -> io::Result<(File, Vec<Record>)> {
+    // A rewrite cut short by a crash: the log it was to replace is intact.
+    match std::fs::remove_file(temp_path(path)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut f = OpenOptions::new()
         .read(true)
         .append(true)
@@ -226,19 +231,26 @@ fn next_frame(buf: &[u8], from: usize) -> Option<usize> {
     (from + 1..buf.len()).find(|&p| frame_at(buf, p).is_some())
 }
 
+/// Where [`rewrite`] writes the new log before it replaces the old one.
+fn temp_path(path: &Path) -> std::path::PathBuf {
+    path.with_extension("log.tmp")
+}
+
 /// Writes `records` to a fresh log at `path` atomically (temp file, sync, rename).
 pub fn rewrite(path: &Path, records: &[Record]) -> io::Result<File> {
-    let tmp = path.with_extension("log.tmp");
+    let tmp = temp_path(path);
     let mut buf = Vec::new();
     for r in records {
         r.encode_into(&mut buf);
     }
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(&buf)?;
-        f.sync_all()?;
+    let written = File::create(&tmp)
+        .and_then(|mut f| f.write_all(&buf).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        // A disk too full for the copy should not keep what did fit.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    std::fs::rename(&tmp, path)?;
     if let Some(dir) = path.parent() {
         File::open(dir)?.sync_all()?;
     }
@@ -317,6 +329,36 @@ mod tests {
         std::fs::write(&path, bytes).expect("write");
         let opened = open(&path).map(|(_, records)| records.len());
         (opened, std::fs::read(&path).expect("read"))
+    }
+
+    #[test]
+    fn a_rewrite_that_does_not_fit_leaves_no_copy_and_the_log_as_it_was() {
+        let disk = crate::testing::SmallDisk::mount(1 << 20);
+        let path = disk.path.join("store.log");
+        let (small, _) = log_of(3);
+        std::fs::write(&path, &small).expect("log");
+        disk.fill_leaving(16 << 10);
+        let records: Vec<Record> = (1..=50)
+            .map(|rev| Record::Put {
+                rev,
+                create_rev: rev,
+                version: 1,
+                key: format!("/k/{rev}"),
+                value: Bytes::from(vec![b'v'; 4096]),
+                expires: None,
+            })
+            .collect();
+        let err = rewrite(&path, &records).expect_err("no room for the copy");
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull, "{err}");
+        assert!(!temp_path(&path).exists(), "the partial copy stayed");
+        assert_eq!(std::fs::read(&path).expect("log"), small);
+
+        // A copy left by a crash mid-rewrite is removed at open.
+        disk.free();
+        std::fs::write(temp_path(&path), b"half a log").expect("stale copy");
+        let (_, back) = open(&path).expect("open");
+        assert_eq!(back.len(), 3);
+        assert!(!temp_path(&path).exists());
     }
 
     #[test]
