@@ -165,11 +165,21 @@ pub fn open(path: &Path) -> io::Result<(File, Vec<Record>)> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
+    let created = !path.try_exists()?;
     let mut f = OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
         .open(path)?;
+    if created {
+        // Synced data is lost with its file if the new name (or the new
+        // directory holding it) is not durable too.
+        let dir = path.parent().unwrap_or(Path::new(""));
+        sync_dir(dir)?;
+        if let Some(up) = dir.parent() {
+            sync_dir(up)?;
+        }
+    }
     let mut buf = Vec::new();
     f.read_to_end(&mut buf)?;
     let (records, good) = parse(&buf);
@@ -231,6 +241,15 @@ fn next_frame(buf: &[u8], from: usize) -> Option<usize> {
     (from + 1..buf.len()).find(|&p| frame_at(buf, p).is_some())
 }
 
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    File::open(dir)?.sync_all()
+}
+
 /// Where [`rewrite`] writes the new log before it replaces the old one.
 fn temp_path(path: &Path) -> std::path::PathBuf {
     path.with_extension("log.tmp")
@@ -252,7 +271,7 @@ pub fn rewrite(path: &Path, records: &[Record]) -> io::Result<File> {
         return Err(e);
     }
     if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all()?;
+        sync_dir(dir)?;
     }
     let mut f = OpenOptions::new().read(true).append(true).open(path)?;
     f.seek(SeekFrom::End(0))?;
