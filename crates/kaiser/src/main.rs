@@ -539,18 +539,29 @@ fn load_tls(
     Ok(serve::tls_config(chain, key, hints)?)
 }
 
-async fn run(c: Completed) -> Result<()> {
-    let started = Instant::now();
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    watch_signals(shutdown_tx)?;
+/// What start-up hands to the serving loop.
+struct Running {
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    generic: Arc<GenericServer>,
+    reconciling: Option<tokio::task::JoinHandle<()>>,
+    auditor: Option<Arc<kaiser_auth::audit::Auditor>>,
+    storage: Arc<dyn Storage>,
+}
 
+/// CreateServerChain and PrepareRun: everything before serving.
+async fn start_up(
+    c: &Completed,
+    started: Instant,
+    shutdown_rx: watch::Receiver<bool>,
+) -> Result<Running> {
     std::fs::create_dir_all(&c.data_dir)
         .with_context(|| format!("creating --data-dir {}", c.data_dir.display()))?;
-    let (storage, storage_check) = open_storage(&c).await?;
+    let (storage, storage_check) = open_storage(c).await?;
     move_legacy_keys(&*storage, &c.etcd_prefix)
         .await
         .context("moving CRDs and APIServices to upstream's key layout")?;
-    let overrides = open_overrides(&c).await?;
+    let overrides = open_overrides(c).await?;
     let override_stores: Vec<Arc<dyn Storage>> =
         overrides.iter().map(|o| o.storage.clone()).collect();
     let pki = pki::ensure(
@@ -558,7 +569,7 @@ async fn run(c: Completed) -> Result<()> {
         &[c.first_service_ip, c.advertise_address, c.bind_address],
     )?;
     let client_ca = authn::client_ca(c.client_ca_file.as_deref(), &pki.ca_cert, &pki.admin_cert)?;
-    let tls = load_tls(&c, &pki, &client_ca)?;
+    let tls = load_tls(c, &pki, &client_ca)?;
     let sa_key =
         pki::service_account_key(&c.cert_dir, c.service_account_signing_key_file.as_deref())?;
     let mut token_key = kaiser_auth::serviceaccount::TokenKey::from_pem(
@@ -602,7 +613,7 @@ async fn run(c: Completed) -> Result<()> {
         aggregator,
         generic,
     } = create_server_chain(
-        &c,
+        c,
         ChainInputs {
             storage: storage.clone(),
             storage_check,
@@ -653,7 +664,7 @@ async fn run(c: Completed) -> Result<()> {
         vec![kube.table.clone(), extensions.table.clone()],
         shutdown_rx.clone(),
     );
-    let reconciler = endpoint_reconciler(&c, &kube, &storage, &here).await;
+    let reconciler = endpoint_reconciler(c, &kube, &storage, &here).await;
     let reconciling = reconciler.map(|r| tokio::spawn(r.run(shutdown_rx.clone())));
     for s in std::iter::once(storage.clone()).chain(override_stores) {
         tokio::spawn(kaiser_storage::compactor::run(
@@ -688,6 +699,38 @@ async fn run(c: Completed) -> Result<()> {
         kubeconfig.display()
     );
     generic.warm_openapi(Duration::from_secs(1));
+    Ok(Running {
+        listener,
+        tls,
+        generic,
+        reconciling,
+        auditor,
+        storage,
+    })
+}
+
+async fn run(c: Completed) -> Result<()> {
+    let started = Instant::now();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    watch_signals(shutdown_tx)?;
+    // Nothing is served yet, so nothing to drain: a signal during start-up
+    // (which may wait on a store that does not answer, or a full disk)
+    // ends it.
+    let mut signalled = shutdown_rx.clone();
+    let Running {
+        listener,
+        tls,
+        generic,
+        reconciling,
+        auditor,
+        storage,
+    } = tokio::select! {
+        running = start_up(&c, started, shutdown_rx.clone()) => running?,
+        _ = signalled.wait_for(|s| *s) => {
+            tracing::info!("shutdown signal during start-up: stopping before serving");
+            return Ok(());
+        }
+    };
     serve::serve(listener, tls, generic, shutdown_rx, c.shutdown_grace).await?;
     // It took this server out of the endpoints when the signal came; the
     // store must outlive that write.

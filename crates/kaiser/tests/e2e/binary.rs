@@ -151,3 +151,55 @@ fn established(port: u16) -> usize {
         })
         .count()
 }
+
+/// A start-up that cannot finish (the store's disk is full before the
+/// bootstrap objects are written) ends at the first signal: nothing is
+/// served yet, so there is nothing to drain.
+#[test]
+fn the_first_signal_ends_a_start_up_that_cannot_finish() {
+    let disk = kaiser_storage::testing::SmallDisk::mount(1 << 20);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(tmp.path().join("kaiser-data")).expect("data dir");
+    std::os::unix::fs::symlink(&disk.path, tmp.path().join("kaiser-data/store")).expect("link");
+    disk.fill_leaving(0);
+    let log_path = tmp.path().join("kaiser.log");
+    let log = std::fs::File::create(&log_path).expect("log");
+    let mut child = Command::new(KAISER)
+        .arg("--secure-port=0")
+        .current_dir(tmp.path())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start kaiser");
+    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let start = std::time::Instant::now();
+    while !read_log().contains("the store's disk is full") {
+        assert!(start.elapsed() < Duration::from_secs(20), "{}", read_log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "{}",
+        read_log()
+    );
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("still starting 10 s after SIGTERM: {}", read_log());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0), "{}", read_log());
+    let log = read_log();
+    assert!(log.contains("stopping before serving"), "{log}");
+    assert!(!log.contains("second shutdown signal"), "{log}");
+}
