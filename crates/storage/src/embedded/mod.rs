@@ -961,7 +961,7 @@ mod tests {
             let key = format!("/full/{}", acked.len());
             let (s2, v) = (s.clone(), value.clone());
             let mut task = tokio::spawn(async move { s2.create(&key, v).await });
-            match tokio::time::timeout(Duration::from_millis(500), &mut task).await {
+            match tokio::time::timeout(Duration::from_secs(2), &mut task).await {
                 Ok(Ok(Ok(rev))) => acked.push(rev),
                 Ok(other) => panic!("write {}: {other:?}", acked.len()),
                 Err(_) => break task,
