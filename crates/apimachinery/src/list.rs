@@ -66,7 +66,10 @@ impl ListOptions {
                             .map_err(|e| bad(format!("invalid continue token: {e}")))?,
                     )
                 }
-                "resourceVersion" => o.resource_version = parse_resource_version(v).map_err(bad)?,
+                "resourceVersion" => {
+                    o.resource_version = parse_resource_version(v)
+                        .map_err(|e| bad(format!("invalid resource version: {e}")))?
+                }
                 "resourceVersionMatch" => {
                     o.resource_version_match = match v {
                         "" => RvMatch::Unset,

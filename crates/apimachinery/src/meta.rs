@@ -122,10 +122,15 @@ pub fn parse_resource_version(rv: &str) -> Result<Option<i64>, String> {
     if rv.is_empty() {
         return Ok(None);
     }
-    match rv.parse::<i64>() {
-        Ok(n) if n >= 0 => Ok(Some(n)),
-        _ => Err(format!("invalid resource version: {rv:?}")),
-    }
+    // Worded as upstream's versioner words it (it parses an unsigned int).
+    let why = match rv.parse::<i64>() {
+        Ok(n) if n >= 0 => return Ok(Some(n)),
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => "value out of range",
+        _ => "invalid syntax",
+    };
+    Err(format!(
+        "resourceVersion: Invalid value: {rv:?}: strconv.ParseUint: parsing {rv:?}: {why}"
+    ))
 }
 
 /// For JSON written as `{"apiVersion":"…","kind":"…","metadata":{…`,
@@ -180,7 +185,15 @@ mod tests {
         assert_eq!(name(&bare), "b");
         assert_eq!(parse_resource_version(""), Ok(None));
         assert_eq!(parse_resource_version("12"), Ok(Some(12)));
-        assert!(parse_resource_version("x").is_err());
+        assert_eq!(
+            parse_resource_version("x"),
+            Err(r#"resourceVersion: Invalid value: "x": strconv.ParseUint: parsing "x": invalid syntax"#.into())
+        );
+        assert!(parse_resource_version("-1").is_err());
+        assert!(
+            parse_resource_version("99999999999999999999")
+                .is_err_and(|e| e.ends_with("value out of range"))
+        );
     }
 
     #[test]

@@ -570,6 +570,31 @@ impl Store {
         Err(self.not_found(name))
     }
 
+    /// GET's `resourceVersion`: empty or "0" read the current object, as
+    /// does a revision the store has reached (upstream's cache answers with
+    /// its current state once it is that fresh); a later one is upstream's
+    /// 504 "Too large resource version", an unparsable one its 500.
+    pub async fn check_get_resource_version(&self, rv: &str) -> Result<(), StatusError> {
+        let rv = match meta::parse_resource_version(rv) {
+            Ok(Some(rv)) if rv > 0 => rv,
+            Ok(_) => return Ok(()),
+            Err(e) => return Err(StatusError::new(500, "", e)),
+        };
+        let current = self
+            .storage
+            .current_revision()
+            .await
+            .map_err(|e| self.status_error(e, ""))?;
+        if rv > current {
+            let e = StorageError::FutureRevision {
+                requested: rv,
+                current,
+            };
+            return Err(self.status_error(e, ""));
+        }
+        Ok(())
+    }
+
     pub async fn get(&self, ns: &str, name: &str) -> Result<Value, StatusError> {
         let (kv, _) = self
             .storage

@@ -118,6 +118,9 @@ async fn handle(
     match ri.verb.as_str() {
         "get" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::OBJECTS)?;
+            if let Some(rv) = req.query("resourceVersion") {
+                store.check_get_resource_version(rv).await?;
+            }
             if plain_json(n, pretty) && !store.converts() {
                 let body = store.get_json(ns, &ri.name).await?;
                 return Ok(bytes_response(200, "application/json", body));

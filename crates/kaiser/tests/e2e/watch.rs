@@ -171,3 +171,72 @@ fn events_expire_after_the_event_ttl() {
     assert!(left.trim().is_empty(), "{left}");
     ok(s.kubectl(&["get", "configmap", "stays"]));
 }
+
+/// GET with a `resourceVersion`, on both backends: "0" and a revision the
+/// store has reached answer the current object; a later one is upstream's
+/// 504 (Too large resource version), an unparsable one its 500; LIST words
+/// an unparsable one as upstream's 400.
+#[test]
+fn get_honours_its_resource_version_as_upstream() {
+    let etcd = kaiser_storage::testing::EtcdProcess::start();
+    let on_etcd = format!("--etcd-servers={}", etcd.endpoint);
+    for (backend, s) in [
+        ("embedded", Server::start()),
+        ("etcd", Server::start_with(&[&on_etcd])),
+    ] {
+        ok(s.kubectl(&["create", "configmap", "rv", "--from-literal=k=v"]));
+        let rv: i64 = ok(s.kubectl(&[
+            "get",
+            "cm",
+            "rv",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ]))
+        .parse()
+        .expect("rv");
+        ok(s.kubectl(&["label", "cm", "rv", "later=yes"]));
+        let path = "/api/v1/namespaces/default/configmaps/rv";
+        for at in ["0".to_string(), rv.to_string()] {
+            let (code, body) = s.curl_admin(&[&s.url(&format!("{path}?resourceVersion={at}"))]);
+            assert_eq!(code, 200, "{backend} {at}: {body}");
+            assert_eq!(
+                json(&body)["metadata"]["labels"]["later"],
+                "yes",
+                "{backend}: {body}"
+            );
+        }
+
+        let future = rv + 1_000_000;
+        let (code, body) = s.curl_admin(&[&s.url(&format!("{path}?resourceVersion={future}"))]);
+        let status = json(&body);
+        assert_eq!(code, 504, "{backend}: {body}");
+        assert_eq!(status["reason"], "Timeout", "{backend}: {body}");
+        assert!(
+            status["message"].as_str().is_some_and(
+                |m| m.starts_with(&format!("Too large resource version: {future}, current: "))
+            ),
+            "{backend}: {body}"
+        );
+        assert_eq!(
+            status["details"]["causes"][0]["reason"],
+            "ResourceVersionTooLarge"
+        );
+        assert_eq!(status["details"]["retryAfterSeconds"], 1);
+
+        let (code, body) = s.curl_admin(&[&s.url(&format!("{path}?resourceVersion=abc"))]);
+        let status = json(&body);
+        assert_eq!(code, 500, "{backend}: {body}");
+        assert!(status.get("reason").is_none(), "{backend}: {body}");
+        assert_eq!(
+            status["message"],
+            r#"resourceVersion: Invalid value: "abc": strconv.ParseUint: parsing "abc": invalid syntax"#
+        );
+        let (code, body) =
+            s.curl_admin(&[&s.url("/api/v1/namespaces/default/configmaps?resourceVersion=abc")]);
+        assert_eq!(code, 400, "{backend}: {body}");
+        assert_eq!(
+            json(&body)["message"],
+            r#"invalid resource version: resourceVersion: Invalid value: "abc": strconv.ParseUint: parsing "abc": invalid syntax"#
+        );
+    }
+}
