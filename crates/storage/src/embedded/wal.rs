@@ -189,7 +189,7 @@ pub fn open(path: &Path) -> io::Result<(File, Vec<Record>)> {
                 io::ErrorKind::InvalidData,
                 format!(
                     "the store log {path} is damaged at byte {good} of {len}: the record there \
-                     fails its checksum, and intact records follow from byte {next}. They were \
+                     fails its checks, and intact records follow from byte {next}. They were \
                      acknowledged, so kaiser does not drop them. Keep a copy of the log; to start \
                      with the {n} records before the damage, cut it there: truncate -s {good} {path}",
                     path = path.display(),
