@@ -717,31 +717,24 @@ async fn run(c: Completed) -> Result<()> {
     // (which may wait on a store that does not answer, or a full disk)
     // ends it.
     let mut signalled = shutdown_rx.clone();
-    let Running {
-        listener,
-        tls,
-        generic,
-        reconciling,
-        auditor,
-        storage,
-    } = tokio::select! {
+    let r = tokio::select! {
         running = start_up(&c, started, shutdown_rx.clone()) => running?,
         _ = signalled.wait_for(|s| *s) => {
             tracing::info!("shutdown signal during start-up: stopping before serving");
             return Ok(());
         }
     };
-    serve::serve(listener, tls, generic, shutdown_rx, c.shutdown_grace).await?;
+    serve::serve(r.listener, r.tls, r.generic, shutdown_rx, c.shutdown_grace).await?;
     // It took this server out of the endpoints when the signal came; the
     // store must outlive that write.
-    if let Some(task) = reconciling {
+    if let Some(task) = r.reconciling {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
-    if let Some(a) = auditor {
+    if let Some(a) = r.auditor {
         // Buffered backends send what they hold; their workers block.
         let _ = tokio::task::spawn_blocking(move || a.shutdown()).await;
     }
-    storage.close().await.context("flushing the store")?;
+    r.storage.close().await.context("flushing the store")?;
     tracing::info!("shut down cleanly");
     Ok(())
 }

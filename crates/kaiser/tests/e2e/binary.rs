@@ -159,8 +159,7 @@ fn established(port: u16) -> usize {
 fn the_first_signal_ends_a_start_up_that_cannot_finish() {
     let disk = kaiser_storage::testing::SmallDisk::mount(1 << 20);
     let tmp = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(tmp.path().join("kaiser-data")).expect("data dir");
-    std::os::unix::fs::symlink(&disk.path, tmp.path().join("kaiser-data/store")).expect("link");
+    crate::harness::store_on(&disk, tmp.path());
     disk.fill_leaving(0);
     let log_path = tmp.path().join("kaiser.log");
     let log = std::fs::File::create(&log_path).expect("log");

@@ -275,6 +275,13 @@ impl Drop for Server {
     }
 }
 
+/// Puts the store of a kaiser started in `dir` (its `kaiser-data/store`)
+/// on `disk`, and only the store: logs, certificates and kubeconfig stay.
+pub fn store_on(disk: &kaiser_storage::testing::SmallDisk, dir: &Path) {
+    std::fs::create_dir_all(dir.join("kaiser-data")).expect("data dir");
+    std::os::unix::fs::symlink(&disk.path, dir.join("kaiser-data/store")).expect("link");
+}
+
 /// Waits (at most 20 s) for a line containing `needle`: proof that a
 /// `kubectl get -w` has listed, so later changes reach it through the watch.
 pub fn wait_for_line(rx: &mpsc::Receiver<String>, needle: &str) {

@@ -254,9 +254,7 @@ fn secrets_are_encrypted_on_disk_and_keys_rotate() {
 fn a_full_disk_refuses_writes_until_space_is_freed_and_loses_nothing() {
     let disk = kaiser_storage::testing::SmallDisk::mount(24 << 20);
     let tmp = tempfile::tempdir().expect("tempdir");
-    // Only the store's log is on the small disk.
-    std::fs::create_dir_all(tmp.path().join("kaiser-data")).expect("data dir");
-    std::os::unix::fs::symlink(&disk.path, tmp.path().join("kaiser-data/store")).expect("link");
+    crate::harness::store_on(&disk, tmp.path());
     let mut s = Server::start_in(tmp.path(), &["--secure-port=0"]);
     let data = tmp.path().join("data.txt");
     std::fs::write(&data, "x".repeat(700 << 10)).expect("data file");

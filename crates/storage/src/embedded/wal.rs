@@ -323,20 +323,25 @@ mod tests {
         assert_eq!(parse(&bad).0.len(), 0);
     }
 
+    /// A create of `/k/{rev}` with a value of `size` bytes.
+    fn put(rev: i64, size: usize) -> Record {
+        Record::Put {
+            rev,
+            create_rev: rev,
+            version: 1,
+            key: format!("/k/{rev}"),
+            value: Bytes::from(vec![b'v'; size]),
+            expires: None,
+        }
+    }
+
+    /// A log of `n` creates, and where each frame starts.
     fn log_of(n: i64) -> (Vec<u8>, Vec<usize>) {
         let mut buf = Vec::new();
         let mut starts = Vec::new();
         for rev in 1..=n {
             starts.push(buf.len());
-            Record::Put {
-                rev,
-                create_rev: rev,
-                version: 1,
-                key: format!("/k/{rev}"),
-                value: Bytes::from(vec![b'v'; 100]),
-                expires: None,
-            }
-            .encode_into(&mut buf);
+            put(rev, 100).encode_into(&mut buf);
         }
         (buf, starts)
     }
@@ -357,16 +362,7 @@ mod tests {
         let (small, _) = log_of(3);
         std::fs::write(&path, &small).expect("log");
         disk.fill_leaving(16 << 10);
-        let records: Vec<Record> = (1..=50)
-            .map(|rev| Record::Put {
-                rev,
-                create_rev: rev,
-                version: 1,
-                key: format!("/k/{rev}"),
-                value: Bytes::from(vec![b'v'; 4096]),
-                expires: None,
-            })
-            .collect();
+        let records: Vec<Record> = (1..=50).map(|rev| put(rev, 4096)).collect();
         let err = rewrite(&path, &records).expect_err("no room for the copy");
         assert_eq!(err.kind(), io::ErrorKind::StorageFull, "{err}");
         assert!(!temp_path(&path).exists(), "the partial copy stayed");
