@@ -580,6 +580,12 @@ impl Store {
             Ok(_) => return Ok(()),
             Err(e) => return Err(StatusError::new(500, "", e)),
         };
+        self.check_reached(rv).await
+    }
+
+    /// Upstream's 504 "Too large resource version" for a revision the store
+    /// has not reached.
+    async fn check_reached(&self, rv: i64) -> Result<(), StatusError> {
         let current = self
             .storage
             .current_revision()
@@ -705,20 +711,7 @@ impl Store {
             if exact {
                 revision = Some(rv);
             } else {
-                let cur = self
-                    .storage
-                    .current_revision()
-                    .await
-                    .map_err(|e| self.status_error(e, ""))?;
-                if rv > cur {
-                    return Err(self.status_error(
-                        StorageError::FutureRevision {
-                            requested: rv,
-                            current: cur,
-                        },
-                        "",
-                    ));
-                }
+                self.check_reached(rv).await?;
             }
         }
         // A field selector on the name narrows the read to one key.
