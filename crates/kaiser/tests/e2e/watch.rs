@@ -175,7 +175,7 @@ fn events_expire_after_the_event_ttl() {
 /// GET with a `resourceVersion`, on both backends: "0" and a revision the
 /// store has reached answer the current object; a later one is upstream's
 /// 504 (Too large resource version), an unparsable one its 500; LIST words
-/// an unparsable one as upstream's 400.
+/// an unparsable one as upstream's 400, WATCH as its 500.
 #[test]
 fn get_honours_its_resource_version_as_upstream() {
     let etcd = kaiser_storage::testing::EtcdProcess::start();
@@ -237,6 +237,18 @@ fn get_honours_its_resource_version_as_upstream() {
         assert_eq!(
             json(&body)["message"],
             r#"invalid resource version: resourceVersion: Invalid value: "abc": strconv.ParseUint: parsing "abc": invalid syntax"#
+        );
+        let (code, body) = s.curl_admin(&[
+            &s.url("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=abc")
+        ]);
+        let status = json(&body);
+        assert_eq!(code, 500, "{backend}: {body}");
+        assert!(status.get("reason").is_none(), "{backend}: {body}");
+        assert!(
+            status["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(r#"resourceVersion: Invalid value: "abc""#)),
+            "{backend}: {body}"
         );
     }
 }
