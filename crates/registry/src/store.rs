@@ -4,6 +4,7 @@
 //! which is the storage revision and is filled in on every read.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use kaiser_apimachinery::field::ErrorList;
@@ -19,6 +20,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::resource::ResourceInfo;
 use crate::strategy::Strategy;
 use crate::watch::ObjectWatch;
+
+/// How long a read at a revision the store has not reached waits for it
+/// before the 504 (upstream's watch cache blocks as long).
+const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
 
 /// A check run on the final object before it is written (validating
 /// admission); gets the new object and the old one on update.
@@ -572,8 +577,8 @@ impl Store {
 
     /// GET's `resourceVersion`: empty or "0" read the current object, as
     /// does a revision the store has reached (upstream's cache answers with
-    /// its current state once it is that fresh); a later one is upstream's
-    /// 504 "Too large resource version", an unparsable one its 500.
+    /// its current state once it is that fresh); a later one waits for the
+    /// store as [`Self::check_reached`] does, an unparsable one is upstream's 500.
     pub async fn check_get_resource_version(&self, rv: &str) -> Result<(), StatusError> {
         let rv = match meta::parse_resource_version(rv) {
             Ok(Some(rv)) if rv > 0 => rv,
@@ -583,22 +588,33 @@ impl Store {
         self.check_reached(rv).await
     }
 
-    /// Upstream's 504 "Too large resource version" for a revision the store
-    /// has not reached.
-    async fn check_reached(&self, rv: i64) -> Result<(), StatusError> {
-        let current = self
-            .storage
-            .current_revision()
-            .await
-            .map_err(|e| self.status_error(e, ""))?;
-        if rv > current {
-            let e = StorageError::FutureRevision {
-                requested: rv,
-                current,
-            };
-            return Err(self.status_error(e, ""));
+    /// Waits, up to [`FRESHNESS_WAIT`] as upstream's cache does, for the
+    /// store to reach `rv`; past that, upstream's 504 "Too large resource
+    /// version". Another replica's write is seen here once it is in etcd, so
+    /// the wait mostly covers a revision no server has reached yet.
+    pub(crate) async fn check_reached(&self, rv: i64) -> Result<(), StatusError> {
+        let deadline = tokio::time::Instant::now() + FRESHNESS_WAIT;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let current = self
+                .storage
+                .current_revision()
+                .await
+                .map_err(|e| self.status_error(e, ""))?;
+            if rv <= current {
+                return Ok(());
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                let e = StorageError::FutureRevision {
+                    requested: rv,
+                    current,
+                };
+                return Err(self.status_error(e, ""));
+            }
+            tokio::time::sleep(pause.min(deadline - now)).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
         }
-        Ok(())
     }
 
     pub async fn get(&self, ns: &str, name: &str) -> Result<Value, StatusError> {

@@ -77,8 +77,20 @@ impl ObjectWatch {
                     .map_err(|e| store.status_error(e, ""))?,
             },
             _ => {
-                // No resourceVersion (or 0): the current state first, as ADDED.
-                // resourceVersion=0 may start from the watch cache's state.
+                // The current state first, as ADDED. resourceVersion=0 may
+                // start from the watch cache's state; a later one waits until
+                // the store has reached it, and a wait that runs out ends the
+                // stream with its ERROR event, as upstream's cache does.
+                if let Some(rv) = opts.resource_version.filter(|rv| *rv > 0)
+                    && let Err(e) = store.check_reached(rv).await
+                {
+                    w.queued.push_back(WatchEvent {
+                        kind: "ERROR",
+                        object: e.to_status(),
+                        raw: None,
+                    });
+                    return Ok(w);
+                }
                 let at = (opts.resource_version == Some(0)).then_some(0);
                 let page = store
                     .storage()

@@ -173,8 +173,10 @@ fn events_expire_after_the_event_ttl() {
 }
 
 /// GET with a `resourceVersion`, on both backends: "0" and a revision the
-/// store has reached answer the current object; a later one is upstream's
-/// 504 (Too large resource version), an unparsable one its 500; LIST words
+/// store has reached answer the current object; a later one waits for the
+/// store (a write arriving ends the wait) and is upstream's 504 (Too large
+/// resource version) after 3 s (a streaming list its ERROR event), an
+/// unparsable one its 500; LIST words
 /// an unparsable one as upstream's 400, WATCH as its 500.
 #[test]
 fn get_honours_its_resource_version_as_upstream() {
@@ -206,6 +208,26 @@ fn get_honours_its_resource_version_as_upstream() {
             );
         }
 
+        // The next revision: the read waits for it (upstream's cache blocks
+        // up to 3 s) and answers once a write gets there.
+        let labelled: i64 = ok(s.kubectl(&[
+            "get",
+            "cm",
+            "rv",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ]))
+        .parse()
+        .expect("rv");
+        let next = format!("{path}?resourceVersion={}", labelled + 1);
+        let (code, body) = std::thread::scope(|scope| {
+            let read = scope.spawn(|| s.curl_admin(&[&s.url(&next)]));
+            std::thread::sleep(Duration::from_millis(300));
+            ok(s.kubectl(&["annotate", "cm", "rv", "later=yes"]));
+            read.join().expect("reader")
+        });
+        assert_eq!(code, 200, "{backend}: {body}");
+
         let future = rv + 1_000_000;
         let (code, body) = s.curl_admin(&[&s.url(&format!("{path}?resourceVersion={future}"))]);
         let status = json(&body);
@@ -222,6 +244,20 @@ fn get_honours_its_resource_version_as_upstream() {
             "ResourceVersionTooLarge"
         );
         assert_eq!(status["details"]["retryAfterSeconds"], 1);
+        // A streaming list from the future waits as long, then ends with
+        // the same Status as its one ERROR event.
+        let (code, body) = s.curl_admin(&[&s.url(&format!(
+            "/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&resourceVersion={future}"
+        ))]);
+        assert_eq!(code, 200, "{backend}: {body}");
+        let events: Vec<_> = body.lines().map(json).collect();
+        assert_eq!(events.len(), 1, "{backend}: {body}");
+        assert_eq!(events[0]["type"], "ERROR", "{backend}: {body}");
+        assert_eq!(events[0]["object"]["code"], 504, "{backend}: {body}");
+        assert_eq!(
+            events[0]["object"]["details"]["causes"][0]["reason"],
+            "ResourceVersionTooLarge"
+        );
 
         let (code, body) = s.curl_admin(&[&s.url(&format!("{path}?resourceVersion=abc"))]);
         let status = json(&body);
