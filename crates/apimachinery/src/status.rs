@@ -90,6 +90,23 @@ impl StatusError {
         .with_details(gr, name)
     }
 
+    /// A generated name that was taken on every try (upstream's
+    /// `NewGenerateNameConflict`): still AlreadyExists, with a retry hint.
+    pub fn generate_name_conflict(gr: &GroupResource, name: &str) -> Self {
+        let mut e = Self::new(
+            409,
+            "AlreadyExists",
+            format!(
+                "{gr} \"{name}\" already exists, the server was not able to generate a unique name for the object"
+            ),
+        )
+        .with_details(gr, name);
+        if let Some(d) = e.details.as_mut() {
+            d.retry_after_seconds = Some(1);
+        }
+        e
+    }
+
     pub fn conflict(gr: &GroupResource, name: &str, why: &str) -> Self {
         Self::new(
             409,

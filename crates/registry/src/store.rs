@@ -25,6 +25,9 @@ use crate::watch::ObjectWatch;
 /// before the 504 (upstream's watch cache blocks as long).
 const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
 
+/// Tries at a free name for a create by `generateName` (upstream's count).
+const NAME_GENERATION_ATTEMPTS: u32 = 8;
+
 /// A check run on the final object before it is written (validating
 /// admission); gets the new object and the old one on update.
 pub type AdmitFn<'a> = &'a (dyn Fn(&Value, Option<&Value>) -> Result<(), StatusError> + Sync);
@@ -836,7 +839,10 @@ impl Store {
             .unwrap_or("")
             .is_empty();
         if name_empty && !generate.is_empty() {
-            m.insert("name".into(), Value::from(generate_name(&generate)));
+            m.insert(
+                "name".into(),
+                Value::from(self.strategy.generate_name(&generate)),
+            );
         }
         m.insert(
             "uid".into(),
@@ -905,7 +911,47 @@ impl Store {
     /// JSON made from the bytes just stored (with its `resourceVersion`),
     /// when the served form is the stored one: a response then needs no
     /// second encoding.
+    ///
+    /// A name made from `generateName` that turns out to be taken is made
+    /// again, up to [`NAME_GENERATION_ATTEMPTS`] tries in all, as upstream
+    /// does; each try is a whole create, validating admission included.
     pub async fn create_with_json(
+        &self,
+        mut obj: Value,
+        admit: AdmitFn<'_>,
+        opts: &WriteOptions<'_>,
+    ) -> Result<(Value, Option<Vec<u8>>), StatusError> {
+        let meta = meta::metadata(&obj);
+        let field = |f: &str| {
+            meta.and_then(|m| m.get(f))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
+        let generated = !field("generateName").is_empty();
+        if !generated {
+            return self.create_once(obj, admit, opts).await;
+        }
+        let retry = field("name").is_empty();
+        let mut attempt = 1;
+        loop {
+            let again = (retry && attempt < NAME_GENERATION_ATTEMPTS).then(|| obj.clone());
+            match self.create_once(obj, admit, opts).await {
+                Err(e) if e.reason == "AlreadyExists" => {
+                    let name = e.details.as_ref().map_or("", |d| d.name.as_str());
+                    let e = StatusError::generate_name_conflict(&self.info.group_resource(), name);
+                    match again {
+                        Some(next) => obj = next,
+                        None => return Err(e),
+                    }
+                }
+                r => return r,
+            }
+            attempt += 1;
+        }
+    }
+
+    /// One try of [`Store::create_with_json`].
+    async fn create_once(
         &self,
         mut obj: Value,
         admit: AdmitFn<'_>,
@@ -1607,16 +1653,21 @@ fn same_ignoring_rv(a: &Value, b: &Value) -> bool {
     strip(a) == strip(b)
 }
 
-/// `generateName` plus five random characters from upstream's alphabet.
-fn generate_name(base: &str) -> String {
+/// `generateName` plus five random characters from upstream's alphabet; a
+/// base longer than 58 bytes is cut to 58 (at a character boundary, so a
+/// name validation will refuse is still made without a panic).
+pub(crate) fn random_name(base: &str) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let base = if base.len() > 58 { &base[..58] } else { base };
+    let mut cut = base.len().min(58);
+    while !base.is_char_boundary(cut) {
+        cut -= 1;
+    }
     let r = kaiser_apimachinery::uid::new_v4();
     let suffix: String = r.as_bytes()[..5]
         .iter()
         .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
         .collect();
-    format!("{base}{suffix}")
+    format!("{}{suffix}", &base[..cut])
 }
 
 #[cfg(test)]
@@ -1625,8 +1676,12 @@ mod tests {
 
     #[test]
     fn generated_names_keep_the_prefix() {
-        let n = generate_name("web-");
+        let n = random_name("web-");
         assert!(n.starts_with("web-") && n.len() == 9, "{n}");
-        assert_ne!(generate_name("a-"), generate_name("a-"));
+        assert_ne!(random_name("a-"), random_name("a-"));
+        // Cut at 58 bytes, never inside a character.
+        let long = format!("a{}", "é".repeat(40));
+        let n = random_name(&long);
+        assert!(n.starts_with(&long[..57]) && n.len() == 57 + 5, "{n}");
     }
 }

@@ -25,6 +25,12 @@ pub trait Strategy: Send + Sync {
         name_is_dns_subdomain
     }
 
+    /// A name for an object created with `metadata.generateName` (upstream's
+    /// strategies carry a name generator): the base plus random characters.
+    fn generate_name(&self, base: &str) -> String {
+        crate::store::random_name(base)
+    }
+
     /// Fills in defaults (on create, update and patch).
     fn default(&self, _obj: &mut Value) {}
 

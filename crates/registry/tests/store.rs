@@ -275,6 +275,61 @@ async fn create_with_generate_name() {
     assert_eq!(got["metadata"]["generateName"], json!("web-"));
 }
 
+/// Names from a fixed list, so that a test can make generated names collide.
+struct FixedNames(std::sync::Mutex<Vec<&'static str>>);
+
+impl Strategy for FixedNames {
+    fn generate_name(&self, base: &str) -> String {
+        let mut names = self.0.lock().expect("names");
+        format!("{base}{}", names.remove(0))
+    }
+}
+
+fn fixed_names(suffixes: &[&'static str]) -> (Fixture, Arc<FixedNames>) {
+    let names = Arc::new(FixedNames(std::sync::Mutex::new(suffixes.to_vec())));
+    (fixture_with(names.clone()), names)
+}
+
+/// Upstream retries a create whose generated name is taken, 8 tries in all.
+#[tokio::test]
+async fn a_taken_generated_name_is_generated_again() {
+    let mut suffixes = vec!["aaaaa", "aaaaa", "aaaaa", "bbbbb"];
+    suffixes.extend(["bbbbb"; 8]);
+    let (f, names) = fixed_names(&suffixes);
+    let mut obj = cm("");
+    obj["metadata"]["generateName"] = json!("web-");
+    let a = f.create(obj.clone()).await;
+    assert_eq!(meta::name(&a), "web-aaaaa");
+    // Taken twice, then free.
+    let b = f.create(obj.clone()).await;
+    assert_eq!(meta::name(&b), "web-bbbbb");
+    assert_eq!(
+        f.get("web-bbbbb").await.expect("stored")["metadata"]["uid"],
+        b["metadata"]["uid"]
+    );
+
+    // Taken on all 8 tries: upstream's GenerateNameConflict, nothing stored.
+    let before = f.revision().await;
+    let e = f
+        .try_create(obj, false)
+        .await
+        .expect_err("every name taken");
+    assert_eq!((e.code, e.reason), (409, "AlreadyExists"));
+    assert_eq!(
+        e.message,
+        r#"configmaps "web-bbbbb" already exists, the server was not able to generate a unique name for the object"#
+    );
+    let d = e.details.as_ref().expect("details");
+    assert_eq!(
+        (d.name.as_str(), d.kind.as_str()),
+        ("web-bbbbb", "configmaps")
+    );
+    assert_eq!(d.retry_after_seconds, Some(1));
+    assert_eq!(f.revision().await, before);
+    // Eight tries, each with a name of its own making.
+    assert!(names.0.lock().expect("names").is_empty());
+}
+
 #[tokio::test]
 async fn create_existing_name_is_already_exists() {
     let f = fixture();

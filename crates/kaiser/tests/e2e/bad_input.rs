@@ -71,6 +71,19 @@ fn bad_requests_get_upstream_statuses_and_change_nothing() {
             "metadata.name: Invalid value: \"Bad_Name\"",
         ),
         (
+            // Cut to 58 bytes for the name, mid-character: once a panic.
+            "long generateName of two-byte characters",
+            "application/json",
+            format!(
+                r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"generateName":"a{}"}}}}"#,
+                "é".repeat(40)
+            )
+            .into_bytes(),
+            422,
+            "Invalid",
+            "metadata.generateName: Invalid value: \"aéé",
+        ),
+        (
             "wrong kind",
             "application/json",
             br#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"}}"#.to_vec(),
