@@ -87,6 +87,15 @@ pub fn row_object(obj: &Value, include: IncludeObject) -> Value {
     }
 }
 
+/// One row of a `Table`: its cells and, unless `Null`, its object.
+pub fn row(cells: Vec<Value>, object: Value) -> Value {
+    let mut r = json!({ "cells": cells });
+    if !object.is_null() {
+        r["object"] = object;
+    }
+    r
+}
+
 /// Builds a `Table` from columns and (cells, object) rows.
 pub fn table(
     columns: Option<&[Column]>,
@@ -95,13 +104,7 @@ pub fn table(
 ) -> Value {
     let rows: Vec<Value> = rows
         .into_iter()
-        .map(|(cells, object)| {
-            let mut r = json!({ "cells": cells });
-            if !object.is_null() {
-                r["object"] = object;
-            }
-            r
-        })
+        .map(|(cells, object)| row(cells, object))
         .collect();
     let mut t = json!({
         "kind": "Table",

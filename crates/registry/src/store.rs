@@ -689,6 +689,26 @@ impl Store {
         Ok(JsonList::new(head, kvs))
     }
 
+    /// The stored objects of a LIST page and the list's metadata, for
+    /// callers that render each item as they send it (see
+    /// [`Store::decodes_alone`]).
+    pub async fn list_page(
+        &self,
+        ns: &str,
+        opts: &ListOptions,
+    ) -> Result<(Vec<Arc<KeyValue>>, Value), StatusError> {
+        self.list_kvs(ns, opts).await
+    }
+
+    /// Whether [`Store::decode`] serves each stored object on its own; a
+    /// conversion webhook instead converts a whole page in one call.
+    pub fn decodes_alone(&self) -> bool {
+        !self
+            .conversion
+            .as_ref()
+            .is_some_and(Conversion::at_boundary)
+    }
+
     /// GET as JSON bytes from the stored bytes.
     pub async fn get_json(&self, ns: &str, name: &str) -> Result<Vec<u8>, StatusError> {
         let (kv, _) = self

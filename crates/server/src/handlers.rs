@@ -23,6 +23,7 @@ use crate::fieldmanager::{self, ScaleWrite};
 use crate::http::{
     ApiRequest, ChunkedBody, Response, bytes_response, negotiated_response, status_response,
 };
+use crate::listing;
 use crate::negotiation::{self, Negotiated, Target};
 
 /// Watches without `timeoutSeconds` end after this long (upstream's
@@ -143,6 +144,9 @@ async fn handle(
                     header::HeaderValue::from_static("application/json"),
                 );
                 return Ok(r);
+            }
+            if n.format == Format::Json && store.decodes_alone() {
+                return rendered_list(store, req, ns, &opts, n, pretty).await;
             }
             let list = store.list(ns, &opts).await?;
             respond_list(store, req, list, n, pretty)
@@ -909,6 +913,63 @@ fn respond_list(
         _ => list,
     };
     Ok(negotiated_response(200, &body, n, pretty))
+}
+
+/// A JSON LIST in any form but plain JSON (pretty, `Table`,
+/// `PartialObjectMetadataList`), each item decoded and rendered only as the
+/// chunk that carries it is made.
+async fn rendered_list(
+    store: &Arc<Store>,
+    req: &ApiRequest,
+    ns: &str,
+    opts: &ListOptions,
+    n: Negotiated,
+    pretty: bool,
+) -> Result<Response, StatusError> {
+    if n.target == Target::PartialObjectMetadata {
+        return Err(StatusError::not_acceptable(
+            "you requested PartialObjectMetadata, but the requested object is a list",
+        ));
+    }
+    let include = include_object(req)?;
+    let (kvs, list_meta) = store.list_page(ns, opts).await?;
+    let items = json!([listing::ITEMS]);
+    let s = store.clone();
+    let (doc, render): (Value, listing::Render) = match n.target {
+        Target::Table => {
+            let mut doc = table::table(Some(s.strategy.table_columns()), Vec::new(), list_meta);
+            doc["rows"] = items;
+            let render = move |kv: &_| {
+                let o = s.decode(kv)?;
+                Ok(table::row(s.table_row(&o), table::row_object(&o, include)))
+            };
+            (doc, Box::new(render))
+        }
+        Target::PartialObjectMetadataList => (
+            json!({
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": list_meta,
+                "items": items,
+            }),
+            Box::new(move |kv: &_| Ok(partial(&s.decode(kv)?))),
+        ),
+        _ => (
+            json!({
+                "kind": store.info.list_kind(),
+                "apiVersion": store.info.api_version(),
+                "metadata": list_meta,
+                "items": items,
+            }),
+            Box::new(move |kv: &_| s.decode(kv)),
+        ),
+    };
+    let list = listing::RenderedList::new(doc, kvs, pretty, render)?;
+    let mut r = http::Response::new(ChunkedBody::start(list, crate::generic::GZIP_THRESHOLD)?);
+    if let Ok(v) = header::HeaderValue::from_str(&n.content_type()) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    Ok(r)
 }
 
 async fn serve_watch(

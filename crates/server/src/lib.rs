@@ -14,6 +14,7 @@ pub mod generic;
 pub mod handlers;
 pub mod healthz;
 pub mod http;
+pub mod listing;
 pub mod negotiation;
 pub mod openapi;
 pub mod passthrough;

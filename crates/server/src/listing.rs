@@ -1,0 +1,223 @@
+//! LIST bodies rendered one item at a time: pretty JSON, `Table`s and
+//! `PartialObjectMetadataList`s decode each stored object only when the
+//! chunk that carries it is made, so a large list is never held decoded
+//! as a whole (a decoded object takes several times its stored bytes).
+//! Plain JSON lists skip decoding altogether (`kaiser_registry::JsonList`).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kaiser_apimachinery::StatusError;
+use kaiser_apimachinery::codec::{self, Format};
+use kaiser_storage::KeyValue;
+use serde_json::Value;
+
+/// Makes the wire form of one stored object.
+pub type Render = Box<dyn FnMut(&KeyValue) -> Result<Value, StatusError> + Send + Sync>;
+
+/// Where the items go in a list document given to [`RenderedList::new`].
+pub const ITEMS: &str = "\u{0}kaiser: the list's items\u{0}";
+
+/// Chunks of about [`RenderedList::CHUNK`] bytes of a JSON list whose items
+/// are rendered as they are written, byte for byte what encoding the whole
+/// document at once would give.
+pub struct RenderedList {
+    head: Option<Vec<u8>>,
+    tail: Vec<u8>,
+    items: std::vec::IntoIter<Arc<KeyValue>>,
+    render: Render,
+    /// Pretty output: a newline and the indent of the items' level.
+    newline: Option<Vec<u8>>,
+    first: bool,
+    done: bool,
+}
+
+impl RenderedList {
+    pub const CHUNK: usize = 64 * 1024;
+
+    /// `doc` is the list with `[ITEMS]` as the array its items fill.
+    pub fn new(
+        mut doc: Value,
+        items: Vec<Arc<KeyValue>>,
+        pretty: bool,
+        render: Render,
+    ) -> Result<RenderedList, StatusError> {
+        let (head, tail, newline) = if items.is_empty() {
+            // An empty array is written as `[]`, pretty or not.
+            empty_items(&mut doc);
+            (codec::encode(&doc, Format::Json, pretty), Vec::new(), None)
+        } else {
+            let whole = codec::encode(&doc, Format::Json, pretty);
+            let mark = codec::to_json(&Value::from(ITEMS));
+            let at = whole
+                .windows(mark.len())
+                .position(|w| w == mark.as_slice())
+                .ok_or_else(|| StatusError::internal("a list without its items' place"))?;
+            let head = whole[..at].to_vec();
+            let tail = whole[at + mark.len()..].to_vec();
+            // Pretty items sit on lines of their own, at the indent the
+            // place-holder had.
+            let newline = pretty.then(|| {
+                let line = head.iter().rposition(|b| *b == b'\n').unwrap_or(0);
+                head[line..].to_vec()
+            });
+            (head, tail, newline)
+        };
+        Ok(RenderedList {
+            head: Some(head),
+            tail,
+            items: items.into_iter(),
+            render,
+            newline,
+            first: true,
+            done: false,
+        })
+    }
+
+    fn write_item(&self, out: &mut Vec<u8>, v: &Value) {
+        if !self.first {
+            out.push(b',');
+        }
+        match &self.newline {
+            None => codec::write_json(out, v),
+            Some(newline) => {
+                if !self.first {
+                    out.extend_from_slice(newline);
+                }
+                // Raw newlines occur in pretty JSON only between tokens.
+                for (i, line) in codec::encode(v, Format::Json, true)
+                    .split(|b| *b == b'\n')
+                    .enumerate()
+                {
+                    if i > 0 {
+                        out.extend_from_slice(newline);
+                    }
+                    out.extend_from_slice(line);
+                }
+            }
+        }
+    }
+}
+
+/// Chunks of the body; an item that cannot be rendered is an error, after
+/// which nothing more is produced.
+impl Iterator for RenderedList {
+    type Item = Result<Bytes, StatusError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut out = self.head.take().unwrap_or_default();
+        while out.len() < Self::CHUNK {
+            let Some(kv) = self.items.next() else {
+                out.extend_from_slice(&self.tail);
+                self.done = true;
+                break;
+            };
+            match (self.render)(&kv) {
+                Ok(v) => {
+                    self.write_item(&mut out, &v);
+                    self.first = false;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        Some(Ok(out.into()))
+    }
+}
+
+/// Replaces the `[ITEMS]` array in `doc` with an empty one.
+fn empty_items(doc: &mut Value) -> bool {
+    match doc {
+        Value::Array(a) if a.len() == 1 && a[0] == ITEMS => {
+            a.clear();
+            true
+        }
+        Value::Array(a) => a.iter_mut().any(empty_items),
+        Value::Object(o) => o.values_mut().any(empty_items),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn kvs(n: usize) -> Vec<Arc<KeyValue>> {
+        (0..n)
+            .map(|i| {
+                let v = json!({"metadata": {"name": format!("o{i}")}, "data": {"k": "line\nbreak \"q\"", "n": i}});
+                Arc::new(KeyValue {
+                    key: format!("/o{i}"),
+                    value: codec::to_json(&v).into(),
+                    create_revision: 1,
+                    mod_revision: 1,
+                    version: 1,
+                    derived: Default::default(),
+                })
+            })
+            .collect()
+    }
+
+    fn doc(items: Value) -> Value {
+        json!({"kind": "Table", "metadata": {"resourceVersion": "7"}, "rows": items, "after": [1, {"x": []}]})
+    }
+
+    fn render() -> Render {
+        Box::new(|kv: &KeyValue| {
+            let v: Value = serde_json::from_slice(&kv.value).map_err(StatusError::internal)?;
+            Ok(json!({"cells": [v["metadata"]["name"]], "object": v}))
+        })
+    }
+
+    /// Streamed, the body is what encoding the decoded list at once gives.
+    #[test]
+    fn the_stream_is_the_whole_document() {
+        for n in [0, 1, 2, 3_000] {
+            for pretty in [false, true] {
+                let items = kvs(n);
+                let mut r = render();
+                let rendered: Vec<Value> = items.iter().map(|kv| r(kv).expect("render")).collect();
+                let want = codec::encode(&doc(Value::Array(rendered)), Format::Json, pretty);
+                let list =
+                    RenderedList::new(doc(json!([ITEMS])), items, pretty, render()).expect("list");
+                let mut got = Vec::new();
+                let mut chunks = 0;
+                for chunk in list {
+                    got.extend_from_slice(&chunk.expect("chunk"));
+                    chunks += 1;
+                }
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&want),
+                    "{n} items, pretty {pretty}"
+                );
+                if n == 3_000 {
+                    assert!(chunks > 3, "{chunks} chunks");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_item_that_cannot_be_rendered_ends_the_stream_with_its_error() {
+        let mut items = kvs(2);
+        items.push(Arc::new(KeyValue {
+            key: "/bad".into(),
+            value: Bytes::from_static(b"{not json"),
+            create_revision: 1,
+            mod_revision: 1,
+            version: 1,
+            derived: Default::default(),
+        }));
+        let mut list =
+            RenderedList::new(doc(json!([ITEMS])), items, false, render()).expect("list");
+        assert!(list.next().expect("a chunk").is_err());
+        assert!(list.next().is_none());
+    }
+}
