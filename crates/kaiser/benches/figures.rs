@@ -283,6 +283,9 @@ struct ListRun {
     bytes: usize,
     server_ms: f64,
     client_ms: f64,
+    /// kaiser's highest resident memory during the LISTs over its memory
+    /// before them, sampled every 5 ms.
+    rss_growth_mib: f64,
 }
 
 /// LISTs `path` 15 times (after one unmeasured LIST, which grows the
@@ -290,8 +293,21 @@ struct ListRun {
 /// its own: the body passes from the connection task to the reader without
 /// waking another thread for every piece, so the client costs what it must
 /// (on the shared two-thread runtime it cost more CPU than kaiser did).
-fn timed_lists(dir: &Path, pid: u32, path: &str) -> ListRun {
+fn timed_lists(dir: &Path, pid: u32, path: &str, accept: Option<&'static str>) -> ListRun {
     let (dir, path) = (dir.to_path_buf(), path.to_string());
+    let rss_before = rss_kib(pid);
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_kib(pid));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
+        })
+    };
     let run = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -299,13 +315,13 @@ fn timed_lists(dir: &Path, pid: u32, path: &str) -> ListRun {
             .expect("runtime");
         rt.block_on(async {
             let c = client(&dir).await;
-            let mut bytes = list_bytes(&c, &path).await;
+            let mut bytes = list_bytes(&c, &path, accept).await;
             let cpu0 = cpu_seconds(pid);
             let own0 = cpu_seconds(std::process::id());
             let mut times = Vec::new();
             for _ in 0..15 {
                 let t = Instant::now();
-                bytes = list_bytes(&c, &path).await;
+                bytes = list_bytes(&c, &path, accept).await;
                 times.push(t.elapsed());
             }
             times.sort();
@@ -314,10 +330,15 @@ fn timed_lists(dir: &Path, pid: u32, path: &str) -> ListRun {
                 bytes,
                 server_ms: (cpu_seconds(pid) - cpu0) * 1000.0 / 15.0,
                 client_ms: (cpu_seconds(std::process::id()) - own0) * 1000.0 / 15.0,
+                rss_growth_mib: 0.0,
             }
         })
     });
-    run.join().expect("the LIST client")
+    let mut run = run.join().expect("the LIST client");
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.join().expect("the RSS sampler");
+    run.rss_growth_mib = peak.saturating_sub(rss_before) as f64 / 1024.0;
+    run
 }
 
 /// TLS for the fan-out's watchers: kaiser's CA, the admin's certificate.
@@ -534,9 +555,13 @@ async fn lean_creates(tls: Arc<rustls::ClientConfig>, port: u16, prefix: String,
 }
 
 /// GETs `path` and counts the body's bytes as they arrive.
-async fn list_bytes(c: &Client, path: &str) -> usize {
+async fn list_bytes(c: &Client, path: &str, accept: Option<&str>) -> usize {
     use futures_util::AsyncReadExt;
-    let req = http::Request::get(path).body(Vec::new()).expect("request");
+    let mut req = http::Request::get(path);
+    if let Some(a) = accept {
+        req = req.header(http::header::ACCEPT, a);
+    }
+    let req = req.body(Vec::new()).expect("request");
     let mut stream = Box::pin(c.request_stream(req).await.expect("list"));
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0;
@@ -701,27 +726,39 @@ async fn main() {
         .remaining_item_count
         .unwrap_or(0)
         + 1;
-    let lists: &[(&str, &str)] = if want("list") {
+    // (what, query, Accept): plain JSON, then the forms decoded item by
+    // item: a Table as kubectl asks for one (here without pages) and
+    // curl's pretty JSON.
+    type ListCase = (&'static str, &'static str, Option<&'static str>);
+    let lists: &[ListCase] = if want("list") {
         &[
-            ("consistent (resourceVersion unset)", ""),
+            ("consistent (resourceVersion unset)", "", None),
             (
                 "from the watch cache (resourceVersion=0)",
                 "?resourceVersion=0",
+                None,
             ),
+            (
+                "as a Table, no pages (kubectl get's form)",
+                "",
+                Some("application/json;as=Table;v=v1;g=meta.k8s.io"),
+            ),
+            ("pretty JSON (curl's default)", "?pretty=true", None),
         ]
     } else {
         &[]
     };
-    for &(what, query) in lists {
+    for &(what, query, accept) in lists {
         let path = format!("/api/v1/namespaces/default/configmaps{query}");
-        let run = timed_lists(dir.path(), child.id(), &path);
+        let run = timed_lists(dir.path(), child.id(), &path, accept);
         println!(
-            "LIST of {listed} ConfigMaps of 1 KiB, {what}: median {:.1} ms for {:.1} MB = {:.0} MB/s of JSON body; CPU per LIST: kaiser {:.1} ms, the kube-rs client {:.1} ms (on the same 2 cores)",
+            "LIST of {listed} ConfigMaps of 1 KiB, {what}: median {:.1} ms for {:.1} MB = {:.0} MB/s of JSON body; CPU per LIST: kaiser {:.1} ms, the kube-rs client {:.1} ms (on the same 2 cores); kaiser's RSS peak +{:.1} MiB",
             run.median.as_secs_f64() * 1000.0,
             run.bytes as f64 / 1e6,
             run.bytes as f64 / 1e6 / run.median.as_secs_f64(),
             run.server_ms,
             run.client_ms,
+            run.rss_growth_mib,
         );
     }
     if want("fanout") {
