@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use kaiser_apimachinery::list::ListOptions;
 use kaiser_apimachinery::{StatusError, meta};
-use kaiser_storage::{EventType, StorageError, WatchItem, WatchStream};
+use kaiser_storage::{EventType, KeyValue, StorageError, WatchItem, WatchStream};
 use serde_json::{Value, json};
 
 use crate::resource::ResourceInfo;
@@ -31,6 +31,11 @@ pub struct ObjectWatch {
     strategy: Arc<dyn Strategy>,
     opts: ListOptions,
     queued: VecDeque<WatchEvent>,
+    /// The initial state still to send as ADDED events, made one at a time
+    /// as they are sent (a large resource is never held decoded whole),
+    /// then `initial_end` (the streaming list's closing bookmark).
+    initial: std::vec::IntoIter<Arc<KeyValue>>,
+    initial_end: Option<WatchEvent>,
     /// Events of a revision whose other events are still coming (etcd
     /// writes a batch at one revision): released whole, so that a client
     /// never holds part of a revision, from which it would resume.
@@ -56,6 +61,8 @@ impl ObjectWatch {
             strategy: store.strategy.clone(),
             opts: opts.clone(),
             queued: VecDeque::new(),
+            initial: Vec::new().into_iter(),
+            initial_end: None,
             held: Vec::new(),
             stream: None,
             last_revision: 0,
@@ -97,21 +104,12 @@ impl ObjectWatch {
                     .range(&prefix, "", at, 0)
                     .await
                     .map_err(|e| store.status_error(e, ""))?;
-                for kv in &page.kvs {
-                    if w.filtered() && !store.attrs(kv)?.selected_by(opts) {
-                        continue;
-                    }
-                    w.queued.push_back(WatchEvent {
-                        kind: "ADDED",
-                        object: store.decode(kv)?,
-                        raw: None,
-                    });
-                }
+                w.initial = page.kvs.into_iter();
                 if opts.send_initial_events == Some(true) {
                     let mut b = w.bookmark_at(page.revision);
                     b.object["metadata"]["annotations"] =
                         json!({"k8s.io/initial-events-end": "true"});
-                    w.queued.push_back(b);
+                    w.initial_end = Some(b);
                 }
                 page.revision
             }
@@ -174,7 +172,7 @@ impl ObjectWatch {
     ) -> std::task::Poll<Option<WatchEvent>> {
         use std::task::Poll;
         loop {
-            if let Some(e) = self.queued.pop_front() {
+            if let Some(e) = self.next_queued() {
                 return Poll::Ready(Some(e));
             }
             let Some(stream) = self.stream.as_mut() else {
@@ -246,12 +244,61 @@ impl ObjectWatch {
     /// An event already waiting, without polling the stream: the rest of a
     /// revision released whole, or of the initial state.
     pub fn next_queued(&mut self) -> Option<WatchEvent> {
-        self.queued.pop_front()
+        self.next_initial()
+            .or_else(|| self.initial_end.take())
+            .or_else(|| self.queued.pop_front())
     }
 
-    /// Whether [`ObjectWatch::next_queued`] has an event.
+    /// Whether [`ObjectWatch::next_queued`] may have an event (the initial
+    /// state's objects may yet turn out not to be selected).
     pub fn has_queued(&self) -> bool {
-        !self.queued.is_empty()
+        self.initial.len() > 0 || self.initial_end.is_some() || !self.queued.is_empty()
+    }
+
+    /// The next object of the initial state that the selectors select, as
+    /// an ADDED event; one that cannot be read ends the watch with an
+    /// ERROR event, as it would have failed a LIST.
+    fn next_initial(&mut self) -> Option<WatchEvent> {
+        while let Some(kv) = self.initial.next() {
+            if self.key_excludes(&kv.key) || (self.filtered() && !self.selected(&kv)) {
+                continue;
+            }
+            if self.stored_bytes
+                && let Some(line) = wire_line("ADDED", &kv.value, kv.mod_revision)
+            {
+                return Some(WatchEvent {
+                    kind: "ADDED",
+                    object: Value::Null,
+                    raw: Some(line),
+                });
+            }
+            let object = match decode_kv(&kv) {
+                Ok(o) => match &self.conversion {
+                    Some(c) => c.from_storage(o),
+                    None => Ok(o),
+                },
+                Err(e) => Err(e),
+            };
+            return Some(match object {
+                Ok(object) => WatchEvent {
+                    kind: "ADDED",
+                    object,
+                    raw: None,
+                },
+                Err(e) => {
+                    self.initial = Vec::new().into_iter();
+                    self.initial_end = None;
+                    self.queued.clear();
+                    self.stream = None;
+                    WatchEvent {
+                        kind: "ERROR",
+                        object: e.to_status(),
+                        raw: None,
+                    }
+                }
+            });
+        }
+        None
     }
 
     /// Whether the selectors select the object `kv` holds, from the
@@ -380,7 +427,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use kaiser_storage::{Event, KeyValue};
+    use kaiser_storage::Event;
     use tokio::sync::mpsc;
 
     fn watch_of(rx: mpsc::Receiver<WatchItem>) -> ObjectWatch {
@@ -389,6 +436,8 @@ mod tests {
             strategy: Arc::new(crate::strategy::DefaultStrategy),
             opts: ListOptions::from_query([]).expect("options"),
             queued: VecDeque::new(),
+            initial: Vec::new().into_iter(),
+            initial_end: None,
             held: Vec::new(),
             stream: Some(WatchStream::new(rx)),
             last_revision: 1,

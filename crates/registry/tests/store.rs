@@ -1577,6 +1577,81 @@ async fn send_initial_events_ends_with_bookmark() {
     assert_eq!(kind_and_name(&next(&mut w).await), ("ADDED", "c".into()));
 }
 
+/// The initial state is made as it is sent, from the objects as they were
+/// when the watch began: a later write follows as its own event, after the
+/// closing bookmark, whether events carry stored bytes or decoded objects.
+#[tokio::test]
+async fn initial_events_are_the_state_at_the_start_however_late_they_are_read() {
+    for stored_bytes in [false, true] {
+        let f = fixture();
+        f.create(labeled("a", json!({"app": "x"}))).await;
+        f.create(labeled("b", json!({"app": "y"}))).await;
+        f.create(labeled("c", json!({"app": "x"}))).await;
+        let mut w = f
+            .watch(&[
+                ("watch", "true"),
+                ("sendInitialEvents", "true"),
+                ("resourceVersionMatch", "NotOlderThan"),
+                ("allowWatchBookmarks", "true"),
+                ("labelSelector", "app=x"),
+            ])
+            .await;
+        if stored_bytes {
+            w.serve_stored_bytes();
+        }
+        let mut a = f.get("a").await.expect("a");
+        a["data"] = json!({"k": "later"});
+        f.put(a).await.expect("update a");
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            let e = next(&mut w).await;
+            let obj = match &e.raw {
+                Some(line) => {
+                    serde_json::from_slice::<Value>(line).expect("line")["object"].clone()
+                }
+                None => e.object.clone(),
+            };
+            got.push((
+                e.kind,
+                meta::name(&obj).to_string(),
+                obj["data"]["k"].clone(),
+            ));
+        }
+        assert_eq!(
+            got,
+            [
+                ("ADDED", "a".to_string(), json!("v")),
+                ("ADDED", "c".to_string(), json!("v")),
+                ("BOOKMARK", String::new(), Value::Null),
+                ("MODIFIED", "a".to_string(), json!("later")),
+            ],
+            "stored bytes: {stored_bytes}"
+        );
+    }
+}
+
+/// A stored value that cannot be read ends a watch that would send it in
+/// its initial state with an ERROR event, as it fails a LIST.
+#[tokio::test]
+async fn an_unreadable_initial_object_ends_the_watch_with_an_error() {
+    let f = fixture();
+    f.create(cm("a")).await;
+    f.storage
+        .create(
+            "/registry/configmaps/default/broken",
+            bytes::Bytes::from_static(b"{not json"),
+        )
+        .await
+        .expect("raw write");
+    let mut w = f.watch(&[("watch", "true")]).await;
+    assert_eq!(kind_and_name(&next(&mut w).await), ("ADDED", "a".into()));
+    let e = next(&mut w).await;
+    assert_eq!(e.kind, "ERROR");
+    assert_eq!(e.object["code"], json!(500), "{}", e.object);
+    let end = tokio::time::timeout(WAIT, w.next()).await.expect("ends");
+    assert!(end.is_none(), "{end:?}");
+}
+
 /// client-go's reflector (WatchList) sends exactly this query; upstream's
 /// `validateWatchOptions` requires `resourceVersionMatch=NotOlderThan` with
 /// `sendInitialEvents`, so it must be accepted.
