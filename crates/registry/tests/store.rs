@@ -166,6 +166,18 @@ impl Fixture {
         self.store.list(ns, &opts(q)).await.expect("list")
     }
 
+    /// Stores `value` as the configmap `name` in `default`, bypassing the
+    /// store (a value no write through it could leave).
+    async fn write_raw(&self, name: &str, value: &'static [u8]) {
+        self.storage
+            .create(
+                &format!("/registry/configmaps/default/{name}"),
+                bytes::Bytes::from_static(value),
+            )
+            .await
+            .expect("raw write");
+    }
+
     async fn revision(&self) -> i64 {
         self.storage
             .current_revision()
@@ -1544,20 +1556,21 @@ async fn watch_without_resource_version_starts_with_current_state() {
     assert_quiet(&mut w).await;
 }
 
+/// A streaming list's query, as client-go's reflector sends it.
+const WATCH_LIST: &[(&str, &str)] = &[
+    ("watch", "true"),
+    ("sendInitialEvents", "true"),
+    ("resourceVersionMatch", "NotOlderThan"),
+    ("allowWatchBookmarks", "true"),
+];
+
 #[tokio::test]
 async fn send_initial_events_ends_with_bookmark() {
     let f = fixture();
     f.create(cm("a")).await;
     f.create(cm("b")).await;
     let rev = f.revision().await;
-    let mut w = f
-        .watch(&[
-            ("watch", "true"),
-            ("sendInitialEvents", "true"),
-            ("resourceVersionMatch", "NotOlderThan"),
-            ("allowWatchBookmarks", "true"),
-        ])
-        .await;
+    let mut w = f.watch(WATCH_LIST).await;
     assert_eq!(kind_and_name(&next(&mut w).await), ("ADDED", "a".into()));
     assert_eq!(kind_and_name(&next(&mut w).await), ("ADDED", "b".into()));
     let bm = next(&mut w).await;
@@ -1588,13 +1601,7 @@ async fn initial_events_are_the_state_at_the_start_however_late_they_are_read() 
         f.create(labeled("b", json!({"app": "y"}))).await;
         f.create(labeled("c", json!({"app": "x"}))).await;
         let mut w = f
-            .watch(&[
-                ("watch", "true"),
-                ("sendInitialEvents", "true"),
-                ("resourceVersionMatch", "NotOlderThan"),
-                ("allowWatchBookmarks", "true"),
-                ("labelSelector", "app=x"),
-            ])
+            .watch(&[WATCH_LIST, &[("labelSelector", "app=x")]].concat())
             .await;
         if stored_bytes {
             w.serve_stored_bytes();
@@ -1636,13 +1643,7 @@ async fn initial_events_are_the_state_at_the_start_however_late_they_are_read() 
 async fn an_unreadable_initial_object_ends_the_watch_with_an_error() {
     let f = fixture();
     f.create(cm("a")).await;
-    f.storage
-        .create(
-            "/registry/configmaps/default/broken",
-            bytes::Bytes::from_static(b"{not json"),
-        )
-        .await
-        .expect("raw write");
+    f.write_raw("broken", b"{not json").await;
     let mut w = f.watch(&[("watch", "true")]).await;
     assert_eq!(kind_and_name(&next(&mut w).await), ("ADDED", "a".into()));
     let e = next(&mut w).await;
@@ -1760,13 +1761,11 @@ async fn byte_paths_match_the_decoded_paths() {
     f.create(json!({"data": {"k": "v\"q"}, "metadata": {"name": "odd", "namespace": "default"}, "kind": "ConfigMap", "apiVersion": "v1"}))
         .await;
     f.create(labeled("plain", json!({"a": "b"}))).await;
-    f.storage
-        .create(
-            "/registry/configmaps/default/foreign",
-            bytes::Bytes::from_static(br#"{"metadata":{"name":"foreign","namespace":"default"},"kind":"ConfigMap","apiVersion":"v1"}"#),
-        )
-        .await
-        .expect("raw write");
+    f.write_raw(
+        "foreign",
+        br#"{"metadata":{"name":"foreign","namespace":"default"},"kind":"ConfigMap","apiVersion":"v1"}"#,
+    )
+    .await;
     for name in ["odd", "plain", "foreign"] {
         let via_bytes: Value =
             serde_json::from_slice(&f.store.get_json("default", name).await.expect("get_json"))
@@ -1850,13 +1849,7 @@ async fn list_json_ends_with_an_error_at_a_damaged_value() {
         obj["data"] = json!({"payload": "x".repeat(3_000)});
         f.create(obj).await;
     }
-    f.storage
-        .create(
-            "/registry/configmaps/default/zz-damaged",
-            bytes::Bytes::from_static(b"not an object"),
-        )
-        .await
-        .expect("raw write");
+    f.write_raw("zz-damaged", b"not an object").await;
     let chunks: Vec<_> = f
         .store
         .list_json("default", &opts(&[]))

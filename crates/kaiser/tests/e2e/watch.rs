@@ -172,6 +172,19 @@ fn events_expire_after_the_event_ttl() {
     ok(s.kubectl(&["get", "configmap", "stays"]));
 }
 
+/// The `resourceVersion` of the configmap `name`, read with kubectl.
+fn rv_of(s: &Server, name: &str) -> i64 {
+    ok(s.kubectl(&[
+        "get",
+        "cm",
+        name,
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]))
+    .parse()
+    .expect("rv")
+}
+
 /// GET with a `resourceVersion`, on both backends: "0" and a revision the
 /// store has reached answer the current object; a later one waits for the
 /// store (a write arriving ends the wait) and is upstream's 504 (Too large
@@ -187,15 +200,7 @@ fn get_honours_its_resource_version_as_upstream() {
         ("etcd", Server::start_with(&[&on_etcd])),
     ] {
         ok(s.kubectl(&["create", "configmap", "rv", "--from-literal=k=v"]));
-        let rv: i64 = ok(s.kubectl(&[
-            "get",
-            "cm",
-            "rv",
-            "-o",
-            "jsonpath={.metadata.resourceVersion}",
-        ]))
-        .parse()
-        .expect("rv");
+        let rv: i64 = rv_of(&s, "rv");
         ok(s.kubectl(&["label", "cm", "rv", "later=yes"]));
         let path = "/api/v1/namespaces/default/configmaps/rv";
         for at in ["0".to_string(), rv.to_string()] {
@@ -210,15 +215,7 @@ fn get_honours_its_resource_version_as_upstream() {
 
         // The next revision: the read waits for it (upstream's cache blocks
         // up to 3 s) and answers once a write gets there.
-        let labelled: i64 = ok(s.kubectl(&[
-            "get",
-            "cm",
-            "rv",
-            "-o",
-            "jsonpath={.metadata.resourceVersion}",
-        ]))
-        .parse()
-        .expect("rv");
+        let labelled: i64 = rv_of(&s, "rv");
         let next = format!("{path}?resourceVersion={}", labelled + 1);
         let (code, body) = std::thread::scope(|scope| {
             let read = scope.spawn(|| s.curl_admin(&[&s.url(&next)]));
