@@ -941,9 +941,10 @@ impl Store {
         admit: AdmitFn<'_>,
         opts: &WriteOptions<'_>,
     ) -> Result<(Value, Option<Vec<u8>>), StatusError> {
-        let meta = meta::metadata(&obj);
+        let metadata = meta::metadata(&obj);
         let field = |f: &str| {
-            meta.and_then(|m| m.get(f))
+            metadata
+                .and_then(|m| m.get(f))
                 .and_then(Value::as_str)
                 .unwrap_or("")
         };

@@ -272,13 +272,10 @@ impl ObjectWatch {
                     raw: Some(line),
                 });
             }
-            let object = match decode_kv(&kv) {
-                Ok(o) => match &self.conversion {
-                    Some(c) => c.from_storage(o),
-                    None => Ok(o),
-                },
-                Err(e) => Err(e),
-            };
+            let object = decode_kv(&kv).and_then(|o| match &self.conversion {
+                Some(c) => c.from_storage(o),
+                None => Ok(o),
+            });
             return Some(match object {
                 Ok(object) => WatchEvent {
                     kind: "ADDED",
