@@ -420,3 +420,55 @@ async fn a_label_selected_watch_sees_objects_enter_and_leave() {
     // Leaving: the object as the client knew it, at the revision it left.
     assert_eq!(seen[2].4, left.metadata.resource_version);
 }
+
+/// A LIST of 1,500 ConfigMaps of 2 KiB in every form that is rendered item
+/// by item as it is sent: each is a whole body of several chunks (and
+/// gzipped where the client accepts it) holding every object once.
+#[tokio::test]
+async fn large_lists_in_every_form_hold_every_object() {
+    let s = Server::start();
+    let c = client(&s).await;
+    namespace(&c, "many").await;
+    let api: Api<ConfigMap> = Api::namespaced(c.clone(), "many");
+    let payload = "x".repeat(2048);
+    for i in 0..1500 {
+        api.create(&PostParams::default(), &cm(&format!("cm-{i:04}"), &payload))
+            .await
+            .expect("create");
+    }
+    let want = 1501; // and kube-root-ca.crt
+    let url = s.url("/api/v1/namespaces/many/configmaps");
+    // (what, Accept, the array of items, curl's User-Agent makes it pretty)
+    for (what, accept, items) in [
+        ("pretty JSON", "application/json", "items"),
+        (
+            "Table",
+            "application/json;as=Table;v=v1;g=meta.k8s.io",
+            "rows",
+        ),
+        (
+            "PartialObjectMetadataList",
+            "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io",
+            "items",
+        ),
+    ] {
+        let (code, body) =
+            s.curl_admin(&["--compressed", "-H", &format!("Accept: {accept}"), &url]);
+        assert_eq!(code, 200, "{what}");
+        assert!(body.len() > 300_000, "{what}: {} bytes", body.len());
+        let list = crate::harness::json(&body);
+        let got = list[items].as_array().map_or(0, Vec::len);
+        assert_eq!(got, want, "{what}");
+    }
+    // kubectl without pages reads the Table whole.
+    let out = crate::harness::ok(s.kubectl(&[
+        "get",
+        "cm",
+        "-n",
+        "many",
+        "--chunk-size=0",
+        "--no-headers",
+    ]));
+    assert_eq!(out.lines().count(), want);
+    assert!(out.lines().any(|l| l.starts_with("cm-1499 ")), "{out}");
+}
