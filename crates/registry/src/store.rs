@@ -665,12 +665,17 @@ impl Store {
                 .map(|kv| self.decode(kv))
                 .collect::<Result<Vec<_>, _>>()?,
         };
-        Ok(json!({
+        Ok(self.list_document(list_meta, Value::Array(items)))
+    }
+
+    /// This resource's list object (`<Kind>List`) of `items`.
+    pub fn list_document(&self, list_meta: Value, items: Value) -> Value {
+        json!({
             "kind": self.info.list_kind(),
             "apiVersion": self.info.api_version(),
             "metadata": list_meta,
             "items": items,
-        }))
+        })
     }
 
     /// LIST as JSON bytes assembled from the stored bytes, without decoding

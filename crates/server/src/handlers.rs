@@ -131,6 +131,11 @@ async fn handle(
         }
         "list" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::OBJECTS)?;
+            if n.target == Target::PartialObjectMetadata {
+                return Err(StatusError::not_acceptable(
+                    "you requested PartialObjectMetadata, but the requested object is a list",
+                ));
+            }
             let opts = ListOptions::from_query(req.query_pairs())?;
             if plain_json(n, pretty) && !store.converts() {
                 // The first 128 KiB are made before the response starts:
@@ -841,12 +846,24 @@ fn to_table(
 ) -> Result<Value, StatusError> {
     let include = include_object(req)?;
     let strategy = &store.strategy;
-    let rows = objs
-        .iter()
-        .map(|o| (store.table_row(o), table::row_object(o, include)))
-        .collect();
+    let rows = objs.iter().map(|o| row_of(store, o, include)).collect();
     let cols = headers.then(|| strategy.table_columns());
     Ok(table::table(cols, rows, list_meta))
+}
+
+/// A Table row's cells and object for `obj`.
+fn row_of(store: &Store, obj: &Value, include: IncludeObject) -> (Vec<Value>, Value) {
+    (store.table_row(obj), table::row_object(obj, include))
+}
+
+/// A `PartialObjectMetadataList` of `items`.
+fn partial_list(list_meta: Value, items: Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadataList",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": list_meta,
+        "items": items,
+    })
 }
 
 fn partial(obj: &Value) -> Value {
@@ -899,16 +916,8 @@ fn respond_list(
     let list_meta = list.get("metadata").cloned().unwrap_or_else(|| json!({}));
     let body = match n.target {
         Target::Table => to_table(store, req, items, list_meta, true)?,
-        Target::PartialObjectMetadataList => json!({
-            "kind": "PartialObjectMetadataList",
-            "apiVersion": "meta.k8s.io/v1",
-            "metadata": list_meta,
-            "items": items.iter().map(partial).collect::<Vec<_>>(),
-        }),
-        Target::PartialObjectMetadata => {
-            return Err(StatusError::not_acceptable(
-                "you requested PartialObjectMetadata, but the requested object is a list",
-            ));
+        Target::PartialObjectMetadataList => {
+            partial_list(list_meta, items.iter().map(partial).collect())
         }
         _ => list,
     };
@@ -926,11 +935,6 @@ async fn rendered_list(
     n: Negotiated,
     pretty: bool,
 ) -> Result<Response, StatusError> {
-    if n.target == Target::PartialObjectMetadata {
-        return Err(StatusError::not_acceptable(
-            "you requested PartialObjectMetadata, but the requested object is a list",
-        ));
-    }
     let include = include_object(req)?;
     let (kvs, list_meta) = store.list_page(ns, opts).await?;
     let items = json!([listing::ITEMS]);
@@ -940,27 +944,17 @@ async fn rendered_list(
             let mut doc = table::table(Some(s.strategy.table_columns()), Vec::new(), list_meta);
             doc["rows"] = items;
             let render = move |kv: &_| {
-                let o = s.decode(kv)?;
-                Ok(table::row(s.table_row(&o), table::row_object(&o, include)))
+                let (cells, object) = row_of(&s, &s.decode(kv)?, include);
+                Ok(table::row(cells, object))
             };
             (doc, Box::new(render))
         }
         Target::PartialObjectMetadataList => (
-            json!({
-                "kind": "PartialObjectMetadataList",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": list_meta,
-                "items": items,
-            }),
+            partial_list(list_meta, items),
             Box::new(move |kv: &_| Ok(partial(&s.decode(kv)?))),
         ),
         _ => (
-            json!({
-                "kind": store.info.list_kind(),
-                "apiVersion": store.info.api_version(),
-                "metadata": list_meta,
-                "items": items,
-            }),
+            store.list_document(list_meta, items),
             Box::new(move |kv: &_| s.decode(kv)),
         ),
     };
