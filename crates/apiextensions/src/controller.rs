@@ -258,8 +258,7 @@ impl CrdController {
             store
                 .delete_collection("", &all, &DeleteOptions::default(), &none)
                 .await?;
-            let left = store.list("", &all).await?;
-            if left["items"].as_array().is_some_and(|i| !i.is_empty()) {
+            if !store.list_page("", &all).await?.0.is_empty() {
                 // Some wait for their own finalizers; try again later.
                 return Err(StatusError::conflict(
                     &kaiser_apimachinery::GroupResource::new(

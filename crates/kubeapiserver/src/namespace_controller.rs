@@ -92,8 +92,7 @@ async fn finalize(
                 .delete_collection(ns, &opts, &DeleteOptions::default(), &no_admission)
                 .await?;
             // Objects still there after a delete are waiting for finalizers.
-            let after = store.list(ns, &opts).await?;
-            remaining += after["items"].as_array().map_or(0, Vec::len);
+            remaining += store.list_page(ns, &opts).await?.0.len();
         }
     }
     if remaining > 0 {

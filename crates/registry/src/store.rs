@@ -35,6 +35,10 @@ pub type AdmitFn<'a> = &'a (dyn Fn(&Value, Option<&Value>) -> Result<(), StatusE
 /// Guaranteed-update retries before giving up on a busy object.
 const MAX_UPDATE_RETRIES: usize = 16;
 
+/// Objects a DELETE of a collection reads at a time, as upstream's
+/// `deleteCollectionPageSize`.
+const DELETE_COLLECTION_PAGE: i64 = 10_000;
+
 /// `DeleteOptions` as the store uses them.
 #[derive(Clone, Debug, Default)]
 pub struct DeleteOptions {
@@ -651,6 +655,11 @@ impl Store {
     /// LIST with selectors, pagination and resourceVersion semantics.
     pub async fn list(&self, ns: &str, opts: &ListOptions) -> Result<Value, StatusError> {
         let (kvs, list_meta) = self.list_kvs(ns, opts).await?;
+        self.list_of(&kvs, list_meta)
+    }
+
+    /// The decoded list document of stored objects `kvs`.
+    pub fn list_of(&self, kvs: &[Arc<KeyValue>], list_meta: Value) -> Result<Value, StatusError> {
         let items = match &self.conversion {
             // One conversion call for the whole page.
             Some(c) if c.at_boundary() => {
@@ -682,6 +691,16 @@ impl Store {
     /// and re-encoding each item (the common path for plain JSON clients).
     pub async fn list_json(&self, ns: &str, opts: &ListOptions) -> Result<JsonList, StatusError> {
         let (kvs, list_meta) = self.list_kvs(ns, opts).await?;
+        self.json_list(kvs, &list_meta)
+    }
+
+    /// The list document of stored objects `kvs` as JSON bytes made from
+    /// their stored bytes (when the served form is the stored one).
+    pub fn json_list(
+        &self,
+        kvs: Vec<Arc<KeyValue>>,
+        list_meta: &Value,
+    ) -> Result<JsonList, StatusError> {
         let mut head = Vec::with_capacity(256);
         head.extend_from_slice(b"{\"kind\":");
         serde_json::to_writer(&mut head, &self.info.list_kind()).map_err(StatusError::internal)?;
@@ -689,7 +708,7 @@ impl Store {
         serde_json::to_writer(&mut head, &self.info.api_version())
             .map_err(StatusError::internal)?;
         head.extend_from_slice(b",\"metadata\":");
-        serde_json::to_writer(&mut head, &list_meta).map_err(StatusError::internal)?;
+        serde_json::to_writer(&mut head, list_meta).map_err(StatusError::internal)?;
         head.extend_from_slice(b",\"items\":[");
         Ok(JsonList::new(head, kvs))
     }
@@ -1430,39 +1449,85 @@ impl Store {
         ))
     }
 
-    /// DELETECOLLECTION: deletes each matching object; returns the list of
-    /// what was deleted (or marked for deletion).
+    /// DELETECOLLECTION: deletes each matching object, one at a time as
+    /// upstream's single default worker does. Returns the stored objects
+    /// as listed (an object another client deleted meanwhile included, as
+    /// upstream) and the list's metadata; render them with
+    /// [`Store::list_of`] or [`Store::json_list`].
     pub async fn delete_collection(
         &self,
         ns: &str,
         list_opts: &ListOptions,
         opts: &DeleteOptions,
         admit: AdmitFn<'_>,
-    ) -> Result<Value, StatusError> {
-        let mut list = self.list(ns, list_opts).await?;
-        let items = list
-            .get_mut("items")
-            .and_then(Value::as_array_mut)
-            .map(std::mem::take)
-            .unwrap_or_default();
-        let mut deleted = Vec::new();
-        for item in items {
-            let per_item = DeleteOptions {
-                precondition_uid: None,
-                precondition_resource_version: None,
-                ..opts.clone()
+    ) -> Result<(Vec<Arc<KeyValue>>, Value), StatusError> {
+        // As upstream: a request with a limit deletes that one page and
+        // answers with it; otherwise every page of DELETE_COLLECTION_PAGE,
+        // each read at the first page's revision, and the answer carries
+        // the first page's metadata. Only stored bytes are kept for the
+        // answer, so that a large collection is never decoded all at once.
+        let one_page = list_opts.limit > 0;
+        let mut page_opts = list_opts.clone();
+        if !one_page {
+            page_opts.limit = DELETE_COLLECTION_PAGE;
+        }
+        let per_item = DeleteOptions {
+            precondition_uid: None,
+            precondition_resource_version: None,
+            ..opts.clone()
+        };
+        let mut listed = Vec::new();
+        let mut first_meta = None;
+        loop {
+            let (kvs, list_meta) = match self.list_kvs(ns, &page_opts).await {
+                // Compacted under the pages (the deletes themselves fill
+                // the history): go on from the same key at the current
+                // revision, as the 410's token offers.
+                Err(e) if e.code == 410 && page_opts.continue_token.is_some() => {
+                    if let Some(t) = page_opts.continue_token.as_mut() {
+                        t.revision = -1;
+                    }
+                    self.list_kvs(ns, &page_opts).await?
+                }
+                r => r?,
             };
-            match self
-                .delete(meta::namespace(&item), meta::name(&item), &per_item, admit)
-                .await
-            {
-                Ok(_) => deleted.push(item),
-                Err(e) if e.code == 404 => {}
-                Err(e) => return Err(e),
+            for kv in &kvs {
+                let (item_ns, name) = self.key_parts(&kv.key);
+                match self.delete(item_ns, name, &per_item, admit).await {
+                    Ok(_) => {}
+                    Err(e) if e.code == 404 => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            listed.extend(kvs);
+            let next = list_meta
+                .get("continue")
+                .and_then(Value::as_str)
+                .map(ContinueToken::decode);
+            if one_page {
+                return Ok((listed, list_meta));
+            }
+            first_meta.get_or_insert(list_meta);
+            match next {
+                Some(t) => {
+                    page_opts.continue_token = Some(t.map_err(StatusError::internal)?);
+                    page_opts.resource_version = None;
+                    page_opts.resource_version_match = RvMatch::Unset;
+                }
+                None => break,
             }
         }
-        list["items"] = Value::Array(deleted);
-        Ok(list)
+        Ok((listed, first_meta.unwrap_or_else(|| json!({}))))
+    }
+
+    /// The namespace and name a key of this store's stands for.
+    fn key_parts<'k>(&self, key: &'k str) -> (&'k str, &'k str) {
+        let rel = key.strip_prefix(&self.info.storage_prefix).unwrap_or(key);
+        if self.info.namespaced {
+            rel.split_once('/').unwrap_or(("", rel))
+        } else {
+            ("", rel)
+        }
     }
 
     /// WATCH from the options' resourceVersion (initial state first when

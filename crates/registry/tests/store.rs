@@ -1724,6 +1724,7 @@ async fn delete_collection_with_label_selector() {
         )
         .await
         .expect("delete collection");
+    let out = f.store.list_of(&out.0, out.1).expect("decoded");
     assert_eq!(out["kind"], json!("ConfigMapList"));
     assert_eq!(names(&out), ["a", "c", "e"]);
 
@@ -1749,8 +1750,73 @@ async fn delete_collection_with_label_selector() {
         )
         .await
         .expect("empty delete collection");
-    assert!(names(&out).is_empty());
+    assert!(out.0.is_empty());
     assert_eq!(names(&f.list("default", &[]).await), ["b", "e"]);
+}
+
+#[tokio::test]
+async fn delete_collection_goes_through_every_page_or_only_the_one_asked_for() {
+    let f = fixture();
+    // More objects than one page of DELETE_COLLECTION_PAGE (10,000),
+    // written concurrently so that their syncs are shared.
+    const N: usize = 10_050;
+    let value = |i: usize| {
+        bytes::Bytes::from(format!(
+            r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"cm-{i:05}","namespace":"default","uid":"u{i}"}}}}"#
+        ))
+    };
+    for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
+        let writes = chunk.iter().map(|&i| {
+            let storage = f.storage.clone();
+            async move {
+                let key = format!("/registry/configmaps/default/cm-{i:05}");
+                storage.create(&key, value(i)).await
+            }
+        });
+        for r in futures_util::future::join_all(writes).await {
+            r.expect("raw write");
+        }
+    }
+    // With a limit: that page only, answered with its continue token.
+    let (page, list_meta) = f
+        .store
+        .delete_collection(
+            "default",
+            &opts(&[("limit", "40")]),
+            &DeleteOptions::default(),
+            &|_, _| Ok(()),
+        )
+        .await
+        .expect("one page");
+    assert_eq!(page.len(), 40);
+    assert!(list_meta["continue"].is_string(), "{list_meta}");
+    let left = f
+        .store
+        .list_page("default", &opts(&[]))
+        .await
+        .expect("list")
+        .0;
+    assert_eq!(left.len(), N - 40);
+    assert!(left[0].key.ends_with("cm-00040"), "{}", left[0].key);
+
+    // Without one: every page, the answer holding every object it listed.
+    let (all, list_meta) = f
+        .store
+        .delete_collection("default", &opts(&[]), &DeleteOptions::default(), &|_, _| {
+            Ok(())
+        })
+        .await
+        .expect("every page");
+    assert_eq!(all.len(), N - 40);
+    assert!(all.windows(2).all(|w| w[0].key < w[1].key), "in key order");
+    assert!(list_meta["resourceVersion"].is_string());
+    let left = f
+        .store
+        .list_page("default", &opts(&[]))
+        .await
+        .expect("list")
+        .0;
+    assert!(left.is_empty(), "{} left", left.len());
 }
 
 #[tokio::test]

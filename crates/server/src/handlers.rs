@@ -16,6 +16,7 @@ use kaiser_apimachinery::strategic;
 use kaiser_apimachinery::table::{self, IncludeObject};
 use kaiser_apimachinery::{GroupVersion, StatusError, meta};
 use kaiser_registry::{DeleteOptions, Store, WatchEvent, WriteOptions, scale};
+use kaiser_storage::KeyValue;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -137,24 +138,8 @@ async fn handle(
                 ));
             }
             let opts = ListOptions::from_query(req.query_pairs())?;
-            if plain_json(n, pretty) && !store.converts() {
-                // The first 128 KiB are made before the response starts:
-                // a small list gets its exact length, a large one is
-                // compressed for clients that accept gzip.
-                let list = store.list_json(ns, &opts).await?;
-                let mut r =
-                    http::Response::new(ChunkedBody::start(list, crate::generic::GZIP_THRESHOLD)?);
-                r.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    header::HeaderValue::from_static("application/json"),
-                );
-                return Ok(r);
-            }
-            if n.format == Format::Json && store.decodes_alone() {
-                return rendered_list(store, req, ns, &opts, n, pretty).await;
-            }
-            let list = store.list(ns, &opts).await?;
-            respond_list(store, req, list, n, pretty)
+            let (kvs, list_meta) = store.list_page(ns, &opts).await?;
+            list_response(store, req, kvs, list_meta, n, pretty)
         }
         "watch" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::OBJECTS)?;
@@ -317,10 +302,10 @@ async fn handle(
             let opts = delete_options(req, dry_run)?;
             let list_opts = ListOptions::from_query(req.query_pairs())?;
             admit.check(Operation::Delete, "", None).await?;
-            let out = store
+            let (kvs, list_meta) = store
                 .delete_collection(ns, &list_opts, &opts, &admit_all)
                 .await?;
-            Ok(negotiated_response(200, &out, n, pretty))
+            list_response(store, req, kvs, list_meta, n, pretty)
         }
         other => Err(StatusError::method_not_supported(&gr, other)),
     }
@@ -924,19 +909,47 @@ fn respond_list(
     Ok(negotiated_response(200, &body, n, pretty))
 }
 
+/// Stored objects as a list in the negotiated form. Plain JSON is spliced
+/// from the stored bytes; its first 128 KiB are made before the response
+/// starts, so a small list gets its exact length and a large one is
+/// compressed for clients that accept gzip. Other JSON forms are rendered
+/// item by item as sent; only YAML and lists a conversion webhook converts
+/// page by page are decoded whole.
+fn list_response(
+    store: &Arc<Store>,
+    req: &ApiRequest,
+    kvs: Vec<Arc<KeyValue>>,
+    list_meta: Value,
+    n: Negotiated,
+    pretty: bool,
+) -> Result<Response, StatusError> {
+    if plain_json(n, pretty) && !store.converts() {
+        let list = store.json_list(kvs, &list_meta)?;
+        let mut r = http::Response::new(ChunkedBody::start(list, crate::generic::GZIP_THRESHOLD)?);
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
+        return Ok(r);
+    }
+    if n.format == Format::Json && store.decodes_alone() {
+        return rendered_list(store, req, kvs, list_meta, n, pretty);
+    }
+    respond_list(store, req, store.list_of(&kvs, list_meta)?, n, pretty)
+}
+
 /// A JSON LIST in any form but plain JSON (pretty, `Table`,
 /// `PartialObjectMetadataList`), each item decoded and rendered only as the
 /// chunk that carries it is made.
-async fn rendered_list(
+fn rendered_list(
     store: &Arc<Store>,
     req: &ApiRequest,
-    ns: &str,
-    opts: &ListOptions,
+    kvs: Vec<Arc<KeyValue>>,
+    list_meta: Value,
     n: Negotiated,
     pretty: bool,
 ) -> Result<Response, StatusError> {
     let include = include_object(req)?;
-    let (kvs, list_meta) = store.list_page(ns, opts).await?;
     let items = json!([listing::ITEMS]);
     let s = store.clone();
     let (doc, render): (Value, listing::Render) = match n.target {

@@ -425,7 +425,7 @@ async fn a_label_selected_watch_sees_objects_enter_and_leave() {
 /// by item as it is sent: each is a whole body of several chunks (and
 /// gzipped where the client accepts it) holding every object once.
 #[tokio::test]
-async fn large_lists_in_every_form_hold_every_object() {
+async fn large_lists_and_collection_deletes_hold_every_object() {
     let s = Server::start();
     let c = client(&s).await;
     namespace(&c, "many").await;
@@ -471,4 +471,36 @@ async fn large_lists_in_every_form_hold_every_object() {
     ]));
     assert_eq!(out.lines().count(), want);
     assert!(out.lines().any(|l| l.starts_with("cm-1499 ")), "{out}");
+
+    // DELETE of the collection with a limit (kube-rs sends none): that
+    // page, answered with the objects it listed and its continue token.
+    let (code, body) = s.curl_admin(&["-X", "DELETE", &format!("{url}?limit=500")]);
+    assert_eq!(code, 200, "{body}");
+    let first = crate::harness::json(&body);
+    let first_items = first["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(first_items.len(), 500);
+    assert!(
+        first["metadata"]["continue"].is_string(),
+        "{}",
+        first["metadata"]
+    );
+    assert_eq!(first_items[0]["metadata"]["name"], "cm-0000");
+    assert_eq!(first_items[499]["metadata"]["name"], "cm-0499");
+    let name = |c: &ConfigMap| c.metadata.name.clone().unwrap_or_default();
+    // Without one: everything else, answered with every object it deleted.
+    let rest = api
+        .delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await
+        .expect("delete the rest")
+        .left()
+        .expect("a list");
+    assert_eq!(rest.items.len(), want - 500);
+    assert_eq!(name(&rest.items[0]), "cm-0500");
+    assert!(rest.items.iter().all(|c| c.data.is_some()), "whole objects");
+    let left = api.list(&ListParams::default()).await.expect("list");
+    assert!(
+        left.items.iter().all(|c| !name(c).starts_with("cm-")),
+        "{} left",
+        left.items.len()
+    );
 }
