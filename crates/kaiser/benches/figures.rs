@@ -301,19 +301,7 @@ struct ListRun {
 /// (on the shared two-thread runtime it cost more CPU than kaiser did).
 fn timed_lists(dir: &Path, pid: u32, path: &str, accept: Option<&'static str>) -> ListRun {
     let (dir, path) = (dir.to_path_buf(), path.to_string());
-    let rss_before = rss_kib(pid);
-    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let sampler = {
-        let sampling = sampling.clone();
-        std::thread::spawn(move || {
-            let mut peak = 0;
-            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
-                peak = peak.max(rss_kib(pid));
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            peak
-        })
-    };
+    let peak = RssPeak::start(pid);
     let run = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -341,10 +329,42 @@ fn timed_lists(dir: &Path, pid: u32, path: &str, accept: Option<&'static str>) -
         })
     });
     let mut run = run.join().expect("the LIST client");
-    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
-    let peak = sampler.join().expect("the RSS sampler");
-    run.rss_growth_mib = peak.saturating_sub(rss_before) as f64 / 1024.0;
+    run.rss_growth_mib = peak.growth_mib();
     run
+}
+
+/// kaiser's highest resident memory over its memory at the start, sampled
+/// every 5 ms on a thread of its own until `growth_mib`.
+struct RssPeak {
+    before: u64,
+    sampling: Arc<std::sync::atomic::AtomicBool>,
+    sampler: std::thread::JoinHandle<u64>,
+}
+
+impl RssPeak {
+    fn start(pid: u32) -> RssPeak {
+        let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let on = sampling.clone();
+        RssPeak {
+            before: rss_kib(pid),
+            sampling,
+            sampler: std::thread::spawn(move || {
+                let mut peak = 0;
+                while on.load(std::sync::atomic::Ordering::Relaxed) {
+                    peak = peak.max(rss_kib(pid));
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                peak
+            }),
+        }
+    }
+
+    fn growth_mib(self) -> f64 {
+        self.sampling
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let peak = self.sampler.join().expect("the RSS sampler");
+        peak.saturating_sub(self.before) as f64 / 1024.0
+    }
 }
 
 /// TLS for the fan-out's watchers: kaiser's CA, the admin's certificate.
@@ -562,12 +582,16 @@ async fn lean_creates(tls: Arc<rustls::ClientConfig>, port: u16, prefix: String,
 
 /// GETs `path` and counts the body's bytes as they arrive.
 async fn list_bytes(c: &Client, path: &str, accept: Option<&str>) -> usize {
-    use futures_util::AsyncReadExt;
     let mut req = http::Request::get(path);
     if let Some(a) = accept {
         req = req.header(http::header::ACCEPT, a);
     }
-    let req = req.body(Vec::new()).expect("request");
+    body_bytes(c, req.body(Vec::new()).expect("request")).await
+}
+
+/// Sends `req` and counts its response body's bytes as they arrive.
+async fn body_bytes(c: &Client, req: http::Request<Vec<u8>>) -> usize {
+    use futures_util::AsyncReadExt;
     let mut stream = Box::pin(c.request_stream(req).await.expect("list"));
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0;
@@ -622,8 +646,8 @@ async fn api_rate(c: &Client, clients: usize, per_client: usize, prefix: &str) -
 async fn main() {
     println!("kaiser figures (one run; 2 shared cores, numbers are noisy)\n");
     // `cargo bench -p kaiser --bench figures -- list fanout` runs only the
-    // named optional sections (list, fanout, selected, etcd, startup, rss:
-    // the RSS 10 s after the creates); none runs all.
+    // named optional sections (list, fanout, selected, delete, etcd,
+    // startup, rss: the RSS 10 s after the creates); none runs all.
     let only: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
@@ -788,6 +812,37 @@ async fn main() {
     }
     if want("startup") {
         startup_figures(dir.path()).await;
+    }
+    if want("delete") {
+        // Last, as it empties the namespace, on a kaiser started again over
+        // the same data: one DELETE of the collection, which deletes each
+        // object in turn (each waits for its sync).
+        let child = spawn(dir.path(), port);
+        let c = c_for(dir.path(), port).await;
+        wait_ready(port, &c, Duration::from_secs(30)).await;
+        let path = "/api/v1/namespaces/default/configmaps";
+        let objects = Api::<ConfigMap>::namespaced(c.clone(), "default")
+            .list(&kube::api::ListParams::default().limit(1))
+            .await
+            .expect("list")
+            .metadata
+            .remaining_item_count
+            .unwrap_or(0)
+            + 1;
+        let peak = RssPeak::start(child.id());
+        let t = Instant::now();
+        let req = http::Request::delete(path)
+            .body(Vec::new())
+            .expect("request");
+        let bytes = body_bytes(&c, req).await;
+        let took = t.elapsed();
+        println!(
+            "DELETE of the collection of {objects} ConfigMaps: {:.2} s ({:.0} us per object), an answer of {:.1} MB; kaiser's RSS peak +{:.1} MiB",
+            took.as_secs_f64(),
+            took.as_secs_f64() * 1e6 / objects as f64,
+            bytes as f64 / 1e6,
+            peak.growth_mib(),
+        );
     }
 }
 
