@@ -589,6 +589,18 @@ async fn list_bytes(c: &Client, path: &str, accept: Option<&str>) -> usize {
     body_bytes(c, req.body(Vec::new()).expect("request")).await
 }
 
+/// How many ConfigMaps `default` holds, from a LIST of one.
+async fn configmaps(c: &Client) -> i64 {
+    Api::<ConfigMap>::namespaced(c.clone(), "default")
+        .list(&kube::api::ListParams::default().limit(1))
+        .await
+        .expect("list")
+        .metadata
+        .remaining_item_count
+        .unwrap_or(0)
+        + 1
+}
+
 /// Sends `req` and counts its response body's bytes as they arrive.
 async fn body_bytes(c: &Client, req: http::Request<Vec<u8>>) -> usize {
     use futures_util::AsyncReadExt;
@@ -756,14 +768,7 @@ async fn main() {
     }
     // LIST of all ConfigMaps as plain JSON, the body counted as it streams
     // in (no client-side decoding).
-    let listed = Api::<ConfigMap>::namespaced(c.clone(), "default")
-        .list(&kube::api::ListParams::default().limit(1))
-        .await
-        .expect("list")
-        .metadata
-        .remaining_item_count
-        .unwrap_or(0)
-        + 1;
+    let listed = configmaps(&c).await;
     // (what, query, Accept): plain JSON, then the forms decoded item by
     // item: a Table as kubectl asks for one (here without pages) and
     // curl's pretty JSON.
@@ -821,14 +826,7 @@ async fn main() {
         let c = c_for(dir.path(), port).await;
         wait_ready(port, &c, Duration::from_secs(30)).await;
         let path = "/api/v1/namespaces/default/configmaps";
-        let objects = Api::<ConfigMap>::namespaced(c.clone(), "default")
-            .list(&kube::api::ListParams::default().limit(1))
-            .await
-            .expect("list")
-            .metadata
-            .remaining_item_count
-            .unwrap_or(0)
-            + 1;
+        let objects = configmaps(&c).await;
         let peak = RssPeak::start(child.id());
         let t = Instant::now();
         let req = http::Request::delete(path)

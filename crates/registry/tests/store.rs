@@ -168,6 +168,24 @@ impl Fixture {
 
     /// Stores `value` as the configmap `name` in `default`, bypassing the
     /// store (a value no write through it could leave).
+    /// A DELETE of the collection in `default` with the query `q`.
+    async fn delete_collection(
+        &self,
+        q: &[(&str, &str)],
+    ) -> (Vec<Arc<kaiser_storage::KeyValue>>, Value) {
+        self.store
+            .delete_collection("default", &opts(q), &DeleteOptions::default(), &|_, _| {
+                Ok(())
+            })
+            .await
+            .expect("delete collection")
+    }
+
+    /// The stored objects in `ns`.
+    async fn stored(&self, ns: &str) -> Vec<Arc<kaiser_storage::KeyValue>> {
+        self.store.list_page(ns, &opts(&[])).await.expect("list").0
+    }
+
     async fn write_raw(&self, name: &str, value: &'static [u8]) {
         self.storage
             .create(
@@ -1714,16 +1732,7 @@ async fn delete_collection_with_label_selector() {
     f.create(fin).await;
     f.create(cm_in("other", "d", json!({"app": "web"}))).await;
 
-    let out = f
-        .store
-        .delete_collection(
-            "default",
-            &opts(&[("labelSelector", "app=web")]),
-            &DeleteOptions::default(),
-            &|_, _| Ok(()),
-        )
-        .await
-        .expect("delete collection");
+    let out = f.delete_collection(&[("labelSelector", "app=web")]).await;
     let out = f.store.list_of(&out.0, out.1).expect("decoded");
     assert_eq!(out["kind"], json!("ConfigMapList"));
     assert_eq!(names(&out), ["a", "c", "e"]);
@@ -1740,16 +1749,7 @@ async fn delete_collection_with_label_selector() {
     );
 
     // Nothing left to match: an empty result, no error.
-    let out = f
-        .store
-        .delete_collection(
-            "default",
-            &opts(&[("labelSelector", "app=none")]),
-            &DeleteOptions::default(),
-            &|_, _| Ok(()),
-        )
-        .await
-        .expect("empty delete collection");
+    let out = f.delete_collection(&[("labelSelector", "app=none")]).await;
     assert!(out.0.is_empty());
     assert_eq!(names(&f.list("default", &[]).await), ["b", "e"]);
 }
@@ -1778,44 +1778,19 @@ async fn delete_collection_goes_through_every_page_or_only_the_one_asked_for() {
         }
     }
     // With a limit: that page only, answered with its continue token.
-    let (page, list_meta) = f
-        .store
-        .delete_collection(
-            "default",
-            &opts(&[("limit", "40")]),
-            &DeleteOptions::default(),
-            &|_, _| Ok(()),
-        )
-        .await
-        .expect("one page");
+    let (page, list_meta) = f.delete_collection(&[("limit", "40")]).await;
     assert_eq!(page.len(), 40);
     assert!(list_meta["continue"].is_string(), "{list_meta}");
-    let left = f
-        .store
-        .list_page("default", &opts(&[]))
-        .await
-        .expect("list")
-        .0;
+    let left = f.stored("default").await;
     assert_eq!(left.len(), N - 40);
     assert!(left[0].key.ends_with("cm-00040"), "{}", left[0].key);
 
     // Without one: every page, the answer holding every object it listed.
-    let (all, list_meta) = f
-        .store
-        .delete_collection("default", &opts(&[]), &DeleteOptions::default(), &|_, _| {
-            Ok(())
-        })
-        .await
-        .expect("every page");
+    let (all, list_meta) = f.delete_collection(&[]).await;
     assert_eq!(all.len(), N - 40);
     assert!(all.windows(2).all(|w| w[0].key < w[1].key), "in key order");
     assert!(list_meta["resourceVersion"].is_string());
-    let left = f
-        .store
-        .list_page("default", &opts(&[]))
-        .await
-        .expect("list")
-        .0;
+    let left = f.stored("default").await;
     assert!(left.is_empty(), "{} left", left.len());
 }
 

@@ -910,11 +910,9 @@ fn respond_list(
 }
 
 /// Stored objects as a list in the negotiated form. Plain JSON is spliced
-/// from the stored bytes; its first 128 KiB are made before the response
-/// starts, so a small list gets its exact length and a large one is
-/// compressed for clients that accept gzip. Other JSON forms are rendered
-/// item by item as sent; only YAML and lists a conversion webhook converts
-/// page by page are decoded whole.
+/// from the stored bytes; other JSON forms are rendered item by item as
+/// sent; only YAML and lists a conversion webhook converts page by page are
+/// decoded whole.
 fn list_response(
     store: &Arc<Store>,
     req: &ApiRequest,
@@ -925,34 +923,42 @@ fn list_response(
 ) -> Result<Response, StatusError> {
     if plain_json(n, pretty) && !store.converts() {
         let list = store.json_list(kvs, &list_meta)?;
-        let mut r = http::Response::new(ChunkedBody::start(list, crate::generic::GZIP_THRESHOLD)?);
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/json"),
-        );
-        return Ok(r);
+        return chunked_response(list, "application/json");
     }
     if n.format == Format::Json && store.decodes_alone() {
-        return rendered_list(store, req, kvs, list_meta, n, pretty);
+        let (doc, render) = item_renderer(store, include_object(req)?, list_meta, n.target);
+        let list = listing::RenderedList::new(doc, kvs, pretty, render)?;
+        return chunked_response(list, &n.content_type());
     }
     respond_list(store, req, store.list_of(&kvs, list_meta)?, n, pretty)
 }
 
-/// A JSON LIST in any form but plain JSON (pretty, `Table`,
-/// `PartialObjectMetadataList`), each item decoded and rendered only as the
-/// chunk that carries it is made.
-fn rendered_list(
+/// A list body made chunk by chunk: the first 128 KiB before the response
+/// starts, so a small list gets its exact length and a large one is
+/// compressed for clients that accept gzip.
+fn chunked_response<I>(chunks: I, content_type: &str) -> Result<Response, StatusError>
+where
+    I: Iterator<Item = Result<Bytes, StatusError>> + Send + Sync + Unpin + 'static,
+{
+    let mut r = http::Response::new(ChunkedBody::start(chunks, crate::generic::GZIP_THRESHOLD)?);
+    if let Ok(v) = header::HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    Ok(r)
+}
+
+/// The list document of a JSON LIST in any form but plain JSON (pretty,
+/// `Table`, `PartialObjectMetadataList`), and how each item is rendered
+/// into it, decoded only as the chunk that carries it is made.
+fn item_renderer(
     store: &Arc<Store>,
-    req: &ApiRequest,
-    kvs: Vec<Arc<KeyValue>>,
+    include: IncludeObject,
     list_meta: Value,
-    n: Negotiated,
-    pretty: bool,
-) -> Result<Response, StatusError> {
-    let include = include_object(req)?;
+    target: Target,
+) -> (Value, listing::Render) {
     let items = json!([listing::ITEMS]);
     let s = store.clone();
-    let (doc, render): (Value, listing::Render) = match n.target {
+    match target {
         Target::Table => {
             let mut doc = table::table(Some(s.strategy.table_columns()), Vec::new(), list_meta);
             doc["rows"] = items;
@@ -970,13 +976,7 @@ fn rendered_list(
             store.list_document(list_meta, items),
             Box::new(move |kv: &_| s.decode(kv)),
         ),
-    };
-    let list = listing::RenderedList::new(doc, kvs, pretty, render)?;
-    let mut r = http::Response::new(ChunkedBody::start(list, crate::generic::GZIP_THRESHOLD)?);
-    if let Ok(v) = header::HeaderValue::from_str(&n.content_type()) {
-        r.headers_mut().insert(header::CONTENT_TYPE, v);
     }
-    Ok(r)
 }
 
 async fn serve_watch(
