@@ -168,6 +168,27 @@ impl Fixture {
 
     /// Stores `value` as the configmap `name` in `default`, bypassing the
     /// store (a value no write through it could leave).
+    /// `n` small ConfigMaps `<prefix>-00000`… in `default`, written
+    /// straight to storage 500 at a time, so that their syncs are shared.
+    async fn write_many(&self, prefix: &str, n: usize) {
+        for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+            let writes = chunk.iter().map(|&i| {
+                let storage = self.storage.clone();
+                let name = format!("{prefix}-{i:05}");
+                async move {
+                    let value = format!(
+                        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{name}","namespace":"default","uid":"u{i}"}}}}"#
+                    );
+                    let key = format!("/registry/configmaps/default/{name}");
+                    storage.create(&key, bytes::Bytes::from(value)).await
+                }
+            });
+            for r in futures_util::future::join_all(writes).await {
+                r.expect("raw write");
+            }
+        }
+    }
+
     /// A DELETE of the collection in `default` with the query `q`.
     async fn delete_collection(
         &self,
@@ -1757,26 +1778,9 @@ async fn delete_collection_with_label_selector() {
 #[tokio::test]
 async fn delete_collection_goes_through_every_page_or_only_the_one_asked_for() {
     let f = fixture();
-    // More objects than one page of DELETE_COLLECTION_PAGE (10,000),
-    // written concurrently so that their syncs are shared.
+    // More objects than one page of DELETE_COLLECTION_PAGE (10,000).
     const N: usize = 10_050;
-    let value = |i: usize| {
-        bytes::Bytes::from(format!(
-            r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"cm-{i:05}","namespace":"default","uid":"u{i}"}}}}"#
-        ))
-    };
-    for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
-        let writes = chunk.iter().map(|&i| {
-            let storage = f.storage.clone();
-            async move {
-                let key = format!("/registry/configmaps/default/cm-{i:05}");
-                storage.create(&key, value(i)).await
-            }
-        });
-        for r in futures_util::future::join_all(writes).await {
-            r.expect("raw write");
-        }
-    }
+    f.write_many("cm", N).await;
     // With a limit: that page only, answered with its continue token.
     let (page, list_meta) = f.delete_collection(&[("limit", "40")]).await;
     assert_eq!(page.len(), 40);
@@ -1790,6 +1794,36 @@ async fn delete_collection_goes_through_every_page_or_only_the_one_asked_for() {
     assert_eq!(all.len(), N - 40);
     assert!(all.windows(2).all(|w| w[0].key < w[1].key), "in key order");
     assert!(list_meta["resourceVersion"].is_string());
+    let left = f.stored("default").await;
+    assert!(left.is_empty(), "{} left", left.len());
+}
+
+#[tokio::test]
+async fn delete_collection_goes_on_when_its_pages_are_compacted_under_it() {
+    let f = fixture();
+    const N: usize = 10_020;
+    f.write_many("c", N).await;
+    // History is compacted to the newest revision again and again while
+    // the collection is deleted, so the second page's revision is gone.
+    let storage = f.storage.clone();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = done.clone();
+    let compactor = tokio::spawn(async move {
+        let mut rounds = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let rev = storage.current_revision().await.expect("revision");
+            // Nothing written since the last round: already compacted.
+            if storage.compact(rev).await.is_ok() {
+                rounds += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        rounds
+    });
+    let (all, _) = f.delete_collection(&[]).await;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(compactor.await.expect("compactor") > 1);
+    assert_eq!(all.len(), N);
     let left = f.stored("default").await;
     assert!(left.is_empty(), "{} left", left.len());
 }
