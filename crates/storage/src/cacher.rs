@@ -409,15 +409,16 @@ async fn run_watch(
 
 fn apply(s: &mut State, ev: Arc<Event>) {
     // The backend watch may leave out previous values: the cache has them.
-    let ev = match (&ev.prev, s.items.get(&ev.kv.key)) {
-        (None, Some(prev)) => {
+    // (Looked up only then: a search of a large cache is not free.)
+    let ev = match ev.prev.is_none().then(|| s.items.get(&ev.kv.key)).flatten() {
+        Some(prev) => {
             let mut kv = ev.kv.clone();
             if ev.kind == EventType::Delete {
                 kv.create_revision = prev.create_revision;
             }
             Arc::new(ev.with_values(kv, Some(KeyValue::clone(prev))))
         }
-        _ => ev,
+        None => ev,
     };
     match ev.kind {
         EventType::Put => {

@@ -10,9 +10,9 @@
 
 mod wal;
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -120,8 +120,7 @@ impl EmbeddedStore {
     pub fn open(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(LOG_FILE);
-        let (mut file, records) = wal::open(&path)?;
-        let log_bytes = file.metadata()?.len() as usize;
+        let (mut file, records, log_bytes) = wal::open(&path)?;
         let mut st = State {
             rewrite_min: REWRITE_MIN_BYTES,
             history_max: HISTORY_MAX_BYTES,
@@ -131,7 +130,7 @@ impl EmbeddedStore {
             replay(&mut st, r);
         }
         st.notified = st.rev;
-        st.log_bytes = log_bytes as u64;
+        st.log_bytes = log_bytes;
         if st.log_too_long() {
             st.compact(st.rev);
             let records = snapshot(&st);
@@ -184,11 +183,11 @@ impl EmbeddedStore {
     async fn put_new(&self, key: &str, value: Bytes, expires: Option<i64>) -> Result<i64> {
         check_size(&value)?;
         let rev = self.write(|st| {
-            if latest(st, key).is_some() {
-                return Err(StorageError::KeyExists(key.to_string()));
-            }
             let rev = st.rev + 1;
-            Ok(st.apply_put(key, value, (rev, rev, 1), expires))
+            st.apply_put(key, value, rev, expires, |cur| match cur {
+                Some(_) => Err(StorageError::KeyExists(key.to_string())),
+                None => Ok((rev, 1)),
+            })
         })?;
         self.wait_durable(rev).await?;
         Ok(rev)
@@ -205,17 +204,17 @@ impl EmbeddedStore {
     ) -> Result<i64> {
         check_size(&value)?;
         let rev = self.write(|st| {
-            let Some(cur) = latest(st, key) else {
-                return Err(StorageError::NotFound(key.to_string()));
-            };
-            if cur.mod_revision != expected {
-                return Err(StorageError::Conflict {
-                    key: key.to_string(),
-                    current: Some(Box::new(cur)),
-                });
-            }
-            let revs = (st.rev + 1, cur.create_revision, cur.version + 1);
-            Ok(st.apply_put(key, value, revs, expires))
+            let rev = st.rev + 1;
+            st.apply_put(key, value, rev, expires, |cur| {
+                let cur = cur.ok_or_else(|| StorageError::NotFound(key.to_string()))?;
+                if cur.mod_rev != expected {
+                    return Err(StorageError::Conflict {
+                        key: key.to_string(),
+                        current: to_kv(key, cur).map(Box::new),
+                    });
+                }
+                Ok((cur.create_rev, cur.version + 1))
+            })
         })?;
         self.wait_durable(rev).await?;
         Ok(rev)
@@ -418,48 +417,79 @@ impl State {
         }
     }
 
-    fn put(&mut self, key: &str, value: Bytes, rev: i64, create_rev: i64, version: i64) {
-        self.rev = self.rev.max(rev);
-        let prev = latest(self, key);
-        let r = Rev {
+    /// Puts `value` at `rev` once `decide`, shown the key's live revision
+    /// (if any), allows it and names the put's (create revision, version).
+    /// The key is looked up once: on a large store most of a write's time
+    /// under the lock goes to comparing keys.
+    fn put_with(
+        &mut self,
+        key: &str,
+        value: Bytes,
+        rev: i64,
+        decide: impl FnOnce(Option<&Rev>) -> Result<(i64, i64)>,
+    ) -> Result<(i64, i64)> {
+        let (revs, prev, (create_rev, version)) = match self.keys.entry(key.to_string()) {
+            Entry::Vacant(v) => {
+                let revs = decide(None)?;
+                (v.insert(Vec::with_capacity(1)), None, revs)
+            }
+            Entry::Occupied(o) => {
+                let all = o.into_mut();
+                let live = all.last().filter(|r| r.value.is_some());
+                let revs = decide(live)?;
+                let prev = live.and_then(|r| to_kv(key, r));
+                (all, prev, revs)
+            }
+        };
+        revs.push(Rev {
             mod_rev: rev,
             create_rev,
             version,
-            value: Some(value),
+            value: Some(value.clone()),
+        });
+        self.rev = self.rev.max(rev);
+        self.history_bytes += value.len();
+        let kv = KeyValue {
+            key: key.to_string(),
+            value,
+            create_revision: create_rev,
+            mod_revision: rev,
+            version,
+            derived: Default::default(),
         };
-        let kv = to_kv(key, &r);
-        self.keys.entry(key.to_string()).or_default().push(r);
-        if let Some(kv) = kv {
-            self.history_bytes += kv.value.len();
-            self.history
-                .push_back(Arc::new(Event::new(EventType::Put, kv, prev)));
-        }
+        self.history
+            .push_back(Arc::new(Event::new(EventType::Put, kv, prev)));
+        Ok((create_rev, version))
     }
 
-    /// Applies a put of `value` at `(revision, create revision, version)`
-    /// that expires at `expires` (or never), and returns the record that
-    /// logs it.
+    /// Applies a put of `value` at `rev` as [`State::put_with`], expiring
+    /// at `expires` (or never), and returns the record that logs it.
     fn apply_put(
         &mut self,
         key: &str,
         value: Bytes,
-        (rev, create_rev, version): (i64, i64, i64),
+        rev: i64,
         expires: Option<i64>,
-    ) -> Record {
-        self.put(key, value.clone(), rev, create_rev, version);
+        decide: impl FnOnce(Option<&Rev>) -> Result<(i64, i64)>,
+    ) -> Result<Record> {
+        let (create_rev, version) = self.put_with(key, value.clone(), rev, decide)?;
         self.set_deadline(key, expires);
-        Record::Put {
+        Ok(Record::Put {
             rev,
             create_rev,
             version,
             key: key.to_string(),
             value,
             expires,
-        }
+        })
     }
 
     /// Records when `key` expires (Unix ms), or that it does not.
     fn set_deadline(&mut self, key: &str, at: Option<i64>) {
+        // Most kinds never expire: no hashing of the key for them.
+        if at.is_none() && self.deadlines.is_empty() {
+            return;
+        }
         if let Some(old) = self.deadlines.remove(key) {
             self.expiring.remove(&(old, key.to_string()));
         }
@@ -579,7 +609,8 @@ fn replay(st: &mut State, r: Record) {
             value,
             expires,
         } => {
-            st.put(&key, value, rev, create_rev, version);
+            // A replayed put was checked when it was made.
+            let _ = st.put_with(&key, value, rev, |_| Ok((create_rev, version)));
             st.set_deadline(&key, expires);
         }
         Record::Delete { rev, key } => {
@@ -626,6 +657,9 @@ fn snapshot(st: &State) -> Vec<Record> {
 fn flusher(shared: Arc<Shared>, mut file: File, path: PathBuf) {
     // A batch the disk had no room for, and the newest revision in it.
     let mut held: Option<(Vec<u8>, i64)> = None;
+    // The file's length: its frames' (`State::log_bytes`) and the zeros
+    // reserved after them.
+    let mut reserved = file.metadata().map_or(0, |m| m.len());
     loop {
         let (buf, upto, snap, log_len) = {
             let mut st = lock(&shared);
@@ -664,6 +698,7 @@ fn flusher(shared: Arc<Shared>, mut file: File, path: PathBuf) {
                         "rewrote the store log"
                     );
                     file = f;
+                    reserved = len;
                     written = Some(len);
                 }
                 // The old log goes on.
@@ -671,7 +706,7 @@ fn flusher(shared: Arc<Shared>, mut file: File, path: PathBuf) {
             }
         }
         if written.is_none() {
-            match append(&mut file, &buf, log_len) {
+            match append(&file, &buf, log_len, &mut reserved) {
                 Ok(()) => {}
                 Err(Append::NoRoom(e)) => {
                     let mut st = lock(&shared);
@@ -709,8 +744,19 @@ fn flusher(shared: Arc<Shared>, mut file: File, path: PathBuf) {
         }
         shared.durable.send_modify(|d| d.rev = d.rev.max(upto));
     }
-    // Closing: end every watch.
-    lock(&shared).watchers.clear();
+    // Closing: end every watch, and leave the log as long as its frames.
+    // (A failed log is left as it is.)
+    let (log_len, failed) = {
+        let mut st = lock(&shared);
+        st.watchers.clear();
+        (st.log_bytes, st.failed.is_some())
+    };
+    if reserved > log_len && !failed {
+        let cut = file.set_len(log_len).and_then(|()| file.sync_all());
+        if let Err(e) = cut {
+            tracing::warn!(error = %e, "could not cut the store log's reserved space");
+        }
+    }
 }
 
 /// Marks the store failed for good: its writers and all later ones get `e`.
@@ -732,20 +778,42 @@ enum Append {
     Failed(std::io::Error),
 }
 
-/// Appends `buf` to the log of `len` bytes and syncs it.
-fn append(file: &mut File, buf: &[u8], len: u64) -> std::result::Result<(), Append> {
+/// Writes `buf` after the log's `len` bytes of frames and syncs it, first
+/// reserving space ahead (see [`wal::reserve`]) when the file is
+/// `reserved` bytes long and `buf` does not fit.
+fn append(
+    file: &File,
+    buf: &[u8],
+    len: u64,
+    reserved: &mut u64,
+) -> std::result::Result<(), Append> {
     use std::io::ErrorKind::{QuotaExceeded, StorageFull};
-    if let Err(e) = file.write_all(buf) {
-        if !matches!(e.kind(), StorageFull | QuotaExceeded) {
+    use std::os::unix::fs::FileExt;
+    let no_room = |e: &std::io::Error| matches!(e.kind(), StorageFull | QuotaExceeded);
+    // Cuts the file back to its frames: the next try starts at a frame
+    // boundary, and zeros the disk had no room for are not kept.
+    let cut = |reserved: &mut u64| {
+        file.set_len(len).map_err(Append::Failed)?;
+        *reserved = len;
+        Ok::<(), Append>(())
+    };
+    let end = len + buf.len() as u64;
+    if end > *reserved {
+        match wal::reserve(file, (*reserved).max(len), end) {
+            Ok(to) => *reserved = to,
+            // No room to reserve: the batch alone may still fit.
+            Err(e) if no_room(&e) => cut(reserved)?,
+            Err(e) => return Err(Append::Failed(e)),
+        }
+    }
+    if let Err(e) = file.write_all_at(buf, len) {
+        if !no_room(&e) {
             return Err(Append::Failed(e));
         }
-        // Part of the batch may be in the file: cut it off, so that the
-        // next try starts at a frame boundary.
-        return match file.set_len(len) {
-            Ok(()) => Err(Append::NoRoom(e)),
-            Err(cut) => Err(Append::Failed(cut)),
-        };
+        cut(reserved)?;
+        return Err(Append::NoRoom(e));
     }
+    *reserved = (*reserved).max(end);
     file.sync_data().map_err(Append::Failed)
 }
 
@@ -943,6 +1011,7 @@ impl Storage for EmbeddedStore {
 mod tests {
     use super::*;
     use crate::testing;
+    use std::io::Write;
 
     /// A full disk: the batch that did not fit waits, unseen by readers
     /// and watchers; later writes are refused at once; once there is room
@@ -1280,6 +1349,59 @@ mod tests {
         let store = EmbeddedStore::open(dir.path()).expect("reopen");
         assert!(store.get("/e/a", None).await.expect("get").0.is_none());
         store.close().await.expect("close");
+    }
+
+    /// The log file runs ahead of its frames with reserved zeros: a store
+    /// opened from it as a crash leaves it (a copy taken while it runs)
+    /// has every acknowledged write and appends right after them, and a
+    /// clean close leaves the file as long as its frames.
+    #[tokio::test]
+    async fn the_space_reserved_after_the_log_is_replayed_across_and_cut_at_close() {
+        async fn copy_of(s: &EmbeddedStore, from: &Path) -> tempfile::TempDir {
+            let (frames, file) = (
+                lock(&s.shared).log_bytes,
+                std::fs::metadata(from.join(LOG_FILE)).expect("log").len(),
+            );
+            assert!(file > frames, "no space reserved: {file} for {frames}");
+            assert_eq!(file % wal::RESERVE_BYTES, 0);
+            let to = tempfile::tempdir().expect("tempdir");
+            std::fs::copy(from.join(LOG_FILE), to.path().join(LOG_FILE)).expect("copy");
+            to
+        }
+        async fn write(s: &EmbeddedStore, keys: std::ops::Range<usize>) {
+            for i in keys {
+                s.create(&format!("/k/{i}"), Bytes::from(vec![b'x'; 1024]))
+                    .await
+                    .expect("create");
+            }
+        }
+        let count = |s: &EmbeddedStore| {
+            let st = lock(&s.shared);
+            st.keys
+                .values()
+                .filter(|r| r.last().is_some_and(|r| r.value.is_some()))
+                .count()
+        };
+        let first = tempfile::tempdir().expect("tempdir");
+        let s = EmbeddedStore::open(first.path()).expect("open");
+        write(&s, 0..20).await;
+        let crashed = copy_of(&s, first.path()).await;
+        let frames = lock(&s.shared).log_bytes;
+        s.close().await.expect("close");
+        let len = std::fs::metadata(first.path().join(LOG_FILE))
+            .expect("log")
+            .len();
+        assert_eq!(len, frames, "a clean close keeps only the frames");
+
+        let s = EmbeddedStore::open(crashed.path()).expect("open after a crash");
+        assert_eq!(count(&s), 20);
+        write(&s, 20..25).await;
+        let again = copy_of(&s, crashed.path()).await;
+        s.close().await.expect("close");
+        let s = EmbeddedStore::open(again.path()).expect("open after a second crash");
+        assert_eq!(count(&s), 25);
+        assert_eq!(s.current_revision().await.expect("revision"), 25);
+        s.close().await.expect("close");
     }
 
     #[tokio::test]

@@ -6,9 +6,15 @@
 //! it) ends replay and is cut off. A damaged frame with intact ones after
 //! it is not a crash's doing, and those frames were acknowledged: the log is
 //! refused, as etcd refuses a WAL damaged before its last record.
+//!
+//! The file runs ahead of its frames with zeros the flusher wrote itself
+//! ([`reserve`]): a sync of frames written over space that is already
+//! allocated and sized writes no file-system metadata, which on ext4 made
+//! each sync about a third cheaper in time and in kernel CPU. Zeros after
+//! the last frame are that space, not damage; a clean close cuts them off.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use bytes::Bytes;
@@ -156,10 +162,11 @@ impl Reader<'_> {
     }
 }
 
-/// Opens (creating if needed) the log at `path`, returns its records and the
-/// file positioned for appending; a torn tail is truncated, damage before
-/// intact records is an error that says how to start anyway.
-pub fn open(path: &Path) -> io::Result<(File, Vec<Record>)> {
+/// Opens (creating if needed) the log at `path`, returns the file, its
+/// records and where its frames end (the next frame's offset); a torn tail
+/// is truncated, damage before intact records is an error that says how to
+/// start anyway.
+pub fn open(path: &Path) -> io::Result<(File, Vec<Record>, u64)> {
     // A rewrite cut short by a crash: the log it was to replace is intact.
     match std::fs::remove_file(temp_path(path)) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
@@ -168,8 +175,9 @@ pub fn open(path: &Path) -> io::Result<(File, Vec<Record>)> {
     let created = !path.try_exists()?;
     let mut f = OpenOptions::new()
         .read(true)
-        .append(true)
+        .write(true)
         .create(true)
+        .truncate(false)
         .open(path)?;
     if created {
         // Synced data is lost with its file if the new name (or the new
@@ -183,8 +191,10 @@ pub fn open(path: &Path) -> io::Result<(File, Vec<Record>)> {
     let mut buf = Vec::new();
     f.read_to_end(&mut buf)?;
     let (records, good) = parse(&buf);
-    if good < buf.len() {
-        if let Some(next) = next_frame(&buf, good) {
+    // Past the last non-zero byte lies only reserved space.
+    let data_end = good + last_non_zero(&buf[good..]);
+    if good < data_end {
+        if let Some(next) = next_frame(&buf, good, data_end) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
@@ -206,8 +216,46 @@ pub fn open(path: &Path) -> io::Result<(File, Vec<Record>)> {
         f.set_len(good as u64)?;
         f.sync_all()?;
     }
-    f.seek(SeekFrom::End(0))?;
-    Ok((f, records))
+    Ok((f, records, good as u64))
+}
+
+/// The length of `buf` without its trailing zeros.
+fn last_non_zero(buf: &[u8]) -> usize {
+    const BLOCK: usize = 4096;
+    let full = buf.len() / BLOCK * BLOCK;
+    if let Some(i) = buf[full..].iter().rposition(|&b| b != 0) {
+        return full + i + 1;
+    }
+    // Whole blocks of zeros are skipped a block at a time.
+    match buf[..full]
+        .chunks_exact(BLOCK)
+        .rposition(|c| c.iter().any(|&b| b != 0))
+    {
+        Some(c) => {
+            let block = &buf[c * BLOCK..(c + 1) * BLOCK];
+            c * BLOCK + block.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)
+        }
+        None => 0,
+    }
+}
+
+/// How far [`reserve`] writes zeros ahead of the frames, at least.
+pub const RESERVE_BYTES: u64 = 256 << 10;
+
+/// Makes the log at least `end` bytes long by writing zeros from `from`
+/// (its current length) up to the next multiple of [`RESERVE_BYTES`];
+/// returns the new length. The next sync makes the space durable.
+pub fn reserve(file: &File, from: u64, end: u64) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+    let to = end.next_multiple_of(RESERVE_BYTES);
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(ZEROS.len() as u64);
+        file.write_all_at(&ZEROS[..n as usize], at)?;
+        at += n;
+    }
+    Ok(to)
 }
 
 /// Parses frames; returns the records and the length of the valid prefix.
@@ -236,9 +284,10 @@ fn frame_at(buf: &[u8], pos: usize) -> Option<(Record, usize)> {
 }
 
 /// Where the first intact frame after the damage at `from` starts, if one
-/// does (only read when the log does not parse to its end).
-fn next_frame(buf: &[u8], from: usize) -> Option<usize> {
-    (from + 1..buf.len()).find(|&p| frame_at(buf, p).is_some())
+/// does before `until` (only read when the log does not parse to its end;
+/// a frame of zeros is never intact, so none starts in trailing zeros).
+fn next_frame(buf: &[u8], from: usize, until: usize) -> Option<usize> {
+    (from + 1..until).find(|&p| frame_at(buf, p).is_some())
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -273,9 +322,7 @@ pub fn rewrite(path: &Path, records: &[Record]) -> io::Result<File> {
     if let Some(dir) = path.parent() {
         sync_dir(dir)?;
     }
-    let mut f = OpenOptions::new().read(true).append(true).open(path)?;
-    f.seek(SeekFrom::End(0))?;
-    Ok(f)
+    OpenOptions::new().read(true).write(true).open(path)
 }
 
 #[cfg(test)]
@@ -351,7 +398,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("store.log");
         std::fs::write(&path, bytes).expect("write");
-        let opened = open(&path).map(|(_, records)| records.len());
+        let opened = open(&path).map(|(_, records, _)| records.len());
         (opened, std::fs::read(&path).expect("read"))
     }
 
@@ -371,28 +418,53 @@ mod tests {
         // A copy left by a crash mid-rewrite is removed at open.
         disk.free();
         std::fs::write(temp_path(&path), b"half a log").expect("stale copy");
-        let (_, back) = open(&path).expect("open");
+        let (_, back, _) = open(&path).expect("open");
         assert_eq!(back.len(), 3);
         assert!(!temp_path(&path).exists());
     }
 
     #[test]
+    fn reserved_zeros_after_the_frames_are_kept_and_not_read_as_damage() {
+        let (buf, _) = log_of(10);
+        for reserved in [1, 4095, 4096, 9000, RESERVE_BYTES as usize] {
+            let log = [&buf[..], &vec![0u8; reserved][..]].concat();
+            let (opened, after) = open_bytes(&log);
+            assert_eq!(opened.expect("opens"), 10);
+            assert_eq!(after, log, "the reserved space is kept");
+        }
+        assert_eq!(last_non_zero(&[]), 0);
+        assert_eq!(last_non_zero(&[0; 5000]), 0);
+        let mut b = vec![0u8; 9000];
+        for at in [0, 4095, 4096, 8191, 8999] {
+            b.fill(0);
+            b[at] = 1;
+            assert_eq!(last_non_zero(&b), at + 1);
+        }
+    }
+
+    #[test]
     fn a_torn_tail_is_cut_off_but_damage_before_intact_records_is_refused() {
         let (buf, starts) = log_of(10);
-        // A crash mid-append: the last frame cut short, zeros, or garbage.
+        // A crash mid-append: the last frame cut short, or garbage.
         for tail in [
             buf[..buf.len() - 40].to_vec(),
-            [&buf[..], &[0u8; 4096][..]].concat(),
             [&buf[..], &b"\x07\x00\x00\x00garbage"[..]].concat(),
+            // A crash mid-write into reserved space: a cut frame, then zeros.
+            [&buf[..buf.len() - 40], &[0u8; 9000][..]].concat(),
         ] {
             let (opened, after) = open_bytes(&tail);
             assert!(opened.expect("a torn tail opens") >= 9);
             assert!(after.len() <= buf.len());
             assert_eq!(after[..], buf[..after.len()]);
         }
-        // One flipped byte in the fourth record's value, or in its length.
-        for at in [starts[3] + 60, starts[3] + 1] {
-            let mut bad = buf.clone();
+        // One flipped byte in the fourth record's value, or in its length,
+        // with or without reserved space after the last frame.
+        for (at, reserved) in [
+            (starts[3] + 60, 0),
+            (starts[3] + 1, 0),
+            (starts[3] + 1, 9000),
+        ] {
+            let mut bad = [&buf[..], &vec![0u8; reserved][..]].concat();
             bad[at] ^= 0x20;
             let (opened, after) = open_bytes(&bad);
             let err = opened.expect_err("damage mid-log is refused").to_string();
