@@ -32,6 +32,8 @@ pub struct CrdController {
     pub resolver: Option<Arc<dyn kaiser_admission::webhook::ServiceResolver>>,
     /// Whether custom resources are read through watch caches.
     pub watch_cache: bool,
+    /// Deletes in flight at once when a CRD's objects go.
+    pub delete_collection_workers: usize,
     /// The generation of each CRD whose stores are installed.
     pub installed: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
@@ -256,7 +258,13 @@ impl CrdController {
         };
         for store in stores {
             store
-                .delete_collection("", &all, &DeleteOptions::default(), &none)
+                .delete_collection(
+                    "",
+                    &all,
+                    &DeleteOptions::default(),
+                    &none,
+                    self.delete_collection_workers,
+                )
                 .await?;
             if !store.list_page("", &all).await?.0.is_empty() {
                 // Some wait for their own finalizers; try again later.

@@ -74,7 +74,13 @@ impl ApiExtensionsServer {
     }
 
     /// Starts the CRD controllers; they stop when `shutdown` turns true.
-    pub fn start_controllers(&self, shutdown: watch::Receiver<bool>) {
+    /// A CRD's deletion deletes its objects `delete_collection_workers` at
+    /// a time.
+    pub fn start_controllers(
+        &self,
+        delete_collection_workers: usize,
+        shutdown: watch::Receiver<bool>,
+    ) {
         let c = controller::CrdController {
             crds: self.crds.clone(),
             table: self.table.clone(),
@@ -82,6 +88,7 @@ impl ApiExtensionsServer {
             root: self.root.clone(),
             resolver: self.resolver.clone(),
             watch_cache: self.watch_cache,
+            delete_collection_workers,
             installed: Default::default(),
         };
         tokio::spawn(c.run(shutdown));

@@ -59,9 +59,14 @@ impl Drop for Kaiser {
 }
 
 fn spawn(dir: &Path, port: u16) -> Kaiser {
+    spawn_with(dir, port, &[])
+}
+
+fn spawn_with(dir: &Path, port: u16, extra: &[&str]) -> Kaiser {
     Kaiser(
         Command::new(kaiser_bin())
             .arg(format!("--secure-port={port}"))
+            .args(extra)
             .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -820,28 +825,45 @@ async fn main() {
     }
     if want("delete") {
         // Last, as it empties the namespace, on a kaiser started again over
-        // the same data: one DELETE of the collection, which deletes each
-        // object in turn (each waits for its sync).
-        let child = spawn(dir.path(), port);
-        let c = c_for(dir.path(), port).await;
-        wait_ready(port, &c, Duration::from_secs(30)).await;
-        let path = "/api/v1/namespaces/default/configmaps";
-        let objects = configmaps(&c).await;
-        let peak = RssPeak::start(child.id());
-        let t = Instant::now();
-        let req = http::Request::delete(path)
-            .body(Vec::new())
-            .expect("request");
-        let bytes = body_bytes(&c, req).await;
-        let took = t.elapsed();
-        println!(
-            "DELETE of the collection of {objects} ConfigMaps: {:.2} s ({:.0} us per object), an answer of {:.1} MB; kaiser's RSS peak +{:.1} MiB",
-            took.as_secs_f64(),
-            took.as_secs_f64() * 1e6 / objects as f64,
-            bytes as f64 / 1e6,
-            peak.growth_mib(),
-        );
+        // the same data (and over a copy of it): one DELETE of the
+        // collection with upstream's default of one worker, each delete
+        // waiting for its own sync, then with 8 deletes in flight.
+        let copy = tempfile::tempdir().expect("tempdir");
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(dir.path().join("kaiser-data"))
+            .arg(copy.path())
+            .status()
+            .expect("cp");
+        assert!(copied.success(), "copying the data dir");
+        delete_collection_figure(dir.path(), port, 1).await;
+        delete_collection_figure(copy.path(), port, 8).await;
     }
+}
+
+/// Times one DELETE of the ConfigMaps in `default` on a kaiser started
+/// over `dir` with `--delete-collection-workers=<workers>`.
+async fn delete_collection_figure(dir: &Path, port: u16, workers: usize) {
+    let flag = format!("--delete-collection-workers={workers}");
+    let child = spawn_with(dir, port, &[flag.as_str()]);
+    let c = c_for(dir, port).await;
+    wait_ready(port, &c, Duration::from_secs(30)).await;
+    let path = "/api/v1/namespaces/default/configmaps";
+    let objects = configmaps(&c).await;
+    let peak = RssPeak::start(child.id());
+    let t = Instant::now();
+    let req = http::Request::delete(path)
+        .body(Vec::new())
+        .expect("request");
+    let bytes = body_bytes(&c, req).await;
+    let took = t.elapsed();
+    println!(
+        "DELETE of the collection of {objects} ConfigMaps, {workers} worker(s): {:.2} s ({:.0} us per object), an answer of {:.1} MB; kaiser's RSS peak +{:.1} MiB",
+        took.as_secs_f64(),
+        took.as_secs_f64() * 1e6 / objects as f64,
+        bytes as f64 / 1e6,
+        peak.growth_mib(),
+    );
 }
 
 /// etcd's own put rate: `writers` clients each putting its keys one at a

@@ -25,8 +25,6 @@ use kaiser_storage::Storage;
 use kaiser_storage::embedded::EmbeddedStore;
 use kaiser_storage::etcd::{EtcdConfig, EtcdStore};
 
-/// How long start-up waits for etcd to answer, as upstream's storage set-up.
-const ETCD_WAIT: Duration = Duration::from_secs(60);
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
@@ -270,6 +268,8 @@ fn create_server_chain(c: &Completed, inputs: ChainInputs<'_>) -> Result<ServerC
     let scope = Scope {
         admission: kube.admission().without(&c.disabled_admission_plugins),
         shutdown: shutdown.clone(),
+        delete_collection_workers: c.delete_collection_workers,
+        garbage_collector: c.garbage_collector,
     };
     let tables: Vec<Arc<ResourceTable>> = vec![kube.table.clone(), extensions.table.clone()];
     // Built back to front: each server is handed its delegate.
@@ -405,8 +405,12 @@ async fn open_etcd(c: &Completed, servers: &[String]) -> Result<Arc<dyn Storage>
             None => None,
         },
         one_write_per_request: !c.etcd_batch_writes,
+        lease_reuse: Some(c.lease_reuse),
     };
-    let etcd: Arc<dyn Storage> = Arc::new(EtcdStore::connect(&cfg, ETCD_WAIT).await?);
+    // How long start-up waits for etcd to answer (upstream's bound on
+    // storage initialization).
+    let wait = c.storage_initialization_timeout;
+    let etcd: Arc<dyn Storage> = Arc::new(EtcdStore::connect(&cfg, wait).await?);
     // Always transformed: an etcd kube-apiserver wrote holds built-in kinds
     // as protobuf.
     Ok(at_rest(c, etcd))
@@ -557,6 +561,12 @@ async fn start_up(
 ) -> Result<Running> {
     std::fs::create_dir_all(&c.data_dir)
         .with_context(|| format!("creating --data-dir {}", c.data_dir.display()))?;
+    if c.storage_media_type != "application/json" {
+        tracing::warn!(
+            media_type = %c.storage_media_type,
+            "--storage-media-type is ignored: kaiser stores objects as JSON"
+        );
+    }
     let (storage, storage_check) = open_storage(c).await?;
     move_legacy_keys(&*storage, &c.etcd_prefix)
         .await
@@ -656,9 +666,10 @@ async fn start_up(
         root_ca_publisher: on("root-ca-cert-publisher")
             .then(|| String::from_utf8_lossy(&ca_pem).into_owned()),
         clusterrole_aggregation: on("clusterrole-aggregation"),
+        delete_collection_workers: c.delete_collection_workers,
     };
     aggregator.start(shutdown_rx.clone());
-    extensions.start_controllers(shutdown_rx.clone());
+    extensions.start_controllers(c.delete_collection_workers, shutdown_rx.clone());
     kube.start_controllers(
         &controllers,
         vec![kube.table.clone(), extensions.table.clone()],

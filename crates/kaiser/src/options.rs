@@ -150,6 +150,43 @@ pub struct Options {
     #[arg(long, default_value = "etcd3")]
     pub storage_backend: String,
 
+    /// The media type upstream stores objects as. kaiser stores JSON: the
+    /// other types upstream allows are accepted and ignored (upstream lets
+    /// a backend ignore this setting), with a warning at start.
+    #[arg(long, default_value = "application/json")]
+    pub storage_media_type: String,
+
+    /// Deletes in flight at once in a DELETE of a collection, and when a
+    /// namespace or a CRD's objects are cleaned up (fewer than 1 is 1).
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    pub delete_collection_workers: i64,
+
+    /// Record a delete's propagation policy in the `orphan` and
+    /// `foregroundDeletion` finalizers for the garbage collector; keep it
+    /// as the kube-controller-manager's flag of the same name.
+    #[arg(long, value_parser = crate::options::go_bool, action = clap::ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
+    pub enable_garbage_collector: bool,
+
+    /// How long an etcd lease for expiring keys (Events) is shared with
+    /// later keys, at most, in seconds (0 shares none).
+    #[arg(long, default_value_t = 60, allow_negative_numbers = true)]
+    pub lease_reuse_duration_seconds: i64,
+
+    /// How long start-up waits for etcd to answer before giving up (Go
+    /// duration).
+    #[arg(long, default_value = "1m0s")]
+    pub storage_initialization_timeout: String,
+
+    /// Upstream polls etcd this often for its object-count metrics; kaiser
+    /// serves no /metrics, so the value is only checked (Go duration).
+    #[arg(long, default_value = "1m0s")]
+    pub etcd_count_metric_poll_period: String,
+
+    /// Upstream polls etcd this often for its database-size metric; only
+    /// checked, as above (Go duration).
+    #[arg(long, default_value = "30s")]
+    pub etcd_db_metric_poll_interval: String,
+
     /// How long Events are kept after their last write (Go duration; 0 keeps
     /// them until deleted).
     #[arg(long, default_value = "1h0m0s")]
@@ -298,6 +335,16 @@ pub struct Completed {
     pub encryption: Option<Arc<kaiser_storage::encryption::Encryption>>,
     pub etcd_healthcheck_timeout: Duration,
     pub etcd_readycheck_timeout: Duration,
+    /// `--storage-media-type` (kaiser stores JSON whatever it says).
+    pub storage_media_type: String,
+    /// `--delete-collection-workers`, at least 1.
+    pub delete_collection_workers: usize,
+    /// `--enable-garbage-collector`.
+    pub garbage_collector: bool,
+    /// `--lease-reuse-duration-seconds` (negative is zero).
+    pub lease_reuse: Duration,
+    /// How long start-up waits for etcd.
+    pub storage_initialization_timeout: Duration,
     /// `--watch-cache`, `--watch-cache-sizes`, `--default-watch-cache-size`.
     pub watch_caching: kaiser_kubeapiserver::watch_cache::WatchCaching,
     pub first_service_ip: IpAddr,
@@ -452,6 +499,39 @@ impl Options {
             timeout("etcd-healthcheck-timeout", &self.etcd_healthcheck_timeout);
         let etcd_readycheck_timeout =
             timeout("etcd-readycheck-timeout", &self.etcd_readycheck_timeout);
+        const MEDIA_TYPES: [&str; 3] = [
+            "application/json",
+            "application/vnd.kubernetes.protobuf",
+            "application/yaml",
+        ];
+        if !self.storage_media_type.is_empty()
+            && !MEDIA_TYPES.contains(&self.storage_media_type.as_str())
+        {
+            errs.push(format!(
+                "--storage-media-type {:?} invalid, allowed values: {}",
+                self.storage_media_type,
+                MEDIA_TYPES.join(", ")
+            ));
+        }
+        let storage_initialization_timeout = parse_duration(&self.storage_initialization_timeout)
+            .unwrap_or_else(|e| {
+                errs.push(format!("--storage-initialization-timeout: {e}"));
+                Duration::ZERO
+            });
+        for (flag, value) in [
+            (
+                "--etcd-count-metric-poll-period",
+                &self.etcd_count_metric_poll_period,
+            ),
+            (
+                "--etcd-db-metric-poll-interval",
+                &self.etcd_db_metric_poll_interval,
+            ),
+        ] {
+            if let Err(e) = parse_duration(value) {
+                errs.push(format!("{flag}: {e}"));
+            }
+        }
         if !matches!(self.storage_backend.as_str(), "" | "etcd3") {
             errs.push(format!(
                 "--storage-backend invalid, allowed values: etcd3. If not specified, it will default to 'etcd3' (got {:?})",
@@ -601,6 +681,14 @@ impl Options {
             encryption,
             etcd_healthcheck_timeout,
             etcd_readycheck_timeout,
+            storage_media_type: self.storage_media_type.clone(),
+            delete_collection_workers: usize::try_from(self.delete_collection_workers.max(1))
+                .unwrap_or(1),
+            garbage_collector: self.enable_garbage_collector,
+            lease_reuse: Duration::from_secs(
+                u64::try_from(self.lease_reuse_duration_seconds).unwrap_or(0),
+            ),
+            storage_initialization_timeout,
             watch_caching,
             first_service_ip: service_network
                 .cidrs
@@ -882,6 +970,29 @@ mod tests {
                 .expect("valid")
                 .lease_endpoints
         );
+        // Storage flags upstream has, with its defaults.
+        assert_eq!(c.delete_collection_workers, 1);
+        assert!(c.garbage_collector);
+        assert_eq!(c.lease_reuse, Duration::from_secs(60));
+        assert_eq!(c.storage_initialization_timeout, Duration::from_secs(60));
+        assert_eq!(c.storage_media_type, "application/json");
+        let c = parse(&[
+            "--delete-collection-workers=0",
+            "--enable-garbage-collector=false",
+            "--lease-reuse-duration-seconds=-5",
+            "--storage-initialization-timeout=5s",
+            "--storage-media-type=application/vnd.kubernetes.protobuf",
+            "--etcd-count-metric-poll-period=0",
+            "--etcd-db-metric-poll-interval=1m",
+        ])
+        .complete()
+        .expect("valid");
+        assert_eq!(c.delete_collection_workers, 1, "fewer than one is one");
+        assert!(!c.garbage_collector);
+        assert_eq!(c.lease_reuse, Duration::ZERO);
+        assert_eq!(c.storage_initialization_timeout, Duration::from_secs(5));
+        let c = parse(&["--delete-collection-workers=8"]).complete();
+        assert_eq!(c.expect("valid").delete_collection_workers, 8);
     }
 
     #[test]
@@ -900,10 +1011,29 @@ mod tests {
             "--etcd-healthcheck-timeout=0s",
             "--etcd-readycheck-timeout=soon",
             "--storage-backend=etcd2",
+            "--storage-media-type=text/plain",
+            "--storage-initialization-timeout=later",
+            "--etcd-count-metric-poll-period=often",
+            "--etcd-db-metric-poll-interval=1x",
         ])
         .complete()
         .expect_err("invalid");
-        assert_eq!(errs.len(), 13, "{errs:?}");
+        assert_eq!(errs.len(), 17, "{errs:?}");
+        assert!(
+            errs.contains(
+                &"--storage-media-type \"text/plain\" invalid, allowed values: application/json, \
+                  application/vnd.kubernetes.protobuf, application/yaml"
+                    .to_string()
+            ),
+            "{errs:?}"
+        );
+        for flag in [
+            "--storage-initialization-timeout: ",
+            "--etcd-count-metric-poll-period: ",
+            "--etcd-db-metric-poll-interval: ",
+        ] {
+            assert!(errs.iter().any(|e| e.starts_with(flag)), "{flag} {errs:?}");
+        }
         assert!(
             errs.contains(&"--etcd-healthcheck-timeout must be greater than 0".to_string()),
             "{errs:?}"

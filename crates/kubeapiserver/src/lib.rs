@@ -78,6 +78,9 @@ pub struct Controllers {
     pub root_ca_publisher: Option<String>,
     /// Keeps the rules of aggregating ClusterRoles current.
     pub clusterrole_aggregation: bool,
+    /// Deletes in flight at once when the namespace controller empties a
+    /// namespace (`--delete-collection-workers`).
+    pub delete_collection_workers: usize,
 }
 
 /// The admission check of the server's own writes (its controllers and the
@@ -589,6 +592,7 @@ impl KubeApiServer {
             tokio::spawn(namespace_controller::run(
                 self.namespaces.clone(),
                 content,
+                which.delete_collection_workers,
                 shutdown.clone(),
             ));
         }

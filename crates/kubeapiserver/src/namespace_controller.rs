@@ -21,6 +21,7 @@ const RETRY: Duration = Duration::from_secs(2);
 pub async fn run(
     namespaces: Arc<Store>,
     content: Vec<Arc<ResourceTable>>,
+    workers: usize,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let Some(finalizer) = namespaces.subresource("finalize").cloned() else {
@@ -61,7 +62,7 @@ pub async fn run(
             }
             let mut still = Vec::new();
             for ns in pending.drain(..) {
-                match finalize(&finalizer, &content, &ns).await {
+                match finalize(&finalizer, &content, &ns, workers).await {
                     Ok(true) => tracing::info!(namespace = %ns, "namespace finalized"),
                     Ok(false) => still.push(ns),
                     Err(e) => {
@@ -83,13 +84,14 @@ async fn finalize(
     finalizer: &Store,
     content: &[Arc<ResourceTable>],
     ns: &str,
+    workers: usize,
 ) -> Result<bool, StatusError> {
     let opts = ListOptions::from_query([])?;
     let mut remaining = 0;
     for table in content {
         for store in table.all().iter().filter(|s| s.info.namespaced) {
             store
-                .delete_collection(ns, &opts, &DeleteOptions::default(), &no_admission)
+                .delete_collection(ns, &opts, &DeleteOptions::default(), &no_admission, workers)
                 .await?;
             // Objects still there after a delete are waiting for finalizers.
             remaining += store.list_page(ns, &opts).await?.0.len();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use kaiser_apimachinery::field::ErrorList;
 use kaiser_apimachinery::list::{ContinueToken, ListOptions, RvMatch};
 use kaiser_apimachinery::managedfields::{FieldManager, TypeSchema, entries};
@@ -49,6 +50,9 @@ pub struct DeleteOptions {
     pub propagation_policy: Option<String>,
     /// The deprecated `orphanDependents` flag.
     pub orphan_dependents: Option<bool>,
+    /// `--enable-garbage-collector=false`: no garbage collector acts on the
+    /// propagation policy, so a delete leaves the finalizers as they are.
+    pub without_garbage_collector: bool,
 }
 
 /// The finalizer the garbage collector honours to orphan dependents.
@@ -60,6 +64,9 @@ pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 /// upstream's store does for the garbage collector; returns whether they
 /// changed.
 fn propagation_finalizers(obj: &mut Value, opts: &DeleteOptions) -> bool {
+    if opts.without_garbage_collector {
+        return false;
+    }
     let old = meta::finalizers(obj);
     let has = |f: &str| old.iter().any(|x| x == f);
     let policy = opts.propagation_policy.as_deref();
@@ -1454,12 +1461,17 @@ impl Store {
     /// as listed (an object another client deleted meanwhile included, as
     /// upstream) and the list's metadata; render them with
     /// [`Store::list_of`] or [`Store::json_list`].
+    ///
+    /// Up to `workers` deletes are in flight at once (upstream's
+    /// `--delete-collection-workers`; fewer than one is one): on the
+    /// embedded store they then share syncs.
     pub async fn delete_collection(
         &self,
         ns: &str,
         list_opts: &ListOptions,
         opts: &DeleteOptions,
         admit: AdmitFn<'_>,
+        workers: usize,
     ) -> Result<(Vec<Arc<KeyValue>>, Value), StatusError> {
         // As upstream: a request with a limit deletes that one page and
         // answers with it; otherwise every page of DELETE_COLLECTION_PAGE,
@@ -1491,14 +1503,22 @@ impl Store {
                 }
                 r => r?,
             };
-            for kv in &kvs {
-                let (item_ns, name) = self.key_parts(&kv.key);
-                match self.delete(item_ns, name, &per_item, admit).await {
-                    Ok(_) => {}
-                    Err(e) if e.code == 404 => {}
-                    Err(e) => return Err(e),
+            let mut items = kvs.iter();
+            let mut running = futures_util::stream::FuturesUnordered::new();
+            loop {
+                while running.len() < workers.max(1) {
+                    let Some(kv) = items.next() else { break };
+                    let (item_ns, name) = self.key_parts(&kv.key);
+                    running.push(self.delete(item_ns, name, &per_item, admit));
+                }
+                match running.next().await {
+                    None => break,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) if e.code == 404 => {}
+                    Some(Err(e)) => return Err(e),
                 }
             }
+            drop(running);
             listed.extend(kvs);
             let next = list_meta
                 .get("continue")

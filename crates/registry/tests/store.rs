@@ -194,10 +194,23 @@ impl Fixture {
         &self,
         q: &[(&str, &str)],
     ) -> (Vec<Arc<kaiser_storage::KeyValue>>, Value) {
+        self.delete_collection_by(q, 1).await
+    }
+
+    /// The same, `workers` deletes at a time.
+    async fn delete_collection_by(
+        &self,
+        q: &[(&str, &str)],
+        workers: usize,
+    ) -> (Vec<Arc<kaiser_storage::KeyValue>>, Value) {
         self.store
-            .delete_collection("default", &opts(q), &DeleteOptions::default(), &|_, _| {
-                Ok(())
-            })
+            .delete_collection(
+                "default",
+                &opts(q),
+                &DeleteOptions::default(),
+                &|_, _| Ok(()),
+                workers,
+            )
             .await
             .expect("delete collection")
     }
@@ -913,6 +926,32 @@ async fn propagation_policy_is_recorded_as_finalizers() {
     let stored = f.get("dry").await.expect("untouched");
     assert!(meta::finalizers(&stored).is_empty());
     assert!(meta::deletion_timestamp(&stored).is_none());
+}
+
+/// Without a garbage collector (`--enable-garbage-collector=false`) a
+/// propagation policy adds no finalizer, so nothing waits for a collector
+/// that does not run; finalizers already there stay.
+#[tokio::test]
+async fn without_a_garbage_collector_the_policy_adds_no_finalizer() {
+    let f = fixture();
+    f.create(cm("or")).await;
+    let mut kept = cm("kept");
+    kept["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    f.create(kept).await;
+    let with = |p: &str| DeleteOptions {
+        propagation_policy: Some(p.to_string()),
+        without_garbage_collector: true,
+        ..Default::default()
+    };
+    let d = f.delete("or", &with("Orphan")).await.expect("orphan");
+    assert!(d.gone, "{}", d.body);
+    assert_eq!(f.get("or").await.expect_err("gone").code, 404);
+    let d = f
+        .delete("kept", &with("Foreground"))
+        .await
+        .expect("foreground");
+    assert!(!d.gone);
+    assert_eq!(meta::finalizers(&d.body), vec!["example.com/hold"]);
 }
 
 /// Upstream's `ValidateObjectMetaUpdate` forbids adding finalizers to an
@@ -1796,6 +1835,23 @@ async fn delete_collection_goes_through_every_page_or_only_the_one_asked_for() {
     assert!(list_meta["resourceVersion"].is_string());
     let left = f.stored("default").await;
     assert!(left.is_empty(), "{} left", left.len());
+}
+
+/// `--delete-collection-workers`: several deletes in flight at once still
+/// delete every object, each once, and answer with all of them in order.
+#[tokio::test]
+async fn delete_collection_with_several_workers_deletes_everything_once() {
+    let f = fixture();
+    const N: usize = 1_000;
+    f.write_many("w", N).await;
+    let before = f.storage.current_revision().await.expect("revision");
+    let (all, _) = f.delete_collection_by(&[], 8).await;
+    assert_eq!(all.len(), N);
+    assert!(all.windows(2).all(|w| w[0].key < w[1].key), "in key order");
+    assert!(f.stored("default").await.is_empty());
+    // One revision per delete: none twice, none skipped.
+    let after = f.storage.current_revision().await.expect("revision");
+    assert_eq!(after - before, N as i64);
 }
 
 #[tokio::test]

@@ -59,6 +59,8 @@ mod tests {
         let scope = Scope {
             admission: kaiser_admission::Chain::default(),
             shutdown: rx,
+            delete_collection_workers: 1,
+            garbage_collector: true,
         };
         let teapot: Handler = Arc::new(|_req| Box::pin(async { text_response(418, "delegated") }));
         let server = resource_server(Arc::new(ResourceTable::new()), scope.clone(), teapot);

@@ -38,6 +38,12 @@ pub struct Scope {
     pub admission: Chain,
     /// Flips to true when the server starts shutting down; watches end.
     pub shutdown: watch::Receiver<bool>,
+    /// Deletes in flight at once in a DELETE of a collection
+    /// (`--delete-collection-workers`).
+    pub delete_collection_workers: usize,
+    /// `--enable-garbage-collector`: a delete's propagation policy is
+    /// recorded in finalizers for the collector.
+    pub garbage_collector: bool,
 }
 
 /// No-op validating admission inside the store's retry loop; the chain runs
@@ -285,7 +291,7 @@ async fn handle(
         }
         "delete" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
-            let opts = delete_options(req, dry_run)?;
+            let opts = delete_options(req, dry_run, scope)?;
             admit.check(Operation::Delete, &ri.name, None).await?;
             let deleted = store.delete(ns, &ri.name, &opts, &admit_all).await?;
             // Upstream answers 202 for a pending delete only when the client
@@ -299,11 +305,12 @@ async fn handle(
         }
         "deletecollection" => {
             let n = negotiation::negotiate(req.header(header::ACCEPT), negotiation::PLAIN)?;
-            let opts = delete_options(req, dry_run)?;
+            let opts = delete_options(req, dry_run, scope)?;
             let list_opts = ListOptions::from_query(req.query_pairs())?;
             admit.check(Operation::Delete, "", None).await?;
+            let workers = scope.delete_collection_workers;
             let (kvs, list_meta) = store
-                .delete_collection(ns, &list_opts, &opts, &admit_all)
+                .delete_collection(ns, &list_opts, &opts, &admit_all, workers)
                 .await?;
             list_response(store, req, kvs, list_meta, n, pretty)
         }
@@ -747,9 +754,14 @@ fn check_patched_name(obj: &Value, name: &str, ns: &str) -> Result<(), StatusErr
     Ok(())
 }
 
-fn delete_options(req: &ApiRequest, dry_run: bool) -> Result<DeleteOptions, StatusError> {
+fn delete_options(
+    req: &ApiRequest,
+    dry_run: bool,
+    scope: &Scope,
+) -> Result<DeleteOptions, StatusError> {
     let mut opts = DeleteOptions {
         dry_run,
+        without_garbage_collector: !scope.garbage_collector,
         ..Default::default()
     };
     if !req.body.is_empty() {

@@ -443,3 +443,40 @@ async fn servers_on_one_etcd_take_turns_compacting() {
     let (tc, _) = b.compact_round(0, 0).await.expect("round");
     assert_eq!(tc, 2);
 }
+
+/// Keys that expire share an etcd lease for at most the reuse window
+/// (`--lease-reuse-duration-seconds`, upstream's lease manager): with the
+/// default 60 s two Events made together share one; with 0 each has its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiring_keys_share_a_lease_only_within_the_reuse_window() {
+    let etcd = EtcdProcess::start();
+    let mut client = etcd_client::Client::connect([etcd.endpoint.as_str()], None)
+        .await
+        .expect("etcd client");
+    let ttl = Duration::from_secs(3600);
+    for (reuse, prefix) in [(None, "/shared/"), (Some(Duration::ZERO), "/own/")] {
+        let cfg = EtcdConfig {
+            endpoints: vec![etcd.endpoint.clone()],
+            lease_reuse: reuse,
+            ..Default::default()
+        };
+        let store = EtcdStore::connect(&cfg, Duration::from_secs(30))
+            .await
+            .expect("connect");
+        let mut leases = Vec::new();
+        for i in 0..3 {
+            let key = format!("{prefix}{i}");
+            store
+                .create_expiring(&key, bytes::Bytes::from_static(b"v"), ttl)
+                .await
+                .expect("create");
+            let got = client.get(key.as_str(), None).await.expect("get");
+            let lease = got.kvs().first().expect("stored").lease();
+            assert_ne!(lease, 0, "{key} has no lease");
+            leases.push(lease);
+        }
+        leases.dedup();
+        let expected = if reuse.is_none() { 1 } else { 3 };
+        assert_eq!(leases.len(), expected, "{prefix}: {leases:?}");
+    }
+}

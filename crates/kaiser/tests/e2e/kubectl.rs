@@ -281,3 +281,68 @@ fn get_watch_streams_creation_change_and_deletion() {
     let _ = watch.wait();
     assert_eq!(events, ["ADDED", "MODIFIED", "DELETED"]);
 }
+
+/// The storage flags a kube-apiserver manifest may carry start kaiser and
+/// do what they say: without a garbage collector `kubectl delete
+/// --cascade=orphan` deletes at once (nothing would ever drop the `orphan`
+/// finalizer), a DELETE of the collection with several workers removes
+/// every object, and an ignored storage media type is said so in the log.
+#[test]
+fn upstream_storage_flags_are_accepted_and_applied() {
+    let s = Server::start_with(&[
+        "--delete-collection-workers=4",
+        "--enable-garbage-collector=false",
+        "--lease-reuse-duration-seconds=120",
+        "--storage-media-type=application/yaml",
+        "--storage-initialization-timeout=30s",
+        "--etcd-count-metric-poll-period=0",
+        "--etcd-db-metric-poll-interval=0",
+    ]);
+    ok(s.kubectl(&["create", "configmap", "lone", "--from-literal=k=v"]));
+    ok(s.kubectl(&[
+        "delete",
+        "configmap",
+        "lone",
+        "--cascade=orphan",
+        "--timeout=20s",
+    ]));
+    let gone = s.kubectl(&["get", "configmap", "lone"]);
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("NotFound"),
+        "{gone:?}"
+    );
+
+    let items: Vec<serde_json::Value> = (0..40)
+        .map(|i| {
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": format!("bulk-{i}"), "labels": {"app": "bulk"}},
+                "data": {"i": i.to_string()},
+            })
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bulk.json");
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+    std::fs::write(&file, list.to_string()).expect("write");
+    ok(s.kubectl(&["create", "-f", &file.display().to_string()]));
+    let (code, body) = s.curl_admin(&[
+        "-X",
+        "DELETE",
+        &s.url("/api/v1/namespaces/default/configmaps?labelSelector=app%3Dbulk"),
+    ]);
+    assert_eq!(code, 200, "{body}");
+    let deleted = json(&body);
+    assert_eq!(
+        deleted["items"].as_array().map(Vec::len),
+        Some(40),
+        "{body}"
+    );
+    let left = ok(s.kubectl(&["get", "configmap", "-l", "app=bulk", "-o", "name"]));
+    assert!(left.trim().is_empty(), "{left}");
+    assert!(
+        s.log().contains("--storage-media-type is ignored"),
+        "{}",
+        s.log()
+    );
+}

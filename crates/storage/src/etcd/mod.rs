@@ -39,6 +39,10 @@ pub struct EtcdConfig {
     /// Every write its own etcd request and revision (no [`batch`]ing), as
     /// kube-apiservers sharing the etcd expect.
     pub one_write_per_request: bool,
+    /// How long past a key's time to live its lease may be shared with later
+    /// keys, at most (`--lease-reuse-duration-seconds`; zero shares none;
+    /// unset, upstream's 60 s).
+    pub lease_reuse: Option<Duration>,
 }
 
 /// The etcd-backed store.
@@ -49,6 +53,7 @@ pub struct EtcdStore {
     /// on reads).
     compacted: Arc<AtomicI64>,
     leases: Arc<tokio::sync::Mutex<LeaseCache>>,
+    lease_reuse: Duration,
 }
 
 /// The lease the last expiring write got. Later writes that would expire at
@@ -61,7 +66,8 @@ struct LeaseCache {
     attached: usize,
 }
 
-/// A lease is shared for at most this long past a key's time to live…
+/// A lease is shared for at most this long past a key's time to live
+/// (unless configured)…
 const LEASE_REUSE_MAX: Duration = Duration::from_secs(60);
 /// …or this share of the time to live, if less (upstream's 5%)…
 const LEASE_REUSE_PER_MILLE: u32 = 50;
@@ -330,6 +336,7 @@ impl EtcdStore {
                         client,
                         compacted: Arc::new(AtomicI64::new(0)),
                         leases: Arc::default(),
+                        lease_reuse: cfg.lease_reuse.unwrap_or(LEASE_REUSE_MAX),
                     });
                 }
                 Err(e) if start.elapsed() < wait => {
@@ -418,7 +425,9 @@ impl EtcdStore {
     /// when it ends within the reuse window after that, else a new one.
     async fn lease_for(&self, ttl: Duration) -> Result<i64> {
         let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
-        let reuse = LEASE_REUSE_MAX.min(Duration::from_secs(secs) * LEASE_REUSE_PER_MILLE / 1000);
+        let reuse = self
+            .lease_reuse
+            .min(Duration::from_secs(secs) * LEASE_REUSE_PER_MILLE / 1000);
         let ttl = Duration::from_secs(secs.max(1));
         let mut cache = self.leases.lock().await;
         let now = std::time::Instant::now();
