@@ -1,10 +1,13 @@
 //! `--encryption-provider-config`: the EncryptionConfiguration file
 //! (`apiserver.config.k8s.io/v1`), resolved to the key prefixes of the
 //! resources it names, and the value transform every store goes through
-//! (decryption, then the protobuf kube-apiserver stores built-in kinds in).
+//! (decryption, then the protobuf kube-apiserver stores built-in kinds in);
+//! with `--encryption-provider-config-automatic-reload`, the file read
+//! again while kaiser runs.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
@@ -197,21 +200,82 @@ fn key_prefixes(selector: &str, root: &str) -> Result<Vec<String>, String> {
     })
 }
 
+/// The encryption configuration in use: one for every store, replaced
+/// whole when a reload finds the file changed.
+pub type Current = Arc<RwLock<Option<Arc<Encryption>>>>;
+
+/// How often `--encryption-provider-config-automatic-reload` reads the file.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(1);
+
+/// Reads the file at `path` every [`RELOAD_EVERY`] until `shutdown`: when
+/// its content changed and is valid, it replaces the configuration in use
+/// (new writes use its first provider; values written with keys it still
+/// lists stay readable); when it is not valid, the error is logged once and
+/// the configuration in use stays, as upstream's reload controller does.
+pub async fn reload(
+    path: PathBuf,
+    root: String,
+    current: Current,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    // What was loaded at start, near enough.
+    let mut last = std::fs::read(&path).ok();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(RELOAD_EVERY) => {}
+            _ = shutdown.wait_for(|down| *down) => return,
+        }
+        let bytes = match tokio::fs::read(&path).await {
+            Ok(b) => b,
+            Err(e) => {
+                if last.take().is_some() {
+                    tracing::error!(path = %path.display(), error = %e, "cannot read the encryption configuration; the one in use stays");
+                }
+                continue;
+            }
+        };
+        if last.as_deref() == Some(&bytes[..]) {
+            continue;
+        }
+        match parse(&bytes, &root) {
+            Ok(e) => {
+                *current.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(e));
+                tracing::info!(path = %path.display(), "encryption configuration reloaded");
+            }
+            Err(errors) => tracing::error!(
+                path = %path.display(),
+                ?errors,
+                "the changed encryption configuration is not valid; the one in use stays"
+            ),
+        }
+        last = Some(bytes);
+    }
+}
+
 /// What every value goes through between kaiser and its store.
 pub struct AtRest {
-    pub encryption: Option<Arc<Encryption>>,
+    pub encryption: Current,
+}
+
+impl AtRest {
+    fn in_use(&self) -> Option<Arc<Encryption>> {
+        self.encryption
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 impl ValueTransform for AtRest {
     fn on_write(&self, key: &str, value: Bytes) -> Result<Bytes, String> {
-        match &self.encryption {
+        match self.in_use() {
             Some(e) => e.seal(key, value),
             None => Ok(value),
         }
     }
 
     fn on_read(&self, key: &str, stored: Bytes) -> Result<Bytes, String> {
-        let plain = match &self.encryption {
+        let plain = match self.in_use() {
             Some(e) => e.open(key, stored)?,
             None => stored,
         };
@@ -317,14 +381,16 @@ resources:
     fn values_at_rest_are_decrypted_then_decoded() {
         let enc = parse(CONFIG.as_bytes(), "/registry").expect("valid");
         let at_rest = AtRest {
-            encryption: Some(Arc::new(enc)),
+            encryption: Arc::new(RwLock::new(Some(Arc::new(enc)))),
         };
         let key = "/registry/secrets/ns/a";
         let json = Bytes::from_static(br#"{"apiVersion":"v1","kind":"Secret"}"#);
         let stored = at_rest.on_write(key, json.clone()).expect("seal");
         assert_ne!(stored, json);
         assert_eq!(at_rest.on_read(key, stored).expect("open"), json);
-        let plain = AtRest { encryption: None };
+        let plain = AtRest {
+            encryption: Arc::default(),
+        };
         let e = plain
             .on_read(key, Bytes::from_static(b"k8s:enc:aescbc:v1:key1:xyz"))
             .expect_err("no key");

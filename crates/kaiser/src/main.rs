@@ -384,10 +384,12 @@ async fn open_storage(c: &Completed) -> Result<(Arc<dyn Storage>, &'static str)>
                 .with_context(|| format!("opening the store in {}", dir.display()))?,
         );
         // Only kaiser writes here: transformed only to encrypt.
-        let store = match c.encryption {
-            Some(_) => at_rest(c, store),
-            None => store,
-        };
+        let encrypted = c.encryption_reload.is_some()
+            || c.encryption
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some();
+        let store = if encrypted { at_rest(c, store) } else { store };
         return Ok((store, "storage"));
     }
     Ok((open_etcd(c, &c.etcd_servers).await?, "etcd"))
@@ -669,6 +671,14 @@ async fn start_up(
         delete_collection_workers: c.delete_collection_workers,
     };
     aggregator.start(shutdown_rx.clone());
+    if let Some(path) = &c.encryption_reload {
+        tokio::spawn(encryption::reload(
+            path.clone(),
+            c.etcd_prefix.trim_end_matches('/').to_string(),
+            c.encryption.clone(),
+            shutdown_rx.clone(),
+        ));
+    }
     extensions.start_controllers(c.delete_collection_workers, shutdown_rx.clone());
     kube.start_controllers(
         &controllers,

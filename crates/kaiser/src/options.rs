@@ -137,6 +137,11 @@ pub struct Options {
     #[arg(long)]
     pub encryption_provider_config: Option<PathBuf>,
 
+    /// Read `--encryption-provider-config` again while running: a changed,
+    /// valid file replaces the configuration in use without a restart.
+    #[arg(long, value_parser = crate::options::go_bool, action = clap::ArgAction::Set, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub encryption_provider_config_automatic_reload: bool,
+
     /// How long `/livez/etcd` and `/readyz/etcd` wait for etcd (Go duration).
     #[arg(long, default_value = "2s")]
     pub etcd_healthcheck_timeout: String,
@@ -331,8 +336,12 @@ pub struct Completed {
     pub compaction_interval: Duration,
     /// How long Events live after their last write (zero: until deleted).
     pub event_ttl: Duration,
-    /// `--encryption-provider-config`, resolved to key prefixes.
-    pub encryption: Option<Arc<kaiser_storage::encryption::Encryption>>,
+    /// `--encryption-provider-config`, resolved to key prefixes; shared by
+    /// every store, and replaced by a reload.
+    pub encryption: crate::encryption::Current,
+    /// `--encryption-provider-config-automatic-reload`: the file to read
+    /// again while running.
+    pub encryption_reload: Option<PathBuf>,
     pub etcd_healthcheck_timeout: Duration,
     pub etcd_readycheck_timeout: Duration,
     /// `--storage-media-type` (kaiser stores JSON whatever it says).
@@ -484,6 +493,14 @@ impl Options {
                 }
             }
         });
+        if self.encryption_provider_config_automatic_reload
+            && self.encryption_provider_config.is_none()
+        {
+            errs.push(
+                "--encryption-provider-config-automatic-reload must be set with --encryption-provider-config"
+                    .to_string(),
+            );
+        }
         let mut timeout = |flag: &str, value: &str| match parse_duration(value) {
             Ok(d) if !d.is_zero() => d,
             Ok(_) => {
@@ -678,7 +695,11 @@ impl Options {
             etcd_overrides,
             compaction_interval,
             event_ttl,
-            encryption,
+            encryption: Arc::new(std::sync::RwLock::new(encryption)),
+            encryption_reload: self
+                .encryption_provider_config
+                .clone()
+                .filter(|_| self.encryption_provider_config_automatic_reload),
             etcd_healthcheck_timeout,
             etcd_readycheck_timeout,
             storage_media_type: self.storage_media_type.clone(),
@@ -1015,10 +1036,19 @@ mod tests {
             "--storage-initialization-timeout=later",
             "--etcd-count-metric-poll-period=often",
             "--etcd-db-metric-poll-interval=1x",
+            "--encryption-provider-config-automatic-reload",
         ])
         .complete()
         .expect_err("invalid");
-        assert_eq!(errs.len(), 17, "{errs:?}");
+        assert_eq!(errs.len(), 18, "{errs:?}");
+        assert!(
+            errs.contains(
+                &"--encryption-provider-config-automatic-reload must be set with \
+                  --encryption-provider-config"
+                    .to_string()
+            ),
+            "{errs:?}"
+        );
         assert!(
             errs.contains(
                 &"--storage-media-type \"text/plain\" invalid, allowed values: application/json, \

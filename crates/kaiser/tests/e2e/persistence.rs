@@ -400,3 +400,71 @@ fn a_log_damaged_mid_way_is_refused_with_a_way_out() {
     ok(s.kubectl(&["get", "namespace", "default"]));
     ok(s.kubectl(&["create", "configmap", "again", "--from-literal=k=v"]));
 }
+
+/// `--encryption-provider-config-automatic-reload`: a new first key in the
+/// file takes over writes without a restart while the old one still
+/// reads; a broken file is logged and the configuration in use stays.
+#[test]
+fn the_encryption_configuration_is_reloaded_while_running() {
+    use crate::etcd::encryption_flag;
+    use std::time::Instant;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let old = "      - secretbox: {keys: [{name: old, secret: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=}]}\n";
+    let new = "      - aescbc: {keys: [{name: new, secret: ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=}]}\n";
+    let flag = encryption_flag(tmp.path(), "enc.yaml", old);
+    let s = Server::start_in(
+        tmp.path(),
+        &[
+            "--secure-port=0",
+            &flag,
+            "--encryption-provider-config-automatic-reload",
+            // Secrets read from the store, so that reads decrypt.
+            "--watch-cache-sizes=secrets#0",
+        ],
+    );
+    let store = tmp.path().join("kaiser-data/store");
+    let on_disk = |marker: &[u8]| files_under(&store).iter().any(|f| contains(f, marker));
+    ok(s.kubectl(&["create", "secret", "generic", "s0", "--from-literal=k=v0"]));
+    assert!(on_disk(b"k8s:enc:secretbox:v1:old:"));
+
+    encryption_flag(tmp.path(), "enc.yaml", &format!("{new}{old}"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut probes = 0;
+    while !on_disk(b"k8s:enc:aescbc:v1:new:") {
+        assert!(Instant::now() < deadline, "not reloaded: {}", s.log());
+        probes += 1;
+        let name = format!("probe{probes}");
+        ok(s.kubectl(&["create", "secret", "generic", &name, "--from-literal=k=v"]));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        s.log().contains("encryption configuration reloaded"),
+        "{}",
+        s.log()
+    );
+    // Written with the old key, still read.
+    assert_eq!(
+        ok(s.kubectl(&["get", "secret", "s0", "-o", "jsonpath={.data.k}"])),
+        "djA="
+    );
+
+    std::fs::write(
+        tmp.path().join("enc.yaml"),
+        "kind: NotAnEncryptionConfiguration\n",
+    )
+    .expect("break the file");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !s.log().contains("is not valid; the one in use stays") {
+        assert!(
+            Instant::now() < deadline,
+            "the broken file went unnoticed: {}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ok(s.kubectl(&["create", "secret", "generic", "after", "--from-literal=k=v"]));
+    assert_eq!(
+        ok(s.kubectl(&["get", "secret", "after", "-o", "jsonpath={.data.k}"])),
+        "dg=="
+    );
+}
