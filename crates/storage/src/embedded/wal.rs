@@ -12,6 +12,8 @@
 //! allocated and sized writes no file-system metadata, which on ext4 made
 //! each sync about a third cheaper in time and in kernel CPU. Zeros after
 //! the last frame are that space, not damage; a clean close cuts them off.
+//! Writes are logged in revision order, so replay ends at an intact frame
+//! out of order too (stale bytes, not this log's).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -190,11 +192,11 @@ pub fn open(path: &Path) -> io::Result<(File, Vec<Record>, u64)> {
     }
     let mut buf = Vec::new();
     f.read_to_end(&mut buf)?;
-    let (records, good) = parse(&buf);
+    let (records, good, high) = parse(&buf);
     // Past the last non-zero byte lies only reserved space.
     let data_end = good + last_non_zero(&buf[good..]);
     if good < data_end {
-        if let Some(next) = next_frame(&buf, good, data_end) {
+        if let Some(next) = next_frame(&buf, good, data_end, high) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
@@ -258,15 +260,30 @@ pub fn reserve(file: &File, from: u64, end: u64) -> io::Result<u64> {
     Ok(to)
 }
 
-/// Parses frames; returns the records and the length of the valid prefix.
-pub fn parse(buf: &[u8]) -> (Vec<Record>, usize) {
+/// Parses frames; returns the records, the length of the valid prefix and
+/// the newest revision in it.
+pub fn parse(buf: &[u8]) -> (Vec<Record>, usize, i64) {
     let mut records = Vec::new();
-    let mut pos = 0;
+    let (mut pos, mut high) = (0, 0);
     while let Some((rec, next)) = frame_at(buf, pos) {
+        let Some(h) = in_order(&rec, high) else { break };
         records.push(rec);
-        pos = next;
+        (pos, high) = (next, h);
     }
-    (records, pos)
+    (records, pos, high)
+}
+
+/// The newest revision once `rec` follows records up to `high`, or `None`
+/// when it cannot follow them: writes are logged in revision order (a
+/// snapshot's head included), so an intact frame out of order is stale
+/// bytes, such as an older log's that a crash exposed in space the file
+/// had grown into before its own bytes reached the disk.
+fn in_order(rec: &Record, high: i64) -> Option<i64> {
+    match *rec {
+        Record::Put { rev, .. } | Record::Delete { rev, .. } => (rev > high).then_some(rev),
+        Record::Revision { rev } => (rev >= high).then_some(rev),
+        Record::Compact { rev } => (rev <= high).then_some(high),
+    }
 }
 
 /// The intact frame at `pos` (checksum matches, record decodes) and the
@@ -283,11 +300,18 @@ fn frame_at(buf: &[u8], pos: usize) -> Option<(Record, usize)> {
     Some((Record::decode(payload)?, end))
 }
 
-/// Where the first intact frame after the damage at `from` starts, if one
-/// does before `until` (only read when the log does not parse to its end;
-/// a frame of zeros is never intact, so none starts in trailing zeros).
-fn next_frame(buf: &[u8], from: usize, until: usize) -> Option<usize> {
-    (from + 1..until).find(|&p| frame_at(buf, p).is_some())
+/// Where the first intact write newer than `high` after the damage at
+/// `from` starts, if one does before `until` (only read when the log does
+/// not parse to its end; a frame of zeros is never intact, so none starts
+/// in trailing zeros). Only a write is evidence of acknowledged records:
+/// losing a compaction loses no data.
+fn next_frame(buf: &[u8], from: usize, until: usize, high: i64) -> Option<usize> {
+    (from + 1..until).find(|&p| {
+        frame_at(buf, p).is_some_and(|(rec, _)| {
+            matches!(rec, Record::Put { .. } | Record::Delete { .. })
+                && in_order(&rec, high).is_some()
+        })
+    })
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -349,20 +373,21 @@ mod tests {
                 expires: Some(1_800_000_000_000),
             },
             Record::Delete {
-                rev: 2,
+                rev: 3,
                 key: "/a".into(),
             },
-            Record::Compact { rev: 2 },
-            Record::Revision { rev: 2 },
+            Record::Compact { rev: 3 },
+            Record::Revision { rev: 3 },
         ];
         let mut buf = Vec::new();
         for r in &recs {
             r.encode_into(&mut buf);
         }
-        let (back, n) = parse(&buf);
+        let (back, n, high) = parse(&buf);
         assert_eq!(back, recs);
         assert_eq!(n, buf.len());
-        let (back, n) = parse(&buf[..buf.len() - 3]);
+        assert_eq!(high, 3);
+        let (back, n, _) = parse(&buf[..buf.len() - 3]);
         assert_eq!(back.len(), 4);
         assert!(n < buf.len());
         let mut bad = buf.clone();
@@ -421,6 +446,32 @@ mod tests {
         let (_, back, _) = open(&path).expect("open");
         assert_eq!(back.len(), 3);
         assert!(!temp_path(&path).exists());
+    }
+
+    /// Intact frames older than the log's last write after its end (an
+    /// older log's bytes, exposed in space the file grew into before a
+    /// crash) are a torn tail, not records and not evidence of damage.
+    #[test]
+    fn stale_frames_after_the_end_are_cut_off_not_replayed() {
+        let (buf, starts) = log_of(10);
+        let (old, _) = log_of(4);
+        for tail in [
+            [&buf[..], &old[..]].concat(),
+            // After a torn frame, or in reserved space.
+            [&buf[..buf.len() - 40], &old[..]].concat(),
+            [&buf[..], &[0u8; 100][..], &old[..], &[0u8; 5000][..]].concat(),
+        ] {
+            let (opened, after) = open_bytes(&tail);
+            assert!(opened.expect("opens") >= 9);
+            assert!(after.len() <= buf.len(), "the stale frames stay");
+        }
+        // Out of order within the log: replay stops there.
+        let mut out_of_order = buf[..starts[5]].to_vec();
+        put(2, 100).encode_into(&mut out_of_order);
+        assert_eq!(parse(&out_of_order).0.len(), 5);
+        let mut compact_ahead = buf.clone();
+        Record::Compact { rev: 11 }.encode_into(&mut compact_ahead);
+        assert_eq!(parse(&compact_ahead).0.len(), 10);
     }
 
     #[test]
