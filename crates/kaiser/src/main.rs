@@ -384,11 +384,11 @@ async fn open_storage(c: &Completed) -> Result<(Arc<dyn Storage>, &'static str)>
                 .with_context(|| format!("opening the store in {}", dir.display()))?,
         );
         // Only kaiser writes here: transformed only to encrypt.
-        let encrypted = c.encryption_reload.is_some()
-            || c.encryption
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .is_some();
+        let encrypted = c
+            .encryption
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
         let store = if encrypted { at_rest(c, store) } else { store };
         return Ok((store, "storage"));
     }
@@ -563,7 +563,7 @@ async fn start_up(
 ) -> Result<Running> {
     std::fs::create_dir_all(&c.data_dir)
         .with_context(|| format!("creating --data-dir {}", c.data_dir.display()))?;
-    if c.storage_media_type != "application/json" {
+    if !matches!(c.storage_media_type.as_str(), "" | "application/json") {
         tracing::warn!(
             media_type = %c.storage_media_type,
             "--storage-media-type is ignored: kaiser stores objects as JSON"
