@@ -312,20 +312,7 @@ fn upstream_storage_flags_are_accepted_and_applied() {
         "{gone:?}"
     );
 
-    let items: Vec<serde_json::Value> = (0..40)
-        .map(|i| {
-            serde_json::json!({
-                "apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": format!("bulk-{i}"), "labels": {"app": "bulk"}},
-                "data": {"i": i.to_string()},
-            })
-        })
-        .collect();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("bulk.json");
-    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
-    std::fs::write(&file, list.to_string()).expect("write");
-    ok(s.kubectl(&["create", "-f", &file.display().to_string()]));
+    s.create_configmaps(KUBECTL, "default", "bulk", 40, 16, r#"{"app":"bulk"}"#);
     let (code, body) = s.curl_admin(&[
         "-X",
         "DELETE",

@@ -170,6 +170,11 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// Providers of an EncryptionConfiguration: an old key and its successor.
+const OLD_KEY: &str = "      - secretbox: {keys: [{name: old, secret: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=}]}\n";
+const NEW_KEY: &str =
+    "      - aescbc: {keys: [{name: new, secret: ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=}]}\n";
+
 /// The embedded store keeps Secrets encrypted on disk (log and snapshot),
 /// a new first key takes over writes while the old one still reads, and a
 /// configuration without the key a value needs is a clear 500 for that
@@ -178,8 +183,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn secrets_are_encrypted_on_disk_and_keys_rotate() {
     use crate::etcd::encryption_flag;
     let tmp = tempfile::tempdir().expect("tempdir");
-    let old = "      - secretbox: {keys: [{name: old, secret: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=}]}\n";
-    let new = "      - aescbc: {keys: [{name: new, secret: ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=}]}\n";
+    let (old, new) = (OLD_KEY, NEW_KEY);
     let first = encryption_flag(tmp.path(), "first.yaml", old);
     let mut s = Server::start_in(tmp.path(), &["--secure-port=0", &first]);
     ok(s.kubectl(&[
@@ -409,8 +413,7 @@ fn the_encryption_configuration_is_reloaded_while_running() {
     use crate::etcd::encryption_flag;
     use std::time::Instant;
     let tmp = tempfile::tempdir().expect("tempdir");
-    let old = "      - secretbox: {keys: [{name: old, secret: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=}]}\n";
-    let new = "      - aescbc: {keys: [{name: new, secret: ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=}]}\n";
+    let (old, new) = (OLD_KEY, NEW_KEY);
     let flag = encryption_flag(tmp.path(), "enc.yaml", old);
     let s = Server::start_in(
         tmp.path(),
