@@ -340,8 +340,10 @@ fn expirer(shared: Arc<Shared>) {
                     return Err(StorageError::NotFound(key.clone()));
                 }
                 let rev = st.rev + 1;
-                st.delete(&key, rev);
+                let gone = st.delete_with(&key, rev, |_| Ok(()));
+                // Its deadline goes either way: a key not there is not due.
                 st.set_deadline(&key, None);
+                gone?;
                 Ok(Record::Delete {
                     rev,
                     key: key.clone(),
@@ -392,10 +394,6 @@ fn to_kv(key: &str, r: &Rev) -> Option<KeyValue> {
 fn visible(key: &str, revs: &[Rev], at: i64) -> Option<KeyValue> {
     let i = revs.partition_point(|r| r.mod_rev <= at);
     to_kv(key, revs.get(i.checked_sub(1)?)?)
-}
-
-fn latest(st: &State, key: &str) -> Option<KeyValue> {
-    st.keys.get(key).and_then(|revs| to_kv(key, revs.last()?))
 }
 
 impl State {
@@ -499,15 +497,29 @@ impl State {
         }
     }
 
-    fn delete(&mut self, key: &str, rev: i64) -> Option<KeyValue> {
-        self.rev = self.rev.max(rev);
-        let prev = latest(self, key)?;
-        self.keys.entry(key.to_string()).or_default().push(Rev {
+    /// Deletes `key` at `rev` once `check`, shown its live revision, allows
+    /// it; returns the value deleted. One search of the key map, as a put.
+    fn delete_with(
+        &mut self,
+        key: &str,
+        rev: i64,
+        check: impl FnOnce(&Rev) -> Result<()>,
+    ) -> Result<KeyValue> {
+        let not_found = || StorageError::NotFound(key.to_string());
+        let revs = self.keys.get_mut(key).ok_or_else(not_found)?;
+        let live = revs
+            .last()
+            .filter(|r| r.value.is_some())
+            .ok_or_else(not_found)?;
+        check(live)?;
+        let prev = to_kv(key, live).ok_or_else(not_found)?;
+        revs.push(Rev {
             mod_rev: rev,
             create_rev: 0,
             version: 0,
             value: None,
         });
+        self.rev = self.rev.max(rev);
         let gone = KeyValue {
             key: key.to_string(),
             value: Bytes::new(),
@@ -521,7 +533,7 @@ impl State {
             gone,
             Some(prev.clone()),
         )));
-        Some(prev)
+        Ok(prev)
     }
 
     /// Whether the log is long enough, and mostly enough history, to be
@@ -614,7 +626,9 @@ fn replay(st: &mut State, r: Record) {
             st.set_deadline(&key, expires);
         }
         Record::Delete { rev, key } => {
-            st.delete(&key, rev);
+            // A logged delete's revision counts even if its key is gone.
+            st.rev = st.rev.max(rev);
+            let _ = st.delete_with(&key, rev, |_| Ok(()));
             st.set_deadline(&key, None);
         }
         Record::Compact { rev } => st.compact(rev),
@@ -845,17 +859,15 @@ impl Storage for EmbeddedStore {
     async fn delete(&self, key: &str, expected: Option<i64>) -> Result<(i64, KeyValue)> {
         let mut deleted = None;
         let rev = self.write(|st| {
-            let Some(cur) = latest(st, key) else {
-                return Err(StorageError::NotFound(key.to_string()));
-            };
-            if expected.is_some_and(|e| e != cur.mod_revision) {
-                return Err(StorageError::Conflict {
-                    key: key.to_string(),
-                    current: Some(Box::new(cur)),
-                });
-            }
             let rev = st.rev + 1;
-            deleted = st.delete(key, rev);
+            let gone = st.delete_with(key, rev, |cur| match expected {
+                Some(e) if e != cur.mod_rev => Err(StorageError::Conflict {
+                    key: key.to_string(),
+                    current: to_kv(key, cur).map(Box::new),
+                }),
+                _ => Ok(()),
+            })?;
+            deleted = Some(gone);
             st.set_deadline(key, None);
             Ok(Record::Delete {
                 rev,
