@@ -241,7 +241,8 @@ fn last_non_zero(buf: &[u8]) -> usize {
     }
 }
 
-/// How far [`reserve`] writes zeros ahead of the frames, at least.
+/// The step [`reserve`] grows the log by: it keeps the file's length a
+/// multiple of this, so up to this much lies ahead of the frames.
 pub const RESERVE_BYTES: u64 = 256 << 10;
 
 /// Makes the log at least `end` bytes long by writing zeros from `from`
