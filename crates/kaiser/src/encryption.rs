@@ -60,11 +60,21 @@ struct Key {
 }
 
 /// Reads and validates the file, every error at once, and resolves it to
-/// the key prefixes under `root`.
-pub fn load(path: &Path, root: &str) -> Result<Encryption, Vec<String>> {
+/// the key prefixes under `root`; also returns the [`content_hash`] of what
+/// it read, which a reload compares against.
+pub fn load(path: &Path, root: &str) -> Result<(Encryption, u64), Vec<String>> {
     let bytes =
         std::fs::read(path).map_err(|e| vec![format!("reading {}: {e}", path.display())])?;
-    parse(&bytes, root)
+    Ok((parse(&bytes, root)?, content_hash(&bytes)))
+}
+
+/// Tells one content of the file from another without keeping it (it holds
+/// key material).
+pub fn content_hash(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
 }
 
 pub fn parse(bytes: &[u8], root: &str) -> Result<Encryption, Vec<String>> {
@@ -208,18 +218,20 @@ pub type Current = Arc<RwLock<Option<Arc<Encryption>>>>;
 pub const RELOAD_EVERY: Duration = Duration::from_secs(1);
 
 /// Reads the file at `path` every [`RELOAD_EVERY`] until `shutdown`: when
-/// its content changed and is valid, it replaces the configuration in use
-/// (new writes use its first provider; values written with keys it still
-/// lists stay readable); when it is not valid, the error is logged once and
-/// the configuration in use stays, as upstream's reload controller does.
+/// its content differs from the last one seen (`loaded`, the
+/// [`content_hash`] of what start-up read) and is valid, it replaces the
+/// configuration in use (new writes use its first provider; values written
+/// with keys it still lists stay readable); when it is not valid, the error
+/// is logged once and the configuration in use stays, as upstream's reload
+/// controller does.
 pub async fn reload(
     path: PathBuf,
     root: String,
     current: Current,
+    loaded: u64,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    // What was loaded at start, near enough.
-    let mut last = std::fs::read(&path).ok();
+    let mut last = Some(loaded);
     loop {
         tokio::select! {
             _ = tokio::time::sleep(RELOAD_EVERY) => {}
@@ -234,7 +246,8 @@ pub async fn reload(
                 continue;
             }
         };
-        if last.as_deref() == Some(&bytes[..]) {
+        let hash = content_hash(&bytes);
+        if last == Some(hash) {
             continue;
         }
         match parse(&bytes, &root) {
@@ -248,7 +261,7 @@ pub async fn reload(
                 "the changed encryption configuration is not valid; the one in use stays"
             ),
         }
-        last = Some(bytes);
+        last = Some(hash);
     }
 }
 

@@ -671,11 +671,12 @@ async fn start_up(
         delete_collection_workers: c.delete_collection_workers,
     };
     aggregator.start(shutdown_rx.clone());
-    if let Some(path) = &c.encryption_reload {
+    if let Some((path, loaded)) = &c.encryption_reload {
         tokio::spawn(encryption::reload(
             path.clone(),
             c.etcd_prefix.trim_end_matches('/').to_string(),
             c.encryption.clone(),
+            *loaded,
             shutdown_rx.clone(),
         ));
     }

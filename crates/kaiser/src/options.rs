@@ -340,8 +340,8 @@ pub struct Completed {
     /// every store, and replaced by a reload.
     pub encryption: crate::encryption::Current,
     /// `--encryption-provider-config-automatic-reload`: the file to read
-    /// again while running.
-    pub encryption_reload: Option<PathBuf>,
+    /// again while running, and the content hash of what start-up loaded.
+    pub encryption_reload: Option<(PathBuf, u64)>,
     pub etcd_healthcheck_timeout: Duration,
     pub etcd_readycheck_timeout: Duration,
     /// `--storage-media-type` (kaiser stores JSON whatever it says).
@@ -471,19 +471,20 @@ impl Options {
                     .ok()
             })
             .collect();
-        let compaction_interval =
-            parse_duration(&self.etcd_compaction_interval).unwrap_or_else(|e| {
-                errs.push(format!("--etcd-compaction-interval: {e}"));
-                Duration::ZERO
-            });
-        let event_ttl = parse_duration(&self.event_ttl).unwrap_or_else(|e| {
-            errs.push(format!("--event-ttl: {e}"));
-            Duration::ZERO
-        });
+        let compaction_interval = duration_flag(
+            "--etcd-compaction-interval",
+            &self.etcd_compaction_interval,
+            &mut errs,
+        );
+        let event_ttl = duration_flag("--event-ttl", &self.event_ttl, &mut errs);
+        let mut loaded_hash = 0;
         let encryption = self.encryption_provider_config.as_ref().and_then(|p| {
             let root = self.etcd_prefix.trim_end_matches('/');
             match crate::encryption::load(p, root) {
-                Ok(e) => Some(Arc::new(e)),
+                Ok((e, hash)) => {
+                    loaded_hash = hash;
+                    Some(Arc::new(e))
+                }
                 Err(es) => {
                     errs.extend(
                         es.into_iter()
@@ -530,25 +531,22 @@ impl Options {
                 MEDIA_TYPES.join(", ")
             ));
         }
-        let storage_initialization_timeout = parse_duration(&self.storage_initialization_timeout)
-            .unwrap_or_else(|e| {
-                errs.push(format!("--storage-initialization-timeout: {e}"));
-                Duration::ZERO
-            });
-        for (flag, value) in [
-            (
-                "--etcd-count-metric-poll-period",
-                &self.etcd_count_metric_poll_period,
-            ),
-            (
-                "--etcd-db-metric-poll-interval",
-                &self.etcd_db_metric_poll_interval,
-            ),
-        ] {
-            if let Err(e) = parse_duration(value) {
-                errs.push(format!("{flag}: {e}"));
-            }
-        }
+        let storage_initialization_timeout = duration_flag(
+            "--storage-initialization-timeout",
+            &self.storage_initialization_timeout,
+            &mut errs,
+        );
+        // Only checked: they tune metrics kaiser does not serve.
+        duration_flag(
+            "--etcd-count-metric-poll-period",
+            &self.etcd_count_metric_poll_period,
+            &mut errs,
+        );
+        duration_flag(
+            "--etcd-db-metric-poll-interval",
+            &self.etcd_db_metric_poll_interval,
+            &mut errs,
+        );
         if !matches!(self.storage_backend.as_str(), "" | "etcd3") {
             errs.push(format!(
                 "--storage-backend invalid, allowed values: etcd3. If not specified, it will default to 'etcd3' (got {:?})",
@@ -582,19 +580,20 @@ impl Options {
                 false
             }
         };
-        let shutdown_grace = parse_duration(&self.shutdown_grace_period).unwrap_or_else(|e| {
-            errs.push(format!("--shutdown-grace-period: {e}"));
-            Duration::ZERO
-        });
+        let shutdown_grace = duration_flag(
+            "--shutdown-grace-period",
+            &self.shutdown_grace_period,
+            &mut errs,
+        );
         let service_network = self.service_network().unwrap_or_else(|e| {
             errs.extend(e);
             ServiceNetwork::default()
         });
-        let max_token_expiration = parse_duration(&self.service_account_max_token_expiration)
-            .unwrap_or_else(|e| {
-                errs.push(format!("--service-account-max-token-expiration: {e}"));
-                Duration::ZERO
-            });
+        let max_token_expiration = duration_flag(
+            "--service-account-max-token-expiration",
+            &self.service_account_max_token_expiration,
+            &mut errs,
+        );
         if !self.service_account_issuer.contains(':') {
             errs.push(format!(
                 "--service-account-issuer {:?} must be a URL",
@@ -699,7 +698,8 @@ impl Options {
             encryption_reload: self
                 .encryption_provider_config
                 .clone()
-                .filter(|_| self.encryption_provider_config_automatic_reload),
+                .filter(|_| self.encryption_provider_config_automatic_reload)
+                .map(|p| (p, loaded_hash)),
             etcd_healthcheck_timeout,
             etcd_readycheck_timeout,
             storage_media_type: self.storage_media_type.clone(),
@@ -819,6 +819,15 @@ fn validate_etcd_server(s: &str) -> Result<(), String> {
 }
 
 /// Parses a Go-style duration: `300ms`, `30s`, `5m`, `1h30m`, `0`.
+/// `value` of `flag` as a Go duration; an error is recorded in `errs` (and
+/// zero returned), so that every option's error is reported at once.
+fn duration_flag(flag: &str, value: &str, errs: &mut Vec<String>) -> Duration {
+    parse_duration(value).unwrap_or_else(|e| {
+        errs.push(format!("{flag}: {e}"));
+        Duration::ZERO
+    })
+}
+
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s == "0" {
         return Ok(Duration::ZERO);
