@@ -1845,13 +1845,123 @@ async fn delete_collection_with_several_workers_deletes_everything_once() {
     const N: usize = 1_000;
     f.write_many("w", N).await;
     let before = f.storage.current_revision().await.expect("revision");
-    let (all, _) = f.delete_collection_by(&[], 8).await;
+    // The same store, over the same backend, counting deletes in flight.
+    let counted = Arc::new(CountingDeletes::new(f.storage.clone()));
+    let info = ResourceInfo::new("", "v1", "configmaps", "ConfigMap", true);
+    let store = Store::new(info, Arc::new(DefaultStrategy), counted.clone());
+    let each = DeleteOptions::default();
+    let (all, _) = store
+        .delete_collection("default", &opts(&[]), &each, &|_, _| Ok(()), 8)
+        .await
+        .expect("delete collection");
+    let most = counted.most.load(std::sync::atomic::Ordering::Relaxed);
+    assert!((2..=8).contains(&most), "{most} deletes in flight at most");
     assert_eq!(all.len(), N);
     assert!(all.windows(2).all(|w| w[0].key < w[1].key), "in key order");
     assert!(f.stored("default").await.is_empty());
     // One revision per delete: none twice, none skipped.
     let after = f.storage.current_revision().await.expect("revision");
     assert_eq!(after - before, N as i64);
+}
+
+/// A backend that passes everything through and records the most deletes
+/// it had in flight at once.
+struct CountingDeletes {
+    inner: Arc<dyn Storage>,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingDeletes {
+    fn new(inner: Arc<dyn Storage>) -> Self {
+        CountingDeletes {
+            inner,
+            in_flight: Default::default(),
+            most: Default::default(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Storage for CountingDeletes {
+    async fn create(&self, key: &str, value: bytes::Bytes) -> kaiser_storage::Result<i64> {
+        self.inner.create(key, value).await
+    }
+    async fn update(
+        &self,
+        key: &str,
+        value: bytes::Bytes,
+        expected: i64,
+    ) -> kaiser_storage::Result<i64> {
+        self.inner.update(key, value, expected).await
+    }
+    async fn create_expiring(
+        &self,
+        key: &str,
+        value: bytes::Bytes,
+        ttl: Duration,
+    ) -> kaiser_storage::Result<i64> {
+        self.inner.create_expiring(key, value, ttl).await
+    }
+    async fn update_expiring(
+        &self,
+        key: &str,
+        value: bytes::Bytes,
+        expected: i64,
+        ttl: Duration,
+    ) -> kaiser_storage::Result<i64> {
+        self.inner.update_expiring(key, value, expected, ttl).await
+    }
+    async fn delete(
+        &self,
+        key: &str,
+        expected: Option<i64>,
+    ) -> kaiser_storage::Result<(i64, kaiser_storage::KeyValue)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = self.in_flight.fetch_add(1, Relaxed) + 1;
+        self.most.fetch_max(now, Relaxed);
+        let r = self.inner.delete(key, expected).await;
+        self.in_flight.fetch_sub(1, Relaxed);
+        r
+    }
+    async fn get(
+        &self,
+        key: &str,
+        revision: Option<i64>,
+    ) -> kaiser_storage::Result<(Option<kaiser_storage::KeyValue>, i64)> {
+        self.inner.get(key, revision).await
+    }
+    async fn range(
+        &self,
+        prefix: &str,
+        start: &str,
+        revision: Option<i64>,
+        limit: usize,
+    ) -> kaiser_storage::Result<kaiser_storage::RangeResult> {
+        self.inner.range(prefix, start, revision, limit).await
+    }
+    async fn watch(
+        &self,
+        prefix: &str,
+        after: i64,
+    ) -> kaiser_storage::Result<kaiser_storage::WatchStream> {
+        self.inner.watch(prefix, after).await
+    }
+    async fn compact(&self, revision: i64) -> kaiser_storage::Result<()> {
+        self.inner.compact(revision).await
+    }
+    async fn current_revision(&self) -> kaiser_storage::Result<i64> {
+        self.inner.current_revision().await
+    }
+    async fn compacted_revision(&self) -> kaiser_storage::Result<i64> {
+        self.inner.compacted_revision().await
+    }
+    async fn check_health(&self) -> kaiser_storage::Result<()> {
+        self.inner.check_health().await
+    }
+    async fn close(&self) -> kaiser_storage::Result<()> {
+        self.inner.close().await
+    }
 }
 
 #[tokio::test]

@@ -1369,7 +1369,7 @@ mod tests {
     /// clean close leaves the file as long as its frames.
     #[tokio::test]
     async fn the_space_reserved_after_the_log_is_replayed_across_and_cut_at_close() {
-        async fn copy_of(s: &EmbeddedStore, from: &Path) -> tempfile::TempDir {
+        fn copy_of(s: &EmbeddedStore, from: &Path) -> tempfile::TempDir {
             let (frames, file) = (
                 lock(&s.shared).log_bytes,
                 std::fs::metadata(from.join(LOG_FILE)).expect("log").len(),
@@ -1397,7 +1397,7 @@ mod tests {
         let first = tempfile::tempdir().expect("tempdir");
         let s = EmbeddedStore::open(first.path()).expect("open");
         write(&s, 0..20).await;
-        let crashed = copy_of(&s, first.path()).await;
+        let crashed = copy_of(&s, first.path());
         let frames = lock(&s.shared).log_bytes;
         s.close().await.expect("close");
         let len = std::fs::metadata(first.path().join(LOG_FILE))
@@ -1408,7 +1408,7 @@ mod tests {
         let s = EmbeddedStore::open(crashed.path()).expect("open after a crash");
         assert_eq!(count(&s), 20);
         write(&s, 20..25).await;
-        let again = copy_of(&s, crashed.path()).await;
+        let again = copy_of(&s, crashed.path());
         s.close().await.expect("close");
         let s = EmbeddedStore::open(again.path()).expect("open after a second crash");
         assert_eq!(count(&s), 25);
