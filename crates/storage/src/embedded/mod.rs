@@ -239,6 +239,14 @@ fn lock(shared: &Shared) -> MutexGuard<'_, State> {
 
 /// Applies a write under the lock and queues its record; returns its revision.
 fn write(shared: &Shared, f: impl FnOnce(&mut State) -> Result<Record>) -> Result<i64> {
+    write_returning(shared, |st| Ok((f(st)?, ()))).map(|(rev, ())| rev)
+}
+
+/// [`write`] for a write that also hands back what it took out of the state.
+fn write_returning<T>(
+    shared: &Shared,
+    f: impl FnOnce(&mut State) -> Result<(Record, T)>,
+) -> Result<(i64, T)> {
     let mut st = lock(shared);
     if let Some(e) = &st.failed {
         return Err(StorageError::Io(e.clone()));
@@ -252,7 +260,7 @@ fn write(shared: &Shared, f: impl FnOnce(&mut State) -> Result<Record>) -> Resul
         return Err(StorageError::Unavailable("store is shutting down".into()));
     }
     let first = st.expiring.first().map(|(at, _)| *at);
-    let rec = f(&mut st)?;
+    let (rec, out) = f(&mut st)?;
     let rev = st.rev;
     rec.encode_into(&mut st.pending);
     if let Some(upto) = st.history_overflow() {
@@ -279,7 +287,7 @@ fn write(shared: &Shared, f: impl FnOnce(&mut State) -> Result<Record>) -> Resul
     if sooner {
         shared.expiry.notify_one();
     }
-    Ok(rev)
+    Ok((rev, out))
 }
 
 fn now_ms() -> i64 {
@@ -857,8 +865,7 @@ impl Storage for EmbeddedStore {
     }
 
     async fn delete(&self, key: &str, expected: Option<i64>) -> Result<(i64, KeyValue)> {
-        let mut deleted = None;
-        let rev = self.write(|st| {
+        let (rev, kv) = write_returning(&self.shared, |st| {
             let rev = st.rev + 1;
             let gone = st.delete_with(key, rev, |cur| match expected {
                 Some(e) if e != cur.mod_rev => Err(StorageError::Conflict {
@@ -867,15 +874,14 @@ impl Storage for EmbeddedStore {
                 }),
                 _ => Ok(()),
             })?;
-            deleted = Some(gone);
             st.set_deadline(key, None);
-            Ok(Record::Delete {
+            let rec = Record::Delete {
                 rev,
                 key: key.to_string(),
-            })
+            };
+            Ok((rec, gone))
         })?;
         self.wait_durable(rev).await?;
-        let kv = deleted.ok_or_else(|| StorageError::NotFound(key.to_string()))?;
         Ok((rev, kv))
     }
 
