@@ -149,12 +149,45 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn store_rate(writers: usize, per_writer: usize) -> f64 {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));
-    raw_rate(store, writers, per_writer).await
+/// CPU time of a process's live threads in seconds, to the nanosecond
+/// (`/proc/<pid>/task/*/schedstat`), where `/proc/<pid>/stat` counts 10 ms
+/// ticks: too coarse for a burst of a tenth of a second.
+fn thread_cpu_seconds(pid: u32) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+        .sum();
+    ns as f64 / 1e9
 }
 
+/// A raw store run: creates/s, and the CPU per create of this process (the
+/// writers, the store's flusher and the runtime; nothing else runs then).
+struct RawRun {
+    rate: f64,
+    cpu_us: f64,
+}
+
+async fn store_rate(writers: usize, per_writer: usize) -> RawRun {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir.path()).expect("open"));
+    let cpu = thread_cpu_seconds(std::process::id());
+    let rate = raw_rate(store.clone(), writers, per_writer).await;
+    let cpu_us =
+        (thread_cpu_seconds(std::process::id()) - cpu) * 1e6 / (writers * per_writer) as f64;
+    store.close().await.expect("close");
+    RawRun { rate, cpu_us }
+}
+
+/// Creates/s of `writers` tasks each creating `per_writer` keys in turn;
+/// the store stays open.
 async fn raw_rate(store: Arc<dyn Storage>, writers: usize, per_writer: usize) -> f64 {
     let value = Bytes::from(vec![b'x'; VALUE]);
     let start = Instant::now();
@@ -176,9 +209,7 @@ async fn raw_rate(store: Arc<dyn Storage>, writers: usize, per_writer: usize) ->
     for t in tasks {
         t.await.expect("task");
     }
-    let rate = (writers * per_writer) as f64 / start.elapsed().as_secs_f64();
-    store.close().await.expect("close");
-    rate
+    (writers * per_writer) as f64 / start.elapsed().as_secs_f64()
 }
 
 /// 1,000 watchers on one resource while 1,000 objects are created at
@@ -486,14 +517,31 @@ impl CpuMark {
 
     /// kaiser's CPU per create since the mark (its kernel share), and the
     /// clients' (this process).
-    fn per_create(&self, creates: usize) -> String {
+    fn per_create(&self, creates: usize) -> CreateCpu {
         let (user, kernel) = cpu_split(self.pid);
         let us = |s: f64| s * 1e6 / creates as f64;
-        format!(
+        CreateCpu {
+            kaiser_us: us(user + kernel - self.kaiser.0 - self.kaiser.1),
+            kernel_us: us(kernel - self.kaiser.1),
+            clients_us: us(cpu_seconds(std::process::id()) - self.own),
+        }
+    }
+}
+
+/// CPU per create, in microseconds, by process.
+struct CreateCpu {
+    kaiser_us: f64,
+    /// kaiser's share in the kernel.
+    kernel_us: f64,
+    clients_us: f64,
+}
+
+impl std::fmt::Display for CreateCpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
             "CPU per create: kaiser {:.0} us ({:.0} us of it in the kernel), the clients {:.0} us",
-            us(user + kernel - self.kaiser.0 - self.kaiser.1),
-            us(kernel - self.kaiser.1),
-            us(cpu_seconds(std::process::id()) - self.own),
+            self.kaiser_us, self.kernel_us, self.clients_us
         )
     }
 }
@@ -675,8 +723,9 @@ async fn main() {
     // the API's creates, and the API's are set against their mean: the
     // disk's fdatasync latency on these shared machines drifts by a factor
     // of two within minutes, and one short burst would catch only one side.
-    let store_1 = store_rate(1, 1000).await;
-    let raw_before = store_rate(32, RAW_EACH).await;
+    let store_1 = store_rate(1, 1000).await.rate;
+    let before = store_rate(32, RAW_EACH).await;
+    let raw_before = before.rate;
     println!(
         "embedded store, 1 KiB creates:  1 writer {store_1:>8.0}/s   32 writers {raw_before:>8.0}/s"
     );
@@ -715,10 +764,21 @@ async fn main() {
     let bare_lean = lean_rate(&tls, bare.port, 32, LEAN_EACH, "lean").await;
     drop(bare);
     bare_store.close().await.expect("close");
-    let raw_after = store_rate(32, RAW_EACH).await;
+    let after = store_rate(32, RAW_EACH).await;
+    let raw_after = after.rate;
     let store_32 = (raw_before + raw_after) / 2.0;
     println!(
         "raw store at 32 writers, again after the API's creates: {raw_after:>8.0}/s; the ratios below are to the mean of both, {store_32:.0}/s"
+    );
+    // What two cores allow before the server does any TLS or HTTP work:
+    // each create through the API costs at least the store's CPU (its
+    // groups are smaller there, so it costs more) and the load generator's.
+    let store_cpu = (before.cpu_us + after.cpu_us) / 2.0;
+    let client_cpu = lean_cpu.clients_us;
+    let ceiling = 2e6 / (store_cpu + client_cpu);
+    println!(
+        "  CPU per raw create at 32 writers: {store_cpu:.1} us (writers, flusher and runtime); with the lean clients' {client_cpu:.1} us, two cores allow at most {ceiling:.0} creates/s = {:.2} of the raw store before the server does any TLS, HTTP or API work",
+        ceiling / store_32
     );
     println!(
         "HTTPS API, 1 KiB ConfigMap creates, 32 clients: {api_32:>8.0}/s  = {:.2} of the raw store at 32 writers",
@@ -904,7 +964,8 @@ async fn etcd_figures() {
     // kaiser's etcd store alone: creates (compare and put), batched while
     // etcd is busy.
     let raw: Arc<dyn Storage> = Arc::new(etcd.store().await);
-    let store_32 = raw_rate(raw, WRITERS, EACH).await;
+    let store_32 = raw_rate(raw.clone(), WRITERS, EACH).await;
+    raw.close().await.expect("close");
     let edir = tempfile::tempdir().expect("tempdir");
     let eport = free_port();
     let echild = Kaiser(
