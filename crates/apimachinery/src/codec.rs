@@ -217,6 +217,18 @@ pub fn encode(v: &Value, format: Format, pretty: bool) -> Vec<u8> {
     }
 }
 
+/// A JSON object of these fields, in this order. Unlike `json!`, which
+/// passes a value given by expression through the serializer (a deep copy),
+/// this moves the values in.
+pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
 /// Compact JSON, byte for byte what `serde_json::to_vec` writes, with the
 /// string scan done eight bytes at a time: stored objects are mostly long
 /// strings that need no escaping (a ConfigMap's data), where serde_json's

@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+use crate::codec::object;
+
 /// One `TableColumnDefinition`.
 #[derive(Clone, Copy, Debug)]
 pub struct Column {
@@ -74,26 +76,40 @@ impl IncludeObject {
     }
 }
 
-/// The object embedded in a row, as `includeObject` asks.
-pub fn row_object(obj: &Value, include: IncludeObject) -> Value {
+/// The object embedded in a row, as `includeObject` asks; takes the object
+/// so that its metadata moves into the row rather than being copied.
+pub fn row_object(obj: Value, include: IncludeObject) -> Value {
     match include {
         IncludeObject::None => Value::Null,
-        IncludeObject::Object => obj.clone(),
-        IncludeObject::Metadata => json!({
-            "kind": "PartialObjectMetadata",
-            "apiVersion": "meta.k8s.io/v1",
-            "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
-        }),
+        IncludeObject::Object => obj,
+        IncludeObject::Metadata => partial_object_metadata(obj),
     }
 }
 
+/// `obj` as a `PartialObjectMetadata`: its metadata, moved.
+pub fn partial_object_metadata(obj: Value) -> Value {
+    let metadata = match obj {
+        Value::Object(mut m) => m.remove("metadata"),
+        _ => None,
+    };
+    object([
+        ("kind", Value::from("PartialObjectMetadata")),
+        ("apiVersion", Value::from("meta.k8s.io/v1")),
+        (
+            "metadata",
+            metadata.unwrap_or_else(|| Value::Object(Default::default())),
+        ),
+    ])
+}
+
 /// One row of a `Table`: its cells and, unless `Null`, its object.
-pub fn row(cells: Vec<Value>, object: Value) -> Value {
-    let mut r = json!({ "cells": cells });
-    if !object.is_null() {
-        r["object"] = object;
+pub fn row(cells: Vec<Value>, obj: Value) -> Value {
+    let cells = ("cells", Value::Array(cells));
+    if obj.is_null() {
+        object([cells])
+    } else {
+        object([cells, ("object", obj)])
     }
-    r
 }
 
 /// Builds a `Table` from columns and (cells, object) rows.
@@ -106,11 +122,11 @@ pub fn table(
         .into_iter()
         .map(|(cells, object)| row(cells, object))
         .collect();
-    let mut t = json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": list_meta,
-    });
+    let mut t = object([
+        ("kind", Value::from("Table")),
+        ("apiVersion", Value::from("meta.k8s.io/v1")),
+        ("metadata", list_meta),
+    ]);
     if let Some(cols) = columns {
         t["columnDefinitions"] = Value::Array(cols.iter().map(Column::to_json).collect());
     }
@@ -129,7 +145,7 @@ mod tests {
             Some(&[NAME_COLUMN, AGE_COLUMN]),
             vec![(
                 vec![json!("a"), json!("1s")],
-                row_object(&obj, IncludeObject::Metadata),
+                row_object(obj, IncludeObject::Metadata),
             )],
             json!({"resourceVersion": "5"}),
         );

@@ -686,12 +686,12 @@ impl Store {
 
     /// This resource's list object (`<Kind>List`) of `items`.
     pub fn list_document(&self, list_meta: Value, items: Value) -> Value {
-        json!({
-            "kind": self.info.list_kind(),
-            "apiVersion": self.info.api_version(),
-            "metadata": list_meta,
-            "items": items,
-        })
+        codec::object([
+            ("kind", Value::from(self.info.list_kind())),
+            ("apiVersion", Value::from(self.info.api_version())),
+            ("metadata", list_meta),
+            ("items", items),
+        ])
     }
 
     /// LIST as JSON bytes assembled from the stored bytes, without decoding

@@ -843,32 +843,27 @@ fn to_table(
 ) -> Result<Value, StatusError> {
     let include = include_object(req)?;
     let strategy = &store.strategy;
-    let rows = objs.iter().map(|o| row_of(store, o, include)).collect();
+    let rows = objs
+        .iter()
+        .map(|o| row_of(store, o.clone(), include))
+        .collect();
     let cols = headers.then(|| strategy.table_columns());
     Ok(table::table(cols, rows, list_meta))
 }
 
 /// A Table row's cells and object for `obj`.
-fn row_of(store: &Store, obj: &Value, include: IncludeObject) -> (Vec<Value>, Value) {
-    (store.table_row(obj), table::row_object(obj, include))
+fn row_of(store: &Store, obj: Value, include: IncludeObject) -> (Vec<Value>, Value) {
+    (store.table_row(&obj), table::row_object(obj, include))
 }
 
 /// A `PartialObjectMetadataList` of `items`.
 fn partial_list(list_meta: Value, items: Value) -> Value {
-    json!({
-        "kind": "PartialObjectMetadataList",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": list_meta,
-        "items": items,
-    })
-}
-
-fn partial(obj: &Value) -> Value {
-    json!({
-        "kind": "PartialObjectMetadata",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
-    })
+    codec::object([
+        ("kind", Value::from("PartialObjectMetadataList")),
+        ("apiVersion", Value::from("meta.k8s.io/v1")),
+        ("metadata", list_meta),
+        ("items", items),
+    ])
 }
 
 fn respond_object(
@@ -887,7 +882,7 @@ fn respond_object(
             json!({"resourceVersion": meta::resource_version(&obj)}),
             true,
         )?,
-        Target::PartialObjectMetadata => partial(&obj),
+        Target::PartialObjectMetadata => table::partial_object_metadata(obj),
         Target::PartialObjectMetadataList => {
             return Err(StatusError::not_acceptable(
                 "you requested PartialObjectMetadataList, but the requested object is not a list",
@@ -913,9 +908,13 @@ fn respond_list(
     let list_meta = list.get("metadata").cloned().unwrap_or_else(|| json!({}));
     let body = match n.target {
         Target::Table => to_table(store, req, items, list_meta, true)?,
-        Target::PartialObjectMetadataList => {
-            partial_list(list_meta, items.iter().map(partial).collect())
-        }
+        Target::PartialObjectMetadataList => partial_list(
+            list_meta,
+            items
+                .iter()
+                .map(|o| table::partial_object_metadata(o.clone()))
+                .collect(),
+        ),
         _ => list,
     };
     Ok(negotiated_response(200, &body, n, pretty))
@@ -975,14 +974,14 @@ fn item_renderer(
             let mut doc = table::table(Some(s.strategy.table_columns()), Vec::new(), list_meta);
             doc["rows"] = items;
             let render = move |kv: &_| {
-                let (cells, object) = row_of(&s, &s.decode(kv)?, include);
+                let (cells, object) = row_of(&s, s.decode(kv)?, include);
                 Ok(table::row(cells, object))
             };
             (doc, Box::new(render))
         }
         Target::PartialObjectMetadataList => (
             partial_list(list_meta, items),
-            Box::new(move |kv: &_| Ok(partial(&s.decode(kv)?))),
+            Box::new(move |kv: &_| Ok(table::partial_object_metadata(s.decode(kv)?))),
         ),
         _ => (
             store.list_document(list_meta, items),
@@ -1162,24 +1161,18 @@ fn encode_event(
     let object = match (target, e.kind) {
         (_, "ERROR" | "BOOKMARK") => e.object,
         (Target::Table, _) => {
-            let row = (
-                store.table_row(&e.object),
-                table::row_object(&e.object, include),
-            );
+            let list_meta = json!({"resourceVersion": meta::resource_version(&e.object)});
+            let row = row_of(store, e.object, include);
             let cols = std::mem::take(headers).then(|| store.strategy.table_columns());
-            table::table(
-                cols,
-                vec![row],
-                json!({"resourceVersion": meta::resource_version(&e.object)}),
-            )
+            table::table(cols, vec![row], list_meta)
         }
         (Target::PartialObjectMetadata | Target::PartialObjectMetadataList, _) => {
-            partial(&e.object)
+            table::partial_object_metadata(e.object)
         }
         _ => e.object,
     };
     let mut line = codec::encode(
-        &json!({"type": e.kind, "object": object}),
+        &codec::object([("type", Value::from(e.kind)), ("object", object)]),
         Format::Json,
         false,
     );
