@@ -226,6 +226,14 @@ impl Strategy for CustomResourceStrategy {
         }
         row
     }
+
+    /// A printer column's JSONPath may name them, or reach them by
+    /// recursive descent.
+    fn row_reads_managed_fields(&self) -> bool {
+        self.paths
+            .iter()
+            .any(|p| p.contains("managedFields") || p.contains(".."))
+    }
 }
 
 /// `…/status` of a custom resource: only status changes, and the result is
@@ -255,6 +263,10 @@ impl Strategy for CustomStatusStrategy {
 
     fn table_row(&self, obj: &Value) -> Vec<Value> {
         self.0.table_row(obj)
+    }
+
+    fn row_reads_managed_fields(&self) -> bool {
+        self.0.row_reads_managed_fields()
     }
 }
 

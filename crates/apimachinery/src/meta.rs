@@ -145,6 +145,107 @@ pub fn metadata_body_offset(json: &[u8]) -> Option<usize> {
     expect(json, i, b",\"metadata\":{")
 }
 
+/// Where the parts of stored JSON that a `Table` row reads lie, for bytes
+/// of the layout [`metadata_body_offset`] accepts.
+#[derive(Debug, PartialEq)]
+pub struct MetadataSpans {
+    /// The metadata object's members: the bytes between its braces.
+    pub body: std::ops::Range<usize>,
+    /// The `managedFields` member with one comma next to it, so that the
+    /// bytes around it join into valid JSON without it.
+    pub managed_fields: Option<std::ops::Range<usize>>,
+}
+
+/// Finds the metadata object and its `managedFields` member in stored JSON
+/// without decoding it; `None` for another layout or malformed bytes.
+pub fn metadata_spans(json: &[u8]) -> Option<MetadataSpans> {
+    let start = metadata_body_offset(json)?;
+    let mut i = skip_space(json, start);
+    let mut managed = None;
+    if json.get(i) == Some(&b'}') {
+        return Some(MetadataSpans {
+            body: start..i,
+            managed_fields: None,
+        });
+    }
+    loop {
+        let key_start = i;
+        let key_end = skip_string(json, i)?;
+        i = skip_space(json, key_end);
+        i = skip_space(json, expect(json, i, b":")?);
+        let value_end = skip_value(json, i)?;
+        i = skip_space(json, value_end);
+        let is_managed = &json[key_start..key_end] == b"\"managedFields\"";
+        match json.get(i) {
+            Some(b',') => {
+                if is_managed {
+                    managed = Some(key_start..i + 1);
+                }
+                i = skip_space(json, i + 1);
+            }
+            Some(b'}') => {
+                if is_managed {
+                    // The last member: its comma is the one before it.
+                    let comma = json[start..key_start]
+                        .iter()
+                        .rposition(|b| *b == b',')
+                        .map_or(key_start, |at| start + at);
+                    managed = Some(comma..value_end);
+                }
+                return Some(MetadataSpans {
+                    body: start..i,
+                    managed_fields: managed,
+                });
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn skip_space(b: &[u8], mut at: usize) -> usize {
+    while b.get(at).is_some_and(u8::is_ascii_whitespace) {
+        at += 1;
+    }
+    at
+}
+
+/// Skips one JSON value starting at `at`; returns the offset after it.
+fn skip_value(b: &[u8], at: usize) -> Option<usize> {
+    match b.get(at)? {
+        b'"' => skip_string(b, at),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = at;
+            while i < b.len() {
+                match b[i] {
+                    b'"' => {
+                        i = skip_string(b, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            None
+        }
+        _ => {
+            // A number, true, false or null.
+            let len = b[at..]
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']') || c.is_ascii_whitespace())
+                .unwrap_or(b.len() - at);
+            (len > 0).then_some(at + len)
+        }
+    }
+}
+
 fn expect(b: &[u8], at: usize, lit: &[u8]) -> Option<usize> {
     b.get(at..at + lit.len())
         .filter(|s| *s == lit)
@@ -210,5 +311,63 @@ mod tests {
             None
         );
         assert_eq!(metadata_body_offset(br#"{"apiVersion":"v1"#), None);
+    }
+
+    /// The metadata's members and its managedFields member, wherever that
+    /// sits among them: the bytes without it are the object without it.
+    #[test]
+    fn finds_the_metadata_spans() {
+        let managed = json!([{"manager": "m", "fieldsV1": {"f:data": {".": {}, "f:a\"}": {}}}}]);
+        for (before, after) in [
+            (json!({}), json!({})),
+            (json!({"name": "a"}), json!({})),
+            (json!({}), json!({"labels": {"x": "[y"}})),
+            (json!({"name": "a", "n": 1}), json!({"ok": true, "z": null})),
+        ] {
+            let mut meta = before.as_object().cloned().unwrap_or_default();
+            meta.insert("managedFields".into(), managed.clone());
+            meta.extend(after.as_object().cloned().unwrap_or_default());
+            let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"a": "}"}});
+            let compact = serde_json::to_vec(&obj).expect("json");
+            // Spaces around the metadata's tokens, as another writer might put.
+            let spaced = String::from_utf8_lossy(&compact)
+                .replace(r#""metadata":{"#, "\"metadata\":{ ")
+                .replace(r#""managedFields":["#, "\"managedFields\" : [ ")
+                .replace(r#"}}],"#, "}}] ,")
+                .into_bytes();
+            for doc in [compact, spaced] {
+                let spans = metadata_spans(&doc)
+                    .unwrap_or_else(|| panic!("spans of {}", String::from_utf8_lossy(&doc)));
+                let body: Value =
+                    serde_json::from_slice(&[b"{", &doc[spans.body.clone()], b"}"].concat())
+                        .expect("the body is the metadata's members");
+                assert_eq!(body, Value::Object(meta.clone()));
+                let cut = spans.managed_fields.expect("managedFields found");
+                let without: Value =
+                    serde_json::from_slice(&[&doc[..cut.start], &doc[cut.end..]].concat())
+                        .expect("valid JSON without managedFields");
+                let mut want = obj.clone();
+                want["metadata"]
+                    .as_object_mut()
+                    .map(|m| m.shift_remove("managedFields"));
+                assert_eq!(without, want);
+            }
+        }
+        let bare = br#"{"apiVersion":"v1","kind":"x","metadata":{}}"#;
+        assert_eq!(
+            metadata_spans(bare),
+            Some(MetadataSpans {
+                body: 42..42,
+                managed_fields: None
+            })
+        );
+        assert_eq!(
+            metadata_spans(br#"{"apiVersion":"v1","kind":"x","metadata":{"a":1,"b":"#),
+            None
+        );
+        assert_eq!(
+            metadata_spans(br#"{"apiVersion":"v1","kind":"x","metadata":{"a" 1}}"#),
+            None
+        );
     }
 }

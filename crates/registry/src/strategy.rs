@@ -125,6 +125,12 @@ pub trait Strategy: Send + Sync {
         let ts = meta::str_field(obj, "creationTimestamp");
         vec![Value::from(meta::name(obj)), Value::from(ts)]
     }
+
+    /// Whether `table_row` may read `metadata.managedFields`; when not, a
+    /// row's cells are worked out from the object without them.
+    fn row_reads_managed_fields(&self) -> bool {
+        false
+    }
 }
 
 /// Reads a dotted path such as `spec.type` as a string.
@@ -218,5 +224,9 @@ impl Strategy for StatusStrategy {
 
     fn table_row(&self, obj: &Value) -> Vec<Value> {
         self.0.table_row(obj)
+    }
+
+    fn row_reads_managed_fields(&self) -> bool {
+        self.0.row_reads_managed_fields()
     }
 }

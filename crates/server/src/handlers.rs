@@ -937,7 +937,8 @@ fn list_response(
         return chunked_response(list, "application/json");
     }
     if n.format == Format::Json && store.decodes_alone() {
-        let (doc, render) = item_renderer(store, include_object(req)?, list_meta, n.target);
+        let include = include_object(req)?;
+        let (doc, render) = item_renderer(store, include, list_meta, n.target, pretty);
         let list = listing::RenderedList::new(doc, kvs, pretty, render)?;
         return chunked_response(list, &n.content_type());
     }
@@ -966,26 +967,37 @@ fn item_renderer(
     include: IncludeObject,
     list_meta: Value,
     target: Target,
+    pretty: bool,
 ) -> (Value, listing::Render) {
+    use listing::Item;
     let items = json!([listing::ITEMS]);
     let s = store.clone();
     match target {
         Target::Table => {
             let mut doc = table::table(Some(s.strategy.table_columns()), Vec::new(), list_meta);
             doc["rows"] = items;
-            let render = move |kv: &_| {
+            // Rows from the stored bytes where they are what the decoded
+            // object would give.
+            let from_bytes = !pretty
+                && !s.converts()
+                && include != IncludeObject::Object
+                && !s.strategy.row_reads_managed_fields();
+            let render = move |kv: &KeyValue| {
+                if from_bytes && let Some(row) = listing::table_row_json(&s, kv, include)? {
+                    return Ok(Item::Json(row));
+                }
                 let (cells, object) = row_of(&s, s.decode(kv)?, include);
-                Ok(table::row(cells, object))
+                Ok(Item::Value(table::row(cells, object)))
             };
             (doc, Box::new(render))
         }
         Target::PartialObjectMetadataList => (
             partial_list(list_meta, items),
-            Box::new(move |kv: &_| Ok(table::partial_object_metadata(s.decode(kv)?))),
+            Box::new(move |kv: &_| Ok(Item::Value(table::partial_object_metadata(s.decode(kv)?)))),
         ),
         _ => (
             store.list_document(list_meta, items),
-            Box::new(move |kv: &_| s.decode(kv)),
+            Box::new(move |kv: &_| s.decode(kv).map(Item::Value)),
         ),
     }
 }

@@ -7,13 +7,22 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kaiser_apimachinery::StatusError;
 use kaiser_apimachinery::codec::{self, Format};
+use kaiser_apimachinery::table::IncludeObject;
+use kaiser_apimachinery::{StatusError, meta};
+use kaiser_registry::Store;
 use kaiser_storage::KeyValue;
 use serde_json::Value;
 
+/// The wire form of one stored object.
+pub enum Item {
+    Value(Value),
+    /// Compact JSON, written as it is (pretty output decodes it first).
+    Json(Vec<u8>),
+}
+
 /// Makes the wire form of one stored object.
-pub type Render = Box<dyn FnMut(&KeyValue) -> Result<Value, StatusError> + Send + Sync>;
+pub type Render = Box<dyn FnMut(&KeyValue) -> Result<Item, StatusError> + Send + Sync>;
 
 /// Where the items go in a list document given to [`RenderedList::new`].
 pub const ITEMS: &str = "\u{0}kaiser: the list's items\u{0}";
@@ -74,18 +83,28 @@ impl RenderedList {
         })
     }
 
-    fn write_item(&self, out: &mut Vec<u8>, v: &Value) {
+    fn write_item(&self, out: &mut Vec<u8>, item: Item) -> Result<(), StatusError> {
         if !self.first {
             out.push(b',');
         }
+        let v = match (item, &self.newline) {
+            (Item::Json(bytes), None) => {
+                out.extend_from_slice(&bytes);
+                return Ok(());
+            }
+            (Item::Json(bytes), Some(_)) => {
+                serde_json::from_slice(&bytes).map_err(StatusError::internal)?
+            }
+            (Item::Value(v), _) => v,
+        };
         match &self.newline {
-            None => codec::write_json(out, v),
+            None => codec::write_json(out, &v),
             Some(newline) => {
                 if !self.first {
                     out.extend_from_slice(newline);
                 }
                 // Raw newlines occur in pretty JSON only between tokens.
-                for (i, line) in codec::encode(v, Format::Json, true)
+                for (i, line) in codec::encode(&v, Format::Json, true)
                     .split(|b| *b == b'\n')
                     .enumerate()
                 {
@@ -96,6 +115,7 @@ impl RenderedList {
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -115,19 +135,56 @@ impl Iterator for RenderedList {
                 self.done = true;
                 break;
             };
-            match (self.render)(&kv) {
-                Ok(v) => {
-                    self.write_item(&mut out, &v);
-                    self.first = false;
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
+            if let Err(e) = (self.render)(&kv).and_then(|item| self.write_item(&mut out, item)) {
+                self.done = true;
+                return Some(Err(e));
             }
+            self.first = false;
         }
         Some(Ok(out.into()))
     }
+}
+
+/// A `Table` row (compact JSON) made from stored JSON without decoding all
+/// of it: the cells from the object decoded without its `managedFields`
+/// (no column reads them, see `Strategy::row_reads_managed_fields`), the
+/// metadata of a `PartialObjectMetadata` object copied as stored, with
+/// `resourceVersion` added. The decoded `managedFields` were most of the
+/// work of a row. `None` for stored bytes of another layout; the caller
+/// makes sure that `include` is not `Object` and that the store does not
+/// convert what it reads.
+pub fn table_row_json(
+    store: &Store,
+    kv: &KeyValue,
+    include: IncludeObject,
+) -> Result<Option<Vec<u8>>, StatusError> {
+    let Some(spans) = meta::metadata_spans(&kv.value) else {
+        return Ok(None);
+    };
+    let stored = &kv.value;
+    let obj: Value = match &spans.managed_fields {
+        Some(cut) => serde_json::from_slice(&[&stored[..cut.start], &stored[cut.end..]].concat()),
+        None => serde_json::from_slice(stored),
+    }
+    .map_err(|e| StatusError::internal(format!("stored object {} is corrupt: {e}", kv.key)))?;
+    let body = &stored[spans.body];
+    let mut out = Vec::with_capacity(body.len() + 192);
+    out.extend_from_slice(b"{\"cells\":");
+    codec::write_json(&mut out, &Value::Array(store.table_row(&obj)));
+    if include == IncludeObject::Metadata {
+        out.extend_from_slice(
+            br#","object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":""#,
+        );
+        out.extend_from_slice(kv.mod_revision.to_string().as_bytes());
+        out.push(b'"');
+        if !body.iter().all(u8::is_ascii_whitespace) {
+            out.push(b',');
+            out.extend_from_slice(body);
+        }
+        out.extend_from_slice(b"}}");
+    }
+    out.push(b'}');
+    Ok(Some(out))
 }
 
 /// Replaces the `[ITEMS]` array in `doc` with an empty one.
@@ -168,11 +225,25 @@ mod tests {
         json!({"kind": "Table", "metadata": {"resourceVersion": "7"}, "rows": items, "after": [1, {"x": []}]})
     }
 
+    /// Rows of the name and the object; every other one as compact bytes,
+    /// which must write the same as the value.
     fn render() -> Render {
         Box::new(|kv: &KeyValue| {
             let v: Value = serde_json::from_slice(&kv.value).map_err(StatusError::internal)?;
-            Ok(json!({"cells": [v["metadata"]["name"]], "object": v}))
+            let row = json!({"cells": [v["metadata"]["name"]], "object": v});
+            Ok(if kv.key.ends_with(['1', '3', '5', '7', '9']) {
+                Item::Json(codec::to_json(&row))
+            } else {
+                Item::Value(row)
+            })
         })
+    }
+
+    fn value(item: Item) -> Value {
+        match item {
+            Item::Value(v) => v,
+            Item::Json(bytes) => serde_json::from_slice(&bytes).expect("json"),
+        }
     }
 
     /// Streamed, the body is what encoding the decoded list at once gives.
@@ -182,7 +253,10 @@ mod tests {
             for pretty in [false, true] {
                 let items = kvs(n);
                 let mut r = render();
-                let rendered: Vec<Value> = items.iter().map(|kv| r(kv).expect("render")).collect();
+                let rendered: Vec<Value> = items
+                    .iter()
+                    .map(|kv| value(r(kv).expect("render")))
+                    .collect();
                 let want = codec::encode(&doc(Value::Array(rendered)), Format::Json, pretty);
                 let list =
                     RenderedList::new(doc(json!([ITEMS])), items, pretty, render()).expect("list");

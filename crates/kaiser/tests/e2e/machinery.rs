@@ -336,3 +336,106 @@ fn a_terminating_namespace_takes_no_new_content() {
     let err = fails(s.kubectl(&["create", "configmap", "x", "-n", "closing"]));
     assert!(err.contains("being terminated"), "{err}");
 }
+
+/// A Table LIST in compact JSON (kubectl's) makes its rows from the stored
+/// bytes: the same rows, cells and `PartialObjectMetadata` as the pretty
+/// form, which decodes every object; and a printer column that reads
+/// `managedFields` still sees them.
+#[test]
+fn table_rows_from_stored_bytes_are_the_decoded_rows() {
+    let s = Server::start();
+    ok(s.kubectl(&["create", "configmap", "plain", "--from-literal=a=1"]));
+    ok(s.kubectl(&[
+        "create",
+        "configmap",
+        "odd",
+        "--from-literal=k=v}\"]",
+        "--from-literal=two=2",
+    ]));
+    ok(s.kubectl(&["annotate", "configmap", "odd", "note={\"x\": [1, \"]\"]}"]));
+    ok(s.kubectl(&["label", "configmap", "odd", "tier=a"]));
+    ok(s.kubectl(&["create", "configmap", "empty"]));
+    let table = |query: &str, ua: &str| -> serde_json::Value {
+        let (code, body) = s.curl_admin(&[
+            "-A",
+            ua,
+            "-H",
+            "Accept: application/json;as=Table;v=v1;g=meta.k8s.io",
+            &s.url(&format!("/api/v1/namespaces/default/configmaps{query}")),
+        ]);
+        assert_eq!(code, 200, "{body}");
+        let mut t = json(&body);
+        // Age may tick between the two requests.
+        for row in t["rows"].as_array_mut().into_iter().flatten() {
+            row["cells"].as_array_mut().map(Vec::pop);
+        }
+        t
+    };
+    for query in ["", "?includeObject=None", "?includeObject=Metadata"] {
+        let compact = table(query, "kubectl");
+        let decoded = table(
+            &format!(
+                "{query}{}pretty=true",
+                if query.is_empty() { "?" } else { "&" }
+            ),
+            "kubectl",
+        );
+        assert_eq!(compact, decoded, "{query}");
+    }
+    let t = table("", "kubectl");
+    let odd = t["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["cells"][0] == "odd"))
+        .expect("odd's row");
+    assert_eq!(odd["cells"][1], 2, "two data entries");
+    let meta = &odd["object"]["metadata"];
+    assert_eq!(odd["object"]["kind"], "PartialObjectMetadata");
+    assert_eq!(meta["labels"]["tier"], "a");
+    assert_eq!(meta["annotations"]["note"], "{\"x\": [1, \"]\"]}");
+    assert!(
+        meta["managedFields"]
+            .as_array()
+            .is_some_and(|m| m.len() >= 2),
+        "{meta}"
+    );
+    let got = json(&ok(s.kubectl(&["get", "configmap", "odd", "-o", "json"])));
+    assert_eq!(meta["resourceVersion"], got["metadata"]["resourceVersion"]);
+    let listed = ok(s.kubectl(&["get", "configmaps"]));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.split_whitespace().take(2).eq(["odd", "2"])),
+        "{listed}"
+    );
+
+    // A custom resource whose printer column reads managedFields.
+    let crd = serde_json::json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "gadgets", "kind": "Gadget"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "additionalPrinterColumns": [
+                    {"name": "Manager", "type": "string", "jsonPath": ".metadata.managedFields[0].manager"}],
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
+    let (code, body) = s.post_json(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        &crd,
+    );
+    assert_eq!(code, 201, "{body}");
+    crate::crd::wait_established(&s, "gadgets.example.com");
+    let (code, body) = s.post_json(
+        "/apis/example.com/v1/namespaces/default/gadgets",
+        &serde_json::json!({"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {"a": 1}}),
+    );
+    assert_eq!(code, 201, "{body}");
+    let manager = json(&body)["metadata"]["managedFields"][0]["manager"].clone();
+    assert!(manager.is_string(), "{body}");
+    let listed = ok(s.kubectl(&["get", "gadgets"]));
+    assert!(
+        listed.lines().any(|l| l
+            .split_whitespace()
+            .take(2)
+            .eq(["g", manager.as_str().unwrap_or("")])),
+        "{listed}"
+    );
+}
