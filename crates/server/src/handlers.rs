@@ -991,10 +991,16 @@ fn item_renderer(
             };
             (doc, Box::new(render))
         }
-        Target::PartialObjectMetadataList => (
-            partial_list(list_meta, items),
-            Box::new(move |kv: &_| Ok(Item::Value(table::partial_object_metadata(s.decode(kv)?)))),
-        ),
+        Target::PartialObjectMetadataList => {
+            let from_bytes = !pretty && !s.converts();
+            let render = move |kv: &KeyValue| {
+                if from_bytes && let Some(item) = listing::partial_json(kv) {
+                    return Ok(Item::Json(item));
+                }
+                Ok(Item::Value(table::partial_object_metadata(s.decode(kv)?)))
+            };
+            (partial_list(list_meta, items), Box::new(render))
+        }
         _ => (
             store.list_document(list_meta, items),
             Box::new(move |kv: &_| s.decode(kv).map(Item::Value)),

@@ -167,24 +167,40 @@ pub fn table_row_json(
         None => serde_json::from_slice(stored),
     }
     .map_err(|e| StatusError::internal(format!("stored object {} is corrupt: {e}", kv.key)))?;
-    let body = &stored[spans.body];
-    let mut out = Vec::with_capacity(body.len() + 192);
+    let mut out = Vec::with_capacity(spans.body.len() + 192);
     out.extend_from_slice(b"{\"cells\":");
     codec::write_json(&mut out, &Value::Array(store.table_row(&obj)));
     if include == IncludeObject::Metadata {
-        out.extend_from_slice(
-            br#","object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":""#,
-        );
-        out.extend_from_slice(kv.mod_revision.to_string().as_bytes());
-        out.push(b'"');
-        if !body.iter().all(u8::is_ascii_whitespace) {
-            out.push(b',');
-            out.extend_from_slice(body);
-        }
-        out.extend_from_slice(b"}}");
+        out.extend_from_slice(b",\"object\":");
+        write_partial(&mut out, kv, &spans);
     }
     out.push(b'}');
     Ok(Some(out))
+}
+
+/// A stored object as a `PartialObjectMetadata` (compact JSON), its
+/// metadata copied as stored with `resourceVersion` added, nothing decoded;
+/// `None` for stored bytes of another layout. The caller makes sure that
+/// the store does not convert what it reads.
+pub fn partial_json(kv: &KeyValue) -> Option<Vec<u8>> {
+    let spans = meta::metadata_spans(&kv.value)?;
+    let mut out = Vec::with_capacity(spans.body.len() + 128);
+    write_partial(&mut out, kv, &spans);
+    Some(out)
+}
+
+fn write_partial(out: &mut Vec<u8>, kv: &KeyValue, spans: &meta::MetadataSpans) {
+    out.extend_from_slice(
+        br#"{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":""#,
+    );
+    out.extend_from_slice(kv.mod_revision.to_string().as_bytes());
+    out.push(b'"');
+    let body = &kv.value[spans.body.clone()];
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        out.push(b',');
+        out.extend_from_slice(body);
+    }
+    out.extend_from_slice(b"}}");
 }
 
 /// Replaces the `[ITEMS]` array in `doc` with an empty one.

@@ -337,12 +337,12 @@ fn a_terminating_namespace_takes_no_new_content() {
     assert!(err.contains("being terminated"), "{err}");
 }
 
-/// A Table LIST in compact JSON (kubectl's) makes its rows from the stored
-/// bytes: the same rows, cells and `PartialObjectMetadata` as the pretty
-/// form, which decodes every object; and a printer column that reads
-/// `managedFields` still sees them.
+/// Table and `PartialObjectMetadataList` LISTs in compact JSON (kubectl's,
+/// client-go's) are made from the stored bytes: the same rows, cells and
+/// metadata as the pretty forms, which decode every object; and a printer
+/// column that reads `managedFields` still sees them.
 #[test]
-fn table_rows_from_stored_bytes_are_the_decoded_rows() {
+fn table_and_metadata_lists_from_stored_bytes_are_the_decoded_ones() {
     let s = Server::start();
     ok(s.kubectl(&["create", "configmap", "plain", "--from-literal=a=1"]));
     ok(s.kubectl(&[
@@ -382,6 +382,22 @@ fn table_rows_from_stored_bytes_are_the_decoded_rows() {
         );
         assert_eq!(compact, decoded, "{query}");
     }
+    let metadata_list = |query: &str| {
+        let (code, body) = s.curl_admin(&[
+            "-A",
+            "kubectl",
+            "-H",
+            "Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+            &s.url(&format!("/api/v1/namespaces/default/configmaps{query}")),
+        ]);
+        assert_eq!(code, 200, "{body}");
+        json(&body)
+    };
+    let compact = metadata_list("");
+    assert_eq!(compact, metadata_list("?pretty=true"));
+    let items = compact["items"].as_array().map_or(0, Vec::len);
+    assert_eq!(items, 4, "three and kube-root-ca.crt: {compact}");
+
     let t = table("", "kubectl");
     let odd = t["rows"]
         .as_array()
