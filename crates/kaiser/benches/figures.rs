@@ -851,6 +851,11 @@ async fn main() {
                 "",
                 Some("application/json;as=Table;v=v1;g=meta.k8s.io"),
             ),
+            (
+                "as a PartialObjectMetadataList (client-go's metadata informers)",
+                "",
+                Some("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"),
+            ),
             ("pretty JSON (curl's default)", "?pretty=true", None),
         ]
     } else {
