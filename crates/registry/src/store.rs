@@ -1751,6 +1751,30 @@ pub(crate) fn splice_revision(out: &mut Vec<u8>, value: &[u8], rev: i64) -> bool
     }
 }
 
+/// Appends a stored object as a compact `PartialObjectMetadata`: its stored
+/// metadata (`spans` of `value`, see `meta::metadata_spans`) with
+/// `resourceVersion` added, nothing decoded.
+pub fn write_partial_metadata(
+    out: &mut Vec<u8>,
+    value: &[u8],
+    spans: &meta::MetadataSpans,
+    rev: i64,
+) {
+    out.extend_from_slice(
+        br#"{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":"#,
+    );
+    out.extend_from_slice(b"{");
+    out.extend_from_slice(RV_FIELD);
+    out.extend_from_slice(itoa::Buffer::new().format(rev).as_bytes());
+    out.push(b'"');
+    let body = &value[spans.body.clone()];
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        out.push(b',');
+        out.extend_from_slice(body);
+    }
+    out.extend_from_slice(b"}}");
+}
+
 fn write_with_resource_version(out: &mut Vec<u8>, kv: &KeyValue) -> Result<(), StatusError> {
     if splice_revision(out, &kv.value, kv.mod_revision) {
         return Ok(());

@@ -43,8 +43,9 @@ pub struct ObjectWatch {
     stream: Option<WatchStream>,
     last_revision: i64,
     conversion: Option<crate::store::Conversion>,
-    /// Events carry stored bytes instead of decoded objects.
-    stored_bytes: bool,
+    /// What events carry: decoded objects, or wire lines made from the
+    /// stored bytes.
+    form: Form,
     /// The store's name for what it derives from stored values.
     store_id: u64,
 }
@@ -67,7 +68,7 @@ impl ObjectWatch {
             stream: None,
             last_revision: 0,
             conversion: store.conversion(),
-            stored_bytes: false,
+            form: Form::Decoded,
             store_id: store.id(),
         };
         let initial_state = match opts.send_initial_events {
@@ -131,7 +132,28 @@ impl ObjectWatch {
     /// they need the decoded object. Selectors read the attributes derived
     /// once per stored value.
     pub fn serve_stored_bytes(&mut self) {
-        self.stored_bytes = self.conversion.is_none();
+        if self.conversion.is_none() {
+            self.form = Form::Object;
+        }
+    }
+
+    /// Asks for events whose object is a `PartialObjectMetadata` made from
+    /// the stored metadata (client-go's metadata informers), nothing
+    /// decoded; the same limits as [`ObjectWatch::serve_stored_bytes`].
+    pub fn serve_stored_metadata(&mut self) {
+        if self.conversion.is_none() {
+            self.form = Form::Metadata;
+        }
+    }
+
+    /// The event's wire line in this watch's stored-bytes form, `None`
+    /// when it decodes (or the stored bytes have another layout).
+    fn stored_line(&self, kind: &str, value: &[u8], rev: i64) -> Option<bytes::Bytes> {
+        match self.form {
+            Form::Decoded => None,
+            Form::Object => wire_line(kind, value, rev),
+            Form::Metadata => metadata_line(kind, value, rev),
+        }
     }
 
     fn filtered(&self) -> bool {
@@ -263,9 +285,7 @@ impl ObjectWatch {
             if self.key_excludes(&kv.key) || (self.filtered() && !self.selected(&kv)) {
                 continue;
             }
-            if self.stored_bytes
-                && let Some(line) = wire_line("ADDED", &kv.value, kv.mod_revision)
-            {
+            if let Some(line) = self.stored_line("ADDED", &kv.value, kv.mod_revision) {
                 return Some(WatchEvent {
                     kind: "ADDED",
                     object: Value::Null,
@@ -361,18 +381,18 @@ impl ObjectWatch {
             (false, false) => return None,
         };
         let kv = if from_prev { ev.prev.as_ref()? } else { &ev.kv };
-        if self.stored_bytes {
-            // Every watcher that sends this event as the event's own kind
-            // sends the same line: the first one to get here encodes it.
+        if self.form != Form::Decoded {
+            // Every watcher that sends this event whole as the event's own
+            // kind sends the same line: the first one to get here encodes it.
             let own_kind = match (ev.kind, &ev.prev) {
                 (EventType::Delete, _) => "DELETED",
                 (EventType::Put, Some(_)) => "MODIFIED",
                 (EventType::Put, None) => "ADDED",
             };
-            let line = if kind == own_kind {
+            let line = if kind == own_kind && self.form == Form::Object {
                 ev.encoded.get_or_make(|| wire_line(kind, &kv.value, rev))
             } else {
-                wire_line(kind, &kv.value, rev)
+                self.stored_line(kind, &kv.value, rev)
             };
             if let Some(line) = line {
                 return Some(WatchEvent {
@@ -408,6 +428,31 @@ fn wire_line(kind: &str, value: &[u8], rev: i64) -> Option<bytes::Bytes> {
     Some(line.into())
 }
 
+/// `{"type":"<kind>","object":<a PartialObjectMetadata of the stored
+/// metadata>}` and a newline, when the stored bytes have the layout that
+/// allows it.
+fn metadata_line(kind: &str, value: &[u8], rev: i64) -> Option<bytes::Bytes> {
+    let spans = kaiser_apimachinery::meta::metadata_spans(value)?;
+    let mut line = Vec::with_capacity(spans.body.len() + 128);
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(kind.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
+    crate::store::write_partial_metadata(&mut line, value, &spans, rev);
+    line.extend_from_slice(b"}\n");
+    Some(line.into())
+}
+
+/// What a watch's events carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    /// The decoded object (the server converts it to the asked form).
+    Decoded,
+    /// The stored object with its revision spliced in.
+    Object,
+    /// A `PartialObjectMetadata` of the stored metadata.
+    Metadata,
+}
+
 fn too_old(requested: i64, compacted: i64) -> WatchEvent {
     let s = StatusError::resource_expired(format!(
         "too old resource version: {requested} ({compacted})"
@@ -439,7 +484,7 @@ mod tests {
             stream: Some(WatchStream::new(rx)),
             last_revision: 1,
             conversion: None,
-            stored_bytes: false,
+            form: Form::Decoded,
             store_id: 0,
         }
     }

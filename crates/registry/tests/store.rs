@@ -1390,6 +1390,51 @@ async fn watch_serving_stored_bytes_matches_the_decoded_events() {
     }
 }
 
+/// A metadata-only watch (client-go's metadata informers) sends each event
+/// as a PartialObjectMetadata of the stored metadata, the initial state's
+/// included: the decoded object's metadata, revision and all (for an
+/// object leaving the selection, the revision it left at).
+#[tokio::test]
+async fn watch_serving_stored_metadata_matches_the_decoded_events() {
+    let f = fixture();
+    let mut a = cm("a");
+    set_label(&mut a, "x", "y");
+    let a = f.create(a).await;
+    let q = [("watch", "true"), ("labelSelector", "x=y")];
+    let mut decoded = f.watch(&q).await;
+    let mut metadata = f.watch(&q).await;
+    metadata.serve_stored_metadata();
+    let mut b = a.clone();
+    set_data(&mut b, "2");
+    f.store
+        .update("default", "a", &|_| Ok(b.clone()), &|_, _| Ok(()), false)
+        .await
+        .expect("update");
+    // Leaving the selection: DELETED, with the object it knew.
+    let relabel = |old: Option<&Value>| {
+        let mut o = old.cloned().unwrap_or_default();
+        set_label(&mut o, "x", "z");
+        Ok(o)
+    };
+    f.store
+        .update("default", "a", &relabel, &|_, _| Ok(()), false)
+        .await
+        .expect("update");
+    for kind in ["ADDED", "MODIFIED", "DELETED"] {
+        let d = next(&mut decoded).await;
+        let m = next(&mut metadata).await;
+        assert_eq!((d.kind, m.kind), (kind, kind));
+        let line: Value = serde_json::from_slice(&m.raw.expect("stored metadata")).expect("JSON");
+        assert_eq!(line["type"], kind);
+        assert_eq!(
+            line["object"],
+            json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                "metadata": d.object["metadata"]}),
+            "{kind}"
+        );
+    }
+}
+
 /// A strategy that counts how often it reads a field, to see how often
 /// selector attributes are derived.
 struct CountingStrategy(std::sync::atomic::AtomicUsize);

@@ -1023,8 +1023,12 @@ async fn serve_watch(
         .unwrap_or(DEFAULT_WATCH_TIMEOUT);
     let bookmarks = opts.allow_watch_bookmarks;
     let mut w = store.watch(ns, &opts).await?;
-    if n.target == Target::Object {
-        w.serve_stored_bytes();
+    match n.target {
+        Target::Object => w.serve_stored_bytes(),
+        Target::PartialObjectMetadata | Target::PartialObjectMetadataList => {
+            w.serve_stored_metadata()
+        }
+        _ => {}
     }
     let stopping = scope.shutdown.clone();
     let mut shutdown = scope.shutdown.clone();

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use kaiser_apimachinery::codec::{self, Format};
 use kaiser_apimachinery::table::IncludeObject;
 use kaiser_apimachinery::{StatusError, meta};
-use kaiser_registry::Store;
+use kaiser_registry::{Store, write_partial_metadata};
 use kaiser_storage::KeyValue;
 use serde_json::Value;
 
@@ -172,7 +172,7 @@ pub fn table_row_json(
     codec::write_json(&mut out, &Value::Array(store.table_row(&obj)));
     if include == IncludeObject::Metadata {
         out.extend_from_slice(b",\"object\":");
-        write_partial(&mut out, kv, &spans);
+        write_partial_metadata(&mut out, &kv.value, &spans, kv.mod_revision);
     }
     out.push(b'}');
     Ok(Some(out))
@@ -185,22 +185,8 @@ pub fn table_row_json(
 pub fn partial_json(kv: &KeyValue) -> Option<Vec<u8>> {
     let spans = meta::metadata_spans(&kv.value)?;
     let mut out = Vec::with_capacity(spans.body.len() + 128);
-    write_partial(&mut out, kv, &spans);
+    write_partial_metadata(&mut out, &kv.value, &spans, kv.mod_revision);
     Some(out)
-}
-
-fn write_partial(out: &mut Vec<u8>, kv: &KeyValue, spans: &meta::MetadataSpans) {
-    out.extend_from_slice(
-        br#"{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":""#,
-    );
-    out.extend_from_slice(kv.mod_revision.to_string().as_bytes());
-    out.push(b'"');
-    let body = &kv.value[spans.body.clone()];
-    if !body.iter().all(u8::is_ascii_whitespace) {
-        out.push(b',');
-        out.extend_from_slice(body);
-    }
-    out.extend_from_slice(b"}}");
 }
 
 /// Replaces the `[ITEMS]` array in `doc` with an empty one.

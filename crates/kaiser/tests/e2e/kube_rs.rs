@@ -504,3 +504,95 @@ async fn large_lists_and_collection_deletes_hold_every_object() {
         left.items.len()
     );
 }
+
+/// kube-rs's metadata API, as client-go's metadata informers use it: the
+/// LIST and the WATCH (initial state included) carry each object's
+/// metadata as a GET shows it, resourceVersion and managedFields included.
+#[tokio::test]
+async fn metadata_only_lists_and_watches() {
+    let s = Server::start();
+    let c = client(&s).await;
+    namespace(&c, "meta").await;
+    let api: Api<ConfigMap> = Api::namespaced(c.clone(), "meta");
+    let first = api
+        .create(&PostParams::default(), &cm("first", "1"))
+        .await
+        .expect("create");
+    let listed = api
+        .list_metadata(&ListParams::default().labels("suite=kube-rs"))
+        .await
+        .expect("metadata list");
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].metadata, first.metadata);
+
+    let mut stream = api
+        .watch_metadata(
+            &WatchParams::default().labels("suite=kube-rs").timeout(10),
+            "0",
+        )
+        .await
+        .expect("metadata watch")
+        .boxed();
+    let second = api
+        .create(&PostParams::default(), &cm("second", "2"))
+        .await
+        .expect("create");
+    api.delete("first", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let gone = api.get_metadata_opt("first").await.expect("get");
+    assert!(gone.is_none());
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let ev = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("event in time")
+            .expect("stream open")
+            .expect("event");
+        match ev {
+            WatchEvent::Added(o) => seen.push(("ADDED", o)),
+            WatchEvent::Deleted(o) => seen.push(("DELETED", o)),
+            WatchEvent::Modified(o) => seen.push(("MODIFIED", o)),
+            WatchEvent::Bookmark(_) => {}
+            WatchEvent::Error(e) => panic!("watch error {e:?}"),
+        }
+    }
+    let names: Vec<_> = seen
+        .iter()
+        .map(|(k, o)| (*k, o.metadata.name.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("ADDED", "first".to_string()),
+            ("ADDED", "second".to_string()),
+            ("DELETED", "first".to_string())
+        ]
+    );
+    assert_eq!(seen[0].1.metadata, first.metadata);
+    assert_eq!(seen[1].1.metadata, second.metadata);
+    assert!(
+        seen[1]
+            .1
+            .metadata
+            .managed_fields
+            .as_ref()
+            .is_some_and(|m| !m.is_empty()),
+        "{:?}",
+        seen[1].1.metadata
+    );
+    let deleted_rv: i64 = seen[2]
+        .1
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|rv| rv.parse().ok())
+        .expect("a resourceVersion");
+    let created_rv: i64 = second
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|rv| rv.parse().ok())
+        .expect("a resourceVersion");
+    assert!(deleted_rv > created_rv, "{deleted_rv} after {created_rv}");
+}
