@@ -145,7 +145,7 @@ pub fn metadata_body_offset(json: &[u8]) -> Option<usize> {
     expect(json, i, b",\"metadata\":{")
 }
 
-/// Where the parts of stored JSON that a `Table` row reads lie, for bytes
+/// Where a stored object's metadata and its `managedFields` lie, for bytes
 /// of the layout [`metadata_body_offset`] accepts.
 #[derive(Debug, PartialEq)]
 pub struct MetadataSpans {

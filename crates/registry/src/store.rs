@@ -1761,9 +1761,8 @@ pub fn write_partial_metadata(
     rev: i64,
 ) {
     out.extend_from_slice(
-        br#"{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":"#,
+        br#"{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"#,
     );
-    out.extend_from_slice(b"{");
     out.extend_from_slice(RV_FIELD);
     out.extend_from_slice(itoa::Buffer::new().format(rev).as_bytes());
     out.push(b'"');

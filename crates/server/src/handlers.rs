@@ -837,15 +837,15 @@ fn include_object(req: &ApiRequest) -> Result<IncludeObject, StatusError> {
 fn to_table(
     store: &Store,
     req: &ApiRequest,
-    objs: &[Value],
+    objs: Vec<Value>,
     list_meta: Value,
     headers: bool,
 ) -> Result<Value, StatusError> {
     let include = include_object(req)?;
     let strategy = &store.strategy;
     let rows = objs
-        .iter()
-        .map(|o| row_of(store, o.clone(), include))
+        .into_iter()
+        .map(|o| row_of(store, o, include))
         .collect();
     let cols = headers.then(|| strategy.table_columns());
     Ok(table::table(cols, rows, list_meta))
@@ -875,13 +875,10 @@ fn respond_object(
     pretty: bool,
 ) -> Result<Response, StatusError> {
     let body = match n.target {
-        Target::Table => to_table(
-            store,
-            req,
-            std::slice::from_ref(&obj),
-            json!({"resourceVersion": meta::resource_version(&obj)}),
-            true,
-        )?,
+        Target::Table => {
+            let list_meta = json!({"resourceVersion": meta::resource_version(&obj)});
+            to_table(store, req, vec![obj], list_meta, true)?
+        }
         Target::PartialObjectMetadata => table::partial_object_metadata(obj),
         Target::PartialObjectMetadataList => {
             return Err(StatusError::not_acceptable(
@@ -896,25 +893,26 @@ fn respond_object(
 fn respond_list(
     store: &Store,
     req: &ApiRequest,
-    list: Value,
+    mut list: Value,
     n: Negotiated,
     pretty: bool,
 ) -> Result<Response, StatusError> {
-    let items = list
-        .get("items")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    let list_meta = list.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    // The items and metadata move out of the list for the other forms.
+    let mut take = |field: &str| list.get_mut(field).map(Value::take);
     let body = match n.target {
-        Target::Table => to_table(store, req, items, list_meta, true)?,
-        Target::PartialObjectMetadataList => partial_list(
-            list_meta,
-            items
-                .iter()
-                .map(|o| table::partial_object_metadata(o.clone()))
-                .collect(),
-        ),
+        Target::Table | Target::PartialObjectMetadataList => {
+            let items = match take("items") {
+                Some(Value::Array(items)) => items,
+                _ => Vec::new(),
+            };
+            let list_meta = take("metadata").unwrap_or_else(|| json!({}));
+            if n.target == Target::Table {
+                to_table(store, req, items, list_meta, true)?
+            } else {
+                let partial = items.into_iter().map(table::partial_object_metadata);
+                partial_list(list_meta, partial.collect())
+            }
+        }
         _ => list,
     };
     Ok(negotiated_response(200, &body, n, pretty))
