@@ -2,7 +2,9 @@
 //! `PartialObjectMetadataList`s decode each stored object only when the
 //! chunk that carries it is made, so a large list is never held decoded
 //! as a whole (a decoded object takes several times its stored bytes).
-//! Plain JSON lists skip decoding altogether (`kaiser_registry::JsonList`).
+//! Plain JSON lists skip decoding altogether (`kaiser_registry::JsonList`),
+//! and so do compact metadata-only lists; compact Table rows decode each
+//! object without its `managedFields` and copy the stored metadata.
 
 use std::sync::Arc;
 
