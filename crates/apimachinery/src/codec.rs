@@ -337,9 +337,115 @@ fn next_escape(b: &[u8], from: usize) -> usize {
     i
 }
 
+/// JSON text re-indented as `serde_json::to_vec_pretty` would write the
+/// value it holds (two spaces, `": "`, `{}` and `[]` when empty), without
+/// decoding it: strings and numbers are copied as they are, whitespace
+/// between tokens is dropped. For valid JSON only; it does not check.
+pub fn pretty(json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len() + json.len() / 2);
+    write_pretty(&mut out, json, b"\n");
+    out
+}
+
+/// [`pretty`] into `out`, each line after the first starting with
+/// `line_start` (a newline and the indent the text sits at) before its own
+/// indent.
+pub fn write_pretty(out: &mut Vec<u8>, json: &[u8], line_start: &[u8]) {
+    let mut depth = 0usize;
+    let mut i = 0;
+    let newline = |out: &mut Vec<u8>, depth: usize| {
+        out.extend_from_slice(line_start);
+        out.resize(out.len() + 2 * depth, b' ');
+    };
+    while i < json.len() {
+        let c = json[i];
+        match c {
+            b'"' => {
+                let end = string_end(json, i);
+                out.extend_from_slice(&json[i..end]);
+                i = end;
+                continue;
+            }
+            b'{' | b'[' => {
+                let close = if c == b'{' { b'}' } else { b']' };
+                let next = json[i + 1..]
+                    .iter()
+                    .position(|b| !b.is_ascii_whitespace())
+                    .map(|at| i + 1 + at);
+                if next.is_some_and(|at| json[at] == close) {
+                    out.extend_from_slice(&[c, close]);
+                    i = next.map_or(json.len(), |at| at + 1);
+                    continue;
+                }
+                out.push(c);
+                depth += 1;
+                newline(out, depth);
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                newline(out, depth);
+                out.push(c);
+            }
+            b',' => {
+                out.push(b',');
+                newline(out, depth);
+            }
+            b':' => out.extend_from_slice(b": "),
+            c if c.is_ascii_whitespace() => {}
+            c => out.push(c),
+        }
+        i += 1;
+    }
+}
+
+/// The offset after the JSON string whose opening quote is at `at` (the
+/// end of the text for an unterminated one), found a word at a time.
+fn string_end(b: &[u8], at: usize) -> usize {
+    let mut i = at + 1;
+    loop {
+        i = next_escape(b, i);
+        match b.get(i) {
+            Some(b'\\') => i += 2,
+            Some(b'"') => return i + 1,
+            // A control byte, which valid JSON escapes: copied as it is.
+            Some(_) => i += 1,
+            None => return b.len(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The re-indented compact text is byte for byte serde_json's pretty
+    /// form of the same value.
+    #[test]
+    fn pretty_matches_serde_json() {
+        let values = [
+            serde_json::json!({}),
+            serde_json::json!([]),
+            serde_json::json!("a \"}] ,: string"),
+            serde_json::json!(-1.5e-7),
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "a\"b", "labels": {"k\n": "v{[,:"}, "annotations": {}},
+                "data": {"payload": "x".repeat(100), "esc": "\\\" \u{1}"},
+                "n": [0, -1, 1.5, 18446744073709551615u64, [], [[]], [{}], {"a": []}],
+                "b": [true, false, null],
+            }),
+        ];
+        for v in values {
+            let want = serde_json::to_vec_pretty(&v).expect("serde_json");
+            assert_eq!(
+                String::from_utf8_lossy(&pretty(&to_json(&v))),
+                String::from_utf8_lossy(&want)
+            );
+            // Whitespace between tokens, as another writer might leave it.
+            let spaced = String::from_utf8_lossy(&want).replace("\n", "\n \t");
+            assert_eq!(pretty(spaced.as_bytes()), want, "{spaced}");
+        }
+    }
 
     #[test]
     fn json_writer_matches_serde_json() {

@@ -14,7 +14,7 @@ pub use hooks::WriteHooks;
 pub use resource::ResourceInfo;
 pub use store::{
     AdmitFn, Conversion, Converter, DeleteOptions, Deleted, JsonList, Store, WriteOptions,
-    write_partial_metadata,
+    splice_revision_last, write_partial_metadata,
 };
 pub use strategy::{DefaultStrategy, Strategy};
 pub use watch::{ObjectWatch, WatchEvent};

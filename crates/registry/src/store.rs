@@ -1751,6 +1751,26 @@ pub(crate) fn splice_revision(out: &mut Vec<u8>, value: &[u8], rev: i64) -> bool
     }
 }
 
+/// Appends stored JSON bytes with `resourceVersion` added as the last field
+/// of the metadata, where decoding and stamping the revision puts it (so
+/// that text made from the bytes is the decoded object's); false (and
+/// nothing written) for bytes of another layout.
+pub fn splice_revision_last(out: &mut Vec<u8>, value: &[u8], rev: i64) -> bool {
+    let Some(spans) = meta::metadata_spans(value) else {
+        return false;
+    };
+    let end = spans.body.end;
+    out.extend_from_slice(&value[..end]);
+    if !value[spans.body].iter().all(u8::is_ascii_whitespace) {
+        out.push(b',');
+    }
+    out.extend_from_slice(RV_FIELD);
+    out.extend_from_slice(itoa::Buffer::new().format(rev).as_bytes());
+    out.push(b'"');
+    out.extend_from_slice(&value[end..]);
+    true
+}
+
 /// Appends a stored object as a compact `PartialObjectMetadata`: its stored
 /// metadata (`spans` of `value`, see `meta::metadata_spans`) with
 /// `resourceVersion` added, nothing decoded.

@@ -959,7 +959,7 @@ where
 
 /// The list document of a JSON LIST in any form but plain JSON (pretty,
 /// `Table`, `PartialObjectMetadataList`), and how each item is rendered
-/// into it, decoded only as the chunk that carries it is made.
+/// into it, only as the chunk that carries it is made.
 fn item_renderer(
     store: &Arc<Store>,
     include: IncludeObject,
@@ -999,10 +999,21 @@ fn item_renderer(
             };
             (partial_list(list_meta, items), Box::new(render))
         }
-        _ => (
-            store.list_document(list_meta, items),
-            Box::new(move |kv: &_| s.decode(kv).map(Item::Value)),
-        ),
+        _ => {
+            // Pretty objects are re-indented from the stored bytes, with
+            // the revision where decoding would put it.
+            let from_bytes = !s.converts();
+            let render = move |kv: &KeyValue| {
+                let mut out = Vec::with_capacity(kv.value.len() + 32);
+                if from_bytes
+                    && kaiser_registry::splice_revision_last(&mut out, &kv.value, kv.mod_revision)
+                {
+                    return Ok(Item::Json(out));
+                }
+                s.decode(kv).map(Item::Value)
+            };
+            (store.list_document(list_meta, items), Box::new(render))
+        }
     }
 }
 

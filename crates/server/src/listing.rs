@@ -19,7 +19,7 @@ use serde_json::Value;
 /// The wire form of one stored object.
 pub enum Item {
     Value(Value),
-    /// Compact JSON, written as it is (pretty output decodes it first).
+    /// Compact JSON, written as it is (or re-indented for pretty output).
     Json(Vec<u8>),
 }
 
@@ -85,39 +85,31 @@ impl RenderedList {
         })
     }
 
-    fn write_item(&self, out: &mut Vec<u8>, item: Item) -> Result<(), StatusError> {
+    fn write_item(&self, out: &mut Vec<u8>, item: Item) {
         if !self.first {
             out.push(b',');
         }
-        let v = match (item, &self.newline) {
-            (Item::Json(bytes), None) => {
-                out.extend_from_slice(&bytes);
-                return Ok(());
-            }
-            (Item::Json(bytes), Some(_)) => {
-                serde_json::from_slice(&bytes).map_err(StatusError::internal)?
-            }
-            (Item::Value(v), _) => v,
-        };
-        match &self.newline {
-            None => codec::write_json(out, &v),
-            Some(newline) => {
+        let (pretty, newline) = match (item, &self.newline) {
+            (Item::Json(bytes), None) => return out.extend_from_slice(&bytes),
+            (Item::Value(v), None) => return codec::write_json(out, &v),
+            (Item::Json(bytes), Some(newline)) => {
                 if !self.first {
                     out.extend_from_slice(newline);
                 }
-                // Raw newlines occur in pretty JSON only between tokens.
-                for (i, line) in codec::encode(&v, Format::Json, true)
-                    .split(|b| *b == b'\n')
-                    .enumerate()
-                {
-                    if i > 0 {
-                        out.extend_from_slice(newline);
-                    }
-                    out.extend_from_slice(line);
-                }
+                return codec::write_pretty(out, &bytes, newline);
             }
+            (Item::Value(v), Some(newline)) => (codec::encode(&v, Format::Json, true), newline),
+        };
+        if !self.first {
+            out.extend_from_slice(newline);
         }
-        Ok(())
+        // Raw newlines occur in pretty JSON only between tokens.
+        for (i, line) in pretty.split(|b| *b == b'\n').enumerate() {
+            if i > 0 {
+                out.extend_from_slice(newline);
+            }
+            out.extend_from_slice(line);
+        }
     }
 }
 
@@ -137,11 +129,16 @@ impl Iterator for RenderedList {
                 self.done = true;
                 break;
             };
-            if let Err(e) = (self.render)(&kv).and_then(|item| self.write_item(&mut out, item)) {
-                self.done = true;
-                return Some(Err(e));
+            match (self.render)(&kv) {
+                Ok(item) => {
+                    self.write_item(&mut out, item);
+                    self.first = false;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
             }
-            self.first = false;
         }
         Some(Ok(out.into()))
     }

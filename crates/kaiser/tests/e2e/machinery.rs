@@ -455,3 +455,32 @@ fn table_and_metadata_lists_from_stored_bytes_are_the_decoded_ones() {
         "{listed}"
     );
 }
+
+/// curl's pretty LIST is re-indented from the stored bytes: exactly the
+/// text serde_json's pretty printer writes for the same list, and the same
+/// objects as the compact LIST.
+#[test]
+fn pretty_lists_are_the_compact_lists_indented() {
+    let s = Server::start();
+    ok(s.kubectl(&["create", "configmap", "a", "--from-literal=k=v\"}],:"]));
+    ok(s.kubectl(&["create", "configmap", "b"]));
+    ok(s.kubectl(&["label", "configmap", "b", "x=y"]));
+    let list = |ua: &str| {
+        let (code, body) =
+            s.curl_admin(&["-A", ua, &s.url("/api/v1/namespaces/default/configmaps")]);
+        assert_eq!(code, 200, "{body}");
+        body
+    };
+    let pretty = list("curl/8");
+    let compact = list("kubectl");
+    assert!(pretty.contains("\n  \"items\": [\n    {\n"), "{pretty}");
+    let parsed = json(&pretty);
+    let again = serde_json::to_string_pretty(&parsed).expect("json");
+    assert_eq!(pretty.trim_end(), again.trim_end());
+    assert_eq!(parsed, json(&compact));
+    assert_eq!(
+        parsed["items"].as_array().map(Vec::len),
+        Some(3),
+        "{pretty}"
+    );
+}
