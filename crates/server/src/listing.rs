@@ -1,10 +1,11 @@
 //! LIST bodies rendered one item at a time: pretty JSON, `Table`s and
-//! `PartialObjectMetadataList`s decode each stored object only when the
+//! `PartialObjectMetadataList`s render each stored object only when the
 //! chunk that carries it is made, so a large list is never held decoded
 //! as a whole (a decoded object takes several times its stored bytes).
 //! Plain JSON lists skip decoding altogether (`kaiser_registry::JsonList`),
-//! and so do compact metadata-only lists; compact Table rows decode each
-//! object without its `managedFields` and copy the stored metadata.
+//! and so do pretty ones (re-indented bytes) and compact metadata-only
+//! lists; compact Table rows decode each object without its
+//! `managedFields` and copy the stored metadata.
 
 use std::sync::Arc;
 
