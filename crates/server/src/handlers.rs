@@ -1004,11 +1004,12 @@ fn item_renderer(
             // the revision where decoding would put it.
             let from_bytes = !s.converts();
             let render = move |kv: &KeyValue| {
-                let mut out = Vec::with_capacity(kv.value.len() + 32);
-                if from_bytes
-                    && kaiser_registry::splice_revision_last(&mut out, &kv.value, kv.mod_revision)
-                {
-                    return Ok(Item::Json(out));
+                if from_bytes {
+                    let mut out = Vec::with_capacity(kv.value.len() + 32);
+                    let (value, rev) = (&kv.value, kv.mod_revision);
+                    if kaiser_registry::splice_revision_last(&mut out, value, rev) {
+                        return Ok(Item::Json(out));
+                    }
                 }
                 s.decode(kv).map(Item::Value)
             };
