@@ -1627,12 +1627,17 @@ impl ListItem {
 
 const RV_FIELD: &[u8] = b"\"resourceVersion\":\"";
 
+/// Appends `"resourceVersion":"<rev>"`.
+fn push_revision(out: &mut Vec<u8>, rev: i64) {
+    out.extend_from_slice(RV_FIELD);
+    out.extend_from_slice(itoa::Buffer::new().format(rev).as_bytes());
+    out.push(b'"');
+}
+
 /// Writes stored bytes with `"resourceVersion":"<rv>"` inserted at `at`.
 fn splice(out: &mut Vec<u8>, value: &[u8], at: usize, rv: i64) {
     out.extend_from_slice(&value[..at]);
-    out.extend_from_slice(RV_FIELD);
-    out.extend_from_slice(itoa::Buffer::new().format(rv).as_bytes());
-    out.push(b'"');
+    push_revision(out, rv);
     if value.get(at) != Some(&b'}') {
         out.push(b',');
     }
@@ -1764,9 +1769,7 @@ pub fn splice_revision_last(out: &mut Vec<u8>, value: &[u8], rev: i64) -> bool {
     if !value[spans.body].iter().all(u8::is_ascii_whitespace) {
         out.push(b',');
     }
-    out.extend_from_slice(RV_FIELD);
-    out.extend_from_slice(itoa::Buffer::new().format(rev).as_bytes());
-    out.push(b'"');
+    push_revision(out, rev);
     out.extend_from_slice(&value[end..]);
     true
 }
@@ -1783,9 +1786,7 @@ pub fn write_partial_metadata(
     out.extend_from_slice(
         br#"{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"#,
     );
-    out.extend_from_slice(RV_FIELD);
-    out.extend_from_slice(itoa::Buffer::new().format(rev).as_bytes());
-    out.push(b'"');
+    push_revision(out, rev);
     let body = &value[spans.body.clone()];
     if !body.iter().all(u8::is_ascii_whitespace) {
         out.push(b',');
