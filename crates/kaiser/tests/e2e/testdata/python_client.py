@@ -83,7 +83,8 @@ def watches(core):
         for n in names:
             core.create_namespaced_config_map(NS, configmap(n))
 
-    threading.Thread(target=create_later, daemon=True).start()
+    creator = threading.Thread(target=create_later)
+    creator.start()
     seen = []
     w = watch.Watch()
     for ev in w.stream(
@@ -97,6 +98,7 @@ def watches(core):
             seen.append(ev["object"].metadata.name)
         if len(seen) == len(names):
             w.stop()
+    creator.join()
     assert seen == names, seen
     print("ok watch")
 
@@ -251,7 +253,10 @@ def expired(core):
         time.sleep(0.5)
         core.create_namespaced_config_map("default", configmap("new"))
 
-    threading.Thread(target=create_later, daemon=True).start()
+    # Joined before returning: a daemon thread still inside a request when
+    # the interpreter shuts down can abort it (SIGABRT after "all passed").
+    creator = threading.Thread(target=create_later)
+    creator.start()
     w = watch.Watch()
     for ev in w.stream(
         core.list_namespaced_config_map,
@@ -264,6 +269,7 @@ def expired(core):
             break
     else:
         raise AssertionError("the watch after the relist did not see the new object")
+    creator.join()
     print("ok expired")
 
 
